@@ -1,0 +1,190 @@
+/* mmhost serve: load the configuration, bind, load plugins, serve until
+ * SIGTERM or SIGINT, then drain and exit 0. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "fs_util.h"
+#include "http_server.h"
+#include "log.h"
+#include "plugin_registry.h"
+#include "banned.h"
+
+static const char serve_usage[] =
+	"Usage: mmhost serve [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
+	"                    [--plugin-dir DIR] [--site-url URL]\n"
+	"\n"
+	"Runs the server until SIGTERM or SIGINT, then finishes in-flight requests,\n"
+	"deactivates plugins and exits 0.\n"
+	"\n"
+	"  --config FILE      JSON config file (see README.md, \"Configuration\")\n"
+	"  --listen ADDR:PORT address to listen on (default 127.0.0.1:8065; port 0\n"
+	"                     picks a free port, reported in the \"listening\" log line)\n"
+	"  --data-dir DIR     where data lives (default ./data)\n"
+	"  --plugin-dir DIR   where plugin folders are (default: ../plugins next to\n"
+	"                     the mmhost binary)\n"
+	"  --site-url URL     the server's public URL (default derived from --listen,\n"
+	"                     http://localhost:8065 for the default address)\n"
+	"  --help             show this help\n"
+	"\n"
+	"Flags override the config file.\n";
+
+enum { OPT_CONFIG = 1, OPT_LISTEN, OPT_DATA_DIR, OPT_PLUGIN_DIR, OPT_SITE_URL, OPT_HELP };
+
+static const struct option serve_options[] = {
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"data-dir", required_argument, NULL, OPT_DATA_DIR},
+	{"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+	{"site-url", required_argument, NULL, OPT_SITE_URL},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+/* Config file first, then flags, whatever their order on the line. */
+static int parse_args(int argc, char **argv, struct host_config *cfg)
+{
+	char err[CONFIG_ERR_MAX];
+	const char *config_path = NULL;
+	int opt;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":", serve_options, NULL)) != -1) {
+		if (opt == OPT_HELP) {
+			fputs(serve_usage, stdout);
+			return 1;
+		}
+		if (opt == OPT_CONFIG)
+			config_path = optarg;
+		else if (opt == '?')
+			return cli_fail(EXIT_USAGE, "serve: unknown option \"%s\"; see mmhost serve --help",
+					argv[optind - 1]);
+		else if (opt == ':')
+			return cli_fail(EXIT_USAGE, "serve: option \"%s\" needs a value",
+					argv[optind - 1]);
+	}
+	if (optind < argc)
+		return cli_fail(EXIT_USAGE, "serve: unexpected argument \"%s\"", argv[optind]);
+	if (config_path && config_load_file(cfg, config_path, err, sizeof(err)) != 0)
+		return cli_fail(EXIT_USAGE, "%s", err);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":", serve_options, NULL)) != -1) {
+		int rc = 0;
+		if (opt == OPT_LISTEN)
+			rc = config_set_listen(cfg, optarg, err, sizeof(err));
+		else if (opt == OPT_SITE_URL)
+			rc = config_set_site_url(cfg, optarg, err, sizeof(err));
+		else if (opt == OPT_DATA_DIR || opt == OPT_PLUGIN_DIR) {
+			rc = config_set_string(opt == OPT_DATA_DIR ? &cfg->data_dir : &cfg->plugin_dir,
+					       optarg);
+			if (rc != 0)
+				snprintf(err, sizeof(err), "out of memory");
+		}
+		if (rc != 0)
+			return cli_fail(EXIT_USAGE, "serve: %s", err);
+	}
+	return 0;
+}
+
+static int wait_for_signal(void)
+{
+	sigset_t set;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	while (sigwait(&set, &sig) != 0)
+		;
+	return sig;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct plugin_registry plugins;
+	struct http_server srv;
+	struct host_config cfg;
+	char err[CONFIG_ERR_MAX];
+	char listen_addr[128];
+	char *site_url = NULL;
+	sigset_t set;
+	int rc, sig;
+
+	if (config_init(&cfg) != 0)
+		return cli_fail(1, "out of memory");
+	rc = parse_args(argc, argv, &cfg);
+	if (rc != 0) {
+		config_free(&cfg);
+		return rc == 1 ? 0 : rc;
+	}
+	if (!cfg.plugin_dir && !(cfg.plugin_dir = cli_default_plugin_dir())) {
+		config_free(&cfg);
+		return cli_fail(1, "cannot find the default plugin folder; pass --plugin-dir");
+	}
+	log_setup(cfg.log_level, cfg.log_format);
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		config_free(&cfg);
+		return cli_fail(1, "cannot initialise libsodium or libcurl");
+	}
+	if (fs_mkdir_p(cfg.data_dir, 0700) != 0) {
+		rc = cli_fail(1, "cannot create the data folder %s: %s", cfg.data_dir,
+			      strerror(errno));
+		goto out_cfg;
+	}
+
+	/* Threads started from here on inherit the mask: signals reach only
+	 * the sigwait below. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	if (http_server_bind(&srv, &cfg, err, sizeof(err)) != 0) {
+		rc = cli_fail(1, "%s", err);
+		goto out_cfg;
+	}
+	site_url = config_site_url(&cfg, srv.port);
+	if (!site_url) {
+		rc = cli_fail(1, "cannot derive the site URL; pass --site-url");
+		goto out_cfg;
+	}
+	log_kv(LOG_INFO, "starting", "version", MMHOST_VERSION, "data_dir", cfg.data_dir,
+	       "plugin_dir", cfg.plugin_dir, "site_url", site_url, NULL);
+	(void)plugin_registry_load(&plugins, &cfg, cfg.plugin_dir, site_url);
+	if (http_server_start(&srv, &plugins) != 0) {
+		rc = 1;
+		goto out_plugins;
+	}
+	if (cfg.listen_addr.ss_family == AF_INET6)
+		snprintf(listen_addr, sizeof(listen_addr), "[%.*s]:%u",
+			 (int)(strrchr(cfg.listen, ']') - cfg.listen - 1), cfg.listen + 1,
+			 (unsigned)srv.port);
+	else
+		snprintf(listen_addr, sizeof(listen_addr), "%.*s:%u",
+			 (int)(strrchr(cfg.listen, ':') - cfg.listen), cfg.listen,
+			 (unsigned)srv.port);
+	log_kv(LOG_INFO, "listening", "addr", listen_addr, "site_url", site_url, NULL);
+
+	sig = wait_for_signal();
+	log_kv(LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+	http_server_shutdown(&srv);
+	rc = 0;
+out_plugins:
+	plugin_registry_close(&plugins);
+	if (rc == 0)
+		log_kv(LOG_INFO, "stopped", NULL);
+out_cfg:
+	free(site_url);
+	config_free(&cfg);
+	curl_global_cleanup();
+	return rc;
+}

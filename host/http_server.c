@@ -1,0 +1,426 @@
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api_error.h"
+#include "log.h"
+#include "mm_id.h"
+#include "request_map.h"
+#include "response.h"
+#include "banned.h"
+
+#define REQUEST_HEADERS_MAX 128
+#define LOG_PATH_MAX 512
+
+/* State of one request, from its request line to its completion. */
+struct req_ctx {
+	char request_id[MM_ID_LEN + 1];
+	char *target; /* raw request target: path?query, not decoded */
+	size_t target_len;
+	char method[16];
+	char log_path[LOG_PATH_MAX];
+	char remote[INET6_ADDRSTRLEN];
+	struct timespec t0;
+	bool started;
+	bool too_large;
+	char *body;
+	size_t body_len;
+	size_t body_cap;
+	size_t discarded;
+	int status;       /* what was sent; 0 when nothing was */
+	size_t sent_len;
+};
+
+static double elapsed_ms(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *con)
+{
+	struct http_server *srv = cls;
+	struct req_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	(void)con;
+	if (!ctx)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &ctx->t0);
+	mm_id_new(ctx->request_id);
+	ctx->target_len = strlen(uri);
+	ctx->target = strdup(uri);
+	atomic_fetch_add(&srv->in_flight, 1);
+	return ctx;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct req_ctx *ctx = *con_cls;
+	char status[8], bytes[24], ms[24];
+
+	(void)con;
+	if (!ctx)
+		return;
+	snprintf(status, sizeof(status), "%d", ctx->status);
+	snprintf(bytes, sizeof(bytes), "%zu", ctx->sent_len);
+	snprintf(ms, sizeof(ms), "%.2f", elapsed_ms(&ctx->t0));
+	/* The query is never logged: it may hold an access_token. */
+	log_kv(LOG_INFO, "http", "method", ctx->method[0] ? ctx->method : "-", "path",
+	       ctx->log_path[0] ? ctx->log_path : "-", "status", status, "bytes", bytes, "ms", ms,
+	       "remote", ctx->remote, "request_id", ctx->request_id,
+	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? NULL : "aborted",
+	       toe == MHD_REQUEST_TERMINATED_WITH_ERROR       ? "error"
+	       : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout"
+	       : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT    ? "client"
+	       : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown"
+								: "other",
+	       NULL);
+	free(ctx->target);
+	free(ctx->body);
+	free(ctx);
+	*con_cls = NULL;
+	atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_kv(LOG_DEBUG, "libmicrohttpd", "detail", msg, NULL);
+}
+
+/* Sends r (consuming its body) with the request id header. */
+static enum MHD_Result send_response(struct MHD_Connection *con, struct req_ctx *ctx,
+				     struct mmplugin_response *r)
+{
+	struct MHD_Response *mr;
+	enum MHD_Result ret;
+
+	if (r->body_len) {
+		mr = MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE);
+		if (mr)
+			r->body = NULL;
+	} else {
+		mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	}
+	if (!mr)
+		return MHD_NO;
+	for (size_t i = 0; i < r->headers_len; i++) {
+		if (MHD_add_response_header(mr, r->headers[i].name, r->headers[i].value) != MHD_YES)
+			log_kv(LOG_WARN, "response header dropped", "name", r->headers[i].name,
+			       "request_id", ctx->request_id, NULL);
+	}
+	MHD_add_response_header(mr, "X-Request-Id", ctx->request_id);
+	ctx->status = r->status ? r->status : 200;
+	ctx->sent_len = r->body_len;
+	ret = MHD_queue_response(con, (unsigned)ctx->status, mr);
+	MHD_destroy_response(mr);
+	return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *con, struct req_ctx *ctx, int status,
+				  const char *id, const char *message, const char *allow)
+{
+	struct mmplugin_response r;
+	enum MHD_Result ret;
+
+	response_init(&r);
+	if (response_error(&r, status, id, message, ctx->request_id) != 0) {
+		response_free(&r);
+		return MHD_NO;
+	}
+	if (allow)
+		(void)response_add_header(&r, "Allow", 5, allow, strlen(allow));
+	ret = send_response(con, ctx, &r);
+	response_free(&r);
+	return ret;
+}
+
+struct header_vec {
+	struct mmplugin_header items[REQUEST_HEADERS_MAX];
+	size_t len;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				      size_t key_size, const char *value, size_t value_size)
+{
+	struct header_vec *v = cls;
+
+	(void)kind;
+	if (v->len == REQUEST_HEADERS_MAX)
+		return MHD_NO;
+	v->items[v->len].name = (struct mmplugin_str){key, key_size};
+	v->items[v->len].value = (struct mmplugin_str){value ? value : "", value ? value_size : 0};
+	v->len++;
+	return MHD_YES;
+}
+
+static void remote_address(struct MHD_Connection *con, char *out, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(out, cap, "-");
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+			  (socklen_t)cap);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+			  (socklen_t)cap);
+}
+
+static enum MHD_Result serve_ping(struct MHD_Connection *con, struct req_ctx *ctx)
+{
+	static const char body[] = "{\"status\":\"OK\"}";
+	struct mmplugin_response r;
+	enum MHD_Result ret;
+
+	response_init(&r);
+	if (response_json(&r, 200, body, sizeof(body) - 1) != 0) {
+		response_free(&r);
+		return MHD_NO;
+	}
+	ret = send_response(con, ctx, &r);
+	response_free(&r);
+	return ret;
+}
+
+static enum MHD_Result serve_plugin(struct http_server *srv, struct MHD_Connection *con,
+				    struct req_ctx *ctx, const struct route_match *m)
+{
+	struct mmplugin_response r;
+	struct mmplugin_request req;
+	struct header_vec *hv;
+	enum MHD_Result ret;
+	const char *query;
+	size_t query_len;
+
+	hv = calloc(1, sizeof(*hv));
+	if (!hv)
+		return MHD_NO;
+	MHD_get_connection_values_n(con, MHD_HEADER_KIND, collect_header, hv);
+	request_split_query(ctx->target, ctx->target_len, &query, &query_len);
+	memset(&req, 0, sizeof(req));
+	req.struct_size = sizeof(req);
+	req.method = (struct mmplugin_str){ctx->method, strlen(ctx->method)};
+	req.path = (struct mmplugin_str){m->subpath, m->subpath_len};
+	req.query = (struct mmplugin_str){query, query_len};
+	req.request_id = (struct mmplugin_str){ctx->request_id, MM_ID_LEN};
+	req.body = (struct mmplugin_str){ctx->body ? ctx->body : "", ctx->body_len};
+	req.headers = hv->items;
+	req.headers_len = hv->len;
+	req.session = NULL;
+	req.remote_addr = (struct mmplugin_str){ctx->remote, strlen(ctx->remote)};
+
+	response_init(&r);
+	if (plugin_registry_serve(srv->plugins, m->plugin_id, m->plugin_id_len, &req, &r) != 0) {
+		response_free(&r);
+		free(hv);
+		return send_error(con, ctx, 404, "api.plugin.not_found.app_error",
+				  "No active plugin has this id.", NULL);
+	}
+	free(hv);
+	if (!r.touched) {
+		response_free(&r);
+		log_kv(LOG_ERROR, "plugin set no response", "path", ctx->log_path, "request_id",
+		       ctx->request_id, NULL);
+		return send_error(con, ctx, 500, "api.plugin.no_response.app_error",
+				  "The plugin did not answer the request.", NULL);
+	}
+	ret = send_response(con, ctx, &r);
+	response_free(&r);
+	return ret;
+}
+
+static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *con,
+				struct req_ctx *ctx, const char *url)
+{
+	struct route_match m;
+
+	request_map(url, strlen(url), &m);
+	if (m.kind == ROUTE_NOT_FOUND)
+		return send_error(con, ctx, 404, "api.context.404.app_error",
+				  "Sorry, we could not find the page.", NULL);
+	if (!request_method_allowed(m.allow, ctx->method))
+		return send_error(con, ctx, 405, "api.context.method_not_allowed.app_error",
+				  "This method is not allowed on this route.", m.allow);
+	switch (m.kind) {
+	case ROUTE_SYSTEM_PING:
+		return serve_ping(con, ctx);
+	case ROUTE_PLUGIN:
+		return serve_plugin(srv, con, ctx, &m);
+	default:
+		return send_error(con, ctx, 404, "api.context.404.app_error",
+				  "Sorry, we could not find the page.", NULL);
+	}
+}
+
+/* First call for a request: headers are in. Refuses a declared body that is
+ * too large before any of it is read. */
+static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx *ctx,
+				     const char *url, const char *method)
+{
+	const char *cl;
+
+	ctx->started = true;
+	snprintf(ctx->method, sizeof(ctx->method), "%s", method);
+	snprintf(ctx->log_path, sizeof(ctx->log_path), "%s", url);
+	remote_address(con, ctx->remote, sizeof(ctx->remote));
+	cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl) {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(cl, &end, 10);
+		if (errno == ERANGE || n > HTTP_BODY_MAX)
+			return send_error(con, ctx, 413,
+					  "api.context.request_body_too_large.app_error",
+					  "The request body is larger than 1 MiB.", NULL);
+	}
+	return MHD_YES;
+}
+
+/* Appends upload data; past the cap it is dropped and counted. */
+static enum MHD_Result take_body(struct req_ctx *ctx, const char *data, size_t len)
+{
+	if (ctx->too_large || ctx->body_len + len > HTTP_BODY_MAX) {
+		ctx->too_large = true;
+		ctx->discarded += len;
+		return ctx->discarded > HTTP_BODY_DISCARD_MAX ? MHD_NO : MHD_YES;
+	}
+	if (ctx->body_len + len > ctx->body_cap) {
+		size_t cap = ctx->body_cap ? ctx->body_cap : 4096;
+		char *nb;
+		while (cap < ctx->body_len + len)
+			cap *= 2;
+		if (cap > HTTP_BODY_MAX)
+			cap = HTTP_BODY_MAX;
+		nb = realloc(ctx->body, cap);
+		if (!nb)
+			return MHD_NO;
+		ctx->body = nb;
+		ctx->body_cap = cap;
+	}
+	memcpy(ctx->body + ctx->body_len, data, len);
+	ctx->body_len += len;
+	return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct req_ctx *ctx = *con_cls;
+
+	(void)version;
+	if (!ctx || !ctx->target)
+		return MHD_NO; /* out of memory at the request line */
+	if (!ctx->started)
+		return begin_request(con, ctx, url, method);
+	if (*upload_data_size) {
+		enum MHD_Result r = take_body(ctx, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return r;
+	}
+	if (ctx->too_large)
+		return send_error(con, ctx, 413, "api.context.request_body_too_large.app_error",
+				  "The request body is larger than 1 MiB.", NULL);
+	return dispatch(srv, con, ctx, url);
+}
+
+int http_server_bind(struct http_server *srv, const struct host_config *cfg, char *err,
+		     size_t err_cap)
+{
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	int one = 1;
+	int fd;
+
+	memset(srv, 0, sizeof(*srv));
+	srv->cfg = cfg;
+	srv->listen_fd = -1;
+	fd = socket(cfg->listen_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&cfg->listen_addr, cfg->listen_addr_len) != 0 ||
+	    listen(fd, 511) != 0 || getsockname(fd, (struct sockaddr *)&bound, &blen) != 0) {
+		close(fd);
+		goto fail;
+	}
+	srv->listen_fd = fd;
+	srv->port = ntohs(bound.ss_family == AF_INET6
+				  ? ((struct sockaddr_in6 *)&bound)->sin6_port
+				  : ((struct sockaddr_in *)&bound)->sin_port);
+	return 0;
+fail:
+	snprintf(err, err_cap, "cannot listen on %s: %s", cfg->listen, strerror(errno));
+	return -1;
+}
+
+int http_server_start(struct http_server *srv, struct plugin_registry *plugins)
+{
+	const struct host_config *cfg = srv->cfg;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+
+	if (cfg->listen_addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	srv->plugins = plugins;
+	atomic_store(&srv->in_flight, 0);
+	srv->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
+		MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+		cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+		MHD_OPTION_URI_LOG_CALLBACK, on_request_line, srv, MHD_OPTION_NOTIFY_COMPLETED,
+		on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
+	if (!srv->daemon) {
+		log_kv(LOG_ERROR, "cannot start the HTTP server", "listen", cfg->listen, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+void http_server_shutdown(struct http_server *srv)
+{
+	struct timespec pause = {0, 10 * 1000 * 1000};
+	int waited = 0;
+	MHD_socket fd;
+
+	if (!srv->daemon)
+		return;
+	fd = MHD_quiesce_daemon(srv->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	while (atomic_load(&srv->in_flight) > 0 && waited < HTTP_DRAIN_TIMEOUT_MS) {
+		nanosleep(&pause, NULL);
+		waited += 10;
+	}
+	if (atomic_load(&srv->in_flight) > 0)
+		log_kv(LOG_WARN, "drain timed out; closing the remaining connections", NULL);
+	MHD_stop_daemon(srv->daemon);
+	srv->daemon = NULL;
+	srv->listen_fd = -1;
+}

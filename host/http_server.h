@@ -1,0 +1,49 @@
+/*
+ * The host's HTTP server: libmicrohttpd with an epoll thread pool, bounded
+ * connections, bodies and headers, one access-log line and an X-Request-Id
+ * per request, and a drain on shutdown.
+ *
+ * Threading: libmicrohttpd's pool threads call the handlers concurrently;
+ * plugins' serve_http runs on those threads (see README, "Threads").
+ */
+#ifndef HOST_HTTP_SERVER_H
+#define HOST_HTTP_SERVER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "plugin_registry.h"
+
+#define HTTP_BODY_MAX (1024 * 1024)
+/* A chunked body that passes HTTP_BODY_MAX is read and dropped up to this
+ * many more bytes so that the client can read its 413; past it the
+ * connection is closed. */
+#define HTTP_BODY_DISCARD_MAX (4 * 1024 * 1024)
+/* Bounds the request line and headers (libmicrohttpd answers 431 past it). */
+#define HTTP_CONNECTION_MEMORY (64 * 1024)
+#define HTTP_DRAIN_TIMEOUT_MS 30000
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	int listen_fd;
+	uint16_t port;
+	const struct host_config *cfg;
+	struct plugin_registry *plugins;
+	atomic_long in_flight;
+};
+
+/* Creates the listening socket for cfg->listen and reports the bound port
+ * (useful with port 0). 0, or -1 with a message in err. */
+int http_server_bind(struct http_server *srv, const struct host_config *cfg, char *err,
+		     size_t err_cap) __attribute__((warn_unused_result));
+
+/* Starts serving on the bound socket. 0 or -1 (logged). */
+int http_server_start(struct http_server *srv, struct plugin_registry *plugins)
+	__attribute__((warn_unused_result));
+
+/* Stops accepting, waits for in-flight requests (at most
+ * HTTP_DRAIN_TIMEOUT_MS), then stops every thread. */
+void http_server_shutdown(struct http_server *srv);
+
+#endif

@@ -1,0 +1,73 @@
+/* mmhost: entry point and command dispatch. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <limits.h>
+
+#include "cli.h"
+#include "banned.h"
+
+static const char usage[] =
+	"Usage: mmhost COMMAND [OPTIONS]\n"
+	"\n"
+	"A small Mattermost-style server that loads plugins (such as the Apps\n"
+	"OAuth2 plugin com.mattermost.apps) and serves them over HTTP.\n"
+	"\n"
+	"Commands:\n"
+	"  serve     run the server (mmhost serve --help for its options)\n"
+	"\n"
+	"Options:\n"
+	"  --help     show this help\n"
+	"  --version  print the version\n"
+	"\n"
+	"Exit codes: 0 ok, 1 runtime error, 2 usage error.\n";
+
+int cli_fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mmhost: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+char *cli_default_plugin_dir(void)
+{
+	char exe[PATH_MAX];
+	char out[PATH_MAX + 16];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	snprintf(out, sizeof(out), "%s/../plugins", exe);
+	return strdup(out);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return fputs(usage, stderr), EXIT_USAGE;
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("mmhost %s (plugin ABI %d.%d)\n", MMHOST_VERSION, 1, 0);
+		return 0;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	return cli_fail(EXIT_USAGE, "unknown command \"%s\"; see mmhost --help", argv[1]);
+}

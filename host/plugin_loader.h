@@ -1,0 +1,75 @@
+/*
+ * Loading one plugin folder: read plugin.json, check the executable, dlopen
+ * it and check its descriptor. See include/mmplugin/plugin.h ("Loading") for
+ * the checks and their order. Activation and lookup live in plugin_registry.
+ */
+#ifndef HOST_PLUGIN_LOADER_H
+#define HOST_PLUGIN_LOADER_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <mmplugin/plugin.h>
+
+#include "request_map.h"
+
+#define PLUGIN_MANIFEST_MAX (64 * 1024)
+#define PLUGIN_REASON_MAX 320
+
+/* Why a plugin was refused; stable, one per check. */
+enum plugin_refusal {
+	PLUGIN_LOADED = 0,
+	PLUGIN_E_MANIFEST,    /* plugin.json missing, too large, not JSON or missing fields */
+	PLUGIN_E_EXECUTABLE,  /* server.executable missing or not a file name */
+	PLUGIN_E_NOT_REGULAR, /* not a regular file (missing, symlink, directory) */
+	PLUGIN_E_PERMISSIONS, /* file or folder writable by group or others */
+	PLUGIN_E_DLOPEN,      /* dlopen failed */
+	PLUGIN_E_NO_ENTRY,    /* no mmplugin_entry_v1 symbol, or it returned NULL */
+	PLUGIN_E_MAGIC,       /* wrong magic */
+	PLUGIN_E_STRUCT_SIZE, /* descriptor smaller than ABI 1.0's */
+	PLUGIN_E_ABI_MAJOR,   /* major differs from the host's */
+	PLUGIN_E_ABI_MINOR,   /* minor newer than the host's */
+	PLUGIN_E_ID,          /* descriptor id differs from plugin.json's, or no version */
+	PLUGIN_E_HOOKS,       /* a hook is NULL */
+};
+
+enum plugin_status {
+	PLUGIN_STATUS_REFUSED = 0, /* failed a load check; never activated */
+	PLUGIN_STATUS_INACTIVE,    /* loaded; disabled or its activate failed */
+	PLUGIN_STATUS_ACTIVE,
+};
+
+/* The host's record of one plugin. It is also the plugin's opaque
+ * mmplugin_host handle. */
+struct mmplugin_host {
+	char id[PLUGIN_ID_MAX + 1];
+	char *dir;       /* the plugin's folder */
+	json_t *manifest; /* plugin.json */
+	void *dl;         /* dlopen handle; never closed after an activation */
+	const struct mmplugin_descriptor *desc;
+	void *state; /* what activate returned */
+	enum plugin_status status;
+	bool ever_activated;
+	enum plugin_refusal refusal;
+	char reason[PLUGIN_REASON_MAX]; /* why refused or inactive; "" when active */
+	/* Held shared by serve_http callers, exclusive by (de)activation. */
+	pthread_rwlock_t lock;
+	/* Environment handed to the plugin; valid while active. */
+	char *data_dir;
+	char *settings_json;
+	char *site_url;
+};
+
+/* Creates the record for folder name inside plugin_dir and runs every load
+ * check. Returns NULL only when out of memory; otherwise a record whose
+ * refusal and reason say how loading went (status REFUSED or INACTIVE). */
+struct mmplugin_host *plugin_load(const char *plugin_dir, const char *name);
+
+/* Frees a record. A plugin that was ever activated stays mapped. */
+void plugin_free(struct mmplugin_host *p);
+
+/* Short stable name of a refusal, e.g. "abi_major". */
+const char *plugin_refusal_name(enum plugin_refusal r);
+
+#endif

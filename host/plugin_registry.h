@@ -1,0 +1,43 @@
+/*
+ * The set of plugins found in plugin_dir: scanning, activation, routing a
+ * request to an active plugin, deactivation at shutdown.
+ */
+#ifndef HOST_PLUGIN_REGISTRY_H
+#define HOST_PLUGIN_REGISTRY_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "plugin_loader.h"
+
+#define PLUGINS_MAX 64
+
+struct plugin_registry {
+	struct mmplugin_host *items[PLUGINS_MAX];
+	size_t len;
+	const struct host_config *cfg;
+	const char *site_url; /* borrowed from the server */
+};
+
+/* Loads every folder of cfg's plugin_dir (sorted by name, at most
+ * PLUGINS_MAX) and activates the enabled ones. Refusals and failed
+ * activations are logged, one line each, and do not stop the host. Returns 0,
+ * or -1 only when plugin_dir cannot be read (logged; the registry is then
+ * empty and the host keeps serving). */
+int plugin_registry_load(struct plugin_registry *reg, const struct host_config *cfg,
+			 const char *plugin_dir, const char *site_url);
+
+/* Activates or deactivates one loaded plugin. 0, or -1 with the reason stored
+ * in the plugin's record and logged. */
+int plugin_activate(struct plugin_registry *reg, struct mmplugin_host *p);
+void plugin_deactivate(struct mmplugin_host *p);
+
+/* Calls the active plugin id's serve_http. Returns 0 when it was called,
+ * -1 when no such plugin is active. */
+int plugin_registry_serve(struct plugin_registry *reg, const char *id, size_t id_len,
+			  const struct mmplugin_request *req, struct mmplugin_response *resp);
+
+/* Deactivates every active plugin and frees the registry. */
+void plugin_registry_close(struct plugin_registry *reg);
+
+#endif

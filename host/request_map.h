@@ -1,0 +1,42 @@
+/*
+ * Request mapping: which handler serves a URL path. Pure functions, no I/O,
+ * so that they can be unit-tested and fuzzed.
+ */
+#ifndef HOST_REQUEST_MAP_H
+#define HOST_REQUEST_MAP_H
+
+#include <stddef.h>
+
+#define PLUGIN_ID_MAX 190
+
+enum route_kind {
+	ROUTE_NOT_FOUND = 0,
+	ROUTE_SYSTEM_PING,  /* /api/v4/system/ping */
+	ROUTE_PLUGIN,       /* /plugins/{id}[/...] */
+};
+
+struct route_match {
+	enum route_kind kind;
+	const char *allow;     /* methods the route accepts, for 405's Allow; NULL: any */
+	const char *plugin_id; /* ROUTE_PLUGIN: view into the path */
+	size_t plugin_id_len;
+	const char *subpath;   /* ROUTE_PLUGIN: after /plugins/{id}; "/" when empty */
+	size_t subpath_len;
+};
+
+/* Maps path[0..len) (URL-decoded, starting with '/') to a route. Always fills
+ * *out; kind is ROUTE_NOT_FOUND for anything unknown or malformed. */
+void request_map(const char *path, size_t len, struct route_match *out);
+
+/* True when method is one of the comma-separated names in allow. */
+int request_method_allowed(const char *allow, const char *method);
+
+/* True when s[0..len) is a valid plugin id: 1..190 of [A-Za-z0-9._-], not
+ * "." or "..". */
+int plugin_id_valid(const char *s, size_t len);
+
+/* Splits a raw request target "path?query" at the first '?': *query points
+ * after it (length 0 when there is none). */
+void request_split_query(const char *target, size_t len, const char **query, size_t *query_len);
+
+#endif

@@ -1,0 +1,247 @@
+/*
+ * mmplugin: the ABI between the host server (mmhost) and a plugin loaded as a
+ * shared object.
+ *
+ * This header is the specification. Every declaration says who owns what,
+ * how long a pointer lives, which thread may call it and what it returns.
+ *
+ * Shape
+ * -----
+ * A plugin exports exactly one symbol, mmplugin_entry_v1(), which returns a
+ * pointer to a constant descriptor (struct mmplugin_descriptor). Build the
+ * plugin with -fvisibility=hidden so that nothing else is exported.
+ *
+ * The host hands its services to activate() as a table of function pointers
+ * (struct mmplugin_host_api). The table only ever grows at its end: a plugin
+ * built against a newer header must check api->struct_size before using a
+ * member that an older host may not have (see MMPLUGIN_HAS()).
+ *
+ * Nothing allocated on one side is freed on the other. Strings cross the
+ * boundary as borrowed views (struct mmplugin_str: pointer and length) or as
+ * NUL-terminated strings whose lifetime is written next to them. Responses are
+ * built through host setters that copy what they are given. No json_t, LMDB
+ * handle, FILE * or other library object ever crosses the boundary.
+ *
+ * Versioning
+ * ----------
+ * MMPLUGIN_ABI_MAJOR changes when an existing member changes meaning or
+ * layout; the host refuses a plugin whose major differs from its own.
+ * MMPLUGIN_ABI_MINOR grows when members are appended; the host refuses a
+ * plugin whose minor is newer than its own (it may rely on members the host
+ * does not have).
+ *
+ * Loading (what the host checks, in order; each failure is one log line and
+ * the plugin stays inactive while the host keeps serving):
+ *   1. the executable named by plugin.json is a regular file inside the
+ *      plugin's folder, not a symbolic link, not writable by group or others;
+ *   2. dlopen(RTLD_NOW | RTLD_LOCAL) succeeds;
+ *   3. the symbol "mmplugin_entry_v1" exists and returns non-NULL;
+ *   4. magic == MMPLUGIN_MAGIC, struct_size is at least the v1.0 size;
+ *   5. abi_major == MMPLUGIN_ABI_MAJOR, abi_minor <= the host's minor;
+ *   6. id equals the id in plugin.json, version is non-NULL;
+ *   7. activate, deactivate and serve_http are all non-NULL.
+ * A plugin that passed these checks and was activated is never dlclose()d.
+ */
+#ifndef MMPLUGIN_PLUGIN_H
+#define MMPLUGIN_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MMPLUGIN_MAGIC 0x4d4d504cu /* "MMPL" */
+#define MMPLUGIN_ABI_MAJOR 1
+#define MMPLUGIN_ABI_MINOR 0
+
+/* The one symbol a plugin exports. */
+#define MMPLUGIN_ENTRY_SYMBOL "mmplugin_entry_v1"
+
+#if defined(__GNUC__)
+#define MMPLUGIN_EXPORT __attribute__((visibility("default")))
+#define MMPLUGIN_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define MMPLUGIN_EXPORT
+#define MMPLUGIN_WARN_UNUSED
+#endif
+
+/* True when the table pointed to by p (which starts with a size_t
+ * struct_size) is large enough to hold member m. */
+#define MMPLUGIN_HAS(p, type, m)                                                                   \
+	((p)->struct_size >= offsetof(type, m) + sizeof(((type *)0)->m))
+
+/* Return codes of every host API function that can fail. 0 is success. */
+enum mmplugin_rc {
+	MMPLUGIN_OK = 0,
+	MMPLUGIN_EINVAL = -1,   /* an argument is malformed (NULL, bad status, CR/LF in a header) */
+	MMPLUGIN_ENOMEM = -2,   /* the host could not allocate */
+	MMPLUGIN_ELIMIT = -3,   /* a bound was reached (too many headers, body too large) */
+	MMPLUGIN_ENOTFOUND = -4, /* the thing asked for does not exist */
+	MMPLUGIN_EIO = -5,      /* the host's storage failed */
+	MMPLUGIN_ESTATE = -6,   /* called at the wrong time (e.g. after the response was sent) */
+};
+
+/* Log levels for mmplugin_host_api.log. */
+enum mmplugin_log_level {
+	MMPLUGIN_LOG_DEBUG = 0,
+	MMPLUGIN_LOG_INFO = 1,
+	MMPLUGIN_LOG_WARN = 2,
+	MMPLUGIN_LOG_ERROR = 3,
+};
+
+/* A borrowed byte string. ptr may be NULL only when len is 0. It is NOT
+ * NUL-terminated unless stated otherwise. */
+struct mmplugin_str {
+	const char *ptr;
+	size_t len;
+};
+
+/* One request header as the client sent it (name as sent; compare names
+ * case-insensitively). */
+struct mmplugin_header {
+	struct mmplugin_str name;
+	struct mmplugin_str value;
+};
+
+/* One property of a session (e.g. mattermost_app_id=<app>). */
+struct mmplugin_session_prop {
+	struct mmplugin_str key;
+	struct mmplugin_str value;
+};
+
+/*
+ * The authenticated session of a request. The host fills it after checking
+ * the request's token (Authorization header, MMAUTHTOKEN cookie or
+ * ?access_token=, in that order) and CSRF rules. Identity never travels as a
+ * header: a client's Mattermost-User-Id header is ignored by the host.
+ * Everything here is borrowed and lives as long as the request.
+ */
+struct mmplugin_session {
+	struct mmplugin_str id;      /* the session's id (never its token) */
+	struct mmplugin_str user_id; /* 26-character user id */
+	const struct mmplugin_session_prop *props;
+	size_t props_len;
+	int64_t create_at_ms;
+	int64_t expires_at_ms; /* 0: never expires */
+};
+
+/*
+ * A request handed to serve_http. Every member is a borrowed view into host
+ * memory, valid only until serve_http returns; copy what must outlive it.
+ */
+struct mmplugin_request {
+	size_t struct_size; /* sizeof(struct mmplugin_request) of the host */
+	struct mmplugin_str method;     /* "GET", "POST", ... */
+	struct mmplugin_str path;       /* URL-decoded, after /plugins/{id}; at least "/" */
+	struct mmplugin_str query;      /* raw query string without '?', not decoded; may be empty */
+	struct mmplugin_str request_id; /* 26 characters, also sent as X-Request-Id */
+	struct mmplugin_str body;       /* the complete body, at most 1 MiB */
+	const struct mmplugin_header *headers;
+	size_t headers_len;
+	/* NULL when the request carries no valid session. */
+	const struct mmplugin_session *session;
+	struct mmplugin_str remote_addr; /* the client's IP address as text */
+};
+
+/* The response being built for one request. Opaque; owned by the host; valid
+ * only during the serve_http call it was passed to. */
+typedef struct mmplugin_response mmplugin_response;
+
+/* The host's handle for one plugin, passed to activate() and to every host
+ * API function that needs to know which plugin is calling. Opaque; owned by
+ * the host; valid from activate() until deactivate() returns. */
+typedef struct mmplugin_host mmplugin_host;
+
+/*
+ * The host's services. The table is constant and owned by the host; it stays
+ * valid from activate() until deactivate() returns. Members are only ever
+ * appended: check MMPLUGIN_HAS(api, struct mmplugin_host_api, member) before
+ * using a member added after ABI 1.0. Every function is thread-safe unless
+ * stated otherwise.
+ */
+struct mmplugin_host_api {
+	size_t struct_size; /* sizeof(struct mmplugin_host_api) of the host */
+	uint16_t abi_major;
+	uint16_t abi_minor;
+
+	/* ---- ABI 1.0: responses ------------------------------------------ */
+
+	/* Sets the status code (100..599). Without a call, a response that has
+	 * a body or a header is 200; a response with nothing set at all is
+	 * answered 500 by the host. Returns MMPLUGIN_OK, MMPLUGIN_EINVAL. */
+	int (*response_set_status)(mmplugin_response *resp, int status);
+
+	/* Adds a header; both strings are copied. Refused with MMPLUGIN_EINVAL:
+	 * an empty or non-token name, a value containing CR, LF or NUL, and the
+	 * names the host owns (Content-Length, Transfer-Encoding, Connection,
+	 * X-Request-Id). MMPLUGIN_ELIMIT past 32 headers or 16 KiB in total. */
+	int (*response_add_header)(mmplugin_response *resp, const char *name, size_t name_len,
+				   const char *value, size_t value_len);
+
+	/* Replaces the body with a copy of body[0..len). body may be NULL when
+	 * len is 0. MMPLUGIN_ELIMIT past 16 MiB, MMPLUGIN_ENOMEM. */
+	int (*response_set_body)(mmplugin_response *resp, const void *body, size_t len);
+
+	/* ---- ABI 1.0: the plugin's environment ----------------------------- */
+
+	/* Writes one log line at level, tagged with the plugin's id. msg is a
+	 * NUL-terminated string; the host escapes it, truncates it at 4 KiB and
+	 * never interprets format directives in it. Never log a secret. */
+	void (*log)(mmplugin_host *host, int level, const char *msg);
+
+	/* The plugin's settings object from the host's configuration, as JSON
+	 * text ("{}" when none). Borrowed, NUL-terminated, valid until
+	 * deactivate() returns. */
+	const char *(*settings_json)(mmplugin_host *host);
+
+	/* A directory that belongs to this plugin alone (created 0700 by the
+	 * host before activate). Borrowed, NUL-terminated, no trailing slash,
+	 * valid until deactivate() returns. */
+	const char *(*data_dir)(mmplugin_host *host);
+
+	/* The public URL of the server, e.g. "http://localhost:8065", without a
+	 * trailing slash. Borrowed, NUL-terminated, valid until deactivate()
+	 * returns. */
+	const char *(*site_url)(mmplugin_host *host);
+};
+
+/*
+ * Hooks. The host calls them as follows:
+ * - activate: once per activation, from one thread, before any serve_http.
+ *   Returns 0 and sets *state_out (may be NULL) on success; any other value
+ *   leaves the plugin inactive (the host logs it). host and api stay valid
+ *   until deactivate returns.
+ * - deactivate: once after a successful activate, from one thread, after
+ *   every serve_http call has returned and before the host exits or the
+ *   plugin is disabled. The plugin releases everything it holds.
+ * - serve_http: from many threads at once; must be thread-safe. req and resp
+ *   are valid only during the call. The plugin answers through the
+ *   response_* functions of the host API.
+ */
+struct mmplugin_descriptor {
+	uint32_t magic;       /* MMPLUGIN_MAGIC */
+	uint32_t struct_size; /* sizeof(struct mmplugin_descriptor) */
+	uint16_t abi_major;   /* MMPLUGIN_ABI_MAJOR the plugin was built with */
+	uint16_t abi_minor;   /* MMPLUGIN_ABI_MINOR the plugin was built with */
+	const char *id;       /* e.g. "com.mattermost.apps"; equals plugin.json's id */
+	const char *version;  /* e.g. "0.1.0" */
+
+	int (*activate)(mmplugin_host *host, const struct mmplugin_host_api *api,
+			void **state_out);
+	void (*deactivate)(void *state);
+	void (*serve_http)(void *state, const struct mmplugin_request *req,
+			   mmplugin_response *resp);
+};
+
+/* The entry point every plugin exports. Returns a pointer to a descriptor
+ * with static storage duration (never NULL for a usable plugin). Called once,
+ * from one thread, right after dlopen. */
+typedef const struct mmplugin_descriptor *(*mmplugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MMPLUGIN_PLUGIN_H */

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Installs the Debian packages the build and the tests need, only when one is
+# missing. Safe to run again: with everything present it does nothing.
+set -eu
+
+missing=""
+need_cmd() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+need_pc() { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
+need_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed" || missing="$missing $1"; }
+
+need_cmd pkg-config pkg-config
+need_cmd cmake cmake
+need_cmd make make
+need_cmd cc gcc
+need_cmd clang clang
+need_pkg libclang-rt-14-dev
+need_pc jansson libjansson-dev
+need_pc libsodium libsodium-dev
+need_pc lmdb liblmdb-dev
+need_pc libmicrohttpd libmicrohttpd-dev
+need_pc libcurl libcurl4-openssl-dev
+need_pc cmocka libcmocka-dev
+
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then
+	sudo=""
+elif command -v sudo >/dev/null 2>&1; then
+	sudo="sudo"
+else
+	echo "deps: missing packages:$missing; run as root: apt-get install$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
