@@ -50,18 +50,23 @@ static double elapsed_ms(const struct timespec *t0)
 	return (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+static void remote_address(struct MHD_Connection *con, char *out, size_t cap);
+
 static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *con)
 {
 	struct http_server *srv = cls;
 	struct req_ctx *ctx = calloc(1, sizeof(*ctx));
 
-	(void)con;
 	if (!ctx)
 		return NULL;
 	clock_gettime(CLOCK_MONOTONIC, &ctx->t0);
 	mm_id_new(ctx->request_id);
 	ctx->target_len = strlen(uri);
 	ctx->target = strdup(uri);
+	/* Until the handler runs (it may never: headers too large), the log
+	 * shows the raw path without its query. */
+	snprintf(ctx->log_path, sizeof(ctx->log_path), "%.*s", (int)strcspn(uri, "?"), uri);
+	remote_address(con, ctx->remote, sizeof(ctx->remote));
 	atomic_fetch_add(&srv->in_flight, 1);
 	return ctx;
 }
@@ -76,7 +81,10 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
 	(void)con;
 	if (!ctx)
 		return;
-	snprintf(status, sizeof(status), "%d", ctx->status);
+	if (ctx->status)
+		snprintf(status, sizeof(status), "%d", ctx->status);
+	else
+		snprintf(status, sizeof(status), "-");
 	snprintf(bytes, sizeof(bytes), "%zu", ctx->sent_len);
 	snprintf(ms, sizeof(ms), "%.2f", elapsed_ms(&ctx->t0));
 	/* The query is never logged: it may hold an access_token. */
@@ -96,6 +104,9 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
 	*con_cls = NULL;
 	atomic_fetch_sub(&srv->in_flight, 1);
 }
+
+/* libmicrohttpd's own messages (its format strings). */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -286,7 +297,6 @@ static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx 
 	ctx->started = true;
 	snprintf(ctx->method, sizeof(ctx->method), "%s", method);
 	snprintf(ctx->log_path, sizeof(ctx->log_path), "%s", url);
-	remote_address(con, ctx->remote, sizeof(ctx->remote));
 	cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl) {
 		char *end;

@@ -116,8 +116,7 @@ static int load_manifest(struct mmplugin_host *p, int dirfd, const char **exec_o
 }
 
 /* Opens the executable without following links and checks its mode. The
- * returned descriptor is what gets dlopen()ed (through /proc/self/fd), so the
- * file checked is the file loaded. */
+ * returned descriptor identifies the file checked (see dlopen_checked). */
 static int open_executable(struct mmplugin_host *p, int dirfd, const char *exec)
 {
 	struct stat st, dst;
@@ -169,27 +168,51 @@ static int check_descriptor(struct mmplugin_host *p, const struct mmplugin_descr
 	return 0;
 }
 
+/* dlopen()s the checked file by its path, then makes sure the path still
+ * names the file that was checked (same device and inode as fd). Loading by
+ * /proc/self/fd/N is not an option: glibc takes an equal name for an already
+ * loaded library, and descriptor numbers are reused. */
+static int dlopen_checked(struct mmplugin_host *p, int fd, const char *exec)
+{
+	struct stat checked, loaded;
+	size_t len = strlen(p->dir) + 1 + strlen(exec) + 1;
+	char *path = malloc(len);
+
+	if (!path)
+		return refuse(p, PLUGIN_E_DLOPEN, "out of memory");
+	snprintf(path, len, "%s/%s", p->dir, exec);
+	p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!p->dl) {
+		const char *e = dlerror();
+		free(path);
+		return refuse(p, PLUGIN_E_DLOPEN, "dlopen %.100s: %.200s", exec, e ? e : "failed");
+	}
+	if (fstat(fd, &checked) != 0 || lstat(path, &loaded) != 0 ||
+	    checked.st_dev != loaded.st_dev || checked.st_ino != loaded.st_ino) {
+		free(path);
+		return refuse(p, PLUGIN_E_NOT_REGULAR, "%.100s changed while it was loaded", exec);
+	}
+	free(path);
+	return 0;
+}
+
 static int load_checked(struct mmplugin_host *p, int dirfd)
 {
 	const struct mmplugin_descriptor *d;
 	mmplugin_entry_fn entry;
 	const char *exec = NULL;
-	char fdpath[64];
 	void *sym;
-	int fd;
+	int fd, rc;
 
 	if (load_manifest(p, dirfd, &exec) != 0)
 		return -1;
 	fd = open_executable(p, dirfd, exec);
 	if (fd < 0)
 		return -1;
-	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-	p->dl = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
+	rc = dlopen_checked(p, fd, exec);
 	close(fd);
-	if (!p->dl) {
-		const char *e = dlerror();
-		return refuse(p, PLUGIN_E_DLOPEN, "dlopen %.100s: %.200s", exec, e ? e : "failed");
-	}
+	if (rc != 0)
+		return -1;
 	sym = dlsym(p->dl, MMPLUGIN_ENTRY_SYMBOL);
 	if (!sym)
 		return refuse(p, PLUGIN_E_NO_ENTRY, "%.100s does not export %s", exec,

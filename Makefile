@@ -1,0 +1,40 @@
+# Thin wrapper around CMake. `make run` and `make test` are all a newcomer
+# needs; both install missing Debian packages first (scripts/deps.sh).
+BUILD   := build
+SAN     := $(BUILD)/sanitize
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test test-normal test-sanitize format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	@scripts/run.sh
+
+# The whole suite twice: a normal build (gcc), then clang with AddressSanitizer
+# and UndefinedBehaviorSanitizer (halt on the first error, leak detection on).
+test: deps test-normal test-sanitize
+
+test-normal: build
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+test-sanitize: deps
+	@CC=clang cmake -S . -B $(SAN) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(SAN) -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	ctest --test-dir $(SAN) --output-on-failure -j$(JOBS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,382 @@
+#include "testsupport.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int ts_tempdir(const char *tag, char *out, size_t cap)
+{
+	const char *tmp = getenv("TMPDIR");
+	int n = snprintf(out, cap, "%s/mmtest-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
+
+	if (n < 0 || (size_t)n >= cap)
+		return -1;
+	return mkdtemp(out) ? 0 : -1;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void ts_rmtree(const char *path)
+{
+	if (path && *path)
+		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int ts_write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	size_t len = strlen(text);
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, text, len) != (ssize_t)len) {
+		close(fd);
+		return -1;
+	}
+	fchmod(fd, mode);
+	return close(fd);
+}
+
+char *ts_read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+	char chunk[8192];
+
+	if (!f)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (len + n + 1 > cap) {
+			cap = (len + n + 1) * 2;
+			char *nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = nb;
+		}
+		memcpy(buf + len, chunk, n);
+		len += n;
+	}
+	fclose(f);
+	if (!buf)
+		buf = calloc(1, 1);
+	else
+		buf[len] = '\0';
+	return buf;
+}
+
+int ts_copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out;
+	ssize_t n;
+
+	if (in < 0)
+		return -1;
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		if (write(out, buf, (size_t)n) != n) {
+			n = -1;
+			break;
+		}
+	}
+	close(in);
+	if (n < 0 || fchmod(out, mode) != 0) {
+		close(out);
+		return -1;
+	}
+	return close(out);
+}
+
+int ts_install_plugin(const char *root, const char *id, const char *so_path, mode_t mode)
+{
+	char dir[512], path[600], manifest[512];
+
+	snprintf(dir, sizeof(dir), "%s/%s", root, id);
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return -1;
+	chmod(dir, 0755);
+	snprintf(path, sizeof(path), "%s/plugin.json", dir);
+	snprintf(manifest, sizeof(manifest),
+		 "{\"id\":\"%s\",\"version\":\"1.0.0\",\"server\":{\"executable\":\"plugin.so\"}}",
+		 id);
+	if (ts_write_file(path, manifest, 0644) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/plugin.so", dir);
+	return ts_copy_file(so_path, path, mode);
+}
+
+static int find_port(const char *log_path)
+{
+	char *text = ts_read_file(log_path);
+	const char *p;
+	int port = 0;
+
+	if (!text)
+		return 0;
+	/* Text format, then JSON format. */
+	p = strstr(text, "listening addr=127.0.0.1:");
+	if (p)
+		port = (int)strtol(p + strlen("listening addr=127.0.0.1:"), NULL, 10);
+	p = strstr(text, "\"msg\":\"listening\",\"addr\":\"127.0.0.1:");
+	if (p)
+		port = (int)strtol(p + strlen("\"msg\":\"listening\",\"addr\":\"127.0.0.1:"),
+				   NULL, 10);
+	free(text);
+	return port;
+}
+
+int ts_host_start(struct ts_host *h, const char *plugin_dir, const char *const *extra)
+{
+	char data_dir[320];
+	const char *argv[64];
+	size_t argc = 0;
+	int status;
+
+	memset(h, 0, sizeof(*h));
+	if (ts_tempdir("host", h->dir, sizeof(h->dir)) != 0)
+		return -1;
+	snprintf(h->log_path, sizeof(h->log_path), "%s/host.log", h->dir);
+	snprintf(data_dir, sizeof(data_dir), "%s/data", h->dir);
+	argv[argc++] = MMHOST_BIN;
+	argv[argc++] = "serve";
+	argv[argc++] = "--listen";
+	argv[argc++] = "127.0.0.1:0";
+	argv[argc++] = "--data-dir";
+	argv[argc++] = data_dir;
+	if (plugin_dir) {
+		argv[argc++] = "--plugin-dir";
+		argv[argc++] = plugin_dir;
+	}
+	for (size_t i = 0; extra && extra[i] && argc < 62; i++)
+		argv[argc++] = extra[i];
+	argv[argc] = NULL;
+
+	h->pid = fork();
+	if (h->pid < 0)
+		return -1;
+	if (h->pid == 0) {
+		int fd = open(h->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0)
+			_exit(126);
+		dup2(fd, 2);
+		dup2(fd, 1);
+		execv(MMHOST_BIN, (char *const *)argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 2000; i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		h->port = find_port(h->log_path);
+		if (h->port > 0) {
+			snprintf(h->base_url, sizeof(h->base_url), "http://127.0.0.1:%d", h->port);
+			return 0;
+		}
+		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+			h->pid = 0;
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+	}
+	kill(h->pid, SIGKILL);
+	waitpid(h->pid, &status, 0);
+	h->pid = 0;
+	return -1;
+}
+
+int ts_host_log_has(const struct ts_host *h, const char *needle)
+{
+	char *text = ts_read_file(h->log_path);
+	int found = text && strstr(text, needle) != NULL;
+
+	free(text);
+	return found;
+}
+
+int ts_host_stop(struct ts_host *h)
+{
+	int status = 0, rc = -1;
+
+	if (h->pid > 0) {
+		kill(h->pid, SIGTERM);
+		for (int i = 0; i < 4000; i++) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+				rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+				break;
+			}
+			nanosleep(&ts, NULL);
+		}
+		if (rc == -1 && !WIFEXITED(status) && !WIFSIGNALED(status)) {
+			kill(h->pid, SIGKILL);
+			waitpid(h->pid, &status, 0);
+		}
+		h->pid = 0;
+	}
+	if (rc != 0) {
+		/* Show the host's log to whoever reads the failure. */
+		char *text = ts_read_file(h->log_path);
+		if (text)
+			fprintf(stderr, "---- host log ----\n%s------------------\n", text);
+		free(text);
+	}
+	ts_rmtree(h->dir);
+	return rc;
+}
+
+struct buf {
+	char *p;
+	size_t len;
+};
+
+static size_t on_write(char *data, size_t size, size_t n, void *cls)
+{
+	struct buf *b = cls;
+	size_t len = size * n;
+	char *np = realloc(b->p, b->len + len + 1);
+
+	if (!np)
+		return 0;
+	memcpy(np + b->len, data, len);
+	b->p = np;
+	b->len += len;
+	b->p[b->len] = '\0';
+	return len;
+}
+
+struct upload {
+	const char *p;
+	size_t left;
+};
+
+static size_t on_read(char *dst, size_t size, size_t n, void *cls)
+{
+	struct upload *u = cls;
+	size_t len = size * n < u->left ? size * n : u->left;
+
+	memcpy(dst, u->p, len);
+	u->p += len;
+	u->left -= len;
+	return len;
+}
+
+int ts_http(const char *method, const char *url, const char *const *headers, const void *body,
+	    size_t body_len, int chunked, struct ts_resp *out)
+{
+	struct buf rb = {0}, hb = {0};
+	struct upload up = {body, body_len};
+	struct curl_slist *hl = NULL;
+	CURL *c = curl_easy_init();
+
+	memset(out, 0, sizeof(*out));
+	if (!c)
+		return -1;
+	for (size_t i = 0; headers && headers[i]; i++)
+		hl = curl_slist_append(hl, headers[i]);
+	if (chunked)
+		hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	if (body || chunked) {
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, &up);
+		if (!chunked)
+			curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body_len);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &rb);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_write);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &hb);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	out->curl_rc = (int)curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(hl);
+	out->body = rb.p ? rb.p : calloc(1, 1);
+	out->body_len = rb.len;
+	out->headers = hb.p ? hb.p : calloc(1, 1);
+	return out->status > 0 ? 0 : -1;
+}
+
+void ts_resp_free(struct ts_resp *r)
+{
+	free(r->body);
+	free(r->headers);
+	memset(r, 0, sizeof(*r));
+}
+
+int ts_resp_header(const struct ts_resp *r, const char *name, char *out, size_t cap)
+{
+	size_t nlen = strlen(name);
+	const char *line = r->headers;
+
+	while (line && *line) {
+		const char *end = strstr(line, "\r\n");
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		if (len > nlen && strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
+			const char *v = line + nlen + 1;
+			while (*v == ' ')
+				v++;
+			snprintf(out, cap, "%.*s", (int)(len - (size_t)(v - line)), v);
+			return 0;
+		}
+		line = end ? end + 2 : NULL;
+	}
+	return -1;
+}
+
+int ts_run(const char *const *argv, int *exit_code, char **output)
+{
+	char dir[256], path[300];
+	int status;
+	pid_t pid;
+
+	if (ts_tempdir("run", dir, sizeof(dir)) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/out", dir);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0)
+			_exit(126);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	*exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	*output = ts_read_file(path);
+	ts_rmtree(dir);
+	return *output ? 0 : -1;
+}

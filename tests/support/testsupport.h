@@ -1,0 +1,69 @@
+/*
+ * Test support: temporary folders, plugin folders made from fixture builds,
+ * a real mmhost process on an ephemeral port, and HTTP through libcurl.
+ */
+#ifndef TESTS_SUPPORT_H
+#define TESTS_SUPPORT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Makes a fresh folder under $TMPDIR (or /tmp) named after tag; 0 or -1. */
+int ts_tempdir(const char *tag, char *out, size_t cap);
+/* rm -rf path. */
+void ts_rmtree(const char *path);
+
+/* Installs a plugin folder root/id with a plugin.json naming id and
+ * "plugin.so", and a copy of so_path as plugin.so with mode. 0 or -1. */
+int ts_install_plugin(const char *root, const char *id, const char *so_path, mode_t mode);
+
+/* Copies a file, giving the copy mode. 0 or -1. */
+int ts_copy_file(const char *from, const char *to, mode_t mode);
+
+/* Runs argv (argv[0] a path) to completion; stdout and stderr together go to
+ * *output (malloc'd). 0 or -1. */
+int ts_run(const char *const *argv, int *exit_code, char **output);
+
+/* Writes text to path. 0 or -1. */
+int ts_write_file(const char *path, const char *text, mode_t mode);
+
+/* Reads path whole into a malloc'd NUL-terminated string, or NULL. */
+char *ts_read_file(const char *path);
+
+struct ts_host {
+	pid_t pid;
+	int port;
+	char dir[256];      /* temp folder: data/, host.log */
+	char log_path[300];
+	char base_url[64];  /* http://127.0.0.1:PORT */
+};
+
+/* Starts mmhost serve --listen 127.0.0.1:0 --data-dir <tmp>/data
+ * --plugin-dir plugin_dir, then extra (NULL-terminated, may be NULL), and
+ * waits (at most 20 s) for its "listening" line. 0 or -1. */
+int ts_host_start(struct ts_host *h, const char *plugin_dir, const char *const *extra);
+/* SIGTERM, then waits at most 40 s. Returns the exit status, or -1 when it
+ * did not exit (then SIGKILLed) or was killed by a signal. Removes the temp
+ * folder. */
+int ts_host_stop(struct ts_host *h);
+/* True when the host's log holds needle. */
+int ts_host_log_has(const struct ts_host *h, const char *needle);
+
+struct ts_resp {
+	long status; /* 0 when the request failed (connection closed) */
+	char *body;
+	size_t body_len;
+	char *headers; /* raw header block */
+	int curl_rc;
+};
+
+/* One request. headers is NULL-terminated ("Name: value"), may be NULL.
+ * body may be NULL. chunked sends the body with Transfer-Encoding: chunked.
+ * Returns 0 when an HTTP status was read. */
+int ts_http(const char *method, const char *url, const char *const *headers, const void *body,
+	    size_t body_len, int chunked, struct ts_resp *out);
+void ts_resp_free(struct ts_resp *r);
+/* The value of header name in r (case-insensitive), copied into out; 0 or -1. */
+int ts_resp_header(const struct ts_resp *r, const char *name, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,143 @@
+/* Config: defaults, the file's keys, errors naming the key, flags. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static int load(struct host_config *cfg, const char *json, char *err)
+{
+	return config_load_text(cfg, json, strlen(json), err, CONFIG_ERR_MAX);
+}
+
+static void defaults_match_the_design(void **state)
+{
+	struct host_config cfg;
+	char *url;
+
+	(void)state;
+	assert_int_equal(config_init(&cfg), 0);
+	assert_string_equal(cfg.listen, "127.0.0.1:8065");
+	assert_string_equal(cfg.data_dir, "./data");
+	assert_null(cfg.plugin_dir);
+	url = config_site_url(&cfg, 8065);
+	assert_string_equal(url, "http://localhost:8065");
+	free(url);
+	assert_true(config_plugin_enabled(&cfg, "com.mattermost.apps"));
+	config_free(&cfg);
+}
+
+static void full_file_is_applied(void **state)
+{
+	struct host_config cfg;
+	char err[CONFIG_ERR_MAX];
+	char *url;
+
+	(void)state;
+	assert_int_equal(config_init(&cfg), 0);
+	assert_int_equal(
+		load(&cfg,
+		     "{\"listen\":\"0.0.0.0:9000\",\"site_url\":\"https://chat.example.com/\","
+		     "\"data_dir\":\"/var/x\",\"plugin_dir\":\"/opt/p\","
+		     "\"plugins\":{\"a.b\":{\"enabled\":false,\"settings\":{\"k\":1}}},"
+		     "\"log\":{\"level\":\"debug\",\"format\":\"json\"},"
+		     "\"limits\":{\"threads\":4,\"max_connections\":10,\"per_ip_connections\":5,"
+		     "\"idle_timeout_s\":9}}",
+		     err),
+		0);
+	url = config_site_url(&cfg, 9000);
+	assert_string_equal(url, "https://chat.example.com");
+	free(url);
+	assert_string_equal(cfg.data_dir, "/var/x");
+	assert_string_equal(cfg.plugin_dir, "/opt/p");
+	assert_false(config_plugin_enabled(&cfg, "a.b"));
+	assert_true(config_plugin_enabled(&cfg, "c.d"));
+	assert_non_null(config_plugin_settings(&cfg, "a.b"));
+	assert_null(config_plugin_settings(&cfg, "c.d"));
+	assert_int_equal(cfg.log_level, LOG_DEBUG);
+	assert_int_equal(cfg.log_format, LOG_FORMAT_JSON);
+	assert_int_equal(cfg.threads, 4);
+	assert_int_equal(cfg.idle_timeout_s, 9);
+	config_free(&cfg);
+}
+
+static void errors_name_the_key(void **state)
+{
+	static const struct {
+		const char *json;
+		const char *needle;
+	} cases[] = {
+		{"{\"listn\":\"x\"}", "unknown key \"listn\""},
+		{"{\"log\":{\"lvl\":\"info\"}}", "unknown key \"log.lvl\""},
+		{"{\"log\":{\"level\":\"loud\"}}", "log.level"},
+		{"{\"log\":{\"format\":\"xml\"}}", "log.format"},
+		{"{\"plugins\":{\"a\":{\"enabled\":1}}}", "plugins.a.enabled"},
+		{"{\"plugins\":{\"a\":{\"x\":1}}}", "unknown key \"plugins.a.x\""},
+		{"{\"plugins\":{\"a\":{\"settings\":[]}}}", "plugins.a.settings"},
+		{"{\"limits\":{\"threads\":0}}", "limits.threads"},
+		{"{\"limits\":{\"cpu\":1}}", "unknown key \"limits.cpu\""},
+		{"{\"listen\":\"127.0.0.1\"}", "listen"},
+		{"{\"listen\":\"127.0.0.1:70000\"}", "listen"},
+		{"{\"listen\":\"nohost:80\"}", "listen"},
+		{"{\"site_url\":\"ftp://x\"}", "site_url"},
+		{"{\"site_url\":\"http://x/?a\"}", "site_url"},
+		{"{\"data_dir\":\"\"}", "data_dir"},
+		{"{\"data_dir\":3}", "data_dir"},
+		{"[1]", "top level"},
+		{"{\"listen\":\"a\",\"listen\":\"b\"}", "not valid JSON"},
+		{"{", "not valid JSON"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct host_config cfg;
+		char err[CONFIG_ERR_MAX] = "";
+
+		assert_int_equal(config_init(&cfg), 0);
+		if (load(&cfg, cases[i].json, err) == 0)
+			fail_msg("%s was accepted", cases[i].json);
+		if (!strstr(err, cases[i].needle))
+			fail_msg("%s: error \"%s\" lacks \"%s\"", cases[i].json, err,
+				 cases[i].needle);
+		config_free(&cfg);
+	}
+}
+
+static void listen_forms(void **state)
+{
+	struct host_config cfg;
+	char err[CONFIG_ERR_MAX];
+	char *url;
+
+	(void)state;
+	assert_int_equal(config_init(&cfg), 0);
+	assert_int_equal(config_set_listen(&cfg, "[::1]:0", err, sizeof(err)), 0);
+	url = config_site_url(&cfg, 4242);
+	assert_string_equal(url, "http://localhost:4242");
+	free(url);
+	assert_int_equal(config_set_listen(&cfg, "10.1.2.3:80", err, sizeof(err)), 0);
+	url = config_site_url(&cfg, 80);
+	assert_string_equal(url, "http://10.1.2.3:80");
+	free(url);
+	assert_int_equal(config_set_listen(&cfg, "localhost:1", err, sizeof(err)), 0);
+	assert_int_not_equal(config_set_listen(&cfg, ":80", err, sizeof(err)), 0);
+	assert_int_not_equal(config_set_listen(&cfg, "1.2.3.4:", err, sizeof(err)), 0);
+	assert_int_not_equal(config_set_listen(&cfg, "1.2.3.4:-1", err, sizeof(err)), 0);
+	assert_int_not_equal(config_set_listen(&cfg, "[::1:80", err, sizeof(err)), 0);
+	config_free(&cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults_match_the_design),
+		cmocka_unit_test(full_file_is_applied),
+		cmocka_unit_test(errors_name_the_key),
+		cmocka_unit_test(listen_forms),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

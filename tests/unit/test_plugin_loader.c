@@ -1,0 +1,206 @@
+/* The loader's checks, one fixture plugin per way of being wrong. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "log.h"
+#include "plugin_loader.h"
+#include "plugin_registry.h"
+#include "testsupport.h"
+
+static char root[256];
+
+static int setup(void **state)
+{
+	(void)state;
+	log_setup(LOG_ERROR, LOG_FORMAT_TEXT);
+	return ts_tempdir("loader", root, sizeof(root));
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	ts_rmtree(root);
+	return 0;
+}
+
+static struct mmplugin_host *install_and_load(const char *id, const char *fixture, mode_t mode)
+{
+	char so[512];
+
+	snprintf(so, sizeof(so), "%s/%s.so", FIXTURE_DIR, fixture);
+	assert_int_equal(ts_install_plugin(root, id, so, mode), 0);
+	return plugin_load(root, id);
+}
+
+static void expect_refusal(const char *fixture, enum plugin_refusal want)
+{
+	char id[128];
+	struct mmplugin_host *p;
+
+	snprintf(id, sizeof(id), "fixture.%s", fixture);
+	p = install_and_load(id, fixture, 0755);
+	assert_non_null(p);
+	if (p->refusal != want)
+		fail_msg("%s: refusal %s (%s), wanted %s", fixture, plugin_refusal_name(p->refusal),
+			 p->reason, plugin_refusal_name(want));
+	assert_int_equal(p->status, want == PLUGIN_LOADED ? PLUGIN_STATUS_INACTIVE
+							 : PLUGIN_STATUS_REFUSED);
+	assert_true(want == PLUGIN_LOADED || p->reason[0] != '\0');
+	plugin_free(p);
+}
+
+static void good_plugin_loads(void **state)
+{
+	(void)state;
+	expect_refusal("good", PLUGIN_LOADED);
+}
+
+static void each_descriptor_fault_is_refused(void **state)
+{
+	(void)state;
+	expect_refusal("bad_magic", PLUGIN_E_MAGIC);
+	expect_refusal("abi_major", PLUGIN_E_ABI_MAJOR);
+	expect_refusal("abi_minor", PLUGIN_E_ABI_MINOR);
+	expect_refusal("small_struct", PLUGIN_E_STRUCT_SIZE);
+	expect_refusal("no_serve", PLUGIN_E_HOOKS);
+	expect_refusal("no_entry", PLUGIN_E_NO_ENTRY);
+	expect_refusal("null_entry", PLUGIN_E_NO_ENTRY);
+	expect_refusal("id_mismatch", PLUGIN_E_ID);
+}
+
+static void group_writable_file_is_refused(void **state)
+{
+	struct mmplugin_host *p;
+
+	(void)state;
+	p = install_and_load("fixture.gw", "good", 0775);
+	assert_int_equal(p->refusal, PLUGIN_E_PERMISSIONS);
+	assert_non_null(strstr(p->reason, "writable"));
+	plugin_free(p);
+	p = install_and_load("fixture.ow", "good", 0757);
+	assert_int_equal(p->refusal, PLUGIN_E_PERMISSIONS);
+	plugin_free(p);
+}
+
+static void group_writable_folder_is_refused(void **state)
+{
+	char dir[512];
+	struct mmplugin_host *p;
+
+	(void)state;
+	p = install_and_load("fixture.gwdir", "good", 0755);
+	plugin_free(p);
+	snprintf(dir, sizeof(dir), "%s/fixture.gwdir", root);
+	assert_int_equal(chmod(dir, 0775), 0);
+	p = plugin_load(root, "fixture.gwdir");
+	assert_int_equal(p->refusal, PLUGIN_E_PERMISSIONS);
+	plugin_free(p);
+}
+
+static void symlinked_executable_is_refused(void **state)
+{
+	char path[512], target[512];
+	struct mmplugin_host *p;
+
+	(void)state;
+	p = install_and_load("fixture.link", "good", 0755);
+	plugin_free(p);
+	snprintf(path, sizeof(path), "%s/fixture.link/plugin.so", root);
+	snprintf(target, sizeof(target), "%s/good.so", FIXTURE_DIR);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink(target, path), 0);
+	p = plugin_load(root, "fixture.link");
+	assert_int_equal(p->refusal, PLUGIN_E_NOT_REGULAR);
+	assert_non_null(strstr(p->reason, "symbolic link"));
+	plugin_free(p);
+}
+
+static void manifest_faults_are_refused(void **state)
+{
+	char dir[512], path[600];
+	struct mmplugin_host *p;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/fixture.man", root);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	p = plugin_load(root, "fixture.man");
+	assert_int_equal(p->refusal, PLUGIN_E_MANIFEST); /* no plugin.json */
+	plugin_free(p);
+
+	snprintf(path, sizeof(path), "%s/plugin.json", dir);
+	assert_int_equal(ts_write_file(path, "{not json", 0644), 0);
+	p = plugin_load(root, "fixture.man");
+	assert_int_equal(p->refusal, PLUGIN_E_MANIFEST);
+	plugin_free(p);
+
+	assert_int_equal(ts_write_file(path, "{\"id\":\"other\",\"version\":\"1\"}", 0644), 0);
+	p = plugin_load(root, "fixture.man");
+	assert_int_equal(p->refusal, PLUGIN_E_MANIFEST);
+	plugin_free(p);
+
+	assert_int_equal(ts_write_file(path,
+				       "{\"id\":\"fixture.man\",\"version\":\"1\","
+				       "\"server\":{\"executable\":\"../good.so\"}}",
+				       0644),
+			 0);
+	p = plugin_load(root, "fixture.man");
+	assert_int_equal(p->refusal, PLUGIN_E_EXECUTABLE);
+	plugin_free(p);
+
+	assert_int_equal(ts_write_file(path,
+				       "{\"id\":\"fixture.man\",\"version\":\"1\","
+				       "\"server\":{\"executable\":\"missing.so\"}}",
+				       0644),
+			 0);
+	p = plugin_load(root, "fixture.man");
+	assert_int_equal(p->refusal, PLUGIN_E_NOT_REGULAR);
+	plugin_free(p);
+}
+
+static void failing_activate_leaves_plugin_inactive(void **state)
+{
+	char so[512], dir[300];
+	struct plugin_registry reg;
+	struct host_config cfg;
+
+	(void)state;
+	assert_int_equal(ts_tempdir("loader-act", dir, sizeof(dir)), 0);
+	snprintf(so, sizeof(so), "%s/activate_fails.so", FIXTURE_DIR);
+	assert_int_equal(ts_install_plugin(dir, "fixture.activate_fails", so, 0755), 0);
+	snprintf(so, sizeof(so), "%s/good.so", FIXTURE_DIR);
+	assert_int_equal(ts_install_plugin(dir, "fixture.good", so, 0755), 0);
+	assert_int_equal(config_init(&cfg), 0);
+	assert_int_equal(config_set_string(&cfg.data_dir, dir), 0);
+	assert_int_equal(plugin_registry_load(&reg, &cfg, dir, "http://localhost:1"), 0);
+	assert_int_equal(reg.len, 2);
+	assert_string_equal(reg.items[0]->id, "fixture.activate_fails");
+	assert_int_equal(reg.items[0]->status, PLUGIN_STATUS_INACTIVE);
+	assert_non_null(strstr(reg.items[0]->reason, "activate returned 7"));
+	assert_int_equal(reg.items[1]->status, PLUGIN_STATUS_ACTIVE);
+	plugin_registry_close(&reg);
+	config_free(&cfg);
+	ts_rmtree(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(good_plugin_loads),
+		cmocka_unit_test(each_descriptor_fault_is_refused),
+		cmocka_unit_test(group_writable_file_is_refused),
+		cmocka_unit_test(group_writable_folder_is_refused),
+		cmocka_unit_test(symlinked_executable_is_refused),
+		cmocka_unit_test(manifest_faults_are_refused),
+		cmocka_unit_test(failing_activate_leaves_plugin_inactive),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
