@@ -2,6 +2,8 @@
  * SIGTERM or SIGINT, then drain and exit 0. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <getopt.h>
 #include <signal.h>
 #include <sodium.h>
@@ -12,7 +14,10 @@
 #include "cli.h"
 #include "config.h"
 #include "fs_util.h"
+#include "host_request.h"
 #include "http_server.h"
+#include "sessions.h"
+#include "store.h"
 #include "log.h"
 #include "plugin_registry.h"
 #include "banned.h"
@@ -94,6 +99,56 @@ static int parse_args(int argc, char **argv, struct host_config *cfg)
 	return 0;
 }
 
+/* Background upkeep while serving: plugin states saved by `mmhost plugin
+ * enable|disable` are applied within a second, expired sessions are swept
+ * every minute. */
+struct upkeep {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+	struct plugin_registry *plugins;
+	struct host_store *store;
+};
+
+static void *upkeep_run(void *arg)
+{
+	struct upkeep *u = arg;
+	unsigned ticks = 0;
+
+	pthread_mutex_lock(&u->lock);
+	while (!u->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&u->cond, &u->lock, &until);
+		if (u->stop)
+			break;
+		pthread_mutex_unlock(&u->lock);
+		plugin_registry_sync(u->plugins);
+		if (++ticks % 60 == 0) {
+			size_t swept = 0;
+			if (sessions_sweep(u->store, 10000, &swept) == 0 && swept) {
+				char n[24];
+				snprintf(n, sizeof(n), "%zu", swept);
+				log_kv(LOG_INFO, "expired sessions swept", "count", n, NULL);
+			}
+		}
+		pthread_mutex_lock(&u->lock);
+	}
+	pthread_mutex_unlock(&u->lock);
+	return NULL;
+}
+
+static void upkeep_stop(struct upkeep *u)
+{
+	pthread_mutex_lock(&u->lock);
+	u->stop = true;
+	pthread_cond_signal(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+	pthread_join(u->thread, NULL);
+}
+
 static int wait_for_signal(void)
 {
 	sigset_t set;
@@ -109,7 +164,11 @@ static int wait_for_signal(void)
 
 int cmd_serve(int argc, char **argv)
 {
+	static struct host_ctx host; /* large (the login limiter's table) */
+	struct upkeep upkeep = {.lock = PTHREAD_MUTEX_INITIALIZER,
+				.cond = PTHREAD_COND_INITIALIZER};
 	struct plugin_registry plugins;
+	struct host_store store;
 	struct http_server srv;
 	struct host_config cfg;
 	char err[CONFIG_ERR_MAX];
@@ -157,10 +216,23 @@ int cmd_serve(int argc, char **argv)
 		rc = cli_fail(1, "cannot derive the site URL; pass --site-url");
 		goto out_cfg;
 	}
+	if (store_open(&store, cfg.data_dir, err, sizeof(err)) != 0) {
+		rc = cli_fail(1, "%s", err);
+		goto out_cfg;
+	}
 	log_kv(LOG_INFO, "starting", "version", MMHOST_VERSION, "data_dir", cfg.data_dir,
 	       "plugin_dir", cfg.plugin_dir, "site_url", site_url, NULL);
-	(void)plugin_registry_load(&plugins, &cfg, cfg.plugin_dir, site_url);
-	if (http_server_start(&srv, &plugins) != 0) {
+	(void)plugin_registry_load(&plugins, &cfg, &store, cfg.plugin_dir, site_url);
+	host.cfg = &cfg;
+	host.store = &store;
+	host.plugins = &plugins;
+	host.site_url = site_url;
+	host.secure_cookies = strncmp(site_url, "https://", 8) == 0;
+	login_limiter_init(&host.limiter);
+	upkeep.plugins = &plugins;
+	upkeep.store = &store;
+	if (http_server_start(&srv, &host) != 0 ||
+	    pthread_create(&upkeep.thread, NULL, upkeep_run, &upkeep) != 0) {
 		rc = 1;
 		goto out_plugins;
 	}
@@ -177,9 +249,12 @@ int cmd_serve(int argc, char **argv)
 	sig = wait_for_signal();
 	log_kv(LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
 	http_server_shutdown(&srv);
+	upkeep_stop(&upkeep);
 	rc = 0;
 out_plugins:
 	plugin_registry_close(&plugins);
+	login_limiter_destroy(&host.limiter);
+	store_close(&store);
 	if (rc == 0)
 		log_kv(LOG_INFO, "stopped", NULL);
 out_cfg:

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <sodium.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "api_error.h"
+#include "host_request.h"
 #include "log.h"
 #include "mm_id.h"
 #include "request_map.h"
@@ -201,90 +203,39 @@ static void remote_address(struct MHD_Connection *con, char *out, size_t cap)
 			  (socklen_t)cap);
 }
 
-static enum MHD_Result serve_ping(struct MHD_Connection *con, struct req_ctx *ctx)
-{
-	static const char body[] = "{\"status\":\"OK\"}";
-	struct mmplugin_response r;
-	enum MHD_Result ret;
-
-	response_init(&r);
-	if (response_json(&r, 200, body, sizeof(body) - 1) != 0) {
-		response_free(&r);
-		return MHD_NO;
-	}
-	ret = send_response(con, ctx, &r);
-	response_free(&r);
-	return ret;
-}
-
-static enum MHD_Result serve_plugin(struct http_server *srv, struct MHD_Connection *con,
-				    struct req_ctx *ctx, const struct route_match *m)
-{
-	struct mmplugin_response r;
-	struct mmplugin_request req;
-	struct header_vec *hv;
-	enum MHD_Result ret;
-	const char *query;
-	size_t query_len;
-
-	hv = calloc(1, sizeof(*hv));
-	if (!hv)
-		return MHD_NO;
-	MHD_get_connection_values_n(con, MHD_HEADER_KIND, collect_header, hv);
-	request_split_query(ctx->target, ctx->target_len, &query, &query_len);
-	memset(&req, 0, sizeof(req));
-	req.struct_size = sizeof(req);
-	req.method = (struct mmplugin_str){ctx->method, strlen(ctx->method)};
-	req.path = (struct mmplugin_str){m->subpath, m->subpath_len};
-	req.query = (struct mmplugin_str){query, query_len};
-	req.request_id = (struct mmplugin_str){ctx->request_id, MM_ID_LEN};
-	req.body = (struct mmplugin_str){ctx->body ? ctx->body : "", ctx->body_len};
-	req.headers = hv->items;
-	req.headers_len = hv->len;
-	req.session = NULL;
-	req.remote_addr = (struct mmplugin_str){ctx->remote, strlen(ctx->remote)};
-
-	response_init(&r);
-	if (plugin_registry_serve(srv->plugins, m->plugin_id, m->plugin_id_len, &req, &r) != 0) {
-		response_free(&r);
-		free(hv);
-		return send_error(con, ctx, 404, "api.plugin.not_found.app_error",
-				  "No active plugin has this id.", NULL);
-	}
-	free(hv);
-	if (!r.touched) {
-		response_free(&r);
-		log_kv(LOG_ERROR, "plugin set no response", "path", ctx->log_path, "request_id",
-		       ctx->request_id, NULL);
-		return send_error(con, ctx, 500, "api.plugin.no_response.app_error",
-				  "The plugin did not answer the request.", NULL);
-	}
-	ret = send_response(con, ctx, &r);
-	response_free(&r);
-	return ret;
-}
-
 static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *con,
 				struct req_ctx *ctx, const char *url)
 {
-	struct route_match m;
+	struct host_request *r = calloc(1, sizeof(*r));
+	struct mmplugin_response resp;
+	struct header_vec *hv = calloc(1, sizeof(*hv));
+	enum MHD_Result ret = MHD_NO;
 
-	request_map(url, strlen(url), &m);
-	if (m.kind == ROUTE_NOT_FOUND)
-		return send_error(con, ctx, 404, "api.context.404.app_error",
-				  "Sorry, we could not find the page.", NULL);
-	if (!request_method_allowed(m.allow, ctx->method))
-		return send_error(con, ctx, 405, "api.context.method_not_allowed.app_error",
-				  "This method is not allowed on this route.", m.allow);
-	switch (m.kind) {
-	case ROUTE_SYSTEM_PING:
-		return serve_ping(con, ctx);
-	case ROUTE_PLUGIN:
-		return serve_plugin(srv, con, ctx, &m);
-	default:
-		return send_error(con, ctx, 404, "api.context.404.app_error",
-				  "Sorry, we could not find the page.", NULL);
-	}
+	if (!r || !hv)
+		goto out;
+	MHD_get_connection_values_n(con, MHD_HEADER_KIND, collect_header, hv);
+	response_init(&resp);
+	r->host = srv->host;
+	r->method = ctx->method;
+	r->path = url;
+	request_split_query(ctx->target, ctx->target_len, &r->query, &r->query_len);
+	r->body = ctx->body;
+	r->body_len = ctx->body_len;
+	r->request_id = ctx->request_id;
+	r->remote = ctx->remote;
+	r->headers = hv->items;
+	r->headers_len = hv->len;
+	r->resp = &resp;
+	routes_serve(r);
+	ret = send_response(con, ctx, &resp);
+	response_free(&resp);
+	/* The session's CSRF token and the request's token stay in memory no
+	 * longer than the request. */
+	sodium_memzero(r, sizeof(*r));
+out:
+	free(r);
+	free(hv);
+	return ret;
 }
 
 /* First call for a request: headers are in. Refuses a declared body that is
@@ -389,14 +340,14 @@ fail:
 	return -1;
 }
 
-int http_server_start(struct http_server *srv, struct plugin_registry *plugins)
+int http_server_start(struct http_server *srv, struct host_ctx *host)
 {
 	const struct host_config *cfg = srv->cfg;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 
 	if (cfg->listen_addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	srv->plugins = plugins;
+	srv->host = host;
 	atomic_store(&srv->in_flight, 0);
 	srv->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,

@@ -15,6 +15,8 @@
 #include "config.h"
 #include "plugin_registry.h"
 
+struct host_ctx;
+
 #define HTTP_BODY_MAX (1024 * 1024)
 /* A chunked body that passes HTTP_BODY_MAX is read and dropped up to this
  * many more bytes so that the client can read its 413; past it the
@@ -29,7 +31,7 @@ struct http_server {
 	int listen_fd;
 	uint16_t port;
 	const struct host_config *cfg;
-	struct plugin_registry *plugins;
+	struct host_ctx *host;
 	atomic_long in_flight;
 };
 
@@ -39,7 +41,7 @@ int http_server_bind(struct http_server *srv, const struct host_config *cfg, cha
 		     size_t err_cap) __attribute__((warn_unused_result));
 
 /* Starts serving on the bound socket. 0 or -1 (logged). */
-int http_server_start(struct http_server *srv, struct plugin_registry *plugins)
+int http_server_start(struct http_server *srv, struct host_ctx *host)
 	__attribute__((warn_unused_result));
 
 /* Stops accepting, waits for in-flight requests (at most

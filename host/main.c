@@ -6,6 +6,8 @@
 #include <unistd.h>
 #include <limits.h>
 
+#include <mmplugin/plugin.h>
+
 #include "cli.h"
 #include "banned.h"
 
@@ -16,7 +18,10 @@ static const char usage[] =
 	"OAuth2 plugin com.mattermost.apps) and serves them over HTTP.\n"
 	"\n"
 	"Commands:\n"
-	"  serve     run the server (mmhost serve --help for its options)\n"
+	"  serve          run the server (mmhost serve --help for its options)\n"
+	"  user create    create a user (mmhost user --help)\n"
+	"  token create   create a personal access token (mmhost token --help)\n"
+	"  plugin list|enable|disable   manage plugins (mmhost plugin --help)\n"
 	"\n"
 	"Options:\n"
 	"  --help     show this help\n"
@@ -64,10 +69,17 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("mmhost %s (plugin ABI %d.%d)\n", MMHOST_VERSION, 1, 0);
+		printf("mmhost %s (plugin ABI %d.%d)\n", MMHOST_VERSION, MMPLUGIN_ABI_MAJOR,
+		       MMPLUGIN_ABI_MINOR);
 		return 0;
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "user") == 0)
+		return cmd_user(argc - 1, argv + 1);
+	if (strcmp(argv[1], "token") == 0)
+		return cmd_token(argc - 1, argv + 1);
+	if (strcmp(argv[1], "plugin") == 0)
+		return cmd_plugin(argc - 1, argv + 1);
 	return cli_fail(EXIT_USAGE, "unknown command \"%s\"; see mmhost --help", argv[1]);
 }

@@ -14,6 +14,8 @@
 
 #include "request_map.h"
 
+struct host_store;
+
 #define PLUGIN_MANIFEST_MAX (64 * 1024)
 #define PLUGIN_REASON_MAX 320
 
@@ -51,11 +53,13 @@ struct mmplugin_host {
 	void *state; /* what activate returned */
 	enum plugin_status status;
 	bool ever_activated;
+	bool activate_failed; /* its last activate returned an error */
 	enum plugin_refusal refusal;
 	char reason[PLUGIN_REASON_MAX]; /* why refused or inactive; "" when active */
 	/* Held shared by serve_http callers, exclusive by (de)activation. */
 	pthread_rwlock_t lock;
 	/* Environment handed to the plugin; valid while active. */
+	struct host_store *store; /* users and sessions, for the host API */
 	char *data_dir;
 	char *settings_json;
 	char *site_url;

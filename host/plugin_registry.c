@@ -57,14 +57,17 @@ int plugin_activate(struct plugin_registry *reg, struct mmplugin_host *p)
 		goto out;
 	}
 	p->ever_activated = true;
+	p->store = reg->store;
 	rc = p->desc->activate(p, &plugin_host_api, &state);
 	if (rc != 0) {
 		snprintf(p->reason, sizeof(p->reason), "activate returned %d", rc);
+		p->activate_failed = true;
 		rc = -1;
 		goto out;
 	}
 	p->state = state;
 	p->status = PLUGIN_STATUS_ACTIVE;
+	p->activate_failed = false;
 	p->reason[0] = '\0';
 out:
 	pthread_rwlock_unlock(&p->lock);
@@ -121,14 +124,24 @@ static int list_folders(const char *dir, char **names, size_t *count)
 	return 0;
 }
 
+/* The saved state wins over the config file. */
+static bool wanted_enabled(struct plugin_registry *reg, const char *id)
+{
+	int saved = reg->store ? store_plugin_state(reg->store, id) : -1;
+
+	return saved >= 0 ? saved == 1 : config_plugin_enabled(reg->cfg, id);
+}
+
 int plugin_registry_load(struct plugin_registry *reg, const struct host_config *cfg,
-			 const char *plugin_dir, const char *site_url)
+			 struct host_store *store, const char *plugin_dir, const char *site_url)
 {
 	char *names[PLUGINS_MAX];
 	size_t count = 0;
 
 	memset(reg, 0, sizeof(*reg));
+	pthread_mutex_init(&reg->admin_lock, NULL);
 	reg->cfg = cfg;
+	reg->store = store;
 	reg->site_url = site_url;
 	if (list_folders(plugin_dir, names, &count) != 0) {
 		log_kv(LOG_ERROR, "cannot read the plugin folder; no plugin is loaded", "plugin_dir",
@@ -149,8 +162,8 @@ int plugin_registry_load(struct plugin_registry *reg, const struct host_config *
 			       plugin_refusal_name(p->refusal), "reason", p->reason, NULL);
 			continue;
 		}
-		if (!config_plugin_enabled(cfg, p->id)) {
-			snprintf(p->reason, sizeof(p->reason), "disabled in the configuration");
+		if (!wanted_enabled(reg, p->id)) {
+			snprintf(p->reason, sizeof(p->reason), "disabled");
 			log_kv(LOG_INFO, "plugin disabled", "plugin_id", p->id, NULL);
 			continue;
 		}
@@ -179,6 +192,98 @@ int plugin_registry_serve(struct plugin_registry *reg, const char *id, size_t id
 	return -1;
 }
 
+static struct mmplugin_host *find(struct plugin_registry *reg, const char *id, size_t id_len)
+{
+	for (size_t i = 0; i < reg->len; i++) {
+		struct mmplugin_host *p = reg->items[i];
+		if (strlen(p->id) == id_len && memcmp(p->id, id, id_len) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/* Brings p to the wanted state; caller holds admin_lock. */
+static int apply(struct plugin_registry *reg, struct mmplugin_host *p, bool enabled, char *reason,
+		 size_t cap)
+{
+	if (!enabled) {
+		plugin_deactivate(p);
+		if (p->status != PLUGIN_STATUS_REFUSED)
+			snprintf(p->reason, sizeof(p->reason), "disabled");
+		return REGISTRY_OK;
+	}
+	if (p->status == PLUGIN_STATUS_REFUSED) {
+		snprintf(reason, cap, "the plugin was refused: %s", p->reason);
+		return REGISTRY_EREFUSED;
+	}
+	if (plugin_activate(reg, p) != 0) {
+		snprintf(reason, cap, "the plugin did not activate: %s", p->reason);
+		return REGISTRY_EACTIVATE;
+	}
+	return REGISTRY_OK;
+}
+
+int plugin_registry_set_enabled(struct plugin_registry *reg, const char *id, size_t id_len,
+				bool enabled, char *reason, size_t reason_cap)
+{
+	struct mmplugin_host *p;
+	int rc;
+
+	reason[0] = '\0';
+	pthread_mutex_lock(&reg->admin_lock);
+	p = find(reg, id, id_len);
+	if (!p) {
+		pthread_mutex_unlock(&reg->admin_lock);
+		snprintf(reason, reason_cap, "no plugin has this id");
+		return REGISTRY_ENOTFOUND;
+	}
+	rc = apply(reg, p, enabled, reason, reason_cap);
+	if (rc == REGISTRY_OK && reg->store &&
+	    store_set_plugin_state(reg->store, p->id, enabled) != 0) {
+		snprintf(reason, reason_cap, "the plugin's state could not be saved");
+		rc = REGISTRY_EIO;
+	}
+	pthread_mutex_unlock(&reg->admin_lock);
+	return rc;
+}
+
+void plugin_registry_sync(struct plugin_registry *reg)
+{
+	char reason[PLUGIN_REASON_MAX];
+
+	pthread_mutex_lock(&reg->admin_lock);
+	for (size_t i = 0; i < reg->len; i++) {
+		struct mmplugin_host *p = reg->items[i];
+		int saved = reg->store ? store_plugin_state(reg->store, p->id) : -1;
+		bool active = p->status == PLUGIN_STATUS_ACTIVE;
+
+		if (saved < 0 || (saved == 1) == active)
+			continue;
+		/* Retrying a plugin that cannot activate would log every second. */
+		if (saved == 1 && p->status == PLUGIN_STATUS_REFUSED)
+			continue;
+		if (saved == 1 && p->activate_failed)
+			continue;
+		(void)apply(reg, p, saved == 1, reason, sizeof(reason));
+	}
+	pthread_mutex_unlock(&reg->admin_lock);
+}
+
+json_t *plugin_registry_list(struct plugin_registry *reg)
+{
+	json_t *active = json_array(), *inactive = json_array();
+
+	pthread_mutex_lock(&reg->admin_lock);
+	for (size_t i = 0; i < reg->len; i++) {
+		struct mmplugin_host *p = reg->items[i];
+		json_t *m = p->manifest ? json_deep_copy(p->manifest)
+					: json_pack("{s:s}", "id", p->id);
+		json_array_append_new(p->status == PLUGIN_STATUS_ACTIVE ? active : inactive, m);
+	}
+	pthread_mutex_unlock(&reg->admin_lock);
+	return json_pack("{s:o, s:o}", "active", active, "inactive", inactive);
+}
+
 void plugin_registry_close(struct plugin_registry *reg)
 {
 	for (size_t i = 0; i < reg->len; i++) {
@@ -186,4 +291,5 @@ void plugin_registry_close(struct plugin_registry *reg)
 		plugin_free(reg->items[i]);
 	}
 	reg->len = 0;
+	pthread_mutex_destroy(&reg->admin_lock);
 }

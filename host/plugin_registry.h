@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "plugin_loader.h"
+#include "store.h"
 
 #define PLUGINS_MAX 64
 
@@ -16,7 +17,17 @@ struct plugin_registry {
 	struct mmplugin_host *items[PLUGINS_MAX];
 	size_t len;
 	const struct host_config *cfg;
-	const char *site_url; /* borrowed from the server */
+	struct host_store *store; /* plugin states; handed to plugins' host API */
+	const char *site_url;     /* borrowed from the server */
+	pthread_mutex_t admin_lock; /* serialises enable, disable and sync */
+};
+
+enum registry_rc {
+	REGISTRY_OK = 0,
+	REGISTRY_ENOTFOUND = -1, /* no plugin folder has this id */
+	REGISTRY_EREFUSED = -2,  /* the plugin failed a load check */
+	REGISTRY_EACTIVATE = -3, /* its activate failed */
+	REGISTRY_EIO = -4,       /* the state could not be saved */
 };
 
 /* Loads every folder of cfg's plugin_dir (sorted by name, at most
@@ -25,7 +36,19 @@ struct plugin_registry {
  * or -1 only when plugin_dir cannot be read (logged; the registry is then
  * empty and the host keeps serving). */
 int plugin_registry_load(struct plugin_registry *reg, const struct host_config *cfg,
-			 const char *plugin_dir, const char *site_url);
+			 struct host_store *store, const char *plugin_dir, const char *site_url);
+
+/* Enables or disables plugin id now and saves the choice in the store (it
+ * then wins over the config file). On failure reason gets one line. */
+int plugin_registry_set_enabled(struct plugin_registry *reg, const char *id, size_t id_len,
+				bool enabled, char *reason, size_t reason_cap);
+
+/* Applies plugin states saved by another process (`mmhost plugin enable`).
+ * Called periodically by the server. */
+void plugin_registry_sync(struct plugin_registry *reg);
+
+/* {"active":[manifest...],"inactive":[manifest...]}; new reference or NULL. */
+json_t *plugin_registry_list(struct plugin_registry *reg);
 
 /* Activates or deactivates one loaded plugin. 0, or -1 with the reason stored
  * in the plugin's record and logged. */

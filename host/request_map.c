@@ -21,11 +21,53 @@ int plugin_id_valid(const char *s, size_t len)
 	return 1;
 }
 
-static int path_is(const char *path, size_t len, const char *lit)
-{
-	size_t n = strlen(lit);
+struct route_pattern {
+	const char *pattern; /* literal segments and at most one "{id}" */
+	enum route_kind kind;
+	const char *allow;
+};
 
-	return len == n && memcmp(path, lit, n) == 0;
+static const struct route_pattern patterns[] = {
+	{"/api/v4/system/ping", ROUTE_SYSTEM_PING, "GET, HEAD"},
+	{"/api/v4/users/login", ROUTE_USERS_LOGIN, "POST"},
+	{"/api/v4/users/logout", ROUTE_USERS_LOGOUT, "POST"},
+	{"/api/v4/users", ROUTE_USERS_CREATE, "POST"},
+	{"/api/v4/users/{id}", ROUTE_USER_GET, "GET, HEAD"},
+	{"/api/v4/users/{id}/tokens", ROUTE_USER_TOKENS, "POST"},
+	{"/api/v4/plugins", ROUTE_PLUGINS_LIST, "GET, HEAD"},
+	{"/api/v4/plugins/{id}/enable", ROUTE_PLUGIN_ENABLE, "POST"},
+	{"/api/v4/plugins/{id}/disable", ROUTE_PLUGIN_DISABLE, "POST"},
+	{"/login", ROUTE_LOGIN_PAGE, "GET, HEAD, POST"},
+	{"/", ROUTE_HOME, "GET, HEAD"},
+};
+
+#define PARAM_MAX 190
+
+/* Matches path against pattern; "{id}" takes one non-empty segment of at
+ * most PARAM_MAX bytes. */
+static int pattern_match(const char *pattern, const char *path, size_t len,
+			 struct route_match *out)
+{
+	const char *p = pattern, *s = path, *end = path + len;
+
+	while (*p) {
+		if (strncmp(p, "{id}", 4) == 0) {
+			const char *seg = s;
+			while (s < end && *s != '/')
+				s++;
+			if (s == seg || (size_t)(s - seg) > PARAM_MAX)
+				return 0;
+			out->param = seg;
+			out->param_len = (size_t)(s - seg);
+			p += 4;
+			continue;
+		}
+		if (s == end || *p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	return s == end;
 }
 
 void request_map(const char *path, size_t len, struct route_match *out)
@@ -36,10 +78,14 @@ void request_map(const char *path, size_t len, struct route_match *out)
 	out->kind = ROUTE_NOT_FOUND;
 	if (len == 0 || path[0] != '/')
 		return;
-	if (path_is(path, len, "/api/v4/system/ping")) {
-		out->kind = ROUTE_SYSTEM_PING;
-		out->allow = "GET, HEAD";
-		return;
+	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+		if (pattern_match(patterns[i].pattern, path, len, out)) {
+			out->kind = patterns[i].kind;
+			out->allow = patterns[i].allow;
+			return;
+		}
+		out->param = NULL;
+		out->param_len = 0;
 	}
 	if (len > plen && memcmp(path, PLUGINS_PREFIX, plen) == 0) {
 		const char *id = path + plen;

@@ -57,7 +57,7 @@ static void plugin_root_gives_slash(void **state)
 static void malformed_paths_are_not_found(void **state)
 {
 	static const char *const bad[] = {
-		"", "x", "/", "/plugins", "/plugins/", "/plugins//x", "/plugins/../x",
+		"", "x", "//", "/plugins", "/plugins/", "/plugins//x", "/plugins/../x",
 		"/plugins/./x", "/plugins/a b/x", "/plugins/a%2F/x", "/api/v4/system/ping/",
 		"/api/v4/system/pingx", "/API/v4/system/ping",
 	};
@@ -86,6 +86,38 @@ static void plugin_id_longer_than_limit_is_refused(void **state)
 	assert_int_equal(m.kind, ROUTE_PLUGIN);
 }
 
+static void api_routes_capture_their_id(void **state)
+{
+	struct route_match m;
+
+	(void)state;
+	map("/api/v4/users/me", &m);
+	assert_int_equal(m.kind, ROUTE_USER_GET);
+	assert_int_equal(m.param_len, 2);
+	assert_memory_equal(m.param, "me", 2);
+	map("/api/v4/users/abc/tokens", &m);
+	assert_int_equal(m.kind, ROUTE_USER_TOKENS);
+	assert_memory_equal(m.param, "abc", 3);
+	map("/api/v4/users/login", &m);
+	assert_int_equal(m.kind, ROUTE_USERS_LOGIN);
+	assert_string_equal(m.allow, "POST");
+	map("/api/v4/users", &m);
+	assert_int_equal(m.kind, ROUTE_USERS_CREATE);
+	map("/api/v4/plugins/com.x/enable", &m);
+	assert_int_equal(m.kind, ROUTE_PLUGIN_ENABLE);
+	assert_memory_equal(m.param, "com.x", 5);
+	map("/api/v4/plugins", &m);
+	assert_int_equal(m.kind, ROUTE_PLUGINS_LIST);
+	map("/login", &m);
+	assert_int_equal(m.kind, ROUTE_LOGIN_PAGE);
+	map("/", &m);
+	assert_int_equal(m.kind, ROUTE_HOME);
+	map("/api/v4/users//tokens", &m);
+	assert_int_equal(m.kind, ROUTE_NOT_FOUND);
+	map("/api/v4/users/a/b", &m);
+	assert_int_equal(m.kind, ROUTE_NOT_FOUND);
+}
+
 static void query_is_split_at_first_question_mark(void **state)
 {
 	const char *q;
@@ -110,6 +142,7 @@ int main(void)
 		cmocka_unit_test(plugin_root_gives_slash),
 		cmocka_unit_test(malformed_paths_are_not_found),
 		cmocka_unit_test(plugin_id_longer_than_limit_is_refused),
+		cmocka_unit_test(api_routes_capture_their_id),
 		cmocka_unit_test(query_is_split_at_first_question_mark),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

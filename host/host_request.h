@@ -1,0 +1,80 @@
+/*
+ * What the host's own route handlers work with: the server's shared state
+ * (store, plugins, limiter) and one request, already authenticated.
+ */
+#ifndef HOST_HOST_REQUEST_H
+#define HOST_HOST_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <mmplugin/plugin.h>
+
+#include "auth.h"
+#include "config.h"
+#include "login_limiter.h"
+#include "plugin_registry.h"
+#include "request_map.h"
+#include "response.h"
+#include "store.h"
+#include "users.h"
+
+/* Lifetime of a session made by logging in. */
+#define LOGIN_SESSION_MS (30LL * 24 * 3600 * 1000)
+
+struct host_ctx {
+	const struct host_config *cfg;
+	struct host_store *store;
+	struct plugin_registry *plugins;
+	struct login_limiter limiter;
+	const char *site_url;
+	bool secure_cookies; /* site_url is https */
+};
+
+struct host_request {
+	struct host_ctx *host;
+	const char *method;
+	const char *path; /* URL-decoded */
+	const char *query; /* raw, without '?' */
+	size_t query_len;
+	const char *body;
+	size_t body_len;
+	const char *request_id;
+	const char *remote;
+	const struct mmplugin_header *headers;
+	size_t headers_len;
+	struct route_match route;
+	enum auth_state auth;
+	struct auth_token token;
+	struct host_session session; /* when auth == AUTH_OK */
+	struct host_user user;       /* the session's user, on routes that need one */
+	struct mmplugin_response *resp;
+};
+
+/* The first value of header name (case-insensitive), NUL-terminated, or
+ * NULL. */
+const char *host_request_header(const struct host_request *r, const char *name);
+
+/* Serves r through the route table (auth checks included). */
+void routes_serve(struct host_request *r);
+
+/* Answers r with a Mattermost-shaped error. */
+void host_error(struct host_request *r, int status, const char *id, const char *message);
+/* Answers r with JSON text (Content-Type: application/json). */
+void host_json(struct host_request *r, int status, const char *json);
+/* Answers r with a JSON value (consumed). 500 when it cannot be encoded. */
+void host_json_value(struct host_request *r, int status, json_t *value);
+
+/* Route handlers, one file per resource. */
+void api_users_login(struct host_request *r);
+void api_users_logout(struct host_request *r);
+void api_users_create(struct host_request *r);
+void api_user_get(struct host_request *r);
+void api_user_tokens(struct host_request *r);
+void api_plugins_list(struct host_request *r);
+void api_plugin_enable(struct host_request *r);
+void api_plugin_disable(struct host_request *r);
+void page_login(struct host_request *r);
+void page_home(struct host_request *r);
+
+#endif

@@ -1,0 +1,200 @@
+/*
+ * The host's route table: for each route, who may call it and its handler.
+ * Authentication happens here, once, before any handler touches data.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "host_request.h"
+#include "log.h"
+#include "banned.h"
+
+enum route_auth {
+	AUTH_NONE,    /* anyone; a bad token is ignored (e.g. a stale cookie at login) */
+	AUTH_SESSION, /* a live session */
+	AUTH_ADMIN,   /* a live session of a system admin */
+	AUTH_PLUGIN,  /* anyone; the plugin gets the session when there is one */
+};
+
+typedef void (*host_handler)(struct host_request *r);
+
+struct route_entry {
+	enum route_kind kind;
+	enum route_auth auth;
+	host_handler handler;
+};
+
+static void serve_ping(struct host_request *r);
+static void serve_plugin(struct host_request *r);
+
+static const struct route_entry table[] = {
+	{ROUTE_SYSTEM_PING, AUTH_NONE, serve_ping},
+	{ROUTE_USERS_LOGIN, AUTH_NONE, api_users_login},
+	{ROUTE_USERS_LOGOUT, AUTH_SESSION, api_users_logout},
+	{ROUTE_USERS_CREATE, AUTH_ADMIN, api_users_create},
+	{ROUTE_USER_GET, AUTH_SESSION, api_user_get},
+	{ROUTE_USER_TOKENS, AUTH_SESSION, api_user_tokens},
+	{ROUTE_PLUGINS_LIST, AUTH_ADMIN, api_plugins_list},
+	{ROUTE_PLUGIN_ENABLE, AUTH_ADMIN, api_plugin_enable},
+	{ROUTE_PLUGIN_DISABLE, AUTH_ADMIN, api_plugin_disable},
+	{ROUTE_LOGIN_PAGE, AUTH_NONE, page_login},
+	{ROUTE_HOME, AUTH_NONE, page_home},
+	{ROUTE_PLUGIN, AUTH_PLUGIN, serve_plugin},
+};
+
+const char *host_request_header(const struct host_request *r, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < r->headers_len; i++) {
+		const struct mmplugin_header *h = &r->headers[i];
+		if (h->name.len == n && strncasecmp(h->name.ptr, name, n) == 0)
+			return h->value.ptr; /* NUL-terminated by libmicrohttpd */
+	}
+	return NULL;
+}
+
+void host_error(struct host_request *r, int status, const char *id, const char *message)
+{
+	response_free(r->resp);
+	response_init(r->resp);
+	if (response_error(r->resp, status, id, message, r->request_id) != 0)
+		response_set_status(r->resp, 500);
+}
+
+void host_json(struct host_request *r, int status, const char *json)
+{
+	if (response_json(r->resp, status, json, strlen(json)) != 0)
+		response_set_status(r->resp, 500);
+}
+
+void host_json_value(struct host_request *r, int status, json_t *value)
+{
+	char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+	json_decref(value);
+	if (!text) {
+		host_error(r, 500, "api.context.internal_error.app_error",
+			   "The server could not encode its answer.");
+		return;
+	}
+	host_json(r, status, text);
+	free(text);
+}
+
+static void serve_ping(struct host_request *r)
+{
+	host_json(r, 200, "{\"status\":\"OK\"}");
+}
+
+static void serve_plugin(struct host_request *r)
+{
+	struct mmplugin_session_prop props[SESSION_PROPS_MAX];
+	struct mmplugin_session session;
+	struct mmplugin_request req;
+	const struct route_match *m = &r->route;
+
+	memset(&req, 0, sizeof(req));
+	req.struct_size = sizeof(req);
+	req.method = (struct mmplugin_str){r->method, strlen(r->method)};
+	req.path = (struct mmplugin_str){m->subpath, m->subpath_len};
+	req.query = (struct mmplugin_str){r->query, r->query_len};
+	req.request_id = (struct mmplugin_str){r->request_id, strlen(r->request_id)};
+	req.body = (struct mmplugin_str){r->body ? r->body : "", r->body_len};
+	req.headers = r->headers;
+	req.headers_len = r->headers_len;
+	req.remote_addr = (struct mmplugin_str){r->remote, strlen(r->remote)};
+	if (r->auth == AUTH_OK) {
+		const struct host_session *s = &r->session;
+		for (size_t i = 0; i < s->props_len; i++) {
+			props[i].key = (struct mmplugin_str){s->props[i].key, strlen(s->props[i].key)};
+			props[i].value =
+				(struct mmplugin_str){s->props[i].value, strlen(s->props[i].value)};
+		}
+		session = (struct mmplugin_session){
+			.id = {s->id, strlen(s->id)},
+			.user_id = {s->user_id, strlen(s->user_id)},
+			.props = props,
+			.props_len = s->props_len,
+			.create_at_ms = s->create_at,
+			.expires_at_ms = s->expires_at,
+		};
+		req.session = &session;
+	}
+	if (plugin_registry_serve(r->host->plugins, m->plugin_id, m->plugin_id_len, &req,
+				  r->resp) != 0) {
+		host_error(r, 404, "api.plugin.not_found.app_error",
+			   "No active plugin has this id.");
+		return;
+	}
+	if (!r->resp->touched) {
+		log_kv(LOG_ERROR, "plugin set no response", "path", r->path, "request_id",
+		       r->request_id, NULL);
+		host_error(r, 500, "api.plugin.no_response.app_error",
+			   "The plugin did not answer the request.");
+	}
+}
+
+/* Applies the route's rule; false when r was answered with an error. */
+static bool check_caller(struct host_request *r, enum route_auth need)
+{
+	if (need == AUTH_NONE || need == AUTH_PLUGIN)
+		return true;
+	if (r->auth == AUTH_CSRF_FAILED) {
+		log_kv(LOG_WARN, "CSRF check failed", "path", r->path, "request_id", r->request_id,
+		       NULL);
+		host_error(r, 401, "api.context.csrf_check_failed.app_error",
+			   "A request authenticated by cookie must carry X-CSRF-Token.");
+		return false;
+	}
+	if (r->auth != AUTH_OK ||
+	    users_get(r->host->store, r->session.user_id, &r->user) != USERS_OK ||
+	    r->user.delete_at != 0) {
+		host_error(r, 401, "api.context.session_expired.app_error",
+			   "Invalid or expired session, please login again.");
+		return false;
+	}
+	if (need == AUTH_ADMIN && !user_is_admin(&r->user)) {
+		host_error(r, 403, "api.context.permissions.app_error",
+			   "You do not have the appropriate permissions.");
+		return false;
+	}
+	return true;
+}
+
+void routes_serve(struct host_request *r)
+{
+	const struct route_entry *e = NULL;
+
+	request_map(r->path, strlen(r->path), &r->route);
+	if (r->route.kind == ROUTE_NOT_FOUND) {
+		host_error(r, 404, "api.context.404.app_error",
+			   "Sorry, we could not find the page.");
+		return;
+	}
+	if (!request_method_allowed(r->route.allow, r->method)) {
+		host_error(r, 405, "api.context.method_not_allowed.app_error",
+			   "This method is not allowed on this route.");
+		(void)response_add_header(r->resp, "Allow", 5, r->route.allow,
+					  strlen(r->route.allow));
+		return;
+	}
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		if (table[i].kind == r->route.kind)
+			e = &table[i];
+	}
+	if (!e) {
+		host_error(r, 404, "api.context.404.app_error",
+			   "Sorry, we could not find the page.");
+		return;
+	}
+	auth_extract(host_request_header(r, "Authorization"), host_request_header(r, "Cookie"),
+		     r->query, r->query_len, &r->token);
+	r->auth = auth_resolve(r->host->store, &r->token, r->method,
+			       host_request_header(r, "X-CSRF-Token"), &r->session);
+	if (!check_caller(r, e->auth))
+		return;
+	e->handler(r);
+}

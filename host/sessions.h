@@ -1,0 +1,82 @@
+/*
+ * Sessions in the host's store. A session's token is 26 random characters
+ * (a Mattermost-style id) handed to the client once; the store keeps only
+ * its BLAKE2b-256 hash as the key, so a copy of the database holds no usable
+ * token. Personal access tokens are sessions that never expire.
+ */
+#ifndef HOST_SESSIONS_H
+#define HOST_SESSIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mm_id.h"
+#include "store.h"
+
+#define SESSION_PROPS_MAX 16
+#define SESSION_PROP_KEY_MAX 64
+#define SESSION_PROP_VALUE_MAX 256
+#define SESSION_DESCRIPTION_MAX 256
+#define SESSION_TOKEN_LEN MM_ID_LEN
+
+enum sessions_rc {
+	SESSIONS_OK = 0,
+	SESSIONS_ENOTFOUND = -1, /* unknown, revoked or expired token */
+	SESSIONS_EIO = -2,
+	SESSIONS_EINVALID = -5, /* too many props, a prop too long, a bad user */
+	SESSIONS_ENOMEM = -6,
+};
+
+struct session_prop {
+	char key[SESSION_PROP_KEY_MAX + 1];
+	char value[SESSION_PROP_VALUE_MAX + 1];
+};
+
+struct host_session {
+	char id[MM_ID_LEN + 1];      /* public id of the session (never the token) */
+	char user_id[MM_ID_LEN + 1];
+	char csrf[MM_ID_LEN + 1];    /* the MMCSRF value for cookie-authenticated requests */
+	int64_t create_at;
+	int64_t expires_at;          /* 0: never (personal access tokens) */
+	bool personal;               /* a personal access token */
+	char description[SESSION_DESCRIPTION_MAX + 1];
+	size_t props_len;
+	struct session_prop props[SESSION_PROPS_MAX];
+};
+
+struct session_new {
+	const char *user_id;
+	const struct session_prop *props;
+	size_t props_len;
+	int64_t lifetime_ms; /* 0: never expires */
+	bool personal;
+	const char *description; /* may be NULL */
+};
+
+/* Creates a session; writes its token (NUL-terminated) into token and the
+ * record into out (may be NULL). */
+int sessions_create(struct host_store *s, const struct session_new *n,
+		    char token[SESSION_TOKEN_LEN + 1], struct host_session *out)
+	__attribute__((warn_unused_result));
+
+/* Finds the live session of token[0..len): not expired, its user not
+ * deactivated. SESSIONS_ENOTFOUND otherwise. */
+int sessions_lookup(struct host_store *s, const char *token, size_t len, struct host_session *out)
+	__attribute__((warn_unused_result));
+
+/* Revokes the session of token. 0 or SESSIONS_ENOTFOUND. */
+int sessions_revoke_token(struct host_store *s, const char *token, size_t len);
+
+/* Revokes every session whose prop key equals value; *count gets how many. */
+int sessions_revoke_prop(struct host_store *s, const char *key, const char *value, size_t *count);
+
+/* Revokes every session of user_id; *count gets how many (may be NULL). */
+int sessions_revoke_user(struct host_store *s, const char *user_id, size_t *count);
+
+/* Deletes expired sessions, at most max of them; *count gets how many. */
+int sessions_sweep(struct host_store *s, size_t max, size_t *count);
+
+/* The value of prop key in s, or NULL. */
+const char *session_prop(const struct host_session *s, const char *key);
+
+#endif

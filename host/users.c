@@ -1,0 +1,367 @@
+#include "users.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "banned.h"
+
+int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool user_is_admin(const struct host_user *u)
+{
+	return strstr(u->roles, "system_admin") != NULL;
+}
+
+static void lower_copy(char *dst, size_t cap, const char *src)
+{
+	size_t i = 0;
+
+	for (; src[i] && i + 1 < cap; i++)
+		dst[i] = (char)tolower((unsigned char)src[i]);
+	dst[i] = '\0';
+}
+
+/* Mattermost's rule: lower-case letters, digits, '.', '-', '_'; starts with
+ * a letter (bots: a letter or a digit, since App ids may start with one). */
+static bool username_valid(const char *s, bool is_bot)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > USERNAME_MAX)
+		return false;
+	if (!(islower((unsigned char)s[0]) || (is_bot && isdigit((unsigned char)s[0]))))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!(islower(c) || isdigit(c) || c == '.' || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+static bool email_valid(const char *s)
+{
+	size_t n = strlen(s);
+	const char *at = strchr(s, '@');
+
+	if (n < 3 || n > EMAIL_MAX || !at || at == s || at[1] == '\0' || strchr(at + 1, '@'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '"' || c == '\\')
+			return false;
+	}
+	return true;
+}
+
+int users_check_new(const struct user_new *u, char *msg, size_t cap)
+{
+	if (!u->username || !username_valid(u->username, u->is_bot)) {
+		snprintf(msg, cap,
+			 "username must be 1 to %d characters of a-z, 0-9, '.', '-', '_' and "
+			 "start with a letter",
+			 USERNAME_MAX);
+		return USERS_EINVALID;
+	}
+	if (u->email && !email_valid(u->email)) {
+		snprintf(msg, cap, "email must be an address like name@example.com");
+		return USERS_EINVALID;
+	}
+	if (!u->email && !u->is_bot) {
+		snprintf(msg, cap, "email is required");
+		return USERS_EINVALID;
+	}
+	if (!u->is_bot) {
+		size_t n = u->password ? strlen(u->password) : 0;
+		if (n < PASSWORD_MIN || n > PASSWORD_MAX) {
+			snprintf(msg, cap, "password must be %d to %d characters", PASSWORD_MIN,
+				 PASSWORD_MAX);
+			return USERS_EINVALID;
+		}
+	}
+	return USERS_OK;
+}
+
+json_t *user_json(const struct host_user *u)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "id",
+			 u->id, "username", u->username, "email", u->email, "roles", u->roles,
+			 "is_bot", u->is_bot, "create_at", (json_int_t)u->create_at, "update_at",
+			 (json_int_t)u->update_at, "delete_at", (json_int_t)u->delete_at,
+			 "auth_service", "", "first_name", "", "last_name", "", "nickname", "",
+			 "locale", "en");
+}
+
+/* The stored form: the public form plus the password hash. */
+static char *user_record(const struct host_user *u)
+{
+	json_t *j = user_json(u);
+	char *out;
+
+	if (!j)
+		return NULL;
+	json_object_set_new(j, "password", json_string(u->password_hash));
+	out = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return out;
+}
+
+static int copy_str(char *dst, size_t cap, const json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	if (!s || strlen(s) >= cap)
+		return -1;
+	snprintf(dst, cap, "%s", s);
+	return 0;
+}
+
+static int user_parse(const MDB_val *v, struct host_user *u)
+{
+	json_t *j = json_loadb(v->mv_data, v->mv_size, 0, NULL);
+	int rc = USERS_EIO;
+
+	memset(u, 0, sizeof(*u));
+	if (!j)
+		return USERS_EIO;
+	if (copy_str(u->id, sizeof(u->id), json_object_get(j, "id")) ||
+	    copy_str(u->username, sizeof(u->username), json_object_get(j, "username")) ||
+	    copy_str(u->email, sizeof(u->email), json_object_get(j, "email")) ||
+	    copy_str(u->roles, sizeof(u->roles), json_object_get(j, "roles")) ||
+	    copy_str(u->password_hash, sizeof(u->password_hash), json_object_get(j, "password")))
+		goto out;
+	u->is_bot = json_is_true(json_object_get(j, "is_bot"));
+	u->create_at = json_integer_value(json_object_get(j, "create_at"));
+	u->update_at = json_integer_value(json_object_get(j, "update_at"));
+	u->delete_at = json_integer_value(json_object_get(j, "delete_at"));
+	rc = USERS_OK;
+out:
+	json_decref(j);
+	return rc;
+}
+
+struct user_arg {
+	struct host_store *s;
+	const char *key;
+	struct host_user *u;
+	const char *record;
+	bool active;
+};
+
+static int get_by_id(MDB_txn *txn, struct host_store *s, const char *id, struct host_user *u)
+{
+	MDB_val k = {strlen(id), (void *)id}, v;
+	int rc = mdb_get(txn, s->users, &k, &v);
+
+	if (rc == MDB_NOTFOUND)
+		return USERS_ENOTFOUND;
+	if (rc != 0)
+		return USERS_EIO;
+	return user_parse(&v, u);
+}
+
+static int read_by_id(MDB_txn *txn, void *arg)
+{
+	struct user_arg *a = arg;
+
+	return get_by_id(txn, a->s, a->key, a->u);
+}
+
+int users_get(struct host_store *s, const char *id, struct host_user *out)
+{
+	struct user_arg a = {.s = s, .key = id, .u = out};
+
+	if (!mm_id_valid(id, strlen(id)))
+		return USERS_ENOTFOUND;
+	return kv_read(&s->kv, read_by_id, &a);
+}
+
+static int get_by_index(MDB_txn *txn, struct host_store *s, MDB_dbi dbi, const char *name,
+			struct host_user *u)
+{
+	char key[EMAIL_MAX + 1], id[MM_ID_LEN + 1];
+	MDB_val k, v;
+	int rc;
+
+	if (strlen(name) > EMAIL_MAX)
+		return USERS_ENOTFOUND;
+	lower_copy(key, sizeof(key), name);
+	k = (MDB_val){strlen(key), key};
+	rc = mdb_get(txn, dbi, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return USERS_ENOTFOUND;
+	if (rc != 0 || v.mv_size != MM_ID_LEN)
+		return USERS_EIO;
+	memcpy(id, v.mv_data, MM_ID_LEN);
+	id[MM_ID_LEN] = '\0';
+	return get_by_id(txn, s, id, u);
+}
+
+static int read_by_login(MDB_txn *txn, void *arg)
+{
+	struct user_arg *a = arg;
+	int rc = get_by_index(txn, a->s, a->s->usernames, a->key, a->u);
+
+	if (rc == USERS_ENOTFOUND && strchr(a->key, '@'))
+		rc = get_by_index(txn, a->s, a->s->emails, a->key, a->u);
+	return rc;
+}
+
+int users_find_login(struct host_store *s, const char *login_id, struct host_user *out)
+{
+	struct user_arg a = {.s = s, .key = login_id, .u = out};
+
+	return kv_read(&s->kv, read_by_login, &a);
+}
+
+static int read_by_username(MDB_txn *txn, void *arg)
+{
+	struct user_arg *a = arg;
+
+	return get_by_index(txn, a->s, a->s->usernames, a->key, a->u);
+}
+
+int users_find_username(struct host_store *s, const char *username, struct host_user *out)
+{
+	struct user_arg a = {.s = s, .key = username, .u = out};
+
+	return kv_read(&s->kv, read_by_username, &a);
+}
+
+static int write_new(MDB_txn *txn, void *arg)
+{
+	struct user_arg *a = arg;
+	struct host_user *u = a->u;
+	char uname[USERNAME_MAX + 1], email[EMAIL_MAX + 1];
+	MDB_val k, v, idv = {MM_ID_LEN, u->id};
+	int rc;
+
+	lower_copy(uname, sizeof(uname), u->username);
+	lower_copy(email, sizeof(email), u->email);
+	k = (MDB_val){strlen(uname), uname};
+	rc = mdb_put(txn, a->s->usernames, &k, &idv, MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST)
+		return USERS_EUSERNAME_TAKEN;
+	if (rc != 0)
+		return rc == MDB_MAP_FULL ? MDB_MAP_FULL : USERS_EIO;
+	k = (MDB_val){strlen(email), email};
+	rc = mdb_put(txn, a->s->emails, &k, &idv, MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST)
+		return USERS_EEMAIL_TAKEN;
+	if (rc != 0)
+		return rc == MDB_MAP_FULL ? MDB_MAP_FULL : USERS_EIO;
+	k = (MDB_val){MM_ID_LEN, u->id};
+	v = (MDB_val){strlen(a->record), (void *)a->record};
+	rc = mdb_put(txn, a->s->users, &k, &v, MDB_NOOVERWRITE);
+	if (rc != 0)
+		return rc == MDB_MAP_FULL ? MDB_MAP_FULL : USERS_EIO;
+	return 0;
+}
+
+int users_create(struct host_store *s, const struct user_new *n, struct host_user *out)
+{
+	char msg[256];
+	struct user_arg a = {.s = s, .u = out};
+	char *record;
+	int rc;
+
+	if (users_check_new(n, msg, sizeof(msg)) != USERS_OK)
+		return USERS_EINVALID;
+	memset(out, 0, sizeof(*out));
+	mm_id_new(out->id);
+	snprintf(out->username, sizeof(out->username), "%s", n->username);
+	if (n->email)
+		lower_copy(out->email, sizeof(out->email), n->email);
+	else
+		snprintf(out->email, sizeof(out->email), "%s@localhost", n->username);
+	snprintf(out->roles, sizeof(out->roles), "%s",
+		 n->system_admin ? "system_user system_admin" : "system_user");
+	out->is_bot = n->is_bot;
+	out->create_at = out->update_at = now_ms();
+	if (!n->is_bot &&
+	    crypto_pwhash_str(out->password_hash, n->password, strlen(n->password),
+			      crypto_pwhash_OPSLIMIT_INTERACTIVE,
+			      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+		return USERS_ENOMEM;
+	record = user_record(out);
+	if (!record)
+		return USERS_ENOMEM;
+	a.record = record;
+	rc = kv_write(&s->kv, write_new, &a);
+	free(record);
+	return rc == KV_EFULL || rc == KV_EIO ? USERS_EIO : rc;
+}
+
+static int write_active(MDB_txn *txn, void *arg)
+{
+	struct user_arg *a = arg;
+	struct host_user u;
+	MDB_val k = {MM_ID_LEN, (void *)a->key}, v;
+	char *record;
+	int rc = get_by_id(txn, a->s, a->key, &u);
+
+	if (rc != USERS_OK)
+		return rc;
+	u.delete_at = a->active ? 0 : now_ms();
+	u.update_at = now_ms();
+	record = user_record(&u);
+	if (!record)
+		return USERS_ENOMEM;
+	v = (MDB_val){strlen(record), record};
+	rc = mdb_put(txn, a->s->users, &k, &v, 0);
+	free(record);
+	if (a->u)
+		*a->u = u;
+	return rc == 0 ? 0 : rc == MDB_MAP_FULL ? MDB_MAP_FULL : USERS_EIO;
+}
+
+int users_set_active(struct host_store *s, const char *id, bool active)
+{
+	struct user_arg a = {.s = s, .key = id, .active = active};
+
+	if (!mm_id_valid(id, strlen(id)))
+		return USERS_ENOTFOUND;
+	return kv_write(&s->kv, write_active, &a);
+}
+
+/* A hash of a password nobody has, computed once, for checks that must cost
+ * the same whether or not the account exists. */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void make_dummy_hash(void)
+{
+	unsigned char pw[16];
+
+	randombytes_buf(pw, sizeof(pw));
+	if (crypto_pwhash_str(dummy_hash, (const char *)pw, sizeof(pw),
+			      crypto_pwhash_OPSLIMIT_INTERACTIVE,
+			      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+		dummy_hash[0] = '\0';
+	sodium_memzero(pw, sizeof(pw));
+}
+
+void users_burn_password_check(const char *password)
+{
+	pthread_once(&dummy_once, make_dummy_hash);
+	if (dummy_hash[0] && crypto_pwhash_str_verify(dummy_hash, password, strlen(password)) == 0)
+		dummy_hash[0] = '\0'; /* cannot happen: nobody knows the password */
+}
+
+bool users_check_password(const struct host_user *u, const char *password)
+{
+	if (!u->password_hash[0] || u->is_bot) {
+		users_burn_password_check(password);
+		return false;
+	}
+	return crypto_pwhash_str_verify(u->password_hash, password, strlen(password)) == 0;
+}

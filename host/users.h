@@ -1,0 +1,88 @@
+/*
+ * Users in the host's store: creation (argon2id password hashes), lookup by
+ * id, username or email, deactivation, and their public JSON form.
+ */
+#ifndef HOST_USERS_H
+#define HOST_USERS_H
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mm_id.h"
+#include "store.h"
+
+#define USERNAME_MAX 64
+#define EMAIL_MAX 128
+#define PASSWORD_MIN 8
+#define PASSWORD_MAX 128
+#define ROLES_MAX 64
+
+enum users_rc {
+	USERS_OK = 0,
+	USERS_ENOTFOUND = -1,
+	USERS_EIO = -2,
+	USERS_EUSERNAME_TAKEN = -3,
+	USERS_EEMAIL_TAKEN = -4,
+	USERS_EINVALID = -5, /* a field is malformed; see users_check_new */
+	USERS_ENOMEM = -6,
+};
+
+struct host_user {
+	char id[MM_ID_LEN + 1];
+	char username[USERNAME_MAX + 1];
+	char email[EMAIL_MAX + 1];
+	char roles[ROLES_MAX]; /* "system_user" or "system_user system_admin" */
+	bool is_bot;
+	int64_t create_at; /* ms since the epoch */
+	int64_t update_at;
+	int64_t delete_at; /* 0 while active */
+	char password_hash[crypto_pwhash_STRBYTES]; /* "" for bots */
+};
+
+struct user_new {
+	const char *username;
+	const char *email;    /* may be NULL for bots: <username>@localhost is used */
+	const char *password; /* NULL for bots */
+	bool system_admin;
+	bool is_bot;
+};
+
+/* Checks a new user's fields; on failure returns USERS_EINVALID and names the
+ * field and the rule in msg. */
+int users_check_new(const struct user_new *u, char *msg, size_t cap);
+
+/* Creates a user (hashing the password with argon2id outside any
+ * transaction). Usernames and emails are unique, compared lower-case. */
+int users_create(struct host_store *s, const struct user_new *u, struct host_user *out)
+	__attribute__((warn_unused_result));
+
+int users_get(struct host_store *s, const char *id, struct host_user *out)
+	__attribute__((warn_unused_result));
+/* By username or email (case-insensitive). */
+int users_find_login(struct host_store *s, const char *login_id, struct host_user *out)
+	__attribute__((warn_unused_result));
+int users_find_username(struct host_store *s, const char *username, struct host_user *out)
+	__attribute__((warn_unused_result));
+
+/* Sets delete_at (now) or clears it. */
+int users_set_active(struct host_store *s, const char *id, bool active)
+	__attribute__((warn_unused_result));
+
+/* True when password matches u's hash. Always spends the time of one
+ * verification, also for users without a password, so that timing does not
+ * tell whether an account exists. */
+bool users_check_password(const struct host_user *u, const char *password);
+/* Spends the time of one verification (for a login that found no user). */
+void users_burn_password_check(const char *password);
+
+bool user_is_admin(const struct host_user *u);
+
+/* {id, username, email, roles, is_bot, create_at, update_at, delete_at, ...}
+ * without any secret. New reference, or NULL. */
+json_t *user_json(const struct host_user *u);
+
+int64_t now_ms(void);
+
+#endif
