@@ -27,5 +27,14 @@ int fs_mkdir_p(const char *path, mode_t mode)
 			return -1;
 		buf[i] = saved;
 	}
+	{
+		struct stat st;
+		if (stat(path, &st) != 0)
+			return -1;
+		if (!S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			return -1;
+		}
+	}
 	return 0;
 }

@@ -1,9 +1,17 @@
 #include "plugin_api.h"
 
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "log.h"
 #include "plugin_loader.h"
 #include "response.h"
+#include "sessions.h"
+#include "users.h"
 #include "banned.h"
+
+#define PLUGIN_SESSION_MAX_MS (24LL * 3600 * 1000)
 
 static void api_log(mmplugin_host *host, int level, const char *msg)
 {
@@ -31,6 +39,165 @@ static const char *api_site_url(mmplugin_host *host)
 	return host ? host->site_url : NULL;
 }
 
+static void to_plugin_user(const struct host_user *u, struct mmplugin_user *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->id, sizeof(out->id), "%s", u->id);
+	snprintf(out->username, sizeof(out->username), "%s", u->username);
+	snprintf(out->email, sizeof(out->email), "%s", u->email);
+	snprintf(out->roles, sizeof(out->roles), "%s", u->roles);
+	out->is_bot = u->is_bot;
+	out->deleted = u->delete_at != 0;
+	out->create_at_ms = u->create_at;
+}
+
+static int map_users_rc(int rc)
+{
+	switch (rc) {
+	case USERS_OK:
+		return MMPLUGIN_OK;
+	case USERS_ENOTFOUND:
+		return MMPLUGIN_ENOTFOUND;
+	case USERS_EINVALID:
+		return MMPLUGIN_EINVAL;
+	case USERS_EUSERNAME_TAKEN:
+	case USERS_EEMAIL_TAKEN:
+		return MMPLUGIN_EEXIST;
+	case USERS_ENOMEM:
+		return MMPLUGIN_ENOMEM;
+	default:
+		return MMPLUGIN_EIO;
+	}
+}
+
+static int api_user_get(mmplugin_host *host, const char *user_id, struct mmplugin_user *out)
+{
+	struct host_user u;
+	int rc;
+
+	if (!host || !host->store || !user_id || !out ||
+	    !mm_id_valid(user_id, strnlen(user_id, MM_ID_LEN + 1)))
+		return MMPLUGIN_EINVAL;
+	rc = users_get(host->store, user_id, &u);
+	if (rc == USERS_OK)
+		to_plugin_user(&u, out);
+	return map_users_rc(rc);
+}
+
+static int api_bot_ensure(mmplugin_host *host, const char *username, struct mmplugin_user *out)
+{
+	struct user_new n = {.username = username, .is_bot = true};
+	struct host_user u;
+	char msg[256];
+	int rc;
+
+	if (!host || !host->store || !username || !out ||
+	    users_check_new(&n, msg, sizeof(msg)) != USERS_OK)
+		return MMPLUGIN_EINVAL;
+	rc = users_find_username(host->store, username, &u);
+	if (rc == USERS_OK && !u.is_bot)
+		return MMPLUGIN_EEXIST;
+	if (rc == USERS_OK && u.delete_at != 0) {
+		rc = users_set_active(host->store, u.id, true);
+		if (rc == USERS_OK)
+			rc = users_get(host->store, u.id, &u);
+	} else if (rc == USERS_ENOTFOUND) {
+		rc = users_create(host->store, &n, &u);
+		if (rc == USERS_OK)
+			log_kv(LOG_INFO, "bot created", "plugin_id", host->id, "user_id", u.id,
+			       "username", u.username, NULL);
+	}
+	if (rc == USERS_OK)
+		to_plugin_user(&u, out);
+	return map_users_rc(rc);
+}
+
+static int api_user_set_active(mmplugin_host *host, const char *user_id, int active)
+{
+	int rc;
+
+	if (!host || !host->store || !user_id ||
+	    !mm_id_valid(user_id, strnlen(user_id, MM_ID_LEN + 1)))
+		return MMPLUGIN_EINVAL;
+	rc = users_set_active(host->store, user_id, active != 0);
+	if (rc == USERS_OK && !active &&
+	    sessions_revoke_user(host->store, user_id, NULL) != SESSIONS_OK)
+		rc = USERS_EIO;
+	if (rc == USERS_OK)
+		log_kv(LOG_INFO, active ? "user reactivated" : "user deactivated", "plugin_id",
+		       host->id, "user_id", user_id, NULL);
+	return map_users_rc(rc);
+}
+
+static int copy_prop(const struct mmplugin_session_prop *in, struct session_prop *out)
+{
+	if (!in->key.ptr || in->key.len == 0 || in->key.len > SESSION_PROP_KEY_MAX ||
+	    in->value.len > SESSION_PROP_VALUE_MAX || (!in->value.ptr && in->value.len) ||
+	    memchr(in->key.ptr, '\0', in->key.len) ||
+	    (in->value.len && memchr(in->value.ptr, '\0', in->value.len)))
+		return -1;
+	memcpy(out->key, in->key.ptr, in->key.len);
+	out->key[in->key.len] = '\0';
+	if (in->value.len)
+		memcpy(out->value, in->value.ptr, in->value.len);
+	out->value[in->value.len] = '\0';
+	return 0;
+}
+
+static int api_session_create(mmplugin_host *host, const char *user_id,
+			      const struct mmplugin_session_prop *props, size_t props_len,
+			      int64_t lifetime_ms, char *token_out, size_t token_cap,
+			      int64_t *expires_at_ms)
+{
+	struct session_prop copies[SESSION_PROPS_MAX];
+	struct session_new n = {0};
+	struct host_session s;
+	struct host_user u;
+	char token[SESSION_TOKEN_LEN + 1];
+	int rc;
+
+	if (!host || !host->store || !user_id || !token_out || token_cap < SESSION_TOKEN_LEN + 1 ||
+	    props_len > SESSION_PROPS_MAX || (props_len && !props) || lifetime_ms <= 0 ||
+	    lifetime_ms > PLUGIN_SESSION_MAX_MS ||
+	    !mm_id_valid(user_id, strnlen(user_id, MM_ID_LEN + 1)))
+		return MMPLUGIN_EINVAL;
+	for (size_t i = 0; i < props_len; i++) {
+		if (copy_prop(&props[i], &copies[i]) != 0)
+			return MMPLUGIN_EINVAL;
+	}
+	rc = users_get(host->store, user_id, &u);
+	if (rc != USERS_OK || u.delete_at != 0)
+		return rc == USERS_EIO ? MMPLUGIN_EIO : MMPLUGIN_ENOTFOUND;
+	n.user_id = user_id;
+	n.props = copies;
+	n.props_len = props_len;
+	n.lifetime_ms = lifetime_ms;
+	if (sessions_create(host->store, &n, token, &s) != SESSIONS_OK)
+		return MMPLUGIN_EIO;
+	memcpy(token_out, token, SESSION_TOKEN_LEN + 1);
+	sodium_memzero(token, sizeof(token));
+	if (expires_at_ms)
+		*expires_at_ms = s.expires_at;
+	return MMPLUGIN_OK;
+}
+
+static int api_sessions_revoke_prop(mmplugin_host *host, const char *key, const char *value,
+				    size_t *revoked)
+{
+	size_t count = 0;
+	char n[24];
+
+	if (!host || !host->store || !key || !value || !*key)
+		return MMPLUGIN_EINVAL;
+	if (sessions_revoke_prop(host->store, key, value, &count) != SESSIONS_OK)
+		return MMPLUGIN_EIO;
+	if (revoked)
+		*revoked = count;
+	snprintf(n, sizeof(n), "%zu", count);
+	log_kv(LOG_INFO, "sessions revoked", "plugin_id", host->id, "prop", key, "count", n, NULL);
+	return MMPLUGIN_OK;
+}
+
 const struct mmplugin_host_api plugin_host_api = {
 	.struct_size = sizeof(struct mmplugin_host_api),
 	.abi_major = MMPLUGIN_ABI_MAJOR,
@@ -42,4 +209,9 @@ const struct mmplugin_host_api plugin_host_api = {
 	.settings_json = api_settings_json,
 	.data_dir = api_data_dir,
 	.site_url = api_site_url,
+	.user_get = api_user_get,
+	.bot_ensure = api_bot_ensure,
+	.user_set_active = api_user_set_active,
+	.session_create = api_session_create,
+	.sessions_revoke_prop = api_sessions_revoke_prop,
 };

@@ -1,7 +1,10 @@
 #include "store.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "fs_util.h"
 
 #include "banned.h"
 
@@ -16,6 +19,11 @@ int store_open(struct host_store *s, const char *data_dir, char *err, size_t err
 	memset(s, 0, sizeof(*s));
 	if (n < 0 || (size_t)n >= sizeof(dir)) {
 		snprintf(err, err_cap, "data folder path too long");
+		return -1;
+	}
+	if (fs_mkdir_p(data_dir, 0700) != 0) {
+		snprintf(err, err_cap, "cannot create the data folder %s: %s", data_dir,
+			 strerror(errno));
 		return -1;
 	}
 	if (kv_open(&s->kv, dir, 8, STORE_MAP_INITIAL, STORE_MAP_MAX, err, err_cap) != KV_OK)

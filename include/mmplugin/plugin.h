@@ -54,7 +54,7 @@ extern "C" {
 
 #define MMPLUGIN_MAGIC 0x4d4d504cu /* "MMPL" */
 #define MMPLUGIN_ABI_MAJOR 1
-#define MMPLUGIN_ABI_MINOR 0
+#define MMPLUGIN_ABI_MINOR 1
 
 /* The one symbol a plugin exports. */
 #define MMPLUGIN_ENTRY_SYMBOL "mmplugin_entry_v1"
@@ -81,6 +81,7 @@ enum mmplugin_rc {
 	MMPLUGIN_ENOTFOUND = -4, /* the thing asked for does not exist */
 	MMPLUGIN_EIO = -5,      /* the host's storage failed */
 	MMPLUGIN_ESTATE = -6,   /* called at the wrong time (e.g. after the response was sent) */
+	MMPLUGIN_EEXIST = -7,   /* the name is taken by something else (ABI 1.1) */
 };
 
 /* Log levels for mmplugin_host_api.log. */
@@ -154,6 +155,19 @@ typedef struct mmplugin_response mmplugin_response;
  * the host; valid from activate() until deactivate() returns. */
 typedef struct mmplugin_host mmplugin_host;
 
+/* A user as the host API returns it (ABI 1.1): fixed-size, NUL-terminated
+ * fields, filled by the host into memory the plugin owns. */
+#define MMPLUGIN_ID_LEN 26
+struct mmplugin_user {
+	char id[MMPLUGIN_ID_LEN + 1];
+	char username[65];
+	char email[129];
+	char roles[64]; /* "system_user" or "system_user system_admin" */
+	int is_bot;
+	int deleted; /* deactivated */
+	int64_t create_at_ms;
+};
+
 /*
  * The host's services. The table is constant and owned by the host; it stays
  * valid from activate() until deactivate() returns. Members are only ever
@@ -205,6 +219,46 @@ struct mmplugin_host_api {
 	 * trailing slash. Borrowed, NUL-terminated, valid until deactivate()
 	 * returns. */
 	const char *(*site_url)(mmplugin_host *host);
+
+	/* ---- ABI 1.1: users and sessions --------------------------------- */
+	/* Check MMPLUGIN_HAS(api, struct mmplugin_host_api, <member>) first. */
+
+	/* Copies user user_id (NUL-terminated) into *out. Deactivated users are
+	 * returned with deleted set. MMPLUGIN_OK, MMPLUGIN_EINVAL (NULL or not
+	 * an id), MMPLUGIN_ENOTFOUND, MMPLUGIN_EIO. */
+	int (*user_get)(mmplugin_host *host, const char *user_id, struct mmplugin_user *out);
+
+	/* Returns the bot named username, creating it when no user has that
+	 * name and reactivating it when it was deactivated (so that installing
+	 * an App twice gives the same bot). Bots cannot log in with a password.
+	 * username: 1..64 of a-z, 0-9, '.', '-', '_', starting with a letter or
+	 * a digit. MMPLUGIN_OK, MMPLUGIN_EINVAL, MMPLUGIN_EEXIST (a human user
+	 * has the name), MMPLUGIN_EIO. */
+	int (*bot_ensure)(mmplugin_host *host, const char *username, struct mmplugin_user *out);
+
+	/* Deactivates (active 0) or reactivates (active 1) a user. Deactivating
+	 * revokes every session of the user. MMPLUGIN_OK, MMPLUGIN_EINVAL,
+	 * MMPLUGIN_ENOTFOUND, MMPLUGIN_EIO. */
+	int (*user_set_active)(mmplugin_host *host, const char *user_id, int active);
+
+	/* Creates a session for an active user with props (at most 16; keys 1..64
+	 * bytes, values at most 256 bytes, no NUL) living lifetime_ms (1 ms to
+	 * 24 hours). Writes its token, NUL-terminated, into token_out (token_cap
+	 * at least MMPLUGIN_ID_LEN + 1) and its expiry into *expires_at_ms (may
+	 * be NULL). The token authenticates requests like a login's; it is a
+	 * secret: never log it. MMPLUGIN_OK, MMPLUGIN_EINVAL, MMPLUGIN_ENOTFOUND
+	 * (no such active user), MMPLUGIN_EIO. */
+	int (*session_create)(mmplugin_host *host, const char *user_id,
+			      const struct mmplugin_session_prop *props, size_t props_len,
+			      int64_t lifetime_ms, char *token_out, size_t token_cap,
+			      int64_t *expires_at_ms);
+
+	/* Revokes every session whose prop key equals value (both
+	 * NUL-terminated); *revoked gets how many (may be NULL). Requests
+	 * carrying a revoked token get 401 from then on. MMPLUGIN_OK,
+	 * MMPLUGIN_EINVAL, MMPLUGIN_EIO. */
+	int (*sessions_revoke_prop)(mmplugin_host *host, const char *key, const char *value,
+				    size_t *revoked);
 };
 
 /*
