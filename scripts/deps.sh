@@ -20,6 +20,9 @@ need_pc lmdb liblmdb-dev
 need_pc libmicrohttpd libmicrohttpd-dev
 need_pc libcurl libcurl4-openssl-dev
 need_pc cmocka libcmocka-dev
+# The client4 test runs Mattermost's JavaScript client under Node.js.
+need_cmd node nodejs
+need_cmd npm npm
 
 [ -z "$missing" ] && exit 0
 

@@ -1,0 +1,53 @@
+#!/bin/sh
+# Runs client4.test.mjs against a real mmhost.
+# Usage: run.sh MMHOST_BINARY PLUGIN_DIR WORK_DIR
+# Installs @mattermost/client (pinned by package-lock.json) into WORK_DIR,
+# starts mmhost on a free port with a fresh data folder and an admin, runs
+# the tests with Node's test runner, then stops the host with SIGTERM and
+# fails unless it exits 0.
+set -eu
+mmhost=$1
+plugins=$2
+work=$3
+here=$(cd "$(dirname "$0")" && pwd)
+
+mkdir -p "$work"
+cp "$here/package.json" "$here/package-lock.json" "$here/client4.test.mjs" "$work/"
+cd "$work"
+if [ ! -d node_modules/@mattermost/client ] || [ package-lock.json -nt node_modules ]; then
+	npm ci --no-audit --no-fund --loglevel=error
+fi
+
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+password="node-test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+"$mmhost" user create --data-dir "$tmp/data" --username admin --password "$password" \
+	--system-admin >/dev/null
+"$mmhost" serve --listen 127.0.0.1:0 --data-dir "$tmp/data" --plugin-dir "$plugins" \
+	2>"$tmp/host.log" &
+pid=$!
+port=
+for _ in $(seq 1 200); do
+	port=$(sed -n 's/.*listening addr=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/host.log")
+	[ -n "$port" ] && break
+	sleep 0.05
+done
+if [ -z "$port" ]; then
+	cat "$tmp/host.log" >&2
+	exit 1
+fi
+
+status=0
+MMHOST_URL="http://127.0.0.1:$port" MMHOST_ADMIN=admin MMHOST_PASSWORD="$password" \
+	node --test client4.test.mjs || status=$?
+kill -TERM "$pid"
+wait "$pid" || { echo "mmhost exited $? after SIGTERM" >&2; cat "$tmp/host.log" >&2; exit 1; }
+pid=
+[ $status -eq 0 ] || cat "$tmp/host.log" >&2
+exit $status
