@@ -55,6 +55,11 @@ int ts_write_file(const char *path, const char *text, mode_t mode)
 
 char *ts_read_file(const char *path)
 {
+	return ts_read_file_n(path, NULL);
+}
+
+char *ts_read_file_n(const char *path, size_t *len_out)
+{
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
 	size_t len = 0, cap = 0, n;
@@ -81,6 +86,8 @@ char *ts_read_file(const char *path)
 		buf = calloc(1, 1);
 	else
 		buf[len] = '\0';
+	if (len_out)
+		*len_out = len;
 	return buf;
 }
 

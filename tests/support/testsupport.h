@@ -29,6 +29,8 @@ int ts_write_file(const char *path, const char *text, mode_t mode);
 
 /* Reads path whole into a malloc'd NUL-terminated string, or NULL. */
 char *ts_read_file(const char *path);
+/* The same, with the length (the file may hold NUL bytes). */
+char *ts_read_file_n(const char *path, size_t *len_out);
 
 struct ts_host {
 	pid_t pid;

@@ -1,0 +1,196 @@
+/* Users and sessions in a real LMDB environment in a temporary folder. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "sessions.h"
+#include "store.h"
+#include "testsupport.h"
+#include "users.h"
+
+static char dir[256];
+static struct host_store store;
+
+static int setup(void **state)
+{
+	char err[256];
+
+	(void)state;
+	if (sodium_init() < 0 || ts_tempdir("store", dir, sizeof(dir)) != 0)
+		return -1;
+	return store_open(&store, dir, err, sizeof(err));
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	store_close(&store);
+	ts_rmtree(dir);
+	return 0;
+}
+
+static void passwords_are_argon2id_hashes_and_verify(void **state)
+{
+	struct user_new n = {"gina", "Gina@Example.com", "gina-password", false, false};
+	struct host_user u, again;
+	char *file, path[300];
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(users_create(&store, &n, &u), USERS_OK);
+	assert_int_equal(strncmp(u.password_hash, "$argon2id$", 10), 0);
+	assert_true(users_check_password(&u, "gina-password"));
+	assert_false(users_check_password(&u, "gina-passworD"));
+	assert_int_equal(users_find_login(&store, "GINA", &again), USERS_OK);
+	assert_string_equal(again.id, u.id);
+	assert_int_equal(users_find_login(&store, "gina@example.com", &again), USERS_OK);
+	assert_string_equal(again.email, "gina@example.com");
+	/* The password itself is nowhere on disk. */
+	snprintf(path, sizeof(path), "%s/host/data.mdb", dir);
+	file = ts_read_file_n(path, &len);
+	assert_non_null(file);
+	assert_true(len > 0);
+	assert_null(memmem(file, len, "gina-password", 13));
+	free(file);
+}
+
+static void usernames_and_emails_are_unique_ignoring_case(void **state)
+{
+	struct user_new a = {"hank", "hank@x.org", "hank-password", false, false};
+	struct user_new b = {"hank", "other@x.org", "hank-password", false, false};
+	struct user_new c = {"hank2", "HANK@x.org", "hank-password", false, false};
+	struct host_user u;
+
+	(void)state;
+	assert_int_equal(users_create(&store, &a, &u), USERS_OK);
+	assert_int_equal(users_create(&store, &b, &u), USERS_EUSERNAME_TAKEN);
+	assert_int_equal(users_create(&store, &c, &u), USERS_EEMAIL_TAKEN);
+	/* The failed creations left nothing behind. */
+	assert_int_equal(users_find_login(&store, "other@x.org", &u), USERS_ENOTFOUND);
+	assert_int_equal(users_find_username(&store, "hank2", &u), USERS_ENOTFOUND);
+}
+
+static void bad_fields_are_named(void **state)
+{
+	struct user_new n = {"Bad Name", "a@b.c", "long-enough", false, false};
+	char msg[256];
+
+	(void)state;
+	assert_int_equal(users_check_new(&n, msg, sizeof(msg)), USERS_EINVALID);
+	assert_non_null(strstr(msg, "username"));
+	n.username = "ok";
+	n.email = "no-at-sign";
+	assert_int_equal(users_check_new(&n, msg, sizeof(msg)), USERS_EINVALID);
+	assert_non_null(strstr(msg, "email"));
+	n.email = "a@b.c";
+	n.password = "short";
+	assert_int_equal(users_check_new(&n, msg, sizeof(msg)), USERS_EINVALID);
+	assert_non_null(strstr(msg, "password"));
+}
+
+static void sessions_are_stored_by_hash_and_expire(void **state)
+{
+	struct user_new n = {"ivy", "ivy@x.org", "ivy-password", false, false};
+	struct session_prop prop = {"mattermost_app_id", "app1"};
+	struct session_new sn = {0};
+	struct host_session s, got;
+	struct host_user u;
+	char token[SESSION_TOKEN_LEN + 1], path[300], *file;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(users_create(&store, &n, &u), USERS_OK);
+	sn.user_id = u.id;
+	sn.props = &prop;
+	sn.props_len = 1;
+	sn.lifetime_ms = 60000;
+	assert_int_equal(sessions_create(&store, &sn, token, &s), SESSIONS_OK);
+	assert_int_equal(strlen(token), 26);
+	assert_int_equal(sessions_lookup(&store, token, 26, &got), SESSIONS_OK);
+	assert_string_equal(got.user_id, u.id);
+	assert_string_equal(session_prop(&got, "mattermost_app_id"), "app1");
+	assert_true(got.expires_at > got.create_at);
+	snprintf(path, sizeof(path), "%s/host/data.mdb", dir);
+	file = ts_read_file_n(path, &len);
+	assert_non_null(file);
+	assert_null(memmem(file, len, token, 26));
+	free(file);
+	token[0] = token[0] == 'y' ? 'b' : 'y';
+	assert_int_equal(sessions_lookup(&store, token, 26, &got), SESSIONS_ENOTFOUND);
+	assert_int_equal(sessions_lookup(&store, token, 25, &got), SESSIONS_ENOTFOUND);
+
+	sn.lifetime_ms = 1;
+	assert_int_equal(sessions_create(&store, &sn, token, &s), SESSIONS_OK);
+	usleep(5000);
+	assert_int_equal(sessions_lookup(&store, token, 26, &got), SESSIONS_ENOTFOUND);
+}
+
+static void revoke_by_prop_and_by_user(void **state)
+{
+	struct user_new n = {"jack", "jack@x.org", "jack-password", false, false};
+	struct session_prop a = {"mattermost_app_id", "A"}, b = {"mattermost_app_id", "B"};
+	struct session_new sn = {0};
+	struct host_session got;
+	struct host_user u;
+	char ta[4][SESSION_TOKEN_LEN + 1], tb[SESSION_TOKEN_LEN + 1], tp[SESSION_TOKEN_LEN + 1];
+	size_t count = 0;
+
+	(void)state;
+	assert_int_equal(users_create(&store, &n, &u), USERS_OK);
+	sn.user_id = u.id;
+	sn.lifetime_ms = 600000;
+	sn.props_len = 1;
+	sn.props = &a;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(sessions_create(&store, &sn, ta[i], NULL), SESSIONS_OK);
+	sn.props = &b;
+	assert_int_equal(sessions_create(&store, &sn, tb, NULL), SESSIONS_OK);
+	sn.props_len = 0;
+	assert_int_equal(sessions_create(&store, &sn, tp, NULL), SESSIONS_OK);
+	assert_int_equal(sessions_revoke_prop(&store, "mattermost_app_id", "A", &count), 0);
+	assert_int_equal(count, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(sessions_lookup(&store, ta[i], 26, &got), SESSIONS_ENOTFOUND);
+	assert_int_equal(sessions_lookup(&store, tb, 26, &got), SESSIONS_OK);
+	assert_int_equal(sessions_revoke_user(&store, u.id, &count), 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(sessions_lookup(&store, tb, 26, &got), SESSIONS_ENOTFOUND);
+	assert_int_equal(sessions_lookup(&store, tp, 26, &got), SESSIONS_ENOTFOUND);
+}
+
+static void deactivated_user_has_no_live_session(void **state)
+{
+	struct user_new n = {"kim", "kim@x.org", "kim-password", false, false};
+	struct session_new sn = {0};
+	struct host_session got;
+	struct host_user u;
+	char t[SESSION_TOKEN_LEN + 1];
+
+	(void)state;
+	assert_int_equal(users_create(&store, &n, &u), USERS_OK);
+	sn.user_id = u.id;
+	assert_int_equal(sessions_create(&store, &sn, t, NULL), SESSIONS_OK);
+	assert_int_equal(users_set_active(&store, u.id, false), USERS_OK);
+	assert_int_equal(sessions_lookup(&store, t, 26, &got), SESSIONS_ENOTFOUND);
+	assert_int_equal(users_set_active(&store, u.id, true), USERS_OK);
+	assert_int_equal(sessions_lookup(&store, t, 26, &got), SESSIONS_OK);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(passwords_are_argon2id_hashes_and_verify),
+		cmocka_unit_test(usernames_and_emails_are_unique_ignoring_case),
+		cmocka_unit_test(bad_fields_are_named),
+		cmocka_unit_test(sessions_are_stored_by_hash_and_expire),
+		cmocka_unit_test(revoke_by_prop_and_by_user),
+		cmocka_unit_test(deactivated_user_has_no_live_session),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
