@@ -312,9 +312,7 @@ static void access_log_has_one_line_and_never_the_query(void **state)
 	assert_int_equal(r.status, 200);
 	assert_int_equal(ts_resp_header(&r, "X-Request-Id", rid, sizeof(rid)), 0);
 	snprintf(needle, sizeof(needle), "request_id=%s", rid);
-	for (int i = 0; i < 100 && !ts_host_log_has(&host, needle); i++)
-		usleep(10000);
-	assert_true(ts_host_log_has(&host, needle));
+	assert_true(ts_host_wait_log(&host, needle, 5000));
 	assert_true(ts_host_log_has(&host, "path=/plugins/fixture.good/logged status=200"));
 	assert_false(ts_host_log_has(&host, "supersecretvalue"));
 	ts_resp_free(&r);

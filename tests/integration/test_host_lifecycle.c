@@ -188,7 +188,7 @@ static void plugin_disabled_in_config_is_404(void **state)
 	assert_int_equal(r.status, 404);
 	ts_resp_free(&r);
 	assert_true(ts_host_log_has(&h, "\"msg\":\"plugin disabled\",\"plugin_id\":\"fixture.good\""));
-	assert_true(ts_host_log_has(&h, "\"msg\":\"http\",\"method\":\"GET\""));
+	assert_true(ts_host_wait_log(&h, "\"msg\":\"http\",\"method\":\"GET\"", 5000));
 	assert_int_equal(ts_host_stop(&h), 0);
 	ts_rmtree(dir);
 }

@@ -222,6 +222,17 @@ int ts_host_log_has(const struct ts_host *h, const char *needle)
 	return found;
 }
 
+int ts_host_wait_log(const struct ts_host *h, const char *needle, int ms)
+{
+	for (int waited = 0; waited <= ms; waited += 10) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		if (ts_host_log_has(h, needle))
+			return 1;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
 int ts_host_stop(struct ts_host *h)
 {
 	int status = 0, rc = -1;

@@ -50,6 +50,9 @@ int ts_host_start(struct ts_host *h, const char *plugin_dir, const char *const *
 int ts_host_stop(struct ts_host *h);
 /* True when the host's log holds needle. */
 int ts_host_log_has(const struct ts_host *h, const char *needle);
+/* Waits up to ms for needle to appear in the log (lines such as the access
+ * log are written after the response is sent). True when it did. */
+int ts_host_wait_log(const struct ts_host *h, const char *needle, int ms);
 
 struct ts_resp {
 	long status; /* 0 when the request failed (connection closed) */
