@@ -1,6 +1,7 @@
 #include "kv.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -167,4 +168,84 @@ int kv_write(struct kv_env *kv, kv_fn fn, void *arg)
 			return KV_EFULL;
 	}
 	return KV_EFULL;
+}
+
+#define DELETE_BATCH 256
+
+struct key_batch {
+	MDB_val keys[DELETE_BATCH];
+	size_t n;
+};
+
+static void batch_free(struct key_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->keys[i].mv_data);
+	b->n = 0;
+}
+
+/* One pass: collects up to DELETE_BATCH matching keys. Sets *done when the
+ * scan reached its end. */
+static int collect(MDB_txn *txn, MDB_dbi dbi, const MDB_val *start, kv_match_fn match,
+		   void *arg, struct key_batch *b, int *done)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, dbi, &cur);
+
+	if (rc != 0)
+		return KV_EIO;
+	*done = 0;
+	if (start) {
+		k = *start;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	} else {
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	}
+	while (rc == 0 && b->n < DELETE_BATCH) {
+		int m = match(&k, &v, arg);
+		if (m < 0)
+			break;
+		if (m > 0) {
+			void *copy = malloc(k.mv_size ? k.mv_size : 1);
+			if (!copy) {
+				mdb_cursor_close(cur);
+				return KV_EIO;
+			}
+			memcpy(copy, k.mv_data, k.mv_size);
+			b->keys[b->n++] = (MDB_val){k.mv_size, copy};
+		}
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return KV_EIO;
+	*done = b->n < DELETE_BATCH;
+	return 0;
+}
+
+int kv_delete_matching(MDB_txn *txn, MDB_dbi dbi, const MDB_val *start, kv_match_fn match,
+		       void *arg, size_t *count)
+{
+	struct key_batch *b = calloc(1, sizeof(*b));
+	int done = 0, rc = 0;
+
+	*count = 0;
+	if (!b)
+		return KV_EIO;
+	while (!done && rc == 0) {
+		rc = collect(txn, dbi, start, match, arg, b, &done);
+		for (size_t i = 0; rc == 0 && i < b->n; i++) {
+			int d = mdb_del(txn, dbi, &b->keys[i], NULL);
+			if (d == MDB_MAP_FULL)
+				rc = MDB_MAP_FULL;
+			else if (d != 0 && d != MDB_NOTFOUND)
+				rc = KV_EIO;
+			else if (d == 0)
+				(*count)++;
+		}
+		batch_free(b);
+	}
+	free(b);
+	return rc;
 }

@@ -53,6 +53,17 @@ int kv_read(struct kv_env *kv, kv_fn fn, void *arg) __attribute__((warn_unused_r
  * fails with it, the map is doubled (up to map_max) and fn runs again. */
 int kv_write(struct kv_env *kv, kv_fn fn, void *arg) __attribute__((warn_unused_result));
 
+/* Decides for one record of kv_delete_matching: 1 delete it, 0 keep it,
+ * -1 stop (e.g. past a key prefix). */
+typedef int (*kv_match_fn)(const MDB_val *key, const MDB_val *value, void *arg);
+
+/* Inside a write transaction: deletes every record of dbi, from the first key
+ * >= start (NULL: the first key), for which match says 1. Keys are collected a
+ * batch at a time and then deleted, so no cursor walks over a deletion.
+ * *count gets how many were deleted. 0, KV_EIO, or MDB_MAP_FULL. */
+int kv_delete_matching(MDB_txn *txn, MDB_dbi dbi, const MDB_val *start, kv_match_fn match,
+		       void *arg, size_t *count);
+
 /* For callbacks: maps an LMDB return code (MDB_NOTFOUND -> KV_ENOTFOUND,
  * MDB_MAP_FULL stays MDB_MAP_FULL, other errors -> KV_EIO). */
 int kv_rc(int mdb_rc);

@@ -215,54 +215,36 @@ int sessions_revoke_token(struct host_store *store, const char *token, size_t le
 	return kv_write(&store->kv, delete_session, &a);
 }
 
-#define DELETE_BATCH 512
+struct match_ctx {
+	struct sess_arg *a;
+	bool (*match)(const struct host_session *, const struct sess_arg *);
+};
 
-/* Deletes each session for which match() is true (at most a->max): keys are
- * collected a batch at a time, then deleted, so no cursor ever walks over a
- * deletion. */
+static int match_record(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct match_ctx *m = arg;
+	struct host_session s;
+
+	if (m->a->count >= m->a->max)
+		return -1;
+	if (k->mv_size != TOKEN_HASH_LEN || session_parse(v, &s) != 0 || !m->match(&s, m->a))
+		return 0;
+	m->a->count++;
+	return 1;
+}
+
+/* Deletes each session for which match() is true (at most a->max). */
 static int delete_matching(MDB_txn *txn, struct sess_arg *a,
 			   bool (*match)(const struct host_session *, const struct sess_arg *))
 {
-	static const size_t batch_max = DELETE_BATCH;
-	unsigned char (*keys)[TOKEN_HASH_LEN] = malloc(batch_max * TOKEN_HASH_LEN);
-	int rc = 0;
+	struct match_ctx m = {a, match};
+	size_t deleted = 0;
+	int rc;
 
-	if (!keys)
-		return SESSIONS_ENOMEM;
 	a->count = 0;
-	for (;;) {
-		MDB_cursor *cur;
-		MDB_val k, v;
-		size_t n = 0;
-
-		rc = mdb_cursor_open(txn, a->store->sessions, &cur);
-		if (rc != 0)
-			break;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-		while (rc == 0 && n < batch_max && a->count + n < a->max) {
-			struct host_session s;
-			if (k.mv_size == TOKEN_HASH_LEN && session_parse(&v, &s) == 0 &&
-			    match(&s, a))
-				memcpy(keys[n++], k.mv_data, TOKEN_HASH_LEN);
-			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-		}
-		mdb_cursor_close(cur);
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			break;
-		for (size_t i = 0; i < n; i++) {
-			MDB_val dk = {TOKEN_HASH_LEN, keys[i]};
-			rc = mdb_del(txn, a->store->sessions, &dk, NULL);
-			if (rc != 0)
-				goto out;
-		}
-		a->count += n;
-		rc = 0;
-		if (n < batch_max || a->count >= a->max)
-			break;
-	}
-out:
-	free(keys);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : kv_rc(rc);
+	rc = kv_delete_matching(txn, a->store->sessions, NULL, match_record, &m, &deleted);
+	a->count = deleted;
+	return rc;
 }
 
 static bool match_prop(const struct host_session *s, const struct sess_arg *a)

@@ -1,0 +1,81 @@
+/*
+ * The plugin's LMDB environment, in the data folder the host gives it.
+ *
+ * Databases (key -> value):
+ *   apps          app_id -> App record, sealed JSON
+ *   listing       app_id -> listed manifest, JSON (nothing secret)
+ *   oauth2_user   app_id 0x00 user_id -> the user's OAuth2 data, sealed, byte-exact
+ *   oauth2_state  BLAKE2b-256(state) -> flow state, sealed JSON
+ *   meta          "schema_version" -> "1"
+ *
+ * Every write commits with full sync: when a function returns STORE_OK the
+ * data is on disk. A failed write leaves the old value. A sealed record that
+ * fails to open is STORE_ECORRUPT and is never returned.
+ * Thread-safe.
+ */
+#ifndef PLUGIN_APPS_STORE_H
+#define PLUGIN_APPS_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "kv.h"
+#include "seal.h"
+
+#define APP_ID_MAX 32
+#define STATE_HASH_LEN 32
+
+enum store_rc {
+	STORE_OK = 0,
+	STORE_ENOTFOUND = -1,
+	STORE_EIO = -2,
+	STORE_ECORRUPT = -10, /* a sealed record did not open: tampered, moved or wrong key */
+	STORE_ENOMEM = -11,
+	STORE_EFULL = -100,
+};
+
+struct apps_store {
+	struct kv_env kv;
+	MDB_dbi apps, listing, oauth2_user, oauth2_state, meta;
+	const struct sealer *sealer;
+};
+
+int apps_store_open(struct apps_store *st, const char *dir, const struct sealer *sealer,
+		    char *err, size_t err_cap) __attribute__((warn_unused_result));
+void apps_store_close(struct apps_store *st);
+
+/* Listed manifests (plain JSON objects). get returns a new reference. */
+int listing_put(struct apps_store *st, const char *app_id, const json_t *manifest)
+	__attribute__((warn_unused_result));
+int listing_get(struct apps_store *st, const char *app_id, json_t **out)
+	__attribute__((warn_unused_result));
+
+/* App records (sealed). get returns a new reference; the caller should
+ * json_decref it promptly (it holds secrets). */
+int app_record_put(struct apps_store *st, const char *app_id, const json_t *record)
+	__attribute__((warn_unused_result));
+int app_record_get(struct apps_store *st, const char *app_id, json_t **out)
+	__attribute__((warn_unused_result));
+/* Every App record, as a new array; records that fail to open are left out
+ * and counted in *corrupt. */
+int app_records_list(struct apps_store *st, json_t **out, size_t *corrupt)
+	__attribute__((warn_unused_result));
+
+/* A user's OAuth2 data for an App, stored byte-exact (sealed). get gives a
+ * buffer to release with unseal_free(). */
+int oauth2_user_put(struct apps_store *st, const char *app_id, const char *user_id,
+		    const char *data, size_t len) __attribute__((warn_unused_result));
+int oauth2_user_get(struct apps_store *st, const char *app_id, const char *user_id,
+		    char **data, size_t *len) __attribute__((warn_unused_result));
+int oauth2_user_del(struct apps_store *st, const char *app_id, const char *user_id);
+
+/* Deletes the App record and every OAuth2 user record and state of app_id,
+ * in one transaction. Counts in *users and *states (may be NULL). */
+int apps_store_delete_app(struct apps_store *st, const char *app_id, size_t *users,
+			  size_t *states) __attribute__((warn_unused_result));
+
+/* Builds the oauth2_user key "app_id\0user_id" into key; returns its length,
+ * or 0 when it does not fit. */
+size_t oauth2_user_key(const char *app_id, const char *user_id, char *key, size_t cap);
+
+#endif
