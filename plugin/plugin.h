@@ -1,20 +1,56 @@
 /*
- * The com.mattermost.apps plugin's shared state and the helpers its route
- * handlers use to answer. Handlers are called from many threads at once.
+ * The com.mattermost.apps plugin's shared state, the request a handler works
+ * on, and how handlers answer. Handlers run on many threads at once; all
+ * shared state is either read-only after activate or guarded by its module.
  */
 #ifndef PLUGIN_PLUGIN_H
 #define PLUGIN_PLUGIN_H
 
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <mmplugin/plugin.h>
 
-#define PLUGIN_ID "com.mattermost.apps"
+#include "app_http.h"
+#include "app_tokens.h"
+#include "apps_store.h"
+#include "seal.h"
 
-/* Everything the plugin holds between activate and deactivate. */
+#define PLUGIN_ID "com.mattermost.apps"
+#define APPS_PATH_PREFIX "/plugins/com.mattermost.apps"
+#define SESSION_PROP_APP_ID "mattermost_app_id"
+#define SITE_URL_MAX 1024
+
+/* Settings (the host config's plugins."com.mattermost.apps".settings). */
+struct apps_settings {
+	long call_timeout_ms;     /* "call_timeout_s", default 30 */
+	unsigned max_calls;       /* "max_concurrent_calls", default 8 */
+	long state_ttl_ms;        /* "oauth2_state_ttl_s", default 600 */
+	char master_key_file[PATH_MAX]; /* "master_key_file", default <data dir>/master.key */
+};
+
 struct apps_plugin {
 	mmplugin_host *host;
 	const struct mmplugin_host_api *api;
+	char site_url[SITE_URL_MAX];
+	struct apps_settings settings;
+	struct sealer sealer;
+	struct apps_store store;
+	struct token_cache tokens;
+	struct app_http http;
+	pthread_mutex_t admin_lock; /* install, enable, disable, uninstall one at a time */
+};
+
+/* Who is calling, from the session the host authenticated. */
+struct caller {
+	bool has_session;
+	char user_id[MMPLUGIN_ID_LEN + 1];
+	char app_id[APP_ID_MAX + 1]; /* the session's mattermost_app_id, or "" */
+	bool user_loaded;
+	struct mmplugin_user user;
 };
 
 /* One request as a handler sees it. */
@@ -23,15 +59,32 @@ struct apps_call {
 	const struct mmplugin_request *req;
 	mmplugin_response *resp;
 	char request_id[32]; /* NUL-terminated copy for error bodies */
+	const char *param;   /* the {app_id} segment of the route, NUL-terminated */
+	struct caller who;
 };
 
 /* Answers status with a JSON body and Content-Type: application/json. */
 void reply_json(struct apps_call *c, int status, const char *json, size_t len);
-
+/* The same with a JSON value (consumed); 500 when it cannot be encoded. */
+void reply_value(struct apps_call *c, int status, json_t *value);
 /* Answers a Mattermost-shaped error (see docs/errors.md for the ids). */
 void reply_error(struct apps_call *c, int status, const char *id, const char *message);
 
-/* Logs at level through the host. */
+/* Logs at level through the host; msg never holds a secret. */
 void plugin_log(const struct apps_plugin *p, int level, const char *msg);
+void plugin_logf(const struct apps_plugin *p, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Parses settings JSON into s; -1 with msg naming the setting. */
+int settings_parse(const char *json, const char *data_dir, struct apps_settings *s, char *msg,
+		   size_t cap);
+
+/* The request body as JSON (any value), or NULL after answering 400. */
+json_t *body_json(struct apps_call *c);
+
+/* Caller checks; each answers the error and returns false when it fails. */
+bool require_session(struct apps_call *c);  /* 401 */
+bool require_admin(struct apps_call *c);    /* 401, 403 */
+bool caller_is_admin(struct apps_call *c);  /* loads the user when needed */
 
 #endif

@@ -11,19 +11,46 @@ static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *ap
 			 void **state_out)
 {
 	struct apps_plugin *p;
+	char err[512], dir[PATH_MAX];
+	const char *data_dir;
 
-	/* Every member used below is part of ABI 1.0. */
+	/* Users and sessions arrived with ABI 1.1; an older host cannot run
+	 * Apps. */
 	if (!api || api->abi_major != MMPLUGIN_ABI_MAJOR ||
-	    !MMPLUGIN_HAS(api, struct mmplugin_host_api, site_url))
+	    !MMPLUGIN_HAS(api, struct mmplugin_host_api, sessions_revoke_prop))
 		return -1;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -1;
 	p->host = host;
 	p->api = api;
-	plugin_log(p, MMPLUGIN_LOG_INFO, "com.mattermost.apps activated");
+	data_dir = api->data_dir(host);
+	snprintf(p->site_url, sizeof(p->site_url), "%s", api->site_url(host));
+	if (settings_parse(api->settings_json(host), data_dir, &p->settings, err, sizeof(err)) != 0)
+		goto fail_log;
+	if (sealer_open(&p->sealer, p->settings.master_key_file, err, sizeof(err)) != SEAL_OK)
+		goto fail_log;
+	snprintf(dir, sizeof(dir), "%s/store", data_dir);
+	if (apps_store_open(&p->store, dir, &p->sealer, err, sizeof(err)) != STORE_OK)
+		goto fail_sealer;
+	if (app_http_init(&p->http, p->settings.max_calls, p->settings.call_timeout_ms) != 0) {
+		snprintf(err, sizeof(err), "cannot initialise libcurl");
+		goto fail_store;
+	}
+	token_cache_init(&p->tokens);
+	pthread_mutex_init(&p->admin_lock, NULL);
+	plugin_logf(p, MMPLUGIN_LOG_INFO, "com.mattermost.apps %s activated (store %s)",
+		    APPS_PLUGIN_VERSION, dir);
 	*state_out = p;
 	return 0;
+fail_store:
+	apps_store_close(&p->store);
+fail_sealer:
+	sealer_close(&p->sealer);
+fail_log:
+	api->log(host, MMPLUGIN_LOG_ERROR, err);
+	free(p);
+	return -1;
 }
 
 static void apps_deactivate(void *state)
@@ -33,6 +60,11 @@ static void apps_deactivate(void *state)
 	if (!p)
 		return;
 	plugin_log(p, MMPLUGIN_LOG_INFO, "com.mattermost.apps deactivating");
+	app_http_cleanup(&p->http);
+	token_cache_destroy(&p->tokens);
+	apps_store_close(&p->store);
+	sealer_close(&p->sealer);
+	pthread_mutex_destroy(&p->admin_lock);
 	free(p);
 }
 

@@ -1,4 +1,6 @@
 /* How route handlers answer: JSON bodies and Mattermost-shaped errors. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +16,20 @@ void reply_json(struct apps_call *c, int status, const char *json, size_t len)
 	api->response_add_header(c->resp, "Content-Type", 12, "application/json", 16);
 	if (api->response_set_body(c->resp, json, len) != MMPLUGIN_OK)
 		api->response_set_status(c->resp, 500);
+}
+
+void reply_value(struct apps_call *c, int status, json_t *value)
+{
+	char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+	json_decref(value);
+	if (!text) {
+		reply_error(c, 500, "api.context.internal_error.app_error",
+			    "The plugin could not encode its answer.");
+		return;
+	}
+	reply_json(c, status, text, strlen(text));
+	free(text);
 }
 
 void reply_error(struct apps_call *c, int status, const char *id, const char *message)
@@ -32,4 +48,29 @@ void reply_error(struct apps_call *c, int status, const char *id, const char *me
 void plugin_log(const struct apps_plugin *p, int level, const char *msg)
 {
 	p->api->log(p->host, level, msg);
+}
+
+void plugin_logf(const struct apps_plugin *p, int level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	p->api->log(p->host, level, msg);
+}
+
+json_t *body_json(struct apps_call *c)
+{
+	json_error_t err;
+	json_t *j = json_loadb(c->req->body.ptr, c->req->body.len, JSON_DECODE_ANY, &err);
+
+	if (!j) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "The body is not JSON: %.120s (at %d:%d).", err.text,
+			 err.line, err.column);
+		reply_error(c, 400, "api.context.invalid_body_param.app_error", msg);
+	}
+	return j;
 }

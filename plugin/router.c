@@ -5,8 +5,10 @@
 
 #include "banned.h"
 
+#define PARAM_MAX 64
+
 struct route {
-	const char *path;
+	const char *pattern;
 	const char *method;
 	route_handler handler;
 };
@@ -14,6 +16,14 @@ struct route {
 /* GET routes also answer HEAD (the host sends no body for HEAD). */
 static const struct route routes[] = {
 	{"/api/v1/ping", "GET", api_ping},
+	{"/api/v1/update-app-listing", "POST", api_update_app_listing},
+	{"/api/v1/install-app", "POST", api_install_app},
+	{"/api/v1/enable-app", "POST", api_enable_app},
+	{"/api/v1/disable-app", "POST", api_disable_app},
+	{"/api/v1/uninstall-app", "POST", api_uninstall_app},
+	{"/api/v1/apps", "GET", api_apps_list},
+	{"/api/v1/apps/{id}", "GET", api_app_get},
+	{"/api/v1/call", "POST", api_call},
 };
 
 #define ROUTES_LEN (sizeof(routes) / sizeof(routes[0]))
@@ -24,6 +34,33 @@ static int str_is(struct mmplugin_str s, const char *lit)
 	size_t n = strlen(lit);
 
 	return s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+
+/* Matches path against pattern; "{id}" takes one non-empty segment of at
+ * most PARAM_MAX bytes, copied into param. */
+static int match(const char *pattern, struct mmplugin_str path, char param[PARAM_MAX + 1])
+{
+	const char *p = pattern, *s = path.ptr, *end = path.ptr + path.len;
+
+	param[0] = '\0';
+	while (*p) {
+		if (strncmp(p, "{id}", 4) == 0) {
+			const char *seg = s;
+			while (s < end && *s != '/')
+				s++;
+			if (s == seg || (size_t)(s - seg) > PARAM_MAX || memchr(seg, '\0', (size_t)(s - seg)))
+				return 0;
+			memcpy(param, seg, (size_t)(s - seg));
+			param[s - seg] = '\0';
+			p += 4;
+			continue;
+		}
+		if (s == end || *p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	return s == end;
 }
 
 static void allow_append(char *allow, size_t cap, const char *method)
@@ -38,17 +75,19 @@ static void allow_append(char *allow, size_t cap, const char *method)
 void router_dispatch(struct apps_call *c)
 {
 	const struct mmplugin_request *req = c->req;
-	char allow[ALLOW_MAX] = "";
+	char allow[ALLOW_MAX] = "", param[PARAM_MAX + 1];
 	int path_known = 0;
 
 	for (size_t i = 0; i < ROUTES_LEN; i++) {
 		const struct route *r = &routes[i];
 
-		if (!str_is(req->path, r->path))
+		if (!match(r->pattern, req->path, param))
 			continue;
 		path_known = 1;
 		if (str_is(req->method, r->method) ||
 		    (strcmp(r->method, "GET") == 0 && str_is(req->method, "HEAD"))) {
+			c->param = param;
+			caller_init(c);
 			r->handler(c);
 			return;
 		}

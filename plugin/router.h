@@ -1,7 +1,7 @@
 /*
- * The plugin's route table: a path (exact) and the handler for each method.
- * An unknown path is 404; a known path with another method is 405 with an
- * Allow header listing the methods it takes.
+ * The plugin's route table: a path pattern (literal segments and at most one
+ * "{id}") and the handler for each method. An unknown path is 404; a known
+ * path with another method is 405 with an Allow header listing its methods.
  */
 #ifndef PLUGIN_ROUTER_H
 #define PLUGIN_ROUTER_H
@@ -13,7 +13,18 @@ typedef void (*route_handler)(struct apps_call *c);
 /* Serves c->req through the table. */
 void router_dispatch(struct apps_call *c);
 
-/* Handlers, one file each, named after their routes. */
+/* Fills c->who from the request's session. */
+void caller_init(struct apps_call *c);
+
+/* Handlers, by file: api_ping.c, api_apps_admin.c, api_call.c. */
 void api_ping(struct apps_call *c);
+void api_update_app_listing(struct apps_call *c);
+void api_install_app(struct apps_call *c);
+void api_enable_app(struct apps_call *c);
+void api_disable_app(struct apps_call *c);
+void api_uninstall_app(struct apps_call *c);
+void api_apps_list(struct apps_call *c);
+void api_app_get(struct apps_call *c);
+void api_call(struct apps_call *c);
 
 #endif

@@ -1,0 +1,92 @@
+/*
+ * POST /api/v1/call: a logged-in user runs one of an App's calls, as
+ * @mattermost/client's executeAppCall sends it. The answer is always the
+ * App's call response (200), or {"type":"error","text":...} when the App
+ * failed; request problems are 4xx.
+ */
+#include <string.h>
+
+#include "app_call.h"
+#include "app_record.h"
+#include "manifest.h"
+#include "router.h"
+#include "banned.h"
+
+/* Calls that only the plugin makes: the OAuth2 flow and the lifecycle. */
+static bool path_reserved(const json_t *app, const char *path)
+{
+	const json_t *m = json_object_get(app, "manifest");
+	const char *reserved[] = {
+		manifest_call_path(m, "get_oauth2_connect_url", "/oauth2/connect"),
+		manifest_call_path(m, "on_oauth2_complete", "/oauth2/complete"),
+		manifest_call_path(m, "on_install", NULL),
+		manifest_call_path(m, "on_uninstall", NULL),
+	};
+
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+		if (reserved[i] && strcmp(reserved[i], path) == 0)
+			return true;
+	}
+	return false;
+}
+
+void api_call(struct apps_call *c)
+{
+	const char *path, *app_id;
+	struct app_call_req r = {0};
+	json_t *body, *app = NULL, *resp, *ctx;
+	struct expand ex;
+	char err[512];
+
+	if (!require_session(c) || !(body = body_json(c)))
+		return;
+	ctx = json_object_get(body, "context");
+	path = json_string_value(json_object_get(body, "path"));
+	app_id = json_string_value(json_object_get(ctx, "app_id"));
+	if (!json_is_object(body) || !path || !json_is_object(ctx) || !app_id) {
+		reply_error(c, 400, "apps.call.invalid.app_error",
+			    "A call request needs \"path\" and \"context\": {\"app_id\"}.");
+		goto out;
+	}
+	if (!app_id_valid(app_id)) {
+		reply_error(c, 404, "apps.app.not_found.app_error", "The App is not installed.");
+		goto out;
+	}
+	app = app_load(c, app_id, true);
+	if (!app)
+		goto out;
+	if (!app_path_valid(path)) {
+		reply_error(c, 400, "apps.call.invalid.app_error",
+			    "path must start with \"/\" and hold no \"..\", \"?\", \"#\" or spaces.");
+		goto out;
+	}
+	if (path_reserved(app, path)) {
+		reply_error(c, 403, "apps.call.forbidden_path.app_error",
+			    "This path is called by the server only (OAuth2 flow, install, "
+			    "uninstall).");
+		goto out;
+	}
+	if (expand_parse(json_object_get(body, "expand"), &ex, err, sizeof(err)) != 0) {
+		reply_error(c, 400, "apps.call.invalid.app_error", err);
+		goto out;
+	}
+	r.app = app;
+	r.path = path;
+	r.expand = &ex;
+	r.expand_json = json_object_get(body, "expand");
+	r.values = json_object_get(body, "values");
+	r.state = json_object_get(body, "state");
+	r.acting_user_id = c->who.user_id;
+	r.client_call = body;
+	resp = app_call_invoke(c->plugin, &r, err, sizeof(err));
+	if (!resp)
+		resp = call_error_response(err);
+	json_object_set_new(resp, "app_metadata",
+			    json_pack("{s:O?, s:O?}", "bot_user_id",
+				      json_object_get(app, "bot_user_id"), "bot_username",
+				      json_object_get(app, "bot_username")));
+	reply_value(c, 200, resp);
+out:
+	json_decref(app);
+	json_decref(body);
+}

@@ -1,0 +1,295 @@
+#include "app_call.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jwt.h"
+#include "manifest.h"
+#include "banned.h"
+
+/* Context fields a client may send that are passed on as they are. */
+static const char *const client_context_fields[] = {
+	"location", "user_agent", "track_as_submit", "channel_id", "team_id", "post_id", "root_id",
+};
+
+json_t *call_error_response(const char *text)
+{
+	return json_pack("{s:s, s:s}", "type", "error", "text", text);
+}
+
+void app_connect_url(const struct apps_plugin *p, const char *app_id, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s" APPS_PATH_PREFIX "/apps/%s/oauth2/remote/connect", p->site_url,
+		 app_id);
+}
+
+void app_complete_url(const struct apps_plugin *p, const char *app_id, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s" APPS_PATH_PREFIX "/apps/%s/oauth2/remote/complete", p->site_url,
+		 app_id);
+}
+
+bool app_has_remote_oauth2(const json_t *app)
+{
+	return perms_have(json_object_get(app, "granted_permissions"), PERM_REMOTE_OAUTH2);
+}
+
+static const char *str(const json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s ? s : "";
+}
+
+static int fail(char *err, size_t cap, const char *text)
+{
+	snprintf(err, cap, "%s", text);
+	return -1;
+}
+
+static int expand_acting_user(struct apps_plugin *p, const struct app_call_req *r, json_t *ctx,
+			      char *err, size_t cap)
+{
+	const struct expand_item *e = &r->expand->acting_user;
+	struct mmplugin_user u;
+
+	if (e->level == EXPAND_NONE)
+		return 0;
+	if (!r->acting_user_id)
+		return e->required ? fail(err, cap, "acting_user is required but there is none")
+				   : 0;
+	json_object_set_new(ctx, "acting_user_id", json_string(r->acting_user_id));
+	if (e->level == EXPAND_ID)
+		return 0;
+	if (p->api->user_get(p->host, r->acting_user_id, &u) != MMPLUGIN_OK)
+		return e->required ? fail(err, cap, "acting_user could not be read") : 0;
+	json_object_set_new(ctx, "acting_user",
+			    json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", u.id, "username",
+				      u.username, "email", u.email, "roles", u.roles, "is_bot",
+				      u.is_bot));
+	return 0;
+}
+
+static int expand_tokens(struct apps_plugin *p, const struct app_call_req *r, json_t *ctx,
+			 char *err, size_t cap)
+{
+	const json_t *perms = json_object_get(r->app, "granted_permissions");
+	const struct expand_item *e = &r->expand->acting_user_access_token;
+	char token[MMPLUGIN_ID_LEN + 1];
+	const char *app_id = str(r->app, "app_id");
+
+	if (perms_have(perms, PERM_ACT_AS_BOT)) {
+		if (app_token(p, app_id, str(r->app, "bot_user_id"), token) != MMPLUGIN_OK)
+			return fail(err, cap, "the App's bot token could not be made");
+		json_object_set_new(ctx, "bot_access_token", json_string(token));
+	}
+	if (e->level != EXPAND_ALL)
+		goto out;
+	if (!perms_have(perms, PERM_ACT_AS_USER) || !r->acting_user_id) {
+		if (e->required) {
+			sodium_memzero(token, sizeof(token));
+			return fail(err, cap,
+				    "acting_user_access_token is required but the App may not act "
+				    "as the user");
+		}
+		goto out;
+	}
+	if (app_token(p, app_id, r->acting_user_id, token) != MMPLUGIN_OK)
+		return fail(err, cap, "the acting user's token could not be made");
+	json_object_set_new(ctx, "acting_user_access_token", json_string(token));
+out:
+	sodium_memzero(token, sizeof(token));
+	return 0;
+}
+
+static int expand_oauth2(struct apps_plugin *p, const struct app_call_req *r, json_t *ctx,
+			 char *err, size_t cap)
+{
+	const struct expand_item *ea = &r->expand->oauth2_app, *eu = &r->expand->oauth2_user;
+	const json_t *o = json_object_get(r->app, "remote_oauth2");
+	const char *app_id = str(r->app, "app_id");
+	char url[SITE_URL_MAX + 128];
+	json_t *oauth2;
+
+	if (ea->level == EXPAND_NONE && eu->level == EXPAND_NONE)
+		return 0;
+	if (!app_has_remote_oauth2(r->app)) {
+		if (ea->required || eu->required)
+			return fail(err, cap, "oauth2 is required but the App lacks remote_oauth2");
+		return 0;
+	}
+	oauth2 = json_object();
+	json_object_set_new(ctx, "oauth2", oauth2);
+	if (ea->level >= EXPAND_SUMMARY) {
+		json_object_set_new(oauth2, "client_id", json_string(str(o, "client_id")));
+		json_object_set_new(oauth2, "remote_root_url", json_string(str(o, "remote_root_url")));
+		app_connect_url(p, app_id, url, sizeof(url));
+		json_object_set_new(oauth2, "connect_url", json_string(url));
+		app_complete_url(p, app_id, url, sizeof(url));
+		json_object_set_new(oauth2, "complete_url", json_string(url));
+	}
+	if (ea->level == EXPAND_ALL) {
+		json_t *data = json_object_get(o, "data");
+		json_object_set_new(oauth2, "client_secret", json_string(str(o, "client_secret")));
+		if (data)
+			json_object_set(oauth2, "data", data);
+	}
+	if (eu->level >= EXPAND_SUMMARY) {
+		char *plain = NULL;
+		size_t len = 0;
+		json_t *user = NULL;
+		int rc;
+		if (!r->acting_user_id)
+			return eu->required ? fail(err, cap, "oauth2_user needs an acting user") : 0;
+		rc = oauth2_user_get(&p->store, app_id, r->acting_user_id, &plain, &len);
+		if (rc == STORE_OK) {
+			user = json_loadb(plain, len, JSON_DECODE_ANY, NULL);
+			unseal_free(plain);
+		} else if (rc != STORE_ENOTFOUND) {
+			plugin_logf(p, MMPLUGIN_LOG_ERROR,
+				    "oauth2_user record of app %s user %s does not open (%d)",
+				    app_id, r->acting_user_id, rc);
+			return fail(err, cap, "the user's stored OAuth2 data could not be read");
+		}
+		json_object_set_new(oauth2, "user", user ? user : json_null());
+	}
+	return 0;
+}
+
+/* The outgoing call request: the client's call (for /call), then path,
+ * values, state, expand and the expanded context. */
+static json_t *build_request(struct apps_plugin *p, const struct app_call_req *r, char *err,
+			     size_t cap)
+{
+	const json_t *client_ctx = r->client_call ? json_object_get(r->client_call, "context") : NULL;
+	const char *app_id = str(r->app, "app_id");
+	json_t *req = json_object(), *ctx = json_object();
+	char app_path[256];
+
+	if (!req || !ctx)
+		goto fail;
+	if (r->client_call) {
+		static const char *const fields[] = {"raw_command", "selected_field", "query"};
+		for (size_t i = 0; i < 3; i++) {
+			json_t *v = json_object_get(r->client_call, fields[i]);
+			if (v)
+				json_object_set(req, fields[i], v);
+		}
+	}
+	for (size_t i = 0; client_ctx && i < sizeof(client_context_fields) / sizeof(char *); i++) {
+		json_t *v = json_object_get(client_ctx, client_context_fields[i]);
+		if (json_is_string(v) || json_is_boolean(v))
+			json_object_set(ctx, client_context_fields[i], v);
+	}
+	snprintf(app_path, sizeof(app_path), APPS_PATH_PREFIX "/apps/%s", app_id);
+	json_object_set_new(ctx, "app_id", json_string(app_id));
+	json_object_set_new(ctx, "mattermost_site_url", json_string(p->site_url));
+	json_object_set_new(ctx, "app_path", json_string(app_path));
+	json_object_set_new(ctx, "bot_user_id", json_string(str(r->app, "bot_user_id")));
+	if (expand_acting_user(p, r, ctx, err, cap) != 0 || expand_tokens(p, r, ctx, err, cap) != 0 ||
+	    expand_oauth2(p, r, ctx, err, cap) != 0)
+		goto fail;
+	json_object_set_new(req, "path", json_string(r->path));
+	if (r->expand_json)
+		json_object_set(req, "expand", (json_t *)r->expand_json);
+	json_object_set(req, "values", r->values ? (json_t *)r->values : json_object());
+	if (r->state)
+		json_object_set(req, "state", (json_t *)r->state);
+	json_object_set_new(req, "context", ctx);
+	return req;
+fail:
+	json_decref(req);
+	json_decref(ctx);
+	return NULL;
+}
+
+static const char *const response_types[] = {"", "ok", "form", "call", "navigate", "error"};
+
+/* Checks a 200 response body: a JSON object with a known type. */
+static json_t *parse_response(const struct app_response *resp, char *err, size_t cap)
+{
+	json_t *j = json_loadb(resp->body, resp->len, 0, NULL);
+	const json_t *type;
+	bool known = false;
+
+	if (!json_is_object(j)) {
+		json_decref(j);
+		fail(err, cap, "the App's response is not a JSON object");
+		return NULL;
+	}
+	type = json_object_get(j, "type");
+	if (!type) {
+		json_object_set_new(j, "type", json_string("ok"));
+		return j;
+	}
+	for (size_t i = 0; json_is_string(type) && i < 6; i++)
+		known = known || strcmp(json_string_value(type), response_types[i]) == 0;
+	if (!known) {
+		json_decref(j);
+		fail(err, cap, "the App's response has an unknown type");
+		return NULL;
+	}
+	if (json_string_length(type) == 0)
+		json_object_set_new(j, "type", json_string("ok"));
+	return j;
+}
+
+json_t *app_call_invoke(struct apps_plugin *p, const struct app_call_req *r, char *err, size_t cap)
+{
+	const json_t *http = json_object_get(json_object_get(r->app, "manifest"), "http");
+	const char *root = json_string_value(json_object_get(http, "root_url"));
+	struct app_response resp;
+	char url[4096], auth[1024], *body, *jwt = NULL;
+	json_t *req, *out = NULL;
+	size_t root_len;
+	int rc;
+
+	if (!root)
+		return fail(err, cap, "the App has no http.root_url"), NULL;
+	root_len = strlen(root);
+	while (root_len && root[root_len - 1] == '/')
+		root_len--;
+	if (snprintf(url, sizeof(url), "%.*s%s", (int)root_len, root, r->path) >= (int)sizeof(url))
+		return fail(err, cap, "the App's URL is too long"), NULL;
+	req = build_request(p, r, err, cap);
+	if (!req)
+		return NULL;
+	body = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!body)
+		return fail(err, cap, "out of memory"), NULL;
+	if (json_is_true(json_object_get(http, "use_jwt"))) {
+		const char *secret = str(r->app, "secret");
+		jwt = jwt_sign_hs256((const unsigned char *)secret, strlen(secret), r->acting_user_id,
+				     (int64_t)time(NULL));
+		if (!jwt) {
+			free(body);
+			return fail(err, cap, "the call's JWT could not be made"), NULL;
+		}
+		snprintf(auth, sizeof(auth), "Bearer %s", jwt);
+	}
+	rc = app_http_post(&p->http, url, jwt ? auth : NULL, body, strlen(body), &resp);
+	/* The body held tokens and maybe secrets. */
+	sodium_memzero(body, strlen(body));
+	free(body);
+	if (jwt) {
+		sodium_memzero(jwt, strlen(jwt));
+		sodium_memzero(auth, sizeof(auth));
+		free(jwt);
+	}
+	if (rc != 0) {
+		snprintf(err, cap, "%s", resp.error);
+	} else if (resp.status != 200) {
+		snprintf(err, cap, "the App answered HTTP %ld", resp.status);
+	} else {
+		out = parse_response(&resp, err, cap);
+	}
+	if (!out)
+		plugin_logf(p, MMPLUGIN_LOG_WARN, "call to app %s at %s failed: %s", str(r->app, "app_id"),
+			    r->path, err);
+	app_response_free(&resp);
+	return out;
+}

@@ -1,0 +1,45 @@
+/*
+ * Invoking an App: the outgoing call request with its expanded context, the
+ * HTTP POST to <http.root_url><path> (with a JWT when http.use_jwt), and the
+ * checks on what comes back. Used by /api/v1/call, the OAuth2 flow and
+ * install/uninstall.
+ */
+#ifndef PLUGIN_APP_CALL_H
+#define PLUGIN_APP_CALL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "expand.h"
+#include "plugin.h"
+
+struct app_call_req {
+	const json_t *app;            /* the App record */
+	const char *path;             /* validated with app_path_valid */
+	const struct expand *expand;
+	const json_t *expand_json;    /* sent as "expand"; may be NULL */
+	const json_t *values;         /* may be NULL */
+	const json_t *state;          /* may be NULL */
+	const char *acting_user_id;   /* may be NULL */
+	const json_t *client_call;    /* /call: raw_command, selected_field, query, context */
+};
+
+/* Returns the App's call response (a JSON object with a known "type"), or
+ * NULL with one sentence in err saying what went wrong (the App is
+ * unreachable, too slow, answered non-200, too much, not JSON; a required
+ * expansion is not possible). Never returns a secret in err. */
+json_t *app_call_invoke(struct apps_plugin *p, const struct app_call_req *r, char *err,
+			size_t cap);
+
+/* {"type":"error","text":text} as a new reference. */
+json_t *call_error_response(const char *text);
+
+/* The App's public URLs under the site: <site>/plugins/com.mattermost.apps/apps/<id>/... */
+void app_connect_url(const struct apps_plugin *p, const char *app_id, char *out, size_t cap);
+void app_complete_url(const struct apps_plugin *p, const char *app_id, char *out, size_t cap);
+
+/* Whether the App record grants remote_oauth2: the one check every OAuth2
+ * entry point uses. */
+bool app_has_remote_oauth2(const json_t *app);
+
+#endif

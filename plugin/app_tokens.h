@@ -1,0 +1,45 @@
+/*
+ * The tokens an App acts with: host sessions minted for (App, user) with the
+ * prop mattermost_app_id=<app>, living 10 minutes, kept in a bounded cache
+ * and minted again when under 5 minutes remain. The bot token is the App's
+ * bot user's session; the acting-user token the calling user's.
+ * Thread-safe. Tokens are secrets: wiped on eviction and at deactivate.
+ */
+#ifndef PLUGIN_APP_TOKENS_H
+#define PLUGIN_APP_TOKENS_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <mmplugin/plugin.h>
+
+#define APP_TOKEN_TTL_MS (10LL * 60 * 1000)
+#define APP_TOKEN_REMINT_MS (5LL * 60 * 1000)
+#define TOKEN_CACHE_SLOTS 1024
+
+struct cached_token {
+	char app_id[33];
+	char user_id[MMPLUGIN_ID_LEN + 1];
+	char token[MMPLUGIN_ID_LEN + 1];
+	int64_t expires_at_ms;
+};
+
+struct token_cache {
+	pthread_mutex_t lock;
+	struct cached_token slots[TOKEN_CACHE_SLOTS];
+};
+
+struct apps_plugin;
+
+void token_cache_init(struct token_cache *t);
+/* Wipes every token. */
+void token_cache_destroy(struct token_cache *t);
+/* Forgets every token of app_id (after its sessions were revoked). */
+void token_cache_forget_app(struct token_cache *t, const char *app_id);
+
+/* A live token for (app_id, user_id) into token (27 bytes). MMPLUGIN_OK or
+ * the host API's error from minting. */
+int app_token(struct apps_plugin *p, const char *app_id, const char *user_id,
+	      char token[MMPLUGIN_ID_LEN + 1]);
+
+#endif

@@ -1,0 +1,65 @@
+/* Who is calling: the session the host authenticated, its user, and whether
+ * it is an App's session (prop mattermost_app_id). */
+#include <stdio.h>
+#include <string.h>
+
+#include "plugin.h"
+#include "router.h"
+#include "banned.h"
+
+void caller_init(struct apps_call *c)
+{
+	const struct mmplugin_session *s = c->req->session;
+
+	memset(&c->who, 0, sizeof(c->who));
+	if (!s || s->user_id.len != MMPLUGIN_ID_LEN)
+		return;
+	c->who.has_session = true;
+	memcpy(c->who.user_id, s->user_id.ptr, MMPLUGIN_ID_LEN);
+	for (size_t i = 0; i < s->props_len; i++) {
+		const struct mmplugin_session_prop *p = &s->props[i];
+		if (p->key.len == strlen(SESSION_PROP_APP_ID) &&
+		    memcmp(p->key.ptr, SESSION_PROP_APP_ID, p->key.len) == 0 &&
+		    p->value.len <= APP_ID_MAX) {
+			memcpy(c->who.app_id, p->value.ptr, p->value.len);
+			c->who.app_id[p->value.len] = '\0';
+		}
+	}
+}
+
+static bool load_user(struct apps_call *c)
+{
+	if (c->who.user_loaded)
+		return true;
+	if (!c->who.has_session ||
+	    c->plugin->api->user_get(c->plugin->host, c->who.user_id, &c->who.user) != MMPLUGIN_OK)
+		return false;
+	c->who.user_loaded = true;
+	return true;
+}
+
+bool caller_is_admin(struct apps_call *c)
+{
+	return load_user(c) && !c->who.user.deleted &&
+	       strstr(c->who.user.roles, "system_admin") != NULL;
+}
+
+bool require_session(struct apps_call *c)
+{
+	if (c->who.has_session)
+		return true;
+	reply_error(c, 401, "api.context.session_expired.app_error",
+		    "Invalid or expired session, please login again.");
+	return false;
+}
+
+bool require_admin(struct apps_call *c)
+{
+	if (!require_session(c))
+		return false;
+	if (caller_is_admin(c))
+		return true;
+	reply_error(c, 403, "api.context.permissions.app_error",
+		    "You do not have the appropriate permissions: system admins only.");
+	return false;
+}

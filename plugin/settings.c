@@ -1,0 +1,65 @@
+/* The plugin's settings, from the host configuration. Unknown settings are
+ * an error naming them, as in the host's own config. */
+#include <stdio.h>
+#include <string.h>
+
+#include "plugin.h"
+#include "banned.h"
+
+static int get_seconds(const json_t *v, const char *name, long lo, long hi, long *out_ms,
+		       char *msg, size_t cap)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+		snprintf(msg, cap, "setting %s must be an integer from %ld to %ld", name, lo, hi);
+		return -1;
+	}
+	*out_ms = (long)json_integer_value(v) * 1000;
+	return 0;
+}
+
+int settings_parse(const char *json, const char *data_dir, struct apps_settings *s, char *msg,
+		   size_t cap)
+{
+	json_t *root = json_loads(json, 0, NULL), *v;
+	const char *key;
+	int rc = -1;
+
+	memset(s, 0, sizeof(*s));
+	s->call_timeout_ms = 30000;
+	s->max_calls = 8;
+	s->state_ttl_ms = 600000;
+	snprintf(s->master_key_file, sizeof(s->master_key_file), "%s/master.key", data_dir);
+	if (!json_is_object(root)) {
+		snprintf(msg, cap, "settings must be a JSON object");
+		goto out;
+	}
+	json_object_foreach(root, key, v) {
+		long ms = 0;
+		if (strcmp(key, "call_timeout_s") == 0) {
+			if (get_seconds(v, key, 1, 300, &s->call_timeout_ms, msg, cap) != 0)
+				goto out;
+		} else if (strcmp(key, "oauth2_state_ttl_s") == 0) {
+			if (get_seconds(v, key, 1, 86400, &s->state_ttl_ms, msg, cap) != 0)
+				goto out;
+		} else if (strcmp(key, "max_concurrent_calls") == 0) {
+			if (get_seconds(v, key, 1, 1024, &ms, msg, cap) != 0)
+				goto out;
+			s->max_calls = (unsigned)(ms / 1000);
+		} else if (strcmp(key, "master_key_file") == 0) {
+			if (!json_is_string(v) || json_string_length(v) == 0 ||
+			    json_string_length(v) >= sizeof(s->master_key_file)) {
+				snprintf(msg, cap, "setting master_key_file must be a path");
+				goto out;
+			}
+			snprintf(s->master_key_file, sizeof(s->master_key_file), "%s",
+				 json_string_value(v));
+		} else {
+			snprintf(msg, cap, "unknown setting \"%.64s\"", key);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
