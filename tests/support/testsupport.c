@@ -398,3 +398,132 @@ int ts_run(const char *const *argv, int *exit_code, char **output)
 	ts_rmtree(dir);
 	return *output ? 0 : -1;
 }
+
+int ts_proc_start(struct ts_proc *p, const char *const *argv, const char *ready)
+{
+	char needle[128];
+	int status;
+
+	memset(p, 0, sizeof(*p));
+	if (ts_tempdir("proc", p->dir, sizeof(p->dir)) != 0)
+		return -1;
+	snprintf(p->log_path, sizeof(p->log_path), "%s/proc.log", p->dir);
+	snprintf(needle, sizeof(needle), "%s 127.0.0.1:", ready);
+	p->pid = fork();
+	if (p->pid < 0)
+		return -1;
+	if (p->pid == 0) {
+		int fd = open(p->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0)
+			_exit(126);
+		dup2(fd, 2);
+		dup2(fd, 1);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 2000; i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		char *text = ts_read_file(p->log_path);
+		const char *hit = text ? strstr(text, needle) : NULL;
+		if (hit)
+			p->port = (int)strtol(hit + strlen(needle), NULL, 10);
+		free(text);
+		if (p->port > 0) {
+			snprintf(p->base_url, sizeof(p->base_url), "http://127.0.0.1:%d", p->port);
+			return 0;
+		}
+		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+			p->pid = 0;
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+	}
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, &status, 0);
+	p->pid = 0;
+	return -1;
+}
+
+int ts_proc_stop(struct ts_proc *p)
+{
+	int status = 0, rc = -1;
+
+	if (p->pid > 0) {
+		kill(p->pid, SIGTERM);
+		for (int i = 0; i < 1000; i++) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+				rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+				p->pid = 0;
+				break;
+			}
+			nanosleep(&ts, NULL);
+		}
+		if (p->pid > 0) {
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, &status, 0);
+			p->pid = 0;
+		}
+	}
+	ts_rmtree(p->dir);
+	return rc;
+}
+
+int ts_cli(const char *data_dir, const char *const *args, char **out)
+{
+	const char *argv[24] = {MMHOST_BIN};
+	size_t n = 1;
+	int code = -1;
+
+	for (size_t i = 0; args[i] && n < 20; i++)
+		argv[n++] = args[i];
+	argv[n++] = "--data-dir";
+	argv[n++] = data_dir;
+	argv[n] = NULL;
+	*out = NULL;
+	if (ts_run(argv, &code, out) != 0)
+		return -1;
+	return code;
+}
+
+int ts_create_user(const char *data_dir, const char *name, const char *pw, int admin,
+		   char *id_out)
+{
+	const char *args[] = {"user", "create", "--username", name, "--password", pw,
+			      admin ? "--system-admin" : NULL, NULL};
+	char *out = NULL;
+	int code = ts_cli(data_dir, args, &out);
+
+	if (code == 0 && out && id_out)
+		snprintf(id_out, 32, "%.26s", out);
+	free(out);
+	return code;
+}
+
+struct ts_resp ts_api(const char *base_url, const char *method, const char *path,
+		      const char *token, const char *body)
+{
+	char url[1024], auth[128];
+	const char *hdrs[] = {auth, NULL};
+	struct ts_resp r;
+
+	snprintf(url, sizeof(url), "%s%s", base_url, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token ? token : "");
+	ts_http(method, url, token ? hdrs : NULL, body, body ? strlen(body) : 0, 0, &r);
+	return r;
+}
+
+long ts_login(const char *base_url, const char *user, const char *pw, char *token, size_t cap)
+{
+	char body[512];
+	struct ts_resp r;
+	long status;
+
+	snprintf(body, sizeof(body), "{\"login_id\":\"%s\",\"password\":\"%s\"}", user, pw);
+	r = ts_api(base_url, "POST", "/api/v4/users/login", NULL, body);
+	status = r.status;
+	if (token && ts_resp_header(&r, "Token", token, cap) != 0)
+		token[0] = '\0';
+	ts_resp_free(&r);
+	return status;
+}

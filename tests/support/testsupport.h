@@ -54,6 +54,20 @@ int ts_host_log_has(const struct ts_host *h, const char *needle);
  * log are written after the response is sent). True when it did. */
 int ts_host_wait_log(const struct ts_host *h, const char *needle, int ms);
 
+/* A helper process (the test App, the OAuth2 provider) started with argv
+ * (argv[0] a path), whose stderr goes to a log in its own temp folder; ready
+ * when the log shows "<ready> 127.0.0.1:PORT". */
+struct ts_proc {
+	pid_t pid;
+	int port;
+	char dir[256];
+	char log_path[300];
+	char base_url[64];
+};
+int ts_proc_start(struct ts_proc *p, const char *const *argv, const char *ready);
+/* SIGTERM and wait; returns the exit status or -1. */
+int ts_proc_stop(struct ts_proc *p);
+
 struct ts_resp {
 	long status; /* 0 when the request failed (connection closed) */
 	char *body;
@@ -70,5 +84,19 @@ int ts_http(const char *method, const char *url, const char *const *headers, con
 void ts_resp_free(struct ts_resp *r);
 /* The value of header name in r (case-insensitive), copied into out; 0 or -1. */
 int ts_resp_header(const struct ts_resp *r, const char *name, char *out, size_t cap);
+
+/* mmhost's admin command line against data_dir: args (NULL-terminated) then
+ * --data-dir data_dir. Returns the exit code; *out gets the output. */
+int ts_cli(const char *data_dir, const char *const *args, char **out);
+/* mmhost user create; the new id (26 characters) goes to id_out[32]. */
+int ts_create_user(const char *data_dir, const char *name, const char *pw, int admin,
+		   char *id_out);
+/* POST /api/v4/users/login; the Token header goes to token (may be NULL).
+ * Returns the HTTP status. */
+long ts_login(const char *base_url, const char *user, const char *pw, char *token, size_t cap);
+/* One request with Authorization: Bearer token (token may be NULL) and a
+ * JSON body (may be NULL). */
+struct ts_resp ts_api(const char *base_url, const char *method, const char *path,
+		      const char *token, const char *body);
 
 #endif
