@@ -46,7 +46,8 @@ int config_init(struct host_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->log_level = LOG_INFO;
 	cfg->log_format = LOG_FORMAT_TEXT;
-	cfg->threads = 16;
+	cfg->threads = 2;
+	cfg->workers = 32;
 	cfg->max_connections = 1024;
 	cfg->per_ip_connections = 256;
 	cfg->idle_timeout_s = 30;
@@ -229,7 +230,9 @@ static int load_limits(struct host_config *cfg, const json_t *obj, char *err, si
 	}
 	json_object_foreach((json_t *)obj, key, v) {
 		if (strcmp(key, "threads") == 0)
-			rc = get_uint(v, "limits.threads", 1, 256, &cfg->threads, err, cap);
+			rc = get_uint(v, "limits.threads", 1, 64, &cfg->threads, err, cap);
+		else if (strcmp(key, "workers") == 0)
+			rc = get_uint(v, "limits.workers", 1, 1024, &cfg->workers, err, cap);
 		else if (strcmp(key, "max_connections") == 0)
 			rc = get_uint(v, "limits.max_connections", 1, 65536, &cfg->max_connections,
 				      err, cap);

@@ -6,7 +6,7 @@
  *     "data_dir": "./data", "plugin_dir": "./build/plugins",
  *     "plugins": { "<id>": { "enabled": true, "settings": { } } },
  *     "log": { "level": "info", "format": "text" },
- *     "limits": { "threads": 16, "max_connections": 1024,
+ *     "limits": { "threads": 2, "workers": 32, "max_connections": 1024,
  *                 "per_ip_connections": 256, "idle_timeout_s": 30 } }
  *
  * Relative paths are relative to the working directory, as in Mattermost.
@@ -36,7 +36,8 @@ struct host_config {
 	json_t *plugins;   /* owned object: id -> {"enabled": bool, "settings": object} */
 	enum log_level log_level;
 	enum log_format log_format;
-	unsigned threads;
+	unsigned threads; /* libmicrohttpd's epoll threads */
+	unsigned workers; /* handler threads */
 	unsigned max_connections;
 	unsigned per_ip_connections;
 	unsigned idle_timeout_s;

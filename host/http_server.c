@@ -25,6 +25,11 @@
 #define REQUEST_HEADERS_MAX 128
 #define LOG_PATH_MAX 512
 
+struct header_vec {
+	struct mmplugin_header items[REQUEST_HEADERS_MAX];
+	size_t len;
+};
+
 /* State of one request, from its request line to its completion. */
 struct req_ctx {
 	char request_id[MM_ID_LEN + 1];
@@ -42,6 +47,14 @@ struct req_ctx {
 	size_t discarded;
 	int status;       /* what was sent; 0 when nothing was */
 	size_t sent_len;
+	/* Handing the request to a worker (see work_pool.h). */
+	struct http_server *srv;
+	struct MHD_Connection *con;
+	const char *url;          /* libmicrohttpd's, valid until completion */
+	struct header_vec *headers; /* views into libmicrohttpd's memory */
+	struct mmplugin_response resp;
+	bool queued;
+	atomic_bool done;
 };
 
 static double elapsed_ms(const struct timespec *t0)
@@ -102,6 +115,8 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
 	       NULL);
 	free(ctx->target);
 	free(ctx->body);
+	free(ctx->headers);
+	response_free(&ctx->resp);
 	free(ctx);
 	*con_cls = NULL;
 	atomic_fetch_sub(&srv->in_flight, 1);
@@ -167,11 +182,6 @@ static enum MHD_Result send_error(struct MHD_Connection *con, struct req_ctx *ct
 	return ret;
 }
 
-struct header_vec {
-	struct mmplugin_header items[REQUEST_HEADERS_MAX];
-	size_t len;
-};
-
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
 				      size_t key_size, const char *value, size_t value_size)
 {
@@ -203,39 +213,61 @@ static void remote_address(struct MHD_Connection *con, char *out, size_t cap)
 			  (socklen_t)cap);
 }
 
+/* Runs on a worker: the route's handler, then wakes the connection. */
+static void run_request(void *arg)
+{
+	struct req_ctx *ctx = arg;
+	struct host_request *r = calloc(1, sizeof(*r));
+
+	if (r) {
+		r->host = ctx->srv->host;
+		r->method = ctx->method;
+		r->path = ctx->url;
+		request_split_query(ctx->target, ctx->target_len, &r->query, &r->query_len);
+		r->body = ctx->body;
+		r->body_len = ctx->body_len;
+		r->request_id = ctx->request_id;
+		r->remote = ctx->remote;
+		r->headers = ctx->headers->items;
+		r->headers_len = ctx->headers->len;
+		r->resp = &ctx->resp;
+		routes_serve(r);
+		/* The session's CSRF token and the request's token stay in
+		 * memory no longer than the request. */
+		sodium_memzero(r, sizeof(*r));
+		free(r);
+	} else {
+		(void)response_error(&ctx->resp, 500, "api.context.internal_error.app_error",
+				     "Out of memory.", ctx->request_id);
+	}
+	atomic_store(&ctx->done, true);
+	MHD_resume_connection(ctx->con);
+}
+
+/* Suspends the connection and queues its handler on a worker. */
 static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *con,
 				struct req_ctx *ctx, const char *url)
 {
-	struct host_request *r = calloc(1, sizeof(*r));
-	struct mmplugin_response resp;
-	struct header_vec *hv = calloc(1, sizeof(*hv));
-	enum MHD_Result ret = MHD_NO;
-
-	if (!r || !hv)
-		goto out;
-	MHD_get_connection_values_n(con, MHD_HEADER_KIND, collect_header, hv);
-	response_init(&resp);
-	r->host = srv->host;
-	r->method = ctx->method;
-	r->path = url;
-	request_split_query(ctx->target, ctx->target_len, &r->query, &r->query_len);
-	r->body = ctx->body;
-	r->body_len = ctx->body_len;
-	r->request_id = ctx->request_id;
-	r->remote = ctx->remote;
-	r->headers = hv->items;
-	r->headers_len = hv->len;
-	r->resp = &resp;
-	routes_serve(r);
-	ret = send_response(con, ctx, &resp);
-	response_free(&resp);
-	/* The session's CSRF token and the request's token stay in memory no
-	 * longer than the request. */
-	sodium_memzero(r, sizeof(*r));
-out:
-	free(r);
-	free(hv);
-	return ret;
+	ctx->headers = calloc(1, sizeof(*ctx->headers));
+	if (!ctx->headers)
+		return MHD_NO;
+	/* Collected here, on the connection's own thread; the views stay valid
+	 * until the request completes. */
+	MHD_get_connection_values_n(con, MHD_HEADER_KIND, collect_header, ctx->headers);
+	ctx->srv = srv;
+	ctx->con = con;
+	ctx->url = url;
+	response_init(&ctx->resp);
+	ctx->queued = true;
+	MHD_suspend_connection(con);
+	if (work_pool_submit(&srv->workers, run_request, ctx) != 0) {
+		ctx->queued = false;
+		MHD_resume_connection(con);
+		log_kv(LOG_WARN, "request queue full", "request_id", ctx->request_id, NULL);
+		return send_error(con, ctx, 503, "api.context.server_busy.app_error",
+				  "The server is busy; try again.", NULL);
+	}
+	return MHD_YES;
 }
 
 /* First call for a request: headers are in. Refuses a declared body that is
@@ -307,6 +339,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	if (ctx->too_large)
 		return send_error(con, ctx, 413, "api.context.request_body_too_large.app_error",
 				  "The request body is larger than 1 MiB.", NULL);
+	if (ctx->queued) {
+		/* Woken by the worker: its answer is ready. */
+		if (!atomic_load(&ctx->done))
+			return MHD_YES;
+		ctx->queued = false;
+		return send_response(con, ctx, &ctx->resp);
+	}
 	return dispatch(srv, con, ctx, url);
 }
 
@@ -343,12 +382,17 @@ fail:
 int http_server_start(struct http_server *srv, struct host_ctx *host)
 {
 	const struct host_config *cfg = srv->cfg;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+			 MHD_ALLOW_SUSPEND_RESUME;
 
 	if (cfg->listen_addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv->host = host;
 	atomic_store(&srv->in_flight, 0);
+	if (work_pool_start(&srv->workers, cfg->workers, HTTP_QUEUE_MAX) != 0) {
+		log_kv(LOG_ERROR, "cannot start the worker threads", NULL);
+		return -1;
+	}
 	srv->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
 		MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
@@ -359,6 +403,7 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 		on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
 	if (!srv->daemon) {
 		log_kv(LOG_ERROR, "cannot start the HTTP server", "listen", cfg->listen, NULL);
+		work_pool_stop(&srv->workers);
 		return -1;
 	}
 	return 0;
@@ -381,6 +426,9 @@ void http_server_shutdown(struct http_server *srv)
 	}
 	if (atomic_load(&srv->in_flight) > 0)
 		log_kv(LOG_WARN, "drain timed out; closing the remaining connections", NULL);
+	/* Workers finish what they hold before the daemon goes: a suspended
+	 * connection must be resumed before libmicrohttpd stops. */
+	work_pool_stop(&srv->workers);
 	MHD_stop_daemon(srv->daemon);
 	srv->daemon = NULL;
 	srv->listen_fd = -1;

@@ -3,8 +3,10 @@
  * connections, bodies and headers, one access-log line and an X-Request-Id
  * per request, and a drain on shutdown.
  *
- * Threading: libmicrohttpd's pool threads call the handlers concurrently;
- * plugins' serve_http runs on those threads (see README, "Threads").
+ * Threading: libmicrohttpd's epoll threads (limits.threads) only read and
+ * write sockets. Each complete request is handed to a worker thread
+ * (limits.workers) while its connection is suspended; the host's handlers and
+ * plugins' serve_http run there (see README, "Threads").
  */
 #ifndef HOST_HTTP_SERVER_H
 #define HOST_HTTP_SERVER_H
@@ -14,6 +16,7 @@
 
 #include "config.h"
 #include "plugin_registry.h"
+#include "work_pool.h"
 
 struct host_ctx;
 
@@ -25,6 +28,8 @@ struct host_ctx;
 /* Bounds the request line and headers (libmicrohttpd answers 431 past it). */
 #define HTTP_CONNECTION_MEMORY (64 * 1024)
 #define HTTP_DRAIN_TIMEOUT_MS 30000
+/* Requests waiting for a worker; past it the server answers 503. */
+#define HTTP_QUEUE_MAX 4096
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -32,6 +37,7 @@ struct http_server {
 	uint16_t port;
 	const struct host_config *cfg;
 	struct host_ctx *host;
+	struct work_pool workers;
 	atomic_long in_flight;
 };
 

@@ -25,7 +25,7 @@
 #include <sys/socket.h>
 
 #define BODY_MAX (2 * 1024 * 1024)
-#define KEEP 64
+#define KEEP 4096
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *received; /* array */

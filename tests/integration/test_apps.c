@@ -522,8 +522,21 @@ static void *slow_call(void *arg)
 	return NULL;
 }
 
+static size_t count_received(const char *path)
+{
+	json_t *all = received();
+	size_t n = 0, i;
+	json_t *r;
+
+	json_array_foreach(all, i, r)
+		n += strcmp(json_string_value(json_object_get(r, "path")), path) == 0;
+	json_decref(all);
+	return n;
+}
+
 static void slow_apps_do_not_stop_other_routes(void **state)
 {
+	size_t before = count_received("/slow");
 	struct slow s[4];
 	struct ts_resp r;
 	json_t *resp;
@@ -532,7 +545,16 @@ static void slow_apps_do_not_stop_other_routes(void **state)
 	memset(s, 0, sizeof(s));
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(pthread_create(&s[i].t, NULL, slow_call, &s[i]), 0);
-	usleep(500 * 1000); /* all four are now waiting on the App (2 s timeout) */
+	/* Wait until the App holds all four (it answers after 3 s; the plugin
+	 * gives up after 2 s). */
+	for (int i = 0; i < 150 && count_received("/slow") < before + 4; i++)
+		usleep(10 * 1000);
+	if (count_received("/slow") != before + 4) {
+		for (int i = 0; i < 4; i++)
+			pthread_join(s[i].t, NULL);
+		fail_msg("the App got %zu of 4 slow calls: %s | %s | %s | %s",
+			 count_received("/slow") - before, s[0].text, s[1].text, s[2].text, s[3].text);
+	}
 	r = api("GET", P "/api/v1/ping", NULL, NULL);
 	expect(&r, 200, NULL);
 	ts_resp_free(&r);
