@@ -24,6 +24,12 @@ static const struct route routes[] = {
 	{"/api/v1/apps", "GET", api_apps_list},
 	{"/api/v1/apps/{id}", "GET", api_app_get},
 	{"/api/v1/call", "POST", api_call},
+	{"/api/v1/oauth2/app", "POST", api_oauth2_app},
+	{"/api/v1/oauth2/app", "PUT", api_oauth2_app},
+	{"/api/v1/oauth2/user", "POST", api_oauth2_user},
+	{"/api/v1/oauth2/user", "PUT", api_oauth2_user},
+	{"/api/v1/oauth2/user", "GET", api_oauth2_user},
+	{"/api/v1/oauth2/user", "DELETE", api_oauth2_user},
 };
 
 #define ROUTES_LEN (sizeof(routes) / sizeof(routes[0]))

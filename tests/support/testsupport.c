@@ -156,16 +156,38 @@ static int find_port(const char *log_path)
 	return port;
 }
 
+static int host_spawn(struct ts_host *h, const char *plugin_dir, const char *const *extra);
+
 int ts_host_start(struct ts_host *h, const char *plugin_dir, const char *const *extra)
+{
+	memset(h, 0, sizeof(*h));
+	if (ts_tempdir("host", h->dir, sizeof(h->dir)) != 0)
+		return -1;
+	return host_spawn(h, plugin_dir, extra);
+}
+
+int ts_host_restart(struct ts_host *h, const char *plugin_dir, const char *const *extra)
+{
+	int status = 0;
+
+	if (h->pid > 0) {
+		kill(h->pid, SIGTERM);
+		if (waitpid(h->pid, &status, 0) != h->pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			return -1;
+		h->pid = 0;
+	}
+	h->port = 0;
+	return host_spawn(h, plugin_dir, extra);
+}
+
+static int host_spawn(struct ts_host *h, const char *plugin_dir, const char *const *extra)
 {
 	char data_dir[320];
 	const char *argv[64];
 	size_t argc = 0;
 	int status;
 
-	memset(h, 0, sizeof(*h));
-	if (ts_tempdir("host", h->dir, sizeof(h->dir)) != 0)
-		return -1;
 	snprintf(h->log_path, sizeof(h->log_path), "%s/host.log", h->dir);
 	snprintf(data_dir, sizeof(data_dir), "%s/data", h->dir);
 	argv[argc++] = MMHOST_BIN;
@@ -182,6 +204,8 @@ int ts_host_start(struct ts_host *h, const char *plugin_dir, const char *const *
 		argv[argc++] = extra[i];
 	argv[argc] = NULL;
 
+	/* A restart must not read the previous run's "listening" line. */
+	unlink(h->log_path);
 	h->pid = fork();
 	if (h->pid < 0)
 		return -1;

@@ -44,6 +44,9 @@ struct ts_host {
  * --plugin-dir plugin_dir, then extra (NULL-terminated, may be NULL), and
  * waits (at most 20 s) for its "listening" line. 0 or -1. */
 int ts_host_start(struct ts_host *h, const char *plugin_dir, const char *const *extra);
+/* Stops the host (it must exit 0) and starts it again on the same data
+ * folder, with new extra arguments. The log starts afresh. 0 or -1. */
+int ts_host_restart(struct ts_host *h, const char *plugin_dir, const char *const *extra);
 /* SIGTERM, then waits at most 40 s. Returns the exit status, or -1 when it
  * did not exit (then SIGKILLed) or was killed by a signal. Removes the temp
  * folder. */

@@ -1,0 +1,237 @@
+/*
+ * The three OAuth2 operations Apps call with the tokens they were given:
+ *   POST|PUT /api/v1/oauth2/app              register the App's OAuth2 client
+ *   POST|PUT|GET|DELETE /api/v1/oauth2/user  the acting user's token data
+ *
+ * Checks, in this order, each with its own status:
+ *   1. body over 8 KiB: 413 (before parsing; nothing changes)
+ *   2. no session: 401; a session that is not an App's: 403
+ *   3. the caller's rule: app route: the App's bot or a system-admin acting
+ *      user; user routes: an acting user, not a bot: 403
+ *   4. App not installed 404, disabled 403, remote_oauth2 not granted 403
+ *   5. body not JSON or of the wrong shape: 400 (nothing changes)
+ * The App is the one named by the session's mattermost_app_id prop.
+ */
+#include <string.h>
+
+#include "app_call.h"
+#include "app_record.h"
+#include "router.h"
+#include "banned.h"
+
+#define OAUTH2_BODY_MAX 8192
+
+/* Steps 1 to 3 (step 3's bot-identity half needs the record: see below). */
+static bool check_caller(struct apps_call *c, bool app_route)
+{
+	if (c->req->body.len > OAUTH2_BODY_MAX) {
+		reply_error(c, 413, "apps.oauth2.body_too_large.app_error",
+			    "The body is larger than 8 KiB.");
+		return false;
+	}
+	if (!require_session(c))
+		return false;
+	if (!c->who.app_id[0]) {
+		reply_error(c, 403, "apps.oauth2.not_app_session.app_error",
+			    "This route takes an App's token (bot or acting user), not a "
+			    "user's own session.");
+		return false;
+	}
+	if (!caller_is_admin(c) && !c->who.user_loaded) {
+		reply_error(c, 403, "apps.oauth2.forbidden.app_error", "The caller is unknown.");
+		return false;
+	}
+	if (app_route) {
+		if (c->who.user.is_bot || caller_is_admin(c))
+			return true;
+		reply_error(c, 403, "apps.oauth2.forbidden.app_error",
+			    "Only the App's bot or a system admin acting user may register the "
+			    "App's OAuth2 client.");
+		return false;
+	}
+	if (c->who.user.is_bot) {
+		reply_error(c, 403, "apps.oauth2.forbidden.app_error",
+			    "A bot token carries no user: use the acting user's token.");
+		return false;
+	}
+	return true;
+}
+
+/* Step 4: the App of the session, installed, enabled, granted remote_oauth2;
+ * and a bot caller must be that App's own bot. NULL after answering. */
+static json_t *oauth2_app(struct apps_call *c)
+{
+	json_t *app = app_load(c, c->who.app_id, true);
+	const char *bot;
+
+	if (!app)
+		return NULL;
+	if (!app_has_remote_oauth2(app)) {
+		json_decref(app);
+		reply_error(c, 403, "apps.oauth2.not_granted.app_error",
+			    "The App was not granted remote_oauth2.");
+		return NULL;
+	}
+	bot = json_string_value(json_object_get(app, "bot_user_id"));
+	if (c->who.user.is_bot && (!bot || strcmp(bot, c->who.user_id) != 0)) {
+		json_decref(app);
+		reply_error(c, 403, "apps.oauth2.forbidden.app_error",
+			    "This bot is not the App's bot.");
+		return NULL;
+	}
+	return app;
+}
+
+static void store_failed(struct apps_call *c, int rc)
+{
+	plugin_logf(c->plugin, MMPLUGIN_LOG_ERROR, "oauth2 store: app %s user %s failed (%d)",
+		    c->who.app_id, c->who.user_id, rc);
+	if (rc == STORE_ECORRUPT)
+		reply_error(c, 500, "apps.store.record_unreadable.app_error",
+			    "The stored record could not be read; the server log says why.");
+	else
+		reply_error(c, 500, "apps.store.app_error",
+			    "The plugin's store failed; see the server log.");
+}
+
+/* {"client_id", "client_secret", "remote_root_url": strings, "data": any};
+ * all optional, other keys ignored. NULL after answering 400. */
+static json_t *client_from_body(struct apps_call *c)
+{
+	static const char *const strings[] = {"client_id", "client_secret", "remote_root_url"};
+	json_t *body = body_json(c), *out;
+
+	if (!body)
+		return NULL;
+	if (!json_is_object(body)) {
+		json_decref(body);
+		reply_error(c, 400, "apps.oauth2.invalid_body.app_error",
+			    "The body must be an object {client_id, client_secret, "
+			    "remote_root_url, data}.");
+		return NULL;
+	}
+	out = json_object();
+	for (size_t i = 0; i < 3; i++) {
+		json_t *v = json_object_get(body, strings[i]);
+		if (!v || json_is_null(v))
+			continue;
+		if (!json_is_string(v)) {
+			char msg[96];
+			snprintf(msg, sizeof(msg), "%s must be a string.", strings[i]);
+			reply_error(c, 400, "apps.oauth2.invalid_body.app_error", msg);
+			json_decref(out);
+			json_decref(body);
+			return NULL;
+		}
+		json_object_set(out, strings[i], v);
+	}
+	if (json_object_get(body, "data"))
+		json_object_set(out, "data", json_object_get(body, "data"));
+	json_decref(body);
+	return out;
+}
+
+void api_oauth2_app(struct apps_call *c)
+{
+	struct apps_plugin *p = c->plugin;
+	json_t *app, *client;
+	int rc;
+
+	if (!check_caller(c, true))
+		return;
+	pthread_mutex_lock(&p->admin_lock);
+	app = oauth2_app(c);
+	if (!app)
+		goto out;
+	client = client_from_body(c);
+	if (!client)
+		goto out;
+	json_object_set_new(app, "remote_oauth2", client); /* a full replace */
+	rc = app_record_put(&p->store, c->who.app_id, app);
+	if (rc != STORE_OK) {
+		store_failed(c, rc);
+		goto out;
+	}
+	plugin_logf(p, MMPLUGIN_LOG_INFO, "app %s: OAuth2 client stored by %s", c->who.app_id,
+		    c->who.user_id);
+	reply_json(c, 200, "{}", 2);
+out:
+	pthread_mutex_unlock(&p->admin_lock);
+	json_decref(app);
+}
+
+static void user_get(struct apps_call *c)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc = oauth2_user_get(&c->plugin->store, c->who.app_id, c->who.user_id, &data, &len);
+
+	if (rc == STORE_ENOTFOUND) {
+		reply_json(c, 200, "null", 4);
+		return;
+	}
+	if (rc != STORE_OK) {
+		store_failed(c, rc);
+		return;
+	}
+	reply_json(c, 200, data, len);
+	unseal_free(data);
+}
+
+static void user_delete(struct apps_call *c)
+{
+	int rc = oauth2_user_del(&c->plugin->store, c->who.app_id, c->who.user_id);
+
+	if (rc != STORE_OK && rc != STORE_ENOTFOUND) {
+		store_failed(c, rc);
+		return;
+	}
+	reply_json(c, 200, "{}", 2);
+}
+
+/* Any JSON value, stored as the bytes that were sent; null deletes. */
+static void user_put(struct apps_call *c)
+{
+	const struct mmplugin_str *b = &c->req->body;
+	json_t *v = json_loadb(b->ptr, b->len, JSON_DECODE_ANY, NULL);
+	int rc;
+
+	if (!v) {
+		reply_error(c, 400, "apps.oauth2.invalid_body.app_error",
+			    "The body must be a JSON value (null deletes).");
+		return;
+	}
+	if (json_is_null(v)) {
+		json_decref(v);
+		user_delete(c);
+		return;
+	}
+	json_decref(v);
+	rc = oauth2_user_put(&c->plugin->store, c->who.app_id, c->who.user_id, b->ptr, b->len);
+	if (rc != STORE_OK) {
+		store_failed(c, rc);
+		return;
+	}
+	reply_json(c, 200, "{}", 2);
+}
+
+void api_oauth2_user(struct apps_call *c)
+{
+	const struct mmplugin_str *m = &c->req->method;
+	json_t *app;
+
+	if (!check_caller(c, false))
+		return;
+	app = oauth2_app(c);
+	if (!app)
+		return;
+	json_decref(app);
+	if (m->len == 3 && memcmp(m->ptr, "GET", 3) == 0)
+		user_get(c);
+	else if (m->len == 4 && memcmp(m->ptr, "HEAD", 4) == 0)
+		user_get(c);
+	else if (m->len == 6 && memcmp(m->ptr, "DELETE", 6) == 0)
+		user_delete(c);
+	else
+		user_put(c);
+}
