@@ -195,7 +195,8 @@ static json_t *build_request(struct apps_plugin *p, const struct app_call_req *r
 	json_object_set_new(req, "path", json_string(r->path));
 	if (r->expand_json)
 		json_object_set(req, "expand", (json_t *)r->expand_json);
-	json_object_set(req, "values", r->values ? (json_t *)r->values : json_object());
+	json_object_set_new(req, "values",
+			    r->values ? json_incref((json_t *)r->values) : json_object());
 	if (r->state)
 		json_object_set(req, "state", (json_t *)r->state);
 	json_object_set_new(req, "context", ctx);
