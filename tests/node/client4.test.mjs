@@ -1,6 +1,9 @@
 // Mattermost's own JavaScript client (Client4 from @mattermost/client)
 // against a real mmhost: login, getMe, createUserAccessToken, logout.
-// run.sh starts the host and passes MMHOST_URL, MMHOST_ADMIN, MMHOST_PASSWORD.
+// Then an admin installs an App with two HTTP requests and a user runs one of
+// its calls with executeAppCall; the tokens the App receives authenticate as
+// the App. run.sh starts the host and the test App and passes MMHOST_URL,
+// MMHOST_ADMIN, MMHOST_PASSWORD and TEST_APP_URL.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import client from '@mattermost/client';
@@ -9,6 +12,7 @@ const {Client4} = client;
 const url = process.env.MMHOST_URL;
 const admin = process.env.MMHOST_ADMIN;
 const password = process.env.MMHOST_PASSWORD;
+const appUrl = process.env.TEST_APP_URL;
 
 function newClient(token) {
     const c = new Client4();
@@ -67,4 +71,48 @@ test('logout revokes the session', async () => {
 
 test('getMe without a token is 401', async () => {
     await assert.rejects(newClient().getMe(), (err) => err.status_code === 401);
+});
+
+test('an App installed with two requests answers executeAppCall with working tokens', async () => {
+    const admin = newClient();
+    await admin.login(process.env.MMHOST_ADMIN, password);
+    const apps = `${url}/plugins/com.mattermost.apps/api/v1`;
+    const post = (path, body) => fetch(`${apps}${path}`, {
+        method: 'POST',
+        headers: {Authorization: `Bearer ${admin.getToken()}`, 'Content-Type': 'application/json'},
+        body: JSON.stringify(body),
+    });
+    const manifest = {
+        app_id: 'node-app',
+        display_name: 'Node App',
+        homepage_url: 'https://example.com',
+        requested_permissions: ['act_as_bot', 'act_as_user', 'remote_oauth2'],
+        http: {root_url: appUrl},
+    };
+    assert.equal((await post('/update-app-listing', manifest)).status, 200);
+    const installed = await post('/install-app', {app_id: 'node-app', deploy_type: 'http'});
+    assert.equal(installed.status, 200);
+
+    const me = await admin.getMe();
+    const user = await admin.createUser({username: 'caller', email: 'caller@example.com', password: 'caller-password'});
+    assert.equal(user.username, 'caller');
+    const c = newClient();
+    await c.login('caller', 'caller-password');
+    const res = await c.executeAppCall({
+        path: '/echo',
+        expand: {acting_user: 'summary', acting_user_access_token: 'all'},
+        context: {app_id: 'node-app', location: '/command'},
+    }, false);
+    assert.equal(res.type, 'ok');
+    assert.equal(res.app_metadata.bot_username, 'node-app');
+    const ctx = res.data.context;
+    assert.equal(ctx.app_id, 'node-app');
+    assert.equal(ctx.acting_user.username, 'caller');
+    assert.notEqual(ctx.acting_user.id, me.id);
+
+    const asBot = await newClient(ctx.bot_access_token).getMe();
+    assert.equal(asBot.is_bot, true);
+    assert.equal(asBot.id, ctx.bot_user_id);
+    const asUser = await newClient(ctx.acting_user_access_token).getMe();
+    assert.equal(asUser.username, 'caller');
 });
