@@ -30,6 +30,7 @@ int apps_store_open(struct apps_store *st, const char *dir, const struct sealer 
 	if (kv_dbi(&st->kv, "apps", &st->apps) || kv_dbi(&st->kv, "listing", &st->listing) ||
 	    kv_dbi(&st->kv, "oauth2_user", &st->oauth2_user) ||
 	    kv_dbi(&st->kv, "oauth2_state", &st->oauth2_state) ||
+	    kv_dbi(&st->kv, "oauth2_state_by_user", &st->state_index) ||
 	    kv_dbi(&st->kv, "meta", &st->meta) || kv_write(&st->kv, put_meta, st) != 0) {
 		snprintf(err, err_cap, "cannot open the plugin's databases in %s", dir);
 		kv_close(&st->kv);
@@ -344,6 +345,14 @@ static int match_state_app(const MDB_val *k, const MDB_val *v, void *arg)
 	return mine;
 }
 
+static int match_index_app(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct delete_arg *a = arg;
+
+	(void)k;
+	return v->mv_size == strlen(a->app_id) && memcmp(v->mv_data, a->app_id, v->mv_size) == 0;
+}
+
 static int delete_app(MDB_txn *txn, void *arg)
 {
 	struct delete_arg *a = arg;
@@ -367,6 +376,10 @@ static int delete_app(MDB_txn *txn, void *arg)
 	if (rc == 0)
 		rc = kv_delete_matching(txn, a->st->oauth2_state, NULL, match_state_app, a,
 					&a->states);
+	if (rc == 0) {
+		size_t n = 0;
+		rc = kv_delete_matching(txn, a->st->state_index, NULL, match_index_app, a, &n);
+	}
 	return rc == KV_EIO ? STORE_EIO : rc;
 }
 

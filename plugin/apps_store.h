@@ -6,6 +6,9 @@
  *   listing       app_id -> listed manifest, JSON (nothing secret)
  *   oauth2_user   app_id 0x00 user_id -> the user's OAuth2 data, sealed, byte-exact
  *   oauth2_state  BLAKE2b-256(state) -> flow state, sealed JSON
+ *   oauth2_state_by_user  user_id | expires_at (8 bytes, big-endian) | hash
+ *                 -> app_id: finds a user's states oldest first, and expired
+ *                 ones, without opening any sealed record
  *   meta          "schema_version" -> "1"
  *
  * Every write commits with full sync: when a function returns STORE_OK the
@@ -36,7 +39,7 @@ enum store_rc {
 
 struct apps_store {
 	struct kv_env kv;
-	MDB_dbi apps, listing, oauth2_user, oauth2_state, meta;
+	MDB_dbi apps, listing, oauth2_user, oauth2_state, state_index, meta;
 	const struct sealer *sealer;
 };
 

@@ -42,6 +42,11 @@ struct apps_plugin {
 	struct token_cache tokens;
 	struct app_http http;
 	pthread_mutex_t admin_lock; /* install, enable, disable, uninstall one at a time */
+	/* Sweeps expired OAuth2 states every minute until deactivate. */
+	pthread_t sweeper;
+	pthread_mutex_t sweep_lock;
+	pthread_cond_t sweep_cond;
+	bool stopping;
 };
 
 /* Who is calling, from the session the host authenticated. */

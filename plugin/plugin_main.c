@@ -3,9 +3,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "plugin.h"
 #include "router.h"
+#include "state_store.h"
 #include "banned.h"
+
+#define SWEEP_INTERVAL_S 60
+
+static void *sweep_states(void *arg)
+{
+	struct apps_plugin *p = arg;
+
+	pthread_mutex_lock(&p->sweep_lock);
+	while (!p->stopping) {
+		struct timespec until, now;
+		size_t n = 0;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += SWEEP_INTERVAL_S;
+		pthread_cond_timedwait(&p->sweep_cond, &p->sweep_lock, &until);
+		if (p->stopping)
+			break;
+		pthread_mutex_unlock(&p->sweep_lock);
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (oauth2_state_sweep(&p->store, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
+				       &n) == STORE_OK &&
+		    n)
+			plugin_logf(p, MMPLUGIN_LOG_INFO, "%zu expired oauth2 states swept", n);
+		pthread_mutex_lock(&p->sweep_lock);
+	}
+	pthread_mutex_unlock(&p->sweep_lock);
+	return NULL;
+}
 
 static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *api,
 			 void **state_out)
@@ -39,6 +70,14 @@ static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *ap
 	}
 	token_cache_init(&p->tokens);
 	pthread_mutex_init(&p->admin_lock, NULL);
+	pthread_mutex_init(&p->sweep_lock, NULL);
+	pthread_cond_init(&p->sweep_cond, NULL);
+	if (pthread_create(&p->sweeper, NULL, sweep_states, p) != 0) {
+		snprintf(err, sizeof(err), "cannot start the state sweeper");
+		app_http_cleanup(&p->http);
+		token_cache_destroy(&p->tokens);
+		goto fail_store;
+	}
 	plugin_logf(p, MMPLUGIN_LOG_INFO, "com.mattermost.apps %s activated (store %s)",
 		    APPS_PLUGIN_VERSION, dir);
 	*state_out = p;
@@ -60,6 +99,13 @@ static void apps_deactivate(void *state)
 	if (!p)
 		return;
 	plugin_log(p, MMPLUGIN_LOG_INFO, "com.mattermost.apps deactivating");
+	pthread_mutex_lock(&p->sweep_lock);
+	p->stopping = true;
+	pthread_cond_signal(&p->sweep_cond);
+	pthread_mutex_unlock(&p->sweep_lock);
+	pthread_join(p->sweeper, NULL);
+	pthread_cond_destroy(&p->sweep_cond);
+	pthread_mutex_destroy(&p->sweep_lock);
 	app_http_cleanup(&p->http);
 	token_cache_destroy(&p->tokens);
 	apps_store_close(&p->store);

@@ -30,6 +30,8 @@ static const struct route routes[] = {
 	{"/api/v1/oauth2/user", "PUT", api_oauth2_user},
 	{"/api/v1/oauth2/user", "GET", api_oauth2_user},
 	{"/api/v1/oauth2/user", "DELETE", api_oauth2_user},
+	{"/apps/{id}/oauth2/remote/connect", "GET", api_flow_connect},
+	{"/apps/{id}/oauth2/remote/complete", "GET", api_flow_complete},
 };
 
 #define ROUTES_LEN (sizeof(routes) / sizeof(routes[0]))

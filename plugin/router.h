@@ -29,5 +29,8 @@ void api_call(struct apps_call *c);
 /* oauth2_store.c */
 void api_oauth2_app(struct apps_call *c);
 void api_oauth2_user(struct apps_call *c);
+/* oauth2_flow.c */
+void api_flow_connect(struct apps_call *c);
+void api_flow_complete(struct apps_call *c);
 
 #endif

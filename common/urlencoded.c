@@ -137,3 +137,56 @@ int redirect_is_local(const char *to)
 	}
 	return 1;
 }
+
+int url_encode(const char *s, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		int plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			    c == '-' || c == '.' || c == '_' || c == '~';
+		if (o + (plain ? 1 : 3) + 1 > cap)
+			return FORM_ETOOLONG;
+		if (plain) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	if (cap == 0)
+		return FORM_ETOOLONG;
+	out[o] = '\0';
+	return FORM_OK;
+}
+
+#define PAIR_MAX 1024
+
+int form_each(const char *text, size_t len,
+	      int (*fn)(const char *name, const char *value, void *arg), void *arg)
+{
+	char name[PAIR_MAX], value[PAIR_MAX];
+	size_t i = 0;
+
+	while (i < len) {
+		const char *pair = text + i;
+		const char *amp = memchr(pair, '&', len - i);
+		size_t plen = amp ? (size_t)(amp - pair) : len - i;
+		const char *eq = memchr(pair, '=', plen);
+		size_t klen = eq ? (size_t)(eq - pair) : plen;
+
+		i += plen + 1;
+		if (klen == 0 || decode(pair, klen, name, sizeof(name)) != FORM_OK)
+			continue;
+		if (decode(eq ? eq + 1 : "", eq ? plen - klen - 1 : 0, value, sizeof(value)) !=
+		    FORM_OK)
+			continue;
+		int rc = fn(name, value, arg);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}

@@ -1,0 +1,297 @@
+/*
+ * The browser flow, for a logged-in person:
+ *   GET /apps/{app_id}/oauth2/remote/connect   makes a state and a PKCE
+ *       verifier, asks the App for the provider's authorize URL, 307 there
+ *   GET /apps/{app_id}/oauth2/remote/complete  checks and consumes the state,
+ *       hands the provider's answer (code or error) and the verifier to the
+ *       App, shows the outcome
+ * Every answer is an HTML page or a redirect, never cached, never leaking a
+ * referrer. The App checks are the API's: not installed 404, disabled 403,
+ * remote_oauth2 not granted 403.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app_call.h"
+#include "app_record.h"
+#include "flow_page.h"
+#include "flow_tokens.h"
+#include "manifest.h"
+#include "router.h"
+#include "state_store.h"
+#include "url_origin.h"
+#include "urlencoded.h"
+#include "banned.h"
+
+#define STATES_PER_USER 20
+#define LOCATION_MAX 4096
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A logged-in person, or a redirect to the login page that brings them
+ * back here. */
+static bool require_person(struct apps_call *c)
+{
+	char target[LOCATION_MAX], enc[LOCATION_MAX * 3], location[LOCATION_MAX * 3 + 64];
+	const struct mmplugin_request *req = c->req;
+	int n;
+
+	if (c->who.has_session) {
+		if (!caller_is_admin(c) && !c->who.user_loaded) {
+			flow_page(c, 401, "Please log in again", "Your session is not valid.");
+			return false;
+		}
+		if (c->who.user.is_bot) {
+			flow_page(c, 403, "Cannot connect",
+				  "A bot cannot connect an account: log in as a person.");
+			return false;
+		}
+		return true;
+	}
+	n = snprintf(target, sizeof(target), APPS_PATH_PREFIX "%.*s%s%.*s", (int)req->path.len,
+		     req->path.ptr, req->query.len ? "?" : "", (int)req->query.len,
+		     req->query.ptr);
+	if (n < 0 || (size_t)n >= sizeof(target) || url_encode(target, enc, sizeof(enc)) != 0) {
+		flow_page(c, 414, "Cannot connect", "The address is too long.");
+		return false;
+	}
+	snprintf(location, sizeof(location), "/login?redirect_to=%s", enc);
+	flow_redirect(c, 302, location);
+	return false;
+}
+
+/* The App, installed, enabled and granted remote_oauth2; NULL after the
+ * error page. */
+static json_t *flow_app(struct apps_call *c)
+{
+	json_t *app = NULL;
+	int rc = app_id_valid(c->param) ? app_record_get(&c->plugin->store, c->param, &app)
+					: STORE_ENOTFOUND;
+
+	if (rc == STORE_ENOTFOUND) {
+		flow_page(c, 404, "Cannot connect", "This App is not installed.");
+		return NULL;
+	}
+	if (rc != STORE_OK) {
+		plugin_logf(c->plugin, MMPLUGIN_LOG_ERROR, "app record %s does not open (%d)",
+			    c->param, rc);
+		flow_page(c, 500, "Cannot connect",
+			  "The App's record could not be read; the server log says why.");
+		return NULL;
+	}
+	if (json_is_true(json_object_get(app, "disabled"))) {
+		json_decref(app);
+		flow_page(c, 403, "Cannot connect", "This App is disabled.");
+		return NULL;
+	}
+	if (!app_has_remote_oauth2(app)) {
+		json_decref(app);
+		flow_page(c, 403, "Cannot connect", "This App was not granted remote_oauth2.");
+		return NULL;
+	}
+	return app;
+}
+
+/* The call the manifest names (or the default path), with the flow's
+ * expansions added to its own. */
+static json_t *flow_call(const json_t *app, const char *field, const char *def, bool with_user)
+{
+	json_t *call = manifest_call(json_object_get(app, "manifest"), field, def);
+	json_t *ex = json_object_get(call, "expand");
+
+	if (!json_is_object(ex)) {
+		ex = json_object();
+		json_object_set_new(call, "expand", ex);
+	}
+	json_object_set_new(ex, "acting_user", json_string("summary"));
+	json_object_set_new(ex, "acting_user_access_token", json_string("all"));
+	json_object_set_new(ex, "oauth2_app", json_string("all"));
+	if (with_user)
+		json_object_set_new(ex, "oauth2_user", json_string("all"));
+	return call;
+}
+
+/* Runs the flow call; returns the App's response or NULL after a 502 page. */
+static json_t *invoke(struct apps_call *c, const json_t *app, const json_t *call,
+		      const json_t *values)
+{
+	struct app_call_req r = {0};
+	struct expand ex;
+	char err[512];
+	json_t *resp;
+
+	if (expand_parse(json_object_get(call, "expand"), &ex, err, sizeof(err)) != 0) {
+		flow_page(c, 502, "Cannot connect", err);
+		return NULL;
+	}
+	r.app = app;
+	r.path = json_string_value(json_object_get(call, "path"));
+	r.expand = &ex;
+	r.expand_json = json_object_get(call, "expand");
+	r.values = values;
+	r.state = json_object_get(call, "state");
+	r.acting_user_id = c->who.user_id;
+	resp = app_call_invoke(c->plugin, &r, err, sizeof(err));
+	if (!resp)
+		flow_page(c, 502, "Cannot connect", err);
+	return resp;
+}
+
+/* The URL the App gave: absolute http(s), and on remote_root_url's origin
+ * when that is set. */
+static bool connect_url_ok(const json_t *app, const char *url)
+{
+	const char *root = json_string_value(
+		json_object_get(json_object_get(app, "remote_oauth2"), "remote_root_url"));
+	struct url_origin to, allowed;
+
+	if (url_origin_parse(url, &to) != 0)
+		return false;
+	if (!root || !*root)
+		return true;
+	return url_origin_parse(root, &allowed) == 0 && url_same_origin(&to, &allowed);
+}
+
+void api_flow_connect(struct apps_call *c)
+{
+	struct apps_plugin *p = c->plugin;
+	char state[FLOW_TOKEN_LEN + 1], verifier[FLOW_TOKEN_LEN + 1], challenge[FLOW_TOKEN_LEN + 1];
+	unsigned char hash[STATE_HASH_LEN];
+	const char *client_id, *url;
+	json_t *app, *call = NULL, *values = NULL, *resp = NULL;
+	size_t evicted = 0;
+	int rc;
+
+	if (!require_person(c) || !(app = flow_app(c)))
+		return;
+	client_id = json_string_value(json_object_get(json_object_get(app, "remote_oauth2"),
+						      "client_id"));
+	if (!client_id || !*client_id) {
+		flow_page(c, 409, "Cannot connect yet",
+			  "The App has not registered its OAuth2 client yet; ask an admin to "
+			  "configure it.");
+		goto out;
+	}
+	flow_random_token(state);
+	flow_random_token(verifier);
+	pkce_challenge_s256(verifier, challenge);
+	state_hash(state, strlen(state), hash);
+	rc = oauth2_state_create(&p->store, hash, c->param, c->who.user_id, verifier, now_ms(),
+				 p->settings.state_ttl_ms, STATES_PER_USER, &evicted);
+	sodium_memzero(verifier, sizeof(verifier));
+	if (rc != STORE_OK) {
+		plugin_logf(p, MMPLUGIN_LOG_ERROR, "oauth2 state for app %s not saved (%d)",
+			    c->param, rc);
+		flow_page(c, 500, "Cannot connect", "The server could not start the connection.");
+		goto out;
+	}
+	call = flow_call(app, "get_oauth2_connect_url", "/oauth2/connect", false);
+	values = json_pack("{s:s, s:s, s:s}", "state", state, "code_challenge", challenge,
+			   "code_challenge_method", "S256");
+	resp = invoke(c, app, call, values);
+	if (!resp)
+		goto out;
+	url = json_string_value(json_object_get(resp, "data"));
+	if (strcmp(json_string_value(json_object_get(resp, "type")), "error") == 0) {
+		const char *text = json_string_value(json_object_get(resp, "text"));
+		flow_page(c, 502, "Cannot connect", text ? text : "The App answered with an error.");
+	} else if (!url || !connect_url_ok(app, url)) {
+		plugin_logf(p, MMPLUGIN_LOG_WARN, "app %s gave an unusable connect URL", c->param);
+		flow_page(c, 502, "Cannot connect",
+			  "The App did not give a valid address to connect to.");
+	} else {
+		flow_redirect(c, 307, url);
+	}
+out:
+	sodium_memzero(state, sizeof(state));
+	json_decref(resp);
+	json_decref(values);
+	json_decref(call);
+	json_decref(app);
+}
+
+static int add_first(const char *name, const char *value, void *arg)
+{
+	json_t *obj = arg;
+
+	if (!json_object_get(obj, name) && json_object_size(obj) < 64)
+		json_object_set_new(obj, name, json_string(value));
+	return 0;
+}
+
+static const char *state_problem(int rc)
+{
+	switch (rc) {
+	case STATE_ENOTFOUND:
+		return "This connection link is unknown or was already used. Start again from "
+		       "the App.";
+	case STATE_EEXPIRED:
+		return "This connection link has expired. Start again from the App.";
+	case STATE_EMISMATCH:
+		return "This connection link was made for another App or another user.";
+	default:
+		return "The connection could not be checked; the server log says why.";
+	}
+}
+
+void api_flow_complete(struct apps_call *c)
+{
+	struct apps_plugin *p = c->plugin;
+	char verifier[STATE_VERIFIER_MAX];
+	unsigned char hash[STATE_HASH_LEN];
+	json_t *app, *values = json_object(), *call = NULL, *resp = NULL;
+	const char *state, *type;
+	int rc;
+
+	if (!require_person(c) || !(app = flow_app(c))) {
+		json_decref(values);
+		return;
+	}
+	form_each(c->req->query.ptr, c->req->query.len, add_first, values);
+	state = json_string_value(json_object_get(values, "state"));
+	if (!state || !*state) {
+		flow_page(c, 403, "Cannot connect", "The provider sent no state back.");
+		goto out;
+	}
+	state_hash(state, strlen(state), hash);
+	rc = oauth2_state_consume(&p->store, hash, c->param, c->who.user_id, now_ms(), verifier,
+				  sizeof(verifier));
+	if (rc != STATE_OK) {
+		plugin_logf(p, MMPLUGIN_LOG_WARN, "app %s: oauth2 state refused for user %s (%d)",
+			    c->param, c->who.user_id, rc);
+		flow_page(c, rc == STORE_ECORRUPT || rc == STORE_EIO ? 500 : 403, "Cannot connect",
+			  state_problem(rc));
+		goto out;
+	}
+	json_object_set_new(values, "code_verifier", json_string(verifier));
+	sodium_memzero(verifier, sizeof(verifier));
+	call = flow_call(app, "on_oauth2_complete", "/oauth2/complete", true);
+	resp = invoke(c, app, call, values);
+	if (!resp)
+		goto out;
+	type = json_string_value(json_object_get(resp, "type"));
+	if (strcmp(type, "error") == 0) {
+		const char *text = json_string_value(json_object_get(resp, "text"));
+		flow_page(c, 400, "Could not connect your account",
+			  text ? text : "The App could not finish the connection.");
+	} else {
+		plugin_logf(p, MMPLUGIN_LOG_INFO, "app %s: user %s connected", c->param,
+			    c->who.user_id);
+		flow_page(c, 200, "Connected",
+			  "You have connected your account. You can close this window.");
+	}
+out:
+	json_decref(resp);
+	json_decref(call);
+	json_decref(values);
+	json_decref(app);
+}
