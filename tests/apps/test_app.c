@@ -1,7 +1,7 @@
 /*
  * test-app: an App used only by the tests, a real HTTP server.
  *
- *   test-app --listen 127.0.0.1:0 [--connect-url URL]
+ *   test-app --listen 127.0.0.1:0 [--connect-url URL] [--token-url URL]
  *
  * Prints "test-app listening on 127.0.0.1:PORT" on stderr. Every POST is
  * recorded (path, headers lower-cased, body); GET /_received returns the
@@ -9,9 +9,16 @@
  *   /fail     HTTP 500          /garbage  200, not JSON
  *   /huge     2 MiB of JSON     /slow     waits 3 s, then ok
  *   /error    {"type":"error"}  /badtype  {"type":"weird"}
- *   /oauth2/connect             {"type":"ok","data":<--connect-url>}
+ *   /oauth2/connect   {"type":"ok","data":"<--connect-url>?client_id=..&state=..
+ *                     &code_challenge=..&redirect_uri=<complete_url>"}, or, for
+ *                     the Apps named bad-*, an unusable answer (see bad_connect)
+ *   /oauth2/complete  the provider's error as {"type":"error"}; else exchanges
+ *                     the code at --token-url (client secret and code_verifier)
+ *                     and stores the token through POST .../oauth2/user with
+ *                     the acting user's token
  *   anything else               {"type":"ok","data":<the request received>}
  */
+#include <curl/curl.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -20,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "urlencoded.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -30,6 +39,7 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *received; /* array */
 static const char *connect_url = "http://127.0.0.1:1/authorize";
+static const char *token_url = "http://127.0.0.1:1/token";
 
 struct req {
 	char *body;
@@ -71,6 +81,157 @@ static enum MHD_Result answer_json(struct MHD_Connection *con, json_t *j)
 	free(text);
 	json_decref(j);
 	return ret;
+}
+
+static const char *sget(const json_t *obj, const char *path1, const char *path2)
+{
+	const json_t *v = json_object_get(obj, path1);
+
+	if (path2)
+		v = json_object_get(v, path2);
+	return json_string_value(v) ? json_string_value(v) : "";
+}
+
+/* The unusable connect answers, by app_id. NULL: answer normally. */
+static json_t *bad_connect(const char *app_id)
+{
+	if (strcmp(app_id, "bad-js") == 0)
+		return json_pack("{s:s, s:s}", "type", "ok", "data", "javascript:alert(1)");
+	if (strcmp(app_id, "bad-host") == 0)
+		return json_pack("{s:s, s:s}", "type", "ok", "data", "https://evil.example/authorize");
+	if (strcmp(app_id, "bad-type") == 0)
+		return json_pack("{s:s, s:i}", "type", "ok", "data", 42);
+	if (strcmp(app_id, "bad-error") == 0)
+		return json_pack("{s:s, s:s}", "type", "error", "text", "no <provider> configured");
+	if (strcmp(app_id, "bad-relative") == 0)
+		return json_pack("{s:s, s:s}", "type", "ok", "data", "/authorize");
+	if (strcmp(app_id, "bad-userinfo") == 0)
+		return json_pack("{s:s, s:s}", "type", "ok", "data",
+				 "http://127.0.0.1@evil.example/authorize");
+	return NULL;
+}
+
+static json_t *oauth2_connect(const json_t *call)
+{
+	const json_t *ctx = json_object_get(call, "context");
+	char url[4096], e_state[512], e_ch[512], e_redirect[2048], e_cid[512];
+	json_t *bad = bad_connect(sget(ctx, "app_id", NULL));
+
+	if (bad)
+		return bad;
+	if (url_encode(sget(call, "values", "state"), e_state, sizeof(e_state)) ||
+	    url_encode(sget(call, "values", "code_challenge"), e_ch, sizeof(e_ch)) ||
+	    url_encode(sget(ctx, "oauth2", "complete_url"), e_redirect, sizeof(e_redirect)) ||
+	    url_encode(sget(ctx, "oauth2", "client_id"), e_cid, sizeof(e_cid)))
+		return json_pack("{s:s, s:s}", "type", "error", "text", "value too long");
+	snprintf(url, sizeof(url),
+		 "%s?response_type=code&client_id=%s&redirect_uri=%s&state=%s&code_challenge=%s"
+		 "&code_challenge_method=%s",
+		 connect_url, e_cid, e_redirect, e_state, e_ch,
+		 sget(call, "values", "code_challenge_method"));
+	return json_pack("{s:s, s:s}", "type", "ok", "data", url);
+}
+
+struct buf {
+	char *p;
+	size_t len;
+};
+
+static size_t sink(char *d, size_t s, size_t n, void *arg)
+{
+	struct buf *b = arg;
+	char *np = realloc(b->p, b->len + s * n + 1);
+
+	if (!np)
+		return 0;
+	memcpy(np + b->len, d, s * n);
+	b->p = np;
+	b->len += s * n;
+	b->p[b->len] = '\0';
+	return s * n;
+}
+
+/* POSTs body; returns the status and the answer in *out. */
+static long post(const char *url, const char *auth, const char *type, const char *body,
+		 struct buf *out)
+{
+	struct curl_slist *h = NULL;
+	char a[512], t[128];
+	long status = 0;
+	CURL *c = curl_easy_init();
+
+	snprintf(t, sizeof(t), "Content-Type: %s", type);
+	h = curl_slist_append(h, t);
+	if (auth) {
+		snprintf(a, sizeof(a), "Authorization: Bearer %s", auth);
+		h = curl_slist_append(h, a);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	return status;
+}
+
+static json_t *oauth2_complete(const json_t *call)
+{
+	const json_t *ctx = json_object_get(call, "context");
+	char form[8192], e[5][1024], store_url[1024], text[256];
+	struct buf tok = {0}, st = {0};
+	json_t *answer, *token_json, *stored;
+	long status;
+
+	if (*sget(call, "values", "error")) {
+		snprintf(text, sizeof(text), "provider said: %s", sget(call, "values", "error"));
+		return json_pack("{s:s, s:s}", "type", "error", "text", text);
+	}
+	if (url_encode(sget(call, "values", "code"), e[0], sizeof(e[0])) ||
+	    url_encode(sget(ctx, "oauth2", "complete_url"), e[1], sizeof(e[1])) ||
+	    url_encode(sget(ctx, "oauth2", "client_id"), e[2], sizeof(e[2])) ||
+	    url_encode(sget(ctx, "oauth2", "client_secret"), e[3], sizeof(e[3])) ||
+	    url_encode(sget(call, "values", "code_verifier"), e[4], sizeof(e[4])))
+		return json_pack("{s:s, s:s}", "type", "error", "text", "value too long");
+	snprintf(form, sizeof(form),
+		 "grant_type=authorization_code&code=%s&redirect_uri=%s&client_id=%s"
+		 "&client_secret=%s&code_verifier=%s",
+		 e[0], e[1], e[2], e[3], e[4]);
+	status = post(token_url, NULL, "application/x-www-form-urlencoded", form, &tok);
+	token_json = tok.p ? json_loads(tok.p, 0, NULL) : NULL;
+	if (status != 200 || !json_is_string(json_object_get(token_json, "access_token"))) {
+		snprintf(text, sizeof(text), "the provider refused the code: %.120s",
+			 tok.p ? tok.p : "no answer");
+		answer = json_pack("{s:s, s:s}", "type", "error", "text", text);
+		goto out;
+	}
+	stored = json_pack("{s:O, s:O}", "access_token", json_object_get(token_json, "access_token"),
+			   "login", json_object_get(token_json, "login"));
+	{
+		char *body = json_dumps(stored, JSON_COMPACT);
+		snprintf(store_url, sizeof(store_url),
+			 "%s/plugins/com.mattermost.apps/api/v1/oauth2/user",
+			 sget(ctx, "mattermost_site_url", NULL));
+		status = post(store_url, sget(ctx, "acting_user_access_token", NULL),
+			      "application/json", body, &st);
+		free(body);
+	}
+	json_decref(stored);
+	if (status != 200) {
+		snprintf(text, sizeof(text), "storing the token failed: %ld", status);
+		answer = json_pack("{s:s, s:s}", "type", "error", "text", text);
+	} else {
+		answer = json_pack("{s:s, s:s}", "type", "ok", "text", "connected");
+	}
+out:
+	json_decref(token_json);
+	free(tok.p);
+	free(st.p);
+	return answer;
 }
 
 static enum MHD_Result serve_post(struct MHD_Connection *con, const char *url, struct req *rq)
@@ -116,8 +277,11 @@ static enum MHD_Result serve_post(struct MHD_Connection *con, const char *url, s
 		return answer(con, 200, "{\"type\":\"error\",\"text\":\"it broke\"}");
 	if (strcmp(url, "/badtype") == 0)
 		return answer(con, 200, "{\"type\":\"weird\"}");
+	/* body belongs to the recorded request. */
 	if (strcmp(url, "/oauth2/connect") == 0)
-		return answer_json(con, json_pack("{s:s, s:s}", "type", "ok", "data", connect_url));
+		return answer_json(con, oauth2_connect(body));
+	if (strcmp(url, "/oauth2/complete") == 0)
+		return answer_json(con, oauth2_complete(body));
 	return answer_json(con, json_pack("{s:s, s:s, s:O}", "type", "ok", "text", "echo", "data",
 					  body ? body : json_null()));
 }
@@ -183,6 +347,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--connect-url") == 0)
 			connect_url = argv[i + 1];
+		else if (strcmp(argv[i], "--token-url") == 0)
+			token_url = argv[i + 1];
 		else if (strcmp(argv[i], "--listen") != 0) {
 			fprintf(stderr, "usage: test-app [--listen 127.0.0.1:0] [--connect-url URL]\n");
 			return 2;

@@ -551,3 +551,49 @@ long ts_login(const char *base_url, const char *user, const char *pw, char *toke
 	ts_resp_free(&r);
 	return status;
 }
+
+int ts_browser_init(struct ts_browser *b)
+{
+	CURL *c = curl_easy_init();
+
+	b->curl = c;
+	if (!c)
+		return -1;
+	curl_easy_setopt(c, CURLOPT_COOKIEFILE, ""); /* the cookie engine, in memory */
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	return 0;
+}
+
+void ts_browser_free(struct ts_browser *b)
+{
+	if (b->curl)
+		curl_easy_cleanup(b->curl);
+	b->curl = NULL;
+}
+
+int ts_browser_go(struct ts_browser *b, const char *url, const char *form, struct ts_resp *out)
+{
+	struct buf rb = {0}, hb = {0};
+	CURL *c = b->curl;
+
+	memset(out, 0, sizeof(*out));
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	if (form) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+	} else {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	}
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &rb);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_write);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &hb);
+	out->curl_rc = (int)curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+	out->body = rb.p ? rb.p : calloc(1, 1);
+	out->body_len = rb.len;
+	out->headers = hb.p ? hb.p : calloc(1, 1);
+	return out->status > 0 ? 0 : -1;
+}

@@ -102,4 +102,15 @@ long ts_login(const char *base_url, const char *user, const char *pw, char *toke
 struct ts_resp ts_api(const char *base_url, const char *method, const char *path,
 		      const char *token, const char *body);
 
+/* A browser: one libcurl handle whose cookie engine keeps the cookies the
+ * server sets, following no redirects (tests follow them step by step). */
+struct ts_browser {
+	void *curl;
+};
+int ts_browser_init(struct ts_browser *b);
+void ts_browser_free(struct ts_browser *b);
+/* GET url, or POST form (application/x-www-form-urlencoded) when form is not
+ * NULL. 0 when an HTTP status was read. */
+int ts_browser_go(struct ts_browser *b, const char *url, const char *form, struct ts_resp *out);
+
 #endif
