@@ -404,6 +404,7 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 	if (!srv->daemon) {
 		log_kv(LOG_ERROR, "cannot start the HTTP server", "listen", cfg->listen, NULL);
 		work_pool_stop(&srv->workers);
+		work_pool_destroy(&srv->workers);
 		return -1;
 	}
 	return 0;
@@ -427,9 +428,12 @@ void http_server_shutdown(struct http_server *srv)
 	if (atomic_load(&srv->in_flight) > 0)
 		log_kv(LOG_WARN, "drain timed out; closing the remaining connections", NULL);
 	/* Workers finish what they hold before the daemon goes: a suspended
-	 * connection must be resumed before libmicrohttpd stops. */
+	 * connection must be resumed before libmicrohttpd stops. A request that
+	 * arrives on an open connection after this is answered 503; the pool is
+	 * freed only once the daemon, which submits to it, is gone. */
 	work_pool_stop(&srv->workers);
 	MHD_stop_daemon(srv->daemon);
+	work_pool_destroy(&srv->workers);
 	srv->daemon = NULL;
 	srv->listen_fd = -1;
 }

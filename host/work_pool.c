@@ -44,6 +44,7 @@ int work_pool_start(struct work_pool *p, size_t threads, size_t queue_cap)
 	return 0;
 fail:
 	work_pool_stop(p);
+	work_pool_destroy(p);
 	return -1;
 }
 
@@ -70,11 +71,15 @@ void work_pool_stop(struct work_pool *p)
 	pthread_mutex_unlock(&p->lock);
 	for (size_t i = 0; i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
+	p->nthreads = 0;
+}
+
+void work_pool_destroy(struct work_pool *p)
+{
 	free(p->threads);
 	free(p->ring);
 	p->threads = NULL;
 	p->ring = NULL;
-	p->nthreads = 0;
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 }

@@ -37,7 +37,10 @@ int work_pool_start(struct work_pool *p, size_t threads, size_t queue_cap)
 int work_pool_submit(struct work_pool *p, work_fn fn, void *arg)
 	__attribute__((warn_unused_result));
 
-/* Runs what is queued, then joins every thread. */
+/* Runs what is queued, then joins every thread. Later submits fail (-1). */
 void work_pool_stop(struct work_pool *p);
+
+/* Frees the pool, after work_pool_stop and once nobody can submit. */
+void work_pool_destroy(struct work_pool *p);
 
 #endif
