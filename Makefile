@@ -5,7 +5,7 @@ SAN     := $(BUILD)/sanitize
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-normal test-sanitize format clean
+.PHONY: all deps build run demo test test-normal test-sanitize format clean
 
 all: build
 
@@ -18,6 +18,11 @@ build: deps
 
 run: build
 	@scripts/run.sh
+
+# The host, the example App hello-oauth2 and a small OAuth2 provider, for a
+# person to click through the flow; prints the URL and the credentials.
+demo: build
+	@scripts/demo.sh
 
 # The whole suite twice: a normal build (gcc), then clang with AddressSanitizer
 # and UndefinedBehaviorSanitizer (halt on the first error, leak detection on).

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <limits.h>
+#include <sys/stat.h>
 
 #include <mmplugin/plugin.h>
 
@@ -41,10 +42,13 @@ int cli_fail(int code, const char *fmt, ...)
 	return code;
 }
 
+/* The build tree keeps plugins in build/plugins next to build/bin; an
+ * installed mmhost finds them in <prefix>/lib/mmhost/plugins. */
 char *cli_default_plugin_dir(void)
 {
+	static const char *const candidates[] = {"../plugins", "../lib/mmhost/plugins"};
 	char exe[PATH_MAX];
-	char out[PATH_MAX + 16];
+	char out[PATH_MAX + 32];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	char *slash;
 
@@ -55,7 +59,13 @@ char *cli_default_plugin_dir(void)
 	if (!slash)
 		return NULL;
 	*slash = '\0';
-	snprintf(out, sizeof(out), "%s/../plugins", exe);
+	for (size_t i = 0; i < 2; i++) {
+		struct stat st;
+		snprintf(out, sizeof(out), "%s/%s", exe, candidates[i]);
+		if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+			return strdup(out);
+	}
+	snprintf(out, sizeof(out), "%s/%s", exe, candidates[0]);
 	return strdup(out);
 }
 

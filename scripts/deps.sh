@@ -11,6 +11,7 @@ need_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok install
 need_cmd pkg-config pkg-config
 need_cmd cmake cmake
 need_cmd make make
+need_cmd curl curl
 need_cmd cc gcc
 need_cmd clang clang
 need_pkg libclang-rt-14-dev

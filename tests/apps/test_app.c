@@ -341,6 +341,7 @@ int main(int argc, char **argv)
 	struct sockaddr_in addr = {.sin_family = AF_INET};
 	const union MHD_DaemonInfo *info;
 	struct MHD_Daemon *d;
+	unsigned port = 0;
 	sigset_t set;
 	int sig;
 
@@ -349,13 +350,16 @@ int main(int argc, char **argv)
 			connect_url = argv[i + 1];
 		else if (strcmp(argv[i], "--token-url") == 0)
 			token_url = argv[i + 1];
-		else if (strcmp(argv[i], "--listen") != 0) {
+		else if (strcmp(argv[i], "--listen") == 0 && strrchr(argv[i + 1], ':'))
+			port = (unsigned)strtoul(strrchr(argv[i + 1], ':') + 1, NULL, 10);
+		else {
 			fprintf(stderr, "usage: test-app [--listen 127.0.0.1:0] [--connect-url URL]\n");
 			return 2;
 		}
 	}
 	received = json_array();
 	inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+	addr.sin_port = htons((uint16_t)port);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);

@@ -213,6 +213,7 @@ int main(int argc, char **argv)
 	struct sockaddr_in addr = {.sin_family = AF_INET};
 	const union MHD_DaemonInfo *info;
 	struct MHD_Daemon *d;
+	unsigned port = 0;
 	sigset_t set;
 	int sig;
 
@@ -221,7 +222,9 @@ int main(int argc, char **argv)
 			client_id = argv[i + 1];
 		else if (strcmp(argv[i], "--client-secret") == 0)
 			client_secret = argv[i + 1];
-		else if (strcmp(argv[i], "--listen") != 0) {
+		else if (strcmp(argv[i], "--listen") == 0 && strrchr(argv[i + 1], ':'))
+			port = (unsigned)strtoul(strrchr(argv[i + 1], ':') + 1, NULL, 10);
+		else {
 			fprintf(stderr, "usage: test-provider [--listen 127.0.0.1:0] "
 					"[--client-id ID] [--client-secret SECRET]\n");
 			return 2;
@@ -231,6 +234,7 @@ int main(int argc, char **argv)
 		return 1;
 	tokens = json_array();
 	inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+	addr.sin_port = htons((uint16_t)port);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);

@@ -14,8 +14,16 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <curl/curl.h>
 
 #include "testsupport.h"
+
+static size_t discard(char *d, size_t s, size_t n, void *arg)
+{
+	(void)d;
+	(void)arg;
+	return s * n;
+}
 
 static void run_host(const char *const *args, int *code, char **out)
 {
@@ -229,6 +237,71 @@ static void sigterm_finishes_in_flight_requests_and_exits_0(void **state)
 	ts_rmtree(dir);
 }
 
+struct hammer {
+	pthread_t t;
+	char url[256];
+	volatile int *stop;
+	int bad; /* answers other than 200 or 503 */
+	int ok;
+};
+
+/* One keep-alive connection, requests back to back until told to stop or the
+ * server goes away. */
+static void *hammer_run(void *arg)
+{
+	struct hammer *h = arg;
+	CURL *c = curl_easy_init();
+
+	curl_easy_setopt(c, CURLOPT_URL, h->url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	while (!*h->stop) {
+		long status = 0;
+		if (curl_easy_perform(c) != CURLE_OK)
+			break;
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		if (status == 200)
+			h->ok++;
+		else if (status != 503)
+			h->bad++;
+	}
+	curl_easy_cleanup(c);
+	return NULL;
+}
+
+static void shutdown_under_keep_alive_load_exits_0(void **state)
+{
+	char dir[256];
+	(void)state;
+	assert_int_equal(ts_tempdir("hammer", dir, sizeof(dir)), 0);
+	assert_int_equal(ts_install_plugin(dir, "fixture.good", FIXTURE_DIR "/good.so", 0755), 0);
+	for (int round = 0; round < 3; round++) {
+		struct hammer h[8];
+		volatile int stop = 0;
+		struct ts_host host;
+
+		assert_int_equal(ts_host_start(&host, dir, NULL), 0);
+		for (int i = 0; i < 8; i++) {
+			memset(&h[i], 0, sizeof(h[i]));
+			snprintf(h[i].url, sizeof(h[i].url), "%s/plugins/fixture.good/echo",
+				 host.base_url);
+			h[i].stop = &stop;
+			assert_int_equal(pthread_create(&h[i].t, NULL, hammer_run, &h[i]), 0);
+		}
+		usleep(200 * 1000);
+		/* The requests keep coming over open connections while it drains. */
+		assert_int_equal(ts_host_stop(&host), 0);
+		stop = 1;
+		for (int i = 0; i < 8; i++) {
+			pthread_join(h[i].t, NULL);
+			assert_int_equal(h[i].bad, 0);
+			assert_true(h[i].ok > 0);
+		}
+	}
+	ts_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +312,7 @@ int main(void)
 		cmocka_unit_test(missing_plugin_folder_still_serves),
 		cmocka_unit_test(plugin_disabled_in_config_is_404),
 		cmocka_unit_test(sigterm_finishes_in_flight_requests_and_exits_0),
+		cmocka_unit_test(shutdown_under_keep_alive_load_exits_0),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

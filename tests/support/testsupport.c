@@ -14,6 +14,37 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Every process the tests start, so that a test that stops half-way (a
+ * failed assertion) leaves none running. */
+#define CHILDREN_MAX 64
+static pid_t children[CHILDREN_MAX];
+
+static void kill_children(void)
+{
+	for (size_t i = 0; i < CHILDREN_MAX; i++) {
+		if (children[i] > 0 && kill(children[i], 0) == 0) {
+			kill(children[i], SIGKILL);
+			waitpid(children[i], NULL, 0);
+		}
+	}
+}
+
+static void track_child(pid_t pid)
+{
+	static int registered;
+
+	if (!registered) {
+		atexit(kill_children);
+		registered = 1;
+	}
+	for (size_t i = 0; i < CHILDREN_MAX; i++) {
+		if (children[i] <= 0 || kill(children[i], 0) != 0) {
+			children[i] = pid;
+			return;
+		}
+	}
+}
+
 int ts_tempdir(const char *tag, char *out, size_t cap)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -218,6 +249,7 @@ static int host_spawn(struct ts_host *h, const char *plugin_dir, const char *con
 		execv(MMHOST_BIN, (char *const *)argv);
 		_exit(127);
 	}
+	track_child(h->pid);
 	for (int i = 0; i < 2000; i++) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		h->port = find_port(h->log_path);
@@ -445,6 +477,7 @@ int ts_proc_start(struct ts_proc *p, const char *const *argv, const char *ready)
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
+	track_child(p->pid);
 	for (int i = 0; i < 2000; i++) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		char *text = ts_read_file(p->log_path);
