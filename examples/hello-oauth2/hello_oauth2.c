@@ -430,7 +430,7 @@ static int parse_args(int argc, char **argv)
 	copy_env(cfg.provider_url, sizeof(cfg.provider_url), "HELLO_PROVIDER_URL");
 	copy_env(cfg.client_id, sizeof(cfg.client_id), "HELLO_CLIENT_ID");
 	copy_env(cfg.client_secret, sizeof(cfg.client_secret), "HELLO_CLIENT_SECRET");
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(argv[i], "--help") == 0) {
 			fputs(usage, stdout);
@@ -455,7 +455,6 @@ static int parse_args(int argc, char **argv)
 			fprintf(stderr, "hello-oauth2: unknown option %s\n%s", argv[i], usage);
 			return -1;
 		}
-		i++;
 	}
 	return 0;
 }
