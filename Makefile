@@ -5,7 +5,10 @@ SAN     := $(BUILD)/sanitize
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run demo test test-normal test-sanitize format clean
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := request_map config manifest unseal plugin_routes
+
+.PHONY: all deps build run demo test test-normal test-sanitize sanitize-build fuzz format clean
 
 all: build
 
@@ -31,12 +34,26 @@ test: deps test-normal test-sanitize
 test-normal: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 
-test-sanitize: deps
+sanitize-build: deps
 	@CC=clang cmake -S . -B $(SAN) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(SAN) -j$(JOBS)
+
+test-sanitize: sanitize-build
 	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	ctest --test-dir $(SAN) --output-on-failure -j$(JOBS)
+
+# Each libFuzzer target for FUZZ_SECONDS (default 60), growing its corpus in
+# build/sanitize/tests/fuzz/out/<target>. A crash stops the run and leaves
+# crash-<hash> in the working directory: turn it into a regression test.
+fuzz: sanitize-build
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+		mkdir -p $(SAN)/tests/fuzz/out/$$t; \
+		$(SAN)/bin/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 \
+			-dict=tests/fuzz/http.dict $(SAN)/tests/fuzz/out/$$t tests/fuzz/corpus/$$t \
+			2>&1 | tail -3 || exit 1; \
+	done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -209,10 +209,9 @@ fail:
 
 static const char *const response_types[] = {"", "ok", "form", "call", "navigate", "error"};
 
-/* Checks a 200 response body: a JSON object with a known type. */
-static json_t *parse_response(const struct app_response *resp, char *err, size_t cap)
+json_t *app_response_parse(const char *body, size_t len, char *err, size_t cap)
 {
-	json_t *j = json_loadb(resp->body, resp->len, 0, NULL);
+	json_t *j = json_loadb(body, len, 0, NULL);
 	const json_t *type;
 	bool known = false;
 
@@ -286,7 +285,7 @@ json_t *app_call_invoke(struct apps_plugin *p, const struct app_call_req *r, cha
 	} else if (resp.status != 200) {
 		snprintf(err, cap, "the App answered HTTP %ld", resp.status);
 	} else {
-		out = parse_response(&resp, err, cap);
+		out = app_response_parse(resp.body, resp.len, err, cap);
 	}
 	if (!out)
 		plugin_logf(p, MMPLUGIN_LOG_WARN, "call to app %s at %s failed: %s", str(r->app, "app_id"),

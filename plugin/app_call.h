@@ -31,6 +31,10 @@ struct app_call_req {
 json_t *app_call_invoke(struct apps_plugin *p, const struct app_call_req *r, char *err,
 			size_t cap);
 
+/* Checks a 200 answer's body: a JSON object with a known "type" ("" and a
+ * missing type become "ok"). New reference, or NULL with err set. */
+json_t *app_response_parse(const char *body, size_t len, char *err, size_t cap);
+
 /* {"type":"error","text":text} as a new reference. */
 json_t *call_error_response(const char *text);
 

@@ -36,11 +36,13 @@ int apps_store_open(struct apps_store *st, const char *dir, const struct sealer 
 		kv_close(&st->kv);
 		return STORE_EIO;
 	}
+	group_commit_init(&st->group, &st->kv);
 	return STORE_OK;
 }
 
 void apps_store_close(struct apps_store *st)
 {
+	group_commit_destroy(&st->group);
 	kv_close(&st->kv);
 }
 
@@ -101,15 +103,6 @@ static int rec_get(MDB_txn *txn, void *arg)
 	a->plain[v.mv_size] = '\0';
 	a->plain_len = v.mv_size;
 	return STORE_OK;
-}
-
-static int rec_del(MDB_txn *txn, void *arg)
-{
-	struct rec_arg *a = arg;
-	MDB_val k = {a->key_len, (void *)a->key};
-	int rc = mdb_del(txn, a->dbi, &k, NULL);
-
-	return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : kv_rc(rc);
 }
 
 static int map_kv(int rc)
@@ -277,10 +270,21 @@ int oauth2_user_put(struct apps_store *st, const char *app_id, const char *user_
 {
 	char key[USER_KEY_MAX];
 	size_t klen = oauth2_user_key(app_id, user_id, key, sizeof(key));
+	struct group_change c = {0};
+	unsigned char *sealed;
+	size_t sealed_len;
+	int rc;
 
 	if (!klen)
 		return STORE_EIO;
-	return sealed_put(st, st->oauth2_user, "oauth2_user", key, klen, data, len);
+	rc = seal_record(st->sealer, "oauth2_user", key, klen, data, len, &sealed, &sealed_len);
+	if (rc != SEAL_OK)
+		return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
+	c = (struct group_change){.dbi = st->oauth2_user, .key = key, .key_len = klen,
+				  .value = sealed, .value_len = sealed_len};
+	rc = map_kv(group_commit_write(&st->group, &c));
+	free(sealed);
+	return rc;
 }
 
 int oauth2_user_get(struct apps_store *st, const char *app_id, const char *user_id, char **data,
@@ -298,11 +302,12 @@ int oauth2_user_del(struct apps_store *st, const char *app_id, const char *user_
 {
 	char key[USER_KEY_MAX];
 	size_t klen = oauth2_user_key(app_id, user_id, key, sizeof(key));
-	struct rec_arg a = {st, st->oauth2_user, "oauth2_user", key, klen, NULL, 0, NULL, 0, 1};
+	struct group_change c = {0};
 
 	if (!klen)
 		return STORE_EIO;
-	return map_kv(kv_write(&st->kv, rec_del, &a));
+	c = (struct group_change){.dbi = st->oauth2_user, .del = true, .key = key, .key_len = klen};
+	return map_kv(group_commit_write(&st->group, &c));
 }
 
 /* ---- uninstall ---------------------------------------------------------- */

@@ -12,7 +12,8 @@
  *   meta          "schema_version" -> "1"
  *
  * Every write commits with full sync: when a function returns STORE_OK the
- * data is on disk. A failed write leaves the old value. A sealed record that
+ * data is on disk. OAuth2 user writes from many threads share commits (see
+ * group_commit.h). A failed write leaves the old value. A sealed record that
  * fails to open is STORE_ECORRUPT and is never returned.
  * Thread-safe.
  */
@@ -22,6 +23,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "group_commit.h"
 #include "kv.h"
 #include "seal.h"
 
@@ -41,6 +43,7 @@ struct apps_store {
 	struct kv_env kv;
 	MDB_dbi apps, listing, oauth2_user, oauth2_state, state_index, meta;
 	const struct sealer *sealer;
+	struct group_commit group; /* OAuth2 user writes share commits */
 };
 
 int apps_store_open(struct apps_store *st, const char *dir, const struct sealer *sealer,

@@ -1,4 +1,5 @@
 /* The plugin's ABI entry: descriptor, activate, deactivate, serve_http. */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,9 @@ static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *ap
 	 * Apps. */
 	if (!api || api->abi_major != MMPLUGIN_ABI_MAJOR ||
 	    !MMPLUGIN_HAS(api, struct mmplugin_host_api, sessions_revoke_prop))
+		return -1;
+	/* Whatever the host did: libsodium must be ready before sodium_malloc. */
+	if (sodium_init() < 0)
 		return -1;
 	p = calloc(1, sizeof(*p));
 	if (!p)
