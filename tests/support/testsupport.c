@@ -197,6 +197,15 @@ int ts_host_start(struct ts_host *h, const char *plugin_dir, const char *const *
 	return host_spawn(h, plugin_dir, extra);
 }
 
+void ts_host_kill(struct ts_host *h)
+{
+	if (h->pid > 0) {
+		kill(h->pid, SIGKILL);
+		waitpid(h->pid, NULL, 0);
+		h->pid = 0;
+	}
+}
+
 int ts_host_restart(struct ts_host *h, const char *plugin_dir, const char *const *extra)
 {
 	int status = 0;
