@@ -270,6 +270,17 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 	return MHD_YES;
 }
 
+static bool path_has_encoded_nul(const char *target)
+{
+	size_t n = strcspn(target, "?");
+
+	for (size_t i = 0; i + 3 <= n; i++) {
+		if (target[i] == '%' && target[i + 1] == '0' && target[i + 2] == '0')
+			return true;
+	}
+	return false;
+}
+
 /* First call for a request: headers are in. Refuses a declared body that is
  * too large before any of it is read. */
 static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx *ctx,
@@ -280,6 +291,11 @@ static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx 
 	ctx->started = true;
 	snprintf(ctx->method, sizeof(ctx->method), "%s", method);
 	snprintf(ctx->log_path, sizeof(ctx->log_path), "%s", url);
+	/* libmicrohttpd decodes %00 to a NUL, which would cut the path short:
+	 * "/x/ping%00y" must not be served as "/x/ping". */
+	if (path_has_encoded_nul(ctx->target))
+		return send_error(con, ctx, 400, "api.context.invalid_url.app_error",
+				  "The path holds an encoded NUL (%00).", NULL);
 	cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl) {
 		char *end;
@@ -399,6 +415,8 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 		cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+		/* Malformed header lines are refused, not skipped. */
+		MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 		MHD_OPTION_URI_LOG_CALLBACK, on_request_line, srv, MHD_OPTION_NOTIFY_COMPLETED,
 		on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
 	if (!srv->daemon) {

@@ -230,6 +230,23 @@ static void endless_chunked_body_is_cut_and_host_keeps_serving(void **state)
 	ts_resp_free(&r);
 }
 
+static void encoded_nul_in_path_is_400_not_a_shorter_path(void **state)
+{
+	struct ts_resp r;
+
+	(void)state;
+	r = get("/plugins/com.mattermost.apps/api/v1/ping%00x");
+	assert_error_id(&r, 400, "api.context.invalid_url.app_error");
+	ts_resp_free(&r);
+	r = get("/api/v4/system/ping%00");
+	assert_error_id(&r, 400, "api.context.invalid_url.app_error");
+	ts_resp_free(&r);
+	/* In the query it is data, not a path. */
+	r = get("/api/v4/system/ping?x=%00");
+	assert_int_equal(r.status, 200);
+	ts_resp_free(&r);
+}
+
 static void oversized_headers_are_431_and_host_keeps_serving(void **state)
 {
 	size_t len = 100 * 1024;
@@ -330,6 +347,7 @@ int main(void)
 		cmocka_unit_test(body_over_1mib_is_413_with_length_and_chunked),
 		cmocka_unit_test(endless_chunked_body_is_cut_and_host_keeps_serving),
 		cmocka_unit_test(oversized_headers_are_431_and_host_keeps_serving),
+		cmocka_unit_test(encoded_nul_in_path_is_400_not_a_shorter_path),
 		cmocka_unit_test(plugin_sees_method_path_query_headers_and_no_spoofed_identity),
 		cmocka_unit_test(plugin_that_sets_nothing_gives_500),
 		cmocka_unit_test(plugin_cannot_inject_headers),

@@ -3,6 +3,10 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -638,4 +642,60 @@ int ts_browser_go(struct ts_browser *b, const char *url, const char *form, struc
 	out->body_len = rb.len;
 	out->headers = hb.p ? hb.p : calloc(1, 1);
 	return out->status > 0 ? 0 : -1;
+}
+
+int ts_raw(int port, const void *data, size_t len, size_t step, int pause_ms, int read_ms,
+	   char *resp, size_t cap)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	size_t got = 0, sent = 0;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	resp[0] = '\0';
+	if (fd < 0)
+		return 0;
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return 0;
+	}
+	while (sent < len) {
+		size_t n = step ? (len - sent < step ? len - sent : step) : len - sent;
+		ssize_t w = send(fd, (const char *)data + sent, n, MSG_NOSIGNAL);
+		if (w <= 0)
+			break;
+		sent += (size_t)w;
+		if (step && pause_ms)
+			usleep((useconds_t)pause_ms * 1000);
+	}
+	for (int waited = 0; waited < read_ms && got + 1 < cap;) {
+		struct pollfd p = {fd, POLLIN, 0};
+		ssize_t r;
+		if (poll(&p, 1, 50) == 0) {
+			waited += 50;
+			continue;
+		}
+		r = recv(fd, resp + got, cap - 1 - got, 0);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	resp[got] = '\0';
+	close(fd);
+	if (strncmp(resp, "HTTP/1.", 7) == 0 && got >= 12)
+		return (int)strtol(resp + 9, NULL, 10);
+	return 0;
+}
+
+long ts_rss_kib(pid_t pid)
+{
+	char path[64], *text, *p;
+	long kib = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	text = ts_read_file(path);
+	if (text && (p = strstr(text, "VmRSS:")))
+		kib = strtol(p + 6, NULL, 10);
+	free(text);
+	return kib;
 }

@@ -104,6 +104,16 @@ long ts_login(const char *base_url, const char *user, const char *pw, char *toke
 struct ts_resp ts_api(const char *base_url, const char *method, const char *path,
 		      const char *token, const char *body);
 
+/* Raw TCP to 127.0.0.1:port: sends data (in pieces of step bytes, pause_ms
+ * apart, when step > 0), then reads until the server closes or read_ms
+ * passes. Returns the HTTP status of the first answer (0 when none) and the
+ * bytes read in resp (NUL-terminated, cut at cap). */
+int ts_raw(int port, const void *data, size_t len, size_t step, int pause_ms, int read_ms,
+	   char *resp, size_t cap);
+
+/* The resident memory of a process, in KiB (VmRSS), or -1. */
+long ts_rss_kib(pid_t pid);
+
 /* A browser: one libcurl handle whose cookie engine keeps the cookies the
  * server sets, following no redirects (tests follow them step by step). */
 struct ts_browser {
