@@ -43,7 +43,7 @@ int kv_open(struct kv_env *kv, const char *dir, unsigned max_dbs, size_t map_siz
 	if (rc == 0)
 		rc = mdb_env_set_mapsize(kv->env, map_size);
 	if (rc == 0)
-		rc = mdb_env_open(kv->env, dir, MDB_NOTLS, 0600);
+		rc = mdb_env_open(kv->env, dir, 0, 0600);
 	if (rc != 0) {
 		snprintf(err, err_cap, "cannot open the database in %s: %s", dir, mdb_strerror(rc));
 		if (kv->env)

@@ -7,7 +7,9 @@
  * kv_write() returns 0 the transaction is on disk.
  *
  * Threading: every function is thread-safe. A callback runs inside the
- * transaction and must not start another one. A write callback may run more
+ * transaction and must not start another one on the same environment (LMDB
+ * binds a reader slot to each thread: that is what makes read transactions
+ * cheap for long-lived worker threads). A write callback may run more
  * than once (after the map grew), so it must only depend on its txn and arg.
  */
 #ifndef COMMON_KV_H

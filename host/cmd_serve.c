@@ -16,6 +16,7 @@
 #include "fs_util.h"
 #include "host_request.h"
 #include "http_server.h"
+#include "session_cache.h"
 #include "sessions.h"
 #include "store.h"
 #include "log.h"
@@ -165,6 +166,7 @@ static int wait_for_signal(void)
 int cmd_serve(int argc, char **argv)
 {
 	static struct host_ctx host; /* large (the login limiter's table) */
+	static struct session_cache cache;
 	struct upkeep upkeep = {.lock = PTHREAD_MUTEX_INITIALIZER,
 				.cond = PTHREAD_COND_INITIALIZER};
 	struct plugin_registry plugins;
@@ -220,6 +222,9 @@ int cmd_serve(int argc, char **argv)
 		rc = cli_fail(1, "%s", err);
 		goto out_cfg;
 	}
+	/* Only the serving process caches sessions: it is the one that ends them. */
+	if (session_cache_init(&cache) == 0)
+		store.sessions_cache = &cache;
 	log_kv(LOG_INFO, "starting", "version", MMHOST_VERSION, "data_dir", cfg.data_dir,
 	       "plugin_dir", cfg.plugin_dir, "site_url", site_url, NULL);
 	(void)plugin_registry_load(&plugins, &cfg, &store, cfg.plugin_dir, site_url);
@@ -255,6 +260,7 @@ out_plugins:
 	plugin_registry_close(&plugins);
 	login_limiter_destroy(&host.limiter);
 	store_close(&store);
+	session_cache_destroy(&cache);
 	if (rc == 0)
 		log_kv(LOG_INFO, "stopped", NULL);
 out_cfg:

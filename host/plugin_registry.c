@@ -213,11 +213,11 @@ static int apply(struct plugin_registry *reg, struct mmplugin_host *p, bool enab
 		return REGISTRY_OK;
 	}
 	if (p->status == PLUGIN_STATUS_REFUSED) {
-		snprintf(reason, cap, "the plugin was refused: %s", p->reason);
+		snprintf(reason, cap, "the plugin was refused: %.250s", p->reason);
 		return REGISTRY_EREFUSED;
 	}
 	if (plugin_activate(reg, p) != 0) {
-		snprintf(reason, cap, "the plugin did not activate: %s", p->reason);
+		snprintf(reason, cap, "the plugin did not activate: %.250s", p->reason);
 		return REGISTRY_EACTIVATE;
 	}
 	return REGISTRY_OK;

@@ -93,6 +93,7 @@ static void serve_plugin(struct host_request *r)
 {
 	struct mmplugin_session_prop props[SESSION_PROPS_MAX];
 	struct mmplugin_session session;
+	struct mmplugin_user user;
 	struct mmplugin_request req;
 	const struct route_match *m = &r->route;
 
@@ -122,6 +123,14 @@ static void serve_plugin(struct host_request *r)
 			.expires_at_ms = s->expires_at,
 		};
 		req.session = &session;
+		memset(&user, 0, sizeof(user));
+		snprintf(user.id, sizeof(user.id), "%s", s->user_id);
+		snprintf(user.username, sizeof(user.username), "%s", s->username);
+		snprintf(user.email, sizeof(user.email), "%s", s->email);
+		snprintf(user.roles, sizeof(user.roles), "%s", s->roles);
+		user.is_bot = s->is_bot;
+		user.create_at_ms = s->user_create_at;
+		req.session_user = &user;
 	}
 	if (plugin_registry_serve(r->host->plugins, m->plugin_id, m->plugin_id_len, &req,
 				  r->resp) != 0) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "session_cache.h"
 #include "users.h"
 #include "banned.h"
 
@@ -153,9 +154,18 @@ int sessions_create(struct host_store *store, const struct session_new *n,
 	return SESSIONS_OK;
 }
 
-static bool user_active(MDB_txn *txn, struct host_store *store, const char *user_id)
+static const char *str_or_empty(const json_t *j, const char *key)
 {
-	MDB_val k = {strlen(user_id), (void *)user_id}, v;
+	const char *v = json_string_value(json_object_get(j, key));
+
+	return v ? v : "";
+}
+
+/* True when the session's user exists and is active; copies what plugins
+ * are told about the user into s. */
+static bool user_active(MDB_txn *txn, struct host_store *store, struct host_session *s)
+{
+	MDB_val k = {strlen(s->user_id), (void *)s->user_id}, v;
 	json_t *j, *del;
 	bool active;
 
@@ -164,6 +174,13 @@ static bool user_active(MDB_txn *txn, struct host_store *store, const char *user
 	j = json_loadb(v.mv_data, v.mv_size, 0, NULL);
 	del = j ? json_object_get(j, "delete_at") : NULL;
 	active = del && json_integer_value(del) == 0;
+	if (active) {
+		snprintf(s->username, sizeof(s->username), "%s", str_or_empty(j, "username"));
+		snprintf(s->email, sizeof(s->email), "%s", str_or_empty(j, "email"));
+		snprintf(s->roles, sizeof(s->roles), "%s", str_or_empty(j, "roles"));
+		s->is_bot = json_is_true(json_object_get(j, "is_bot"));
+		s->user_create_at = json_integer_value(json_object_get(j, "create_at"));
+	}
 	json_decref(j);
 	return active;
 }
@@ -180,21 +197,35 @@ static int read_session(MDB_txn *txn, void *arg)
 		return SESSIONS_EIO;
 	if (a->out->expires_at && a->out->expires_at <= a->now)
 		return SESSIONS_ENOTFOUND;
-	if (!user_active(txn, a->store, a->out->user_id))
+	if (!user_active(txn, a->store, a->out))
 		return SESSIONS_ENOTFOUND;
 	return SESSIONS_OK;
+}
+
+static void sessions_changed(struct host_store *store)
+{
+	atomic_fetch_add(&store->session_generation, 1);
 }
 
 int sessions_lookup(struct host_store *store, const char *token, size_t len,
 		    struct host_session *out)
 {
 	struct sess_arg a = {.store = store, .out = out, .now = now_ms()};
+	uint64_t gen = atomic_load(&store->session_generation);
+	int rc;
 
 	if (!mm_id_valid(token, len))
 		return SESSIONS_ENOTFOUND;
 	token_hash(token, len, a.hash);
-	return kv_read(&store->kv, read_session, &a);
+	if (store->sessions_cache &&
+	    session_cache_get(store->sessions_cache, a.hash, gen, a.now, out) == 0)
+		return SESSIONS_OK;
+	rc = kv_read(&store->kv, read_session, &a);
+	if (rc == SESSIONS_OK && store->sessions_cache)
+		session_cache_put(store->sessions_cache, a.hash, gen, out);
+	return rc;
 }
+
 
 static int delete_session(MDB_txn *txn, void *arg)
 {
@@ -208,11 +239,14 @@ static int delete_session(MDB_txn *txn, void *arg)
 int sessions_revoke_token(struct host_store *store, const char *token, size_t len)
 {
 	struct sess_arg a = {.store = store};
+	int rc;
 
 	if (!mm_id_valid(token, len))
 		return SESSIONS_ENOTFOUND;
 	token_hash(token, len, a.hash);
-	return kv_write(&store->kv, delete_session, &a);
+	rc = kv_write(&store->kv, delete_session, &a);
+	sessions_changed(store);
+	return rc;
 }
 
 struct match_ctx {
@@ -283,7 +317,12 @@ int sessions_revoke_prop(struct host_store *store, const char *key, const char *
 			 size_t *count)
 {
 	struct sess_arg a = {.store = store, .key = key, .value = value, .max = SIZE_MAX};
-	int rc = kv_write(&store->kv, revoke_prop, &a);
+	int rc;
+
+	rc = kv_write(&store->kv, revoke_prop, &a);
+	/* After the commit: a lookup racing it cannot cache the old session
+	 * under the new generation. */
+	sessions_changed(store);
 
 	if (count)
 		*count = rc == 0 ? a.count : 0;
@@ -293,7 +332,12 @@ int sessions_revoke_prop(struct host_store *store, const char *key, const char *
 int sessions_revoke_user(struct host_store *store, const char *user_id, size_t *count)
 {
 	struct sess_arg a = {.store = store, .value = user_id, .max = SIZE_MAX};
-	int rc = kv_write(&store->kv, revoke_user, &a);
+	int rc;
+
+	rc = kv_write(&store->kv, revoke_user, &a);
+	/* After the commit: a lookup racing it cannot cache the old session
+	 * under the new generation. */
+	sessions_changed(store);
 
 	if (count)
 		*count = rc == 0 ? a.count : 0;
@@ -303,7 +347,12 @@ int sessions_revoke_user(struct host_store *store, const char *user_id, size_t *
 int sessions_sweep(struct host_store *store, size_t max, size_t *count)
 {
 	struct sess_arg a = {.store = store, .now = now_ms(), .max = max};
-	int rc = kv_write(&store->kv, sweep, &a);
+	int rc;
+
+	rc = kv_write(&store->kv, sweep, &a);
+	/* After the commit: a lookup racing it cannot cache the old session
+	 * under the new generation. */
+	sessions_changed(store);
 
 	if (count)
 		*count = rc == 0 ? a.count : 0;

@@ -42,6 +42,12 @@ struct host_session {
 	char description[SESSION_DESCRIPTION_MAX + 1];
 	size_t props_len;
 	struct session_prop props[SESSION_PROPS_MAX];
+	/* Filled by sessions_lookup from the user's record. */
+	char username[65];
+	char email[129];
+	char roles[64];
+	bool is_bot;
+	int64_t user_create_at;
 };
 
 struct session_new {

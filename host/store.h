@@ -13,6 +13,9 @@
 #ifndef HOST_STORE_H
 #define HOST_STORE_H
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 #include "kv.h"
 
 struct host_store {
@@ -22,6 +25,10 @@ struct host_store {
 	MDB_dbi emails;
 	MDB_dbi sessions;
 	MDB_dbi plugin_state;
+	/* Bumped by every change that can end a session (revocation, a user
+	 * deactivated, a sweep), for the session cache. */
+	atomic_uint_fast64_t session_generation;
+	struct session_cache *sessions_cache; /* NULL: no cache */
 };
 
 /* 0, or -1 with a message in err. */

@@ -330,7 +330,12 @@ int users_set_active(struct host_store *s, const char *id, bool active)
 
 	if (!mm_id_valid(id, strlen(id)))
 		return USERS_ENOTFOUND;
-	return kv_write(&s->kv, write_active, &a);
+	int rc = kv_write(&s->kv, write_active, &a);
+
+	/* A deactivated user's sessions end now, cached or not (bumped after
+	 * the commit, so that no lookup re-caches them). */
+	atomic_fetch_add(&s->session_generation, 1);
+	return rc;
 }
 
 /* A hash of a password nobody has, computed once, for checks that must cost

@@ -203,7 +203,10 @@ int listing_get(struct apps_store *st, const char *app_id, json_t **out)
 
 int app_record_put(struct apps_store *st, const char *app_id, const json_t *record)
 {
-	return sealed_put_json(st, st->apps, "apps", app_id, record);
+	int rc = sealed_put_json(st, st->apps, "apps", app_id, record);
+
+	atomic_fetch_add(&st->app_generation, 1);
+	return rc;
 }
 
 int app_record_get(struct apps_store *st, const char *app_id, json_t **out)
@@ -397,6 +400,7 @@ int apps_store_delete_app(struct apps_store *st, const char *app_id, size_t *use
 	if (strlen(app_id) > APP_ID_MAX)
 		return STORE_ENOTFOUND;
 	rc = map_kv(kv_write(&st->kv, delete_app, &a));
+	atomic_fetch_add(&st->app_generation, 1);
 	if (users)
 		*users = rc == STORE_OK ? a.users : 0;
 	if (states)

@@ -21,7 +21,9 @@
 #define PLUGIN_APPS_STORE_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "group_commit.h"
 #include "kv.h"
@@ -44,6 +46,8 @@ struct apps_store {
 	MDB_dbi apps, listing, oauth2_user, oauth2_state, state_index, meta;
 	const struct sealer *sealer;
 	struct group_commit group; /* OAuth2 user writes share commits */
+	/* Bumped by every change to an App record, for caches of them. */
+	atomic_uint_fast64_t app_generation;
 };
 
 int apps_store_open(struct apps_store *st, const char *dir, const struct sealer *sealer,

@@ -16,6 +16,12 @@ void caller_init(struct apps_call *c)
 		return;
 	c->who.has_session = true;
 	memcpy(c->who.user_id, s->user_id.ptr, MMPLUGIN_ID_LEN);
+	/* ABI 1.2 hosts hand over the user they read: no user_get needed. */
+	if (MMPLUGIN_HAS(c->req, struct mmplugin_request, session_user) &&
+	    c->req->session_user && strcmp(c->req->session_user->id, c->who.user_id) == 0) {
+		c->who.user = *c->req->session_user;
+		c->who.user_loaded = true;
+	}
 	for (size_t i = 0; i < s->props_len; i++) {
 		const struct mmplugin_session_prop *p = &s->props[i];
 		if (p->key.len == strlen(SESSION_PROP_APP_ID) &&

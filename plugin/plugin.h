@@ -14,6 +14,7 @@
 
 #include <mmplugin/plugin.h>
 
+#include "app_cache.h"
 #include "app_http.h"
 #include "app_tokens.h"
 #include "apps_store.h"
@@ -40,6 +41,7 @@ struct apps_plugin {
 	struct sealer sealer;
 	struct apps_store store;
 	struct token_cache tokens;
+	struct app_cache apps;
 	struct app_http http;
 	pthread_mutex_t admin_lock; /* install, enable, disable, uninstall one at a time */
 	/* Sweeps expired OAuth2 states every minute until deactivate. */

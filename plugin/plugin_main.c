@@ -73,6 +73,7 @@ static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *ap
 		goto fail_store;
 	}
 	token_cache_init(&p->tokens);
+	app_cache_init(&p->apps);
 	pthread_mutex_init(&p->admin_lock, NULL);
 	pthread_mutex_init(&p->sweep_lock, NULL);
 	pthread_cond_init(&p->sweep_cond, NULL);
@@ -112,6 +113,7 @@ static void apps_deactivate(void *state)
 	pthread_mutex_destroy(&p->sweep_lock);
 	app_http_cleanup(&p->http);
 	token_cache_destroy(&p->tokens);
+	app_cache_destroy(&p->apps);
 	apps_store_close(&p->store);
 	sealer_close(&p->sealer);
 	pthread_mutex_destroy(&p->admin_lock);

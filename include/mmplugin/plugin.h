@@ -54,7 +54,7 @@ extern "C" {
 
 #define MMPLUGIN_MAGIC 0x4d4d504cu /* "MMPL" */
 #define MMPLUGIN_ABI_MAJOR 1
-#define MMPLUGIN_ABI_MINOR 1
+#define MMPLUGIN_ABI_MINOR 2
 
 /* The one symbol a plugin exports. */
 #define MMPLUGIN_ENTRY_SYMBOL "mmplugin_entry_v1"
@@ -128,6 +128,19 @@ struct mmplugin_session {
 	int64_t expires_at_ms; /* 0: never expires */
 };
 
+/* A user as the host API returns it (ABI 1.1): fixed-size, NUL-terminated
+ * fields, filled by the host into memory the plugin owns. */
+#define MMPLUGIN_ID_LEN 26
+struct mmplugin_user {
+	char id[MMPLUGIN_ID_LEN + 1];
+	char username[65];
+	char email[129];
+	char roles[64]; /* "system_user" or "system_user system_admin" */
+	int is_bot;
+	int deleted; /* deactivated */
+	int64_t create_at_ms;
+};
+
 /*
  * A request handed to serve_http. Every member is a borrowed view into host
  * memory, valid only until serve_http returns; copy what must outlive it.
@@ -144,6 +157,12 @@ struct mmplugin_request {
 	/* NULL when the request carries no valid session. */
 	const struct mmplugin_session *session;
 	struct mmplugin_str remote_addr; /* the client's IP address as text */
+
+	/* ---- ABI 1.2 (check MMPLUGIN_HAS(req, struct mmplugin_request, ...)) */
+	/* The session's user as the host read it while authenticating the
+	 * request (active, else there would be no session); NULL when there is
+	 * no session. Saves a user_get per request. */
+	const struct mmplugin_user *session_user;
 };
 
 /* The response being built for one request. Opaque; owned by the host; valid
@@ -154,19 +173,6 @@ typedef struct mmplugin_response mmplugin_response;
  * API function that needs to know which plugin is calling. Opaque; owned by
  * the host; valid from activate() until deactivate() returns. */
 typedef struct mmplugin_host mmplugin_host;
-
-/* A user as the host API returns it (ABI 1.1): fixed-size, NUL-terminated
- * fields, filled by the host into memory the plugin owns. */
-#define MMPLUGIN_ID_LEN 26
-struct mmplugin_user {
-	char id[MMPLUGIN_ID_LEN + 1];
-	char username[65];
-	char email[129];
-	char roles[64]; /* "system_user" or "system_user system_admin" */
-	int is_bot;
-	int deleted; /* deactivated */
-	int64_t create_at_ms;
-};
 
 /*
  * The host's services. The table is constant and owned by the host; it stays

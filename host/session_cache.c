@@ -1,0 +1,64 @@
+#include "session_cache.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+int session_cache_init(struct session_cache *c)
+{
+	c->slots = calloc(SESSION_CACHE_SLOTS, sizeof(*c->slots));
+	if (!c->slots)
+		return -1;
+	pthread_rwlock_init(&c->lock, NULL);
+	return 0;
+}
+
+void session_cache_destroy(struct session_cache *c)
+{
+	if (!c->slots)
+		return;
+	sodium_memzero(c->slots, SESSION_CACHE_SLOTS * sizeof(*c->slots));
+	free(c->slots);
+	c->slots = NULL;
+	pthread_rwlock_destroy(&c->lock);
+}
+
+static struct session_cache_slot *slot_of(struct session_cache *c, const unsigned char *hash)
+{
+	uint32_t v;
+
+	memcpy(&v, hash, sizeof(v)); /* the hash is uniform already */
+	return &c->slots[v % SESSION_CACHE_SLOTS];
+}
+
+int session_cache_get(struct session_cache *c, const unsigned char *hash, uint64_t generation,
+		      int64_t now_ms, struct host_session *out)
+{
+	struct session_cache_slot *s = slot_of(c, hash);
+	int rc = -1;
+
+	pthread_rwlock_rdlock(&c->lock);
+	if (s->used && s->generation == generation &&
+	    sodium_memcmp(s->hash, hash, SESSION_HASH_LEN) == 0 &&
+	    (s->session.expires_at == 0 || s->session.expires_at > now_ms)) {
+		*out = s->session;
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&c->lock);
+	return rc;
+}
+
+void session_cache_put(struct session_cache *c, const unsigned char *hash, uint64_t generation,
+		       const struct host_session *session)
+{
+	struct session_cache_slot *s = slot_of(c, hash);
+
+	pthread_rwlock_wrlock(&c->lock);
+	memcpy(s->hash, hash, SESSION_HASH_LEN);
+	s->generation = generation;
+	s->session = *session;
+	s->used = true;
+	pthread_rwlock_unlock(&c->lock);
+}
