@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_record.h"
 #include "session_cache.h"
 #include "users.h"
 #include "banned.h"
@@ -47,16 +48,6 @@ static char *session_record(const struct host_session *s)
 	return out;
 }
 
-static int copy_str(char *dst, size_t cap, const json_t *v)
-{
-	const char *s = json_string_value(v);
-
-	if (!s || strlen(s) >= cap)
-		return -1;
-	snprintf(dst, cap, "%s", s);
-	return 0;
-}
-
 static int session_parse(const MDB_val *v, struct host_session *s)
 {
 	json_t *j = json_loadb(v->mv_data, v->mv_size, 0, NULL);
@@ -67,10 +58,10 @@ static int session_parse(const MDB_val *v, struct host_session *s)
 	memset(s, 0, sizeof(*s));
 	if (!j)
 		return SESSIONS_EIO;
-	if (copy_str(s->id, sizeof(s->id), json_object_get(j, "id")) ||
-	    copy_str(s->user_id, sizeof(s->user_id), json_object_get(j, "user_id")) ||
-	    copy_str(s->csrf, sizeof(s->csrf), json_object_get(j, "csrf")) ||
-	    copy_str(s->description, sizeof(s->description), json_object_get(j, "description")))
+	if (json_record_str(s->id, sizeof(s->id), json_object_get(j, "id")) ||
+	    json_record_str(s->user_id, sizeof(s->user_id), json_object_get(j, "user_id")) ||
+	    json_record_str(s->csrf, sizeof(s->csrf), json_object_get(j, "csrf")) ||
+	    json_record_str(s->description, sizeof(s->description), json_object_get(j, "description")))
 		goto out;
 	s->create_at = json_integer_value(json_object_get(j, "create_at"));
 	s->expires_at = json_integer_value(json_object_get(j, "expires_at"));
@@ -80,7 +71,7 @@ static int session_parse(const MDB_val *v, struct host_session *s)
 		if (s->props_len == SESSION_PROPS_MAX)
 			goto out;
 		struct session_prop *p = &s->props[s->props_len];
-		if (strlen(key) >= sizeof(p->key) || copy_str(p->value, sizeof(p->value), pv))
+		if (strlen(key) >= sizeof(p->key) || json_record_str(p->value, sizeof(p->value), pv))
 			goto out;
 		snprintf(p->key, sizeof(p->key), "%s", key);
 		s->props_len++;
@@ -154,13 +145,6 @@ int sessions_create(struct host_store *store, const struct session_new *n,
 	return SESSIONS_OK;
 }
 
-static const char *str_or_empty(const json_t *j, const char *key)
-{
-	const char *v = json_string_value(json_object_get(j, key));
-
-	return v ? v : "";
-}
-
 /* True when the session's user exists and is active; copies what plugins
  * are told about the user into s. */
 static bool user_active(MDB_txn *txn, struct host_store *store, struct host_session *s)
@@ -175,9 +159,9 @@ static bool user_active(MDB_txn *txn, struct host_store *store, struct host_sess
 	del = j ? json_object_get(j, "delete_at") : NULL;
 	active = del && json_integer_value(del) == 0;
 	if (active) {
-		snprintf(s->username, sizeof(s->username), "%s", str_or_empty(j, "username"));
-		snprintf(s->email, sizeof(s->email), "%s", str_or_empty(j, "email"));
-		snprintf(s->roles, sizeof(s->roles), "%s", str_or_empty(j, "roles"));
+		snprintf(s->username, sizeof(s->username), "%s", json_record_str_or_empty(j, "username"));
+		snprintf(s->email, sizeof(s->email), "%s", json_record_str_or_empty(j, "email"));
+		snprintf(s->roles, sizeof(s->roles), "%s", json_record_str_or_empty(j, "roles"));
 		s->is_bot = json_is_true(json_object_get(j, "is_bot"));
 		s->user_create_at = json_integer_value(json_object_get(j, "create_at"));
 	}

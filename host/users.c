@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json_record.h"
 #include "banned.h"
 
 int64_t now_ms(void)
@@ -115,16 +116,6 @@ static char *user_record(const struct host_user *u)
 	return out;
 }
 
-static int copy_str(char *dst, size_t cap, const json_t *v)
-{
-	const char *s = json_string_value(v);
-
-	if (!s || strlen(s) >= cap)
-		return -1;
-	snprintf(dst, cap, "%s", s);
-	return 0;
-}
-
 static int user_parse(const MDB_val *v, struct host_user *u)
 {
 	json_t *j = json_loadb(v->mv_data, v->mv_size, 0, NULL);
@@ -133,11 +124,11 @@ static int user_parse(const MDB_val *v, struct host_user *u)
 	memset(u, 0, sizeof(*u));
 	if (!j)
 		return USERS_EIO;
-	if (copy_str(u->id, sizeof(u->id), json_object_get(j, "id")) ||
-	    copy_str(u->username, sizeof(u->username), json_object_get(j, "username")) ||
-	    copy_str(u->email, sizeof(u->email), json_object_get(j, "email")) ||
-	    copy_str(u->roles, sizeof(u->roles), json_object_get(j, "roles")) ||
-	    copy_str(u->password_hash, sizeof(u->password_hash), json_object_get(j, "password")))
+	if (json_record_str(u->id, sizeof(u->id), json_object_get(j, "id")) ||
+	    json_record_str(u->username, sizeof(u->username), json_object_get(j, "username")) ||
+	    json_record_str(u->email, sizeof(u->email), json_object_get(j, "email")) ||
+	    json_record_str(u->roles, sizeof(u->roles), json_object_get(j, "roles")) ||
+	    json_record_str(u->password_hash, sizeof(u->password_hash), json_object_get(j, "password")))
 		goto out;
 	u->is_bot = json_is_true(json_object_get(j, "is_bot"));
 	u->create_at = json_integer_value(json_object_get(j, "create_at"));

@@ -18,15 +18,13 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "testsupport.h"
+#include "apps_world.h"
 
-#define P "/plugins/com.mattermost.apps"
+#define P TS_APPS
 #define USERS 8
 #define PAD 200
 
-static struct ts_host host;
-static struct ts_proc app;
-static char plugins[256], data_dir[320];
+static struct ts_world world;
 static char tokens[USERS][64];
 
 struct writer {
@@ -87,45 +85,15 @@ static void *write_until_killed(void *arg)
 
 static int setup(void **state)
 {
-	const char *app_argv[] = {TEST_APP_BIN, "--listen", "127.0.0.1:0", NULL};
-	char admin_tok[64], body[1024];
-	struct ts_resp r;
-
 	(void)state;
-	if (ts_proc_start(&app, app_argv, "test-app listening on") != 0 ||
-	    ts_tempdir("crash-plugins", plugins, sizeof(plugins)) != 0 ||
-	    ts_install_plugin(plugins, "com.mattermost.apps", APPS_PLUGIN_SO, 0755) != 0 ||
-	    ts_host_start(&host, plugins, NULL) != 0)
+	if (ts_world_start(&world, NULL, 0, NULL) != 0 ||
+	    ts_world_install(&world, "crash-app", TS_ALL_PERMS, NULL) != 0)
 		return -1;
-	snprintf(data_dir, sizeof(data_dir), "%s/data", host.dir);
-	if (ts_create_user(data_dir, "admin", "admin-password", 1, NULL) != 0 ||
-	    ts_login(host.base_url, "admin", "admin-password", admin_tok, 64) != 200)
-		return -1;
-	snprintf(body, sizeof(body),
-		 "{\"manifest\":{\"app_id\":\"crash-app\",\"display_name\":\"C\","
-		 "\"homepage_url\":\"https://x\",\"requested_permissions\":[\"act_as_bot\","
-		 "\"act_as_user\",\"remote_oauth2\"],\"http\":{\"root_url\":\"%s\"}}}",
-		 app.base_url);
-	r = ts_api(host.base_url, "POST", P "/api/v1/install-app", admin_tok, body);
-	ts_resp_free(&r);
 	for (int u = 0; u < USERS; u++) {
 		char name[32], tok[64];
-		json_t *j;
 		snprintf(name, sizeof(name), "writer%d", u);
-		if (ts_create_user(data_dir, name, "writer-password", 0, NULL) != 0 ||
-		    ts_login(host.base_url, name, "writer-password", tok, 64) != 200)
-			return -1;
-		r = ts_api(host.base_url, "POST", P "/api/v1/call", tok,
-			   "{\"path\":\"/echo\",\"expand\":{\"acting_user_access_token\":\"all\"},"
-			   "\"context\":{\"app_id\":\"crash-app\"}}");
-		j = json_loadb(r.body, r.body_len, 0, NULL);
-		snprintf(tokens[u], 64, "%s",
-			 json_string_value(json_object_get(
-				 json_object_get(json_object_get(j, "data"), "context"),
-				 "acting_user_access_token")));
-		json_decref(j);
-		ts_resp_free(&r);
-		if (strlen(tokens[u]) != 26)
+		if (ts_world_user(&world, name, 0, tok, NULL) != 0 ||
+		    ts_app_tokens(world.host.base_url, tok, "crash-app", NULL, tokens[u], NULL) != 0)
 			return -1;
 	}
 	return 0;
@@ -133,20 +101,15 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	int rc;
-
 	(void)state;
-	rc = ts_host_stop(&host);
-	ts_proc_stop(&app);
-	ts_rmtree(plugins);
-	return rc == 0 ? 0 : -1;
+	return ts_world_stop(&world);
 }
 
 /* What GET returns for user u: its seq, checking the record is intact. */
 static long stored_seq(int u)
 {
 	char want[512];
-	struct ts_resp r = ts_api(host.base_url, "GET", P "/api/v1/oauth2/user", tokens[u], NULL);
+	struct ts_resp r = ts_api(world.host.base_url, "GET", P "/api/v1/oauth2/user", tokens[u], NULL);
 	json_t *j;
 	long seq;
 
@@ -179,16 +142,16 @@ static void every_acknowledged_write_survives_sigkill(void **state)
 	for (int round = 0; round < rounds; round++) {
 		for (int u = 0; u < USERS; u++) {
 			w[u].user = u;
-			snprintf(w[u].port, sizeof(w[u].port), "%d", host.port);
+			snprintf(w[u].port, sizeof(w[u].port), "%d", world.host.port);
 			assert_int_equal(pthread_create(&w[u].t, NULL, write_until_killed, &w[u]), 0);
 		}
 		usleep((useconds_t)(20000 + rand() % 250000));
-		ts_host_kill(&host);
+		ts_host_kill(&world.host);
 		for (int u = 0; u < USERS; u++)
 			pthread_join(w[u].t, NULL);
 		/* The database opens: the host and the plugin come back. */
-		assert_int_equal(ts_host_restart(&host, plugins, NULL), 0);
-		assert_true(ts_host_log_has(&host, "plugin activated plugin_id=com.mattermost.apps"));
+		assert_int_equal(ts_host_restart(&world.host, world.plugins, NULL), 0);
+		assert_true(ts_host_log_has(&world.host, "plugin activated plugin_id=com.mattermost.apps"));
 		for (int u = 0; u < USERS; u++) {
 			long seq = stored_seq(u);
 			if (seq != w[u].acked && seq != w[u].tried)

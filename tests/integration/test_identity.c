@@ -27,31 +27,12 @@ static char admin_id[32], alice_id[32];
 
 static int cli(const char *const *args, char **out)
 {
-	const char *argv[16] = {MMHOST_BIN};
-	size_t n = 1;
-	int code = -1;
-
-	for (size_t i = 0; args[i] && n < 13; i++)
-		argv[n++] = args[i];
-	argv[n++] = "--data-dir";
-	argv[n++] = data_dir;
-	argv[n] = NULL;
-	if (ts_run(argv, &code, out) != 0)
-		return -1;
-	return code;
+	return ts_cli(data_dir, args, out);
 }
 
 static int create_user(const char *name, const char *pw, int admin, char *id_out)
 {
-	const char *args[] = {"user", "create", "--username", name, "--password", pw,
-			      admin ? "--system-admin" : NULL, NULL};
-	char *out = NULL;
-	int code = cli(args, &out);
-
-	if (code == 0 && out)
-		snprintf(id_out, 32, "%.26s", out);
-	free(out);
-	return code;
+	return ts_create_user(data_dir, name, pw, admin, id_out);
 }
 
 static int setup(void **state)

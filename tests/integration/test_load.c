@@ -19,14 +19,12 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "testsupport.h"
+#include "apps_world.h"
 
-#define P "/plugins/com.mattermost.apps"
+#define P TS_APPS
 #define CONNS 64
 
-static struct ts_host host;
-static struct ts_proc app;
-static char plugins[256], data_dir[320];
+static struct ts_world world;
 static char tokens[CONNS][64];
 static volatile int stop;
 
@@ -78,8 +76,8 @@ static void *run(void *arg)
 	struct sink out;
 	CURL *c = curl_easy_init();
 
-	snprintf(user_url, sizeof(user_url), "%s" P "/api/v1/oauth2/user", host.base_url);
-	snprintf(ping_url, sizeof(ping_url), "%s" P "/api/v1/ping", host.base_url);
+	snprintf(user_url, sizeof(user_url), "%s" P "/api/v1/oauth2/user", world.host.base_url);
+	snprintf(ping_url, sizeof(ping_url), "%s" P "/api/v1/ping", world.host.base_url);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tokens[k->id]);
 	h = curl_slist_append(h, auth);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -117,57 +115,24 @@ static void *run(void *arg)
 
 static int setup(void **state)
 {
-	const char *app_argv[] = {TEST_APP_BIN, "--listen", "127.0.0.1:0", NULL};
-	char admin_tok[64], body[1024];
-	struct ts_resp r;
-
 	(void)state;
-	if (ts_proc_start(&app, app_argv, "test-app listening on") != 0 ||
-	    ts_tempdir("load-plugins", plugins, sizeof(plugins)) != 0 ||
-	    ts_install_plugin(plugins, "com.mattermost.apps", APPS_PLUGIN_SO, 0755) != 0 ||
-	    ts_host_start(&host, plugins, NULL) != 0)
+	if (ts_world_start(&world, NULL, 0, NULL) != 0 ||
+	    ts_world_install(&world, "load-app", TS_ALL_PERMS, NULL) != 0)
 		return -1;
-	snprintf(data_dir, sizeof(data_dir), "%s/data", host.dir);
-	if (ts_create_user(data_dir, "admin", "admin-password", 1, NULL) != 0 ||
-	    ts_login(host.base_url, "admin", "admin-password", admin_tok, 64) != 200)
-		return -1;
-	snprintf(body, sizeof(body),
-		 "{\"manifest\":{\"app_id\":\"load-app\",\"display_name\":\"L\","
-		 "\"homepage_url\":\"https://x\",\"requested_permissions\":[\"act_as_bot\","
-		 "\"act_as_user\",\"remote_oauth2\"],\"http\":{\"root_url\":\"%s\"}}}",
-		 app.base_url);
-	r = ts_api(host.base_url, "POST", P "/api/v1/install-app", admin_tok, body);
-	ts_resp_free(&r);
 	for (int i = 0; i < CONNS; i++) {
 		char name[32], tok[64];
-		json_t *j;
 		snprintf(name, sizeof(name), "load%d", i);
-		if (ts_create_user(data_dir, name, "load-password", 0, NULL) != 0 ||
-		    ts_login(host.base_url, name, "load-password", tok, 64) != 200)
+		if (ts_world_user(&world, name, 0, tok, NULL) != 0 ||
+		    ts_app_tokens(world.host.base_url, tok, "load-app", NULL, tokens[i], NULL) != 0)
 			return -1;
-		r = ts_api(host.base_url, "POST", P "/api/v1/call", tok,
-			   "{\"path\":\"/echo\",\"expand\":{\"acting_user_access_token\":\"all\"},"
-			   "\"context\":{\"app_id\":\"load-app\"}}");
-		j = json_loadb(r.body, r.body_len, 0, NULL);
-		snprintf(tokens[i], 64, "%s",
-			 json_string_value(json_object_get(
-				 json_object_get(json_object_get(j, "data"), "context"),
-				 "acting_user_access_token")));
-		json_decref(j);
-		ts_resp_free(&r);
 	}
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	int rc;
-
 	(void)state;
-	rc = ts_host_stop(&host);
-	ts_proc_stop(&app);
-	ts_rmtree(plugins);
-	return rc == 0 ? 0 : -1;
+	return ts_world_stop(&world);
 }
 
 static void sixty_four_connections_no_5xx_no_lost_write_flat_memory(void **state)
@@ -184,9 +149,9 @@ static void sixty_four_connections_no_5xx_no_lost_write_flat_memory(void **state
 		assert_int_equal(pthread_create(&k[i].t, NULL, run, &k[i]), 0);
 	}
 	sleep(1);
-	warm = ts_rss_kib(host.pid);
+	warm = ts_rss_kib(world.host.pid);
 	sleep((unsigned)(seconds > 1 ? seconds - 1 : 1));
-	end = ts_rss_kib(host.pid);
+	end = ts_rss_kib(world.host.pid);
 	stop = 1;
 	for (int i = 0; i < CONNS; i++) {
 		pthread_join(k[i].t, NULL);

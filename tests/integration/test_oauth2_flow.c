@@ -16,18 +16,22 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "testsupport.h"
+#include "apps_world.h"
 #include "urlencoded.h"
 
-#define P "/plugins/com.mattermost.apps"
+#define P TS_APPS
 #define CLIENT_ID "flow-client"
 #define CLIENT_SECRET "flow-client-secret"
 #define CONNECTED "You have connected your account. You can close this window."
 
-static struct ts_host host;
-static struct ts_proc app, provider;
-static char plugins[256], data_dir[320], site[128];
-static char admin_tok[64], alice_tok[64], bob_tok[64], alice_id[32], bob_id[32];
+static struct ts_world world;
+static struct ts_proc provider;
+/* Short names for the world's parts, used throughout. */
+#define host world.host
+#define plugins world.plugins
+#define admin_tok world.admin_tok
+static char site[128];
+static char alice_tok[64], bob_tok[64], alice_id[32], bob_id[32];
 
 static struct ts_resp api(const char *method, const char *path, const char *token,
 			  const char *body)
@@ -37,35 +41,15 @@ static struct ts_resp api(const char *method, const char *path, const char *toke
 
 static void install(const char *app_id, const char *perms)
 {
-	char body[2048];
-	struct ts_resp r;
-
-	snprintf(body, sizeof(body),
-		 "{\"manifest\":{\"app_id\":\"%s\",\"display_name\":\"%s\","
-		 "\"homepage_url\":\"https://example.com\",\"requested_permissions\":[%s],"
-		 "\"http\":{\"root_url\":\"%s\"}}}",
-		 app_id, app_id, perms, app.base_url);
-	r = api("POST", P "/api/v1/install-app", admin_tok, body);
-	if (r.status != 200)
-		fail_msg("install %s: %s", app_id, r.body);
-	ts_resp_free(&r);
+	if (ts_world_install(&world, app_id, perms, NULL) != 0)
+		fail_msg("install %s", app_id);
 }
 
 /* The App's bot token, from a call's context. */
 static void bot_token(const char *app_id, char *out)
 {
-	char body[256];
-	struct ts_resp r;
-	json_t *j;
-
-	snprintf(body, sizeof(body), "{\"path\":\"/echo\",\"context\":{\"app_id\":\"%s\"}}", app_id);
-	r = api("POST", P "/api/v1/call", alice_tok, body);
-	j = json_loadb(r.body, r.body_len, 0, NULL);
-	snprintf(out, 64, "%s",
-		 json_string_value(json_object_get(
-			 json_object_get(json_object_get(j, "data"), "context"), "bot_access_token")));
-	json_decref(j);
-	ts_resp_free(&r);
+	if (ts_app_tokens(host.base_url, alice_tok, app_id, out, NULL, NULL) != 0)
+		fail_msg("no bot token for %s", app_id);
 }
 
 static void register_client(const char *app_id, const char *root)
@@ -91,8 +75,7 @@ static int setup(void **state)
 	char connect[128], token[128];
 	const char *prov_argv[] = {TEST_PROVIDER_BIN, "--listen", "127.0.0.1:0", "--client-id",
 				   CLIENT_ID, "--client-secret", CLIENT_SECRET, NULL};
-	const char *app_argv[] = {TEST_APP_BIN, "--listen", "127.0.0.1:0", "--connect-url",
-				  connect, "--token-url", token, NULL};
+	const char *app_argv[] = {"--connect-url", connect, "--token-url", token, NULL};
 	static const char *const bad[] = {"bad-js", "bad-host", "bad-type", "bad-error",
 					  "bad-relative", "bad-userinfo"};
 
@@ -101,21 +84,12 @@ static int setup(void **state)
 		return -1;
 	snprintf(connect, sizeof(connect), "%s/authorize", provider.base_url);
 	snprintf(token, sizeof(token), "%s/token", provider.base_url);
-	if (ts_proc_start(&app, app_argv, "test-app listening on") != 0 ||
-	    ts_tempdir("flow-plugins", plugins, sizeof(plugins)) != 0 ||
-	    ts_install_plugin(plugins, "com.mattermost.apps", APPS_PLUGIN_SO, 0755) != 0 ||
-	    ts_host_start(&host, plugins, NULL) != 0)
+	if (ts_world_start(&world, app_argv, 0, NULL) != 0 ||
+	    ts_world_user(&world, "alice", 0, alice_tok, alice_id) != 0 ||
+	    ts_world_user(&world, "bob", 0, bob_tok, bob_id) != 0)
 		return -1;
 	/* The site URL the host derived: the browser uses it, as a person would. */
 	snprintf(site, sizeof(site), "http://localhost:%d", host.port);
-	snprintf(data_dir, sizeof(data_dir), "%s/data", host.dir);
-	if (ts_create_user(data_dir, "admin", "admin-password", 1, NULL) != 0 ||
-	    ts_create_user(data_dir, "alice", "alice-password", 0, alice_id) != 0 ||
-	    ts_create_user(data_dir, "bob", "bob-password", 0, bob_id) != 0 ||
-	    ts_login(host.base_url, "admin", "admin-password", admin_tok, 64) != 200 ||
-	    ts_login(host.base_url, "alice", "alice-password", alice_tok, 64) != 200 ||
-	    ts_login(host.base_url, "bob", "bob-password", bob_tok, 64) != 200)
-		return -1;
 	install("flow-app", ALL);
 	register_client("flow-app", provider.base_url);
 	install("flow-app2", ALL);
@@ -134,11 +108,9 @@ static int teardown(void **state)
 	int rc;
 
 	(void)state;
-	rc = ts_host_stop(&host);
-	ts_proc_stop(&app);
+	rc = ts_world_stop(&world);
 	ts_proc_stop(&provider);
-	ts_rmtree(plugins);
-	return rc == 0 ? 0 : -1;
+	return rc;
 }
 
 static void login(struct ts_browser *b, const char *user, const char *pw)
@@ -204,7 +176,7 @@ static size_t count_received(const char *path)
 	json_t *all, *e;
 	size_t n = 0, i;
 
-	snprintf(url, sizeof(url), "%s/_received", app.base_url);
+	snprintf(url, sizeof(url), "%s/_received", world.app.base_url);
 	ts_http("GET", url, NULL, NULL, 0, 0, &r);
 	all = json_loadb(r.body, r.body_len, 0, NULL);
 	json_array_foreach(all, i, e)
@@ -220,7 +192,7 @@ static json_t *last_received(const char *path)
 	struct ts_resp r;
 	json_t *all, *hit = NULL;
 
-	snprintf(url, sizeof(url), "%s/_received", app.base_url);
+	snprintf(url, sizeof(url), "%s/_received", world.app.base_url);
 	ts_http("GET", url, NULL, NULL, 0, 0, &r);
 	all = json_loadb(r.body, r.body_len, 0, NULL);
 	for (size_t i = json_array_size(all); i > 0 && !hit; i--) {

@@ -17,16 +17,20 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "testsupport.h"
+#include "apps_world.h"
 
-#define P "/plugins/com.mattermost.apps"
+#define P TS_APPS
 #define CLIENT_SECRET "client-secret-7f3a9c"
 #define USER_TOKEN "gho_user_token_5d2e8b"
 
-static struct ts_host host;
-static struct ts_proc app;
-static char plugins[256], data_dir[320];
-static char admin_tok[64], u1_tok[64], u2_tok[64], admin_id[32], u1_id[32], u2_id[32];
+static struct ts_world world;
+/* Short names for the world's parts, used throughout. */
+#define host world.host
+#define plugins world.plugins
+#define admin_tok world.admin_tok
+#define admin_id world.admin_id
+static char data_dir[320];
+static char u1_tok[64], u2_tok[64], u1_id[32], u2_id[32];
 
 /* Tokens an App holds, from a call's context. */
 struct app_tokens {
@@ -52,14 +56,7 @@ static void expect(struct ts_resp r, long status, const char *id, const char *wh
 
 static void install(const char *app_id, const char *perms)
 {
-	char body[2048];
-
-	snprintf(body, sizeof(body),
-		 "{\"manifest\":{\"app_id\":\"%s\",\"display_name\":\"%s\","
-		 "\"homepage_url\":\"https://example.com\",\"requested_permissions\":[%s],"
-		 "\"http\":{\"root_url\":\"%s\"}}}",
-		 app_id, app_id, perms, app.base_url);
-	expect(api("POST", P "/api/v1/install-app", admin_tok, body), 200, NULL, app_id);
+	assert_int_equal(ts_world_install(&world, app_id, perms, NULL), 0);
 }
 
 #define PERMS_ALL "\"act_as_bot\",\"act_as_user\",\"remote_oauth2\""
@@ -88,16 +85,9 @@ static json_t *ctx_of(json_t *resp)
 /* The App's tokens for the user of user_token, as a call hands them over. */
 static void tokens_for(const char *user_token, const char *app_id, struct app_tokens *t)
 {
-	json_t *resp = call(user_token, app_id, "{\"acting_user_access_token\":\"all\"}");
-	json_t *ctx = ctx_of(resp);
-
-	if (!json_is_string(json_object_get(ctx, "bot_access_token")))
-		fail_msg("no tokens from %s: %s", app_id, json_dumps(resp, 0));
-	snprintf(t->bot, sizeof(t->bot), "%s", json_string_value(json_object_get(ctx, "bot_access_token")));
-	snprintf(t->acting, sizeof(t->acting), "%s",
-		 json_string_value(json_object_get(ctx, "acting_user_access_token")));
-	snprintf(t->bot_id, sizeof(t->bot_id), "%s", json_string_value(json_object_get(ctx, "bot_user_id")));
-	json_decref(resp);
+	assert_int_equal(ts_app_tokens(host.base_url, user_token, app_id, t->bot, t->acting,
+				       t->bot_id),
+			 0);
 }
 
 /* A session for user_id carrying mattermost_app_id=app_id, minted through
@@ -120,39 +110,23 @@ static void mint(const char *user_id, const char *app_id, char *token)
 
 static int setup(void **state)
 {
-	const char *app_argv[] = {TEST_APP_BIN, "--listen", "127.0.0.1:0", NULL};
-
 	(void)state;
-	if (ts_proc_start(&app, app_argv, "test-app listening on") != 0 ||
-	    ts_tempdir("o2-plugins", plugins, sizeof(plugins)) != 0 ||
-	    ts_install_plugin(plugins, "com.mattermost.apps", APPS_PLUGIN_SO, 0755) != 0 ||
-	    ts_install_plugin(plugins, "fixture.good", FIXTURE_DIR "/good.so", 0755) != 0 ||
-	    ts_host_start(&host, plugins, NULL) != 0)
+	if (ts_world_start(&world, NULL, 1, NULL) != 0 ||
+	    ts_world_user(&world, "user1", 0, u1_tok, u1_id) != 0 ||
+	    ts_world_user(&world, "user2", 0, u2_tok, u2_id) != 0 ||
+	    ts_world_install(&world, "oauth-a", PERMS_ALL, NULL) != 0 ||
+	    ts_world_install(&world, "oauth-b", PERMS_ALL, NULL) != 0 ||
+	    ts_world_install(&world, "no-oauth", PERMS_NO_OAUTH2, NULL) != 0 ||
+	    ts_world_install(&world, "dis-app", PERMS_ALL, NULL) != 0)
 		return -1;
-	snprintf(data_dir, sizeof(data_dir), "%s/data", host.dir);
-	if (ts_create_user(data_dir, "admin", "admin-password", 1, admin_id) != 0 ||
-	    ts_create_user(data_dir, "user1", "user1-password", 0, u1_id) != 0 ||
-	    ts_create_user(data_dir, "user2", "user2-password", 0, u2_id) != 0 ||
-	    ts_login(host.base_url, "admin", "admin-password", admin_tok, 64) != 200 ||
-	    ts_login(host.base_url, "user1", "user1-password", u1_tok, 64) != 200 ||
-	    ts_login(host.base_url, "user2", "user2-password", u2_tok, 64) != 200)
-		return -1;
-	install("oauth-a", PERMS_ALL);
-	install("oauth-b", PERMS_ALL);
-	install("no-oauth", PERMS_NO_OAUTH2);
-	install("dis-app", PERMS_ALL);
+	snprintf(data_dir, sizeof(data_dir), "%s", world.data_dir);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	int rc;
-
 	(void)state;
-	rc = ts_host_stop(&host);
-	ts_proc_stop(&app);
-	ts_rmtree(plugins);
-	return rc == 0 ? 0 : -1;
+	return ts_world_stop(&world);
 }
 
 enum caller { C_NONE, C_PERSONAL, C_USER, C_ADMIN, C_BOT };
