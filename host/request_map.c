@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "path_pattern.h"
 #include "banned.h"
 
 #define PLUGINS_PREFIX "/plugins/"
@@ -43,33 +44,6 @@ static const struct route_pattern patterns[] = {
 
 #define PARAM_MAX 190
 
-/* Matches path against pattern; "{id}" takes one non-empty segment of at
- * most PARAM_MAX bytes. */
-static int pattern_match(const char *pattern, const char *path, size_t len,
-			 struct route_match *out)
-{
-	const char *p = pattern, *s = path, *end = path + len;
-
-	while (*p) {
-		if (strncmp(p, "{id}", 4) == 0) {
-			const char *seg = s;
-			while (s < end && *s != '/')
-				s++;
-			if (s == seg || (size_t)(s - seg) > PARAM_MAX)
-				return 0;
-			out->param = seg;
-			out->param_len = (size_t)(s - seg);
-			p += 4;
-			continue;
-		}
-		if (s == end || *p != *s)
-			return 0;
-		p++;
-		s++;
-	}
-	return s == end;
-}
-
 void request_map(const char *path, size_t len, struct route_match *out)
 {
 	const size_t plen = sizeof(PLUGINS_PREFIX) - 1;
@@ -79,7 +53,8 @@ void request_map(const char *path, size_t len, struct route_match *out)
 	if (len == 0 || path[0] != '/')
 		return;
 	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
-		if (pattern_match(patterns[i].pattern, path, len, out)) {
+		if (path_pattern_match(patterns[i].pattern, path, len, PARAM_MAX, &out->param,
+				       &out->param_len)) {
 			out->kind = patterns[i].kind;
 			out->allow = patterns[i].allow;
 			return;

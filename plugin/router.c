@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "path_pattern.h"
 #include "banned.h"
 
 #define PARAM_MAX 64
@@ -44,31 +45,18 @@ static int str_is(struct mmplugin_str s, const char *lit)
 	return s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
-/* Matches path against pattern; "{id}" takes one non-empty segment of at
- * most PARAM_MAX bytes, copied into param. */
+/* Matches path against pattern, copying the {id} segment into param. */
 static int match(const char *pattern, struct mmplugin_str path, char param[PARAM_MAX + 1])
 {
-	const char *p = pattern, *s = path.ptr, *end = path.ptr + path.len;
+	const char *seg;
+	size_t len;
 
 	param[0] = '\0';
-	while (*p) {
-		if (strncmp(p, "{id}", 4) == 0) {
-			const char *seg = s;
-			while (s < end && *s != '/')
-				s++;
-			if (s == seg || (size_t)(s - seg) > PARAM_MAX || memchr(seg, '\0', (size_t)(s - seg)))
-				return 0;
-			memcpy(param, seg, (size_t)(s - seg));
-			param[s - seg] = '\0';
-			p += 4;
-			continue;
-		}
-		if (s == end || *p != *s)
-			return 0;
-		p++;
-		s++;
-	}
-	return s == end;
+	if (!path_pattern_match(pattern, path.ptr, path.len, PARAM_MAX, &seg, &len))
+		return 0;
+	memcpy(param, seg ? seg : "", len);
+	param[len] = '\0';
+	return 1;
 }
 
 static void allow_append(char *allow, size_t cap, const char *method)
