@@ -40,13 +40,14 @@ static int put_batch(MDB_txn *txn, void *arg)
 		mm_id_new(user);
 		klen = oauth2_user_key(b->app_id, user, key, sizeof(key));
 		snprintf(value, sizeof(value),
-			 "{\"access_token\":\"gho_%s\",\"token_type\":\"bearer\",\"login\":\"u%ld\"}",
+			 "{\"access_token\":\"gho_%s\",\"token_type\":\"bearer\",\"login\":\"u%"
+			 "ld\"}",
 			 user, i);
 		if (seal_record(b->st->sealer, "oauth2_user", key, klen, value, strlen(value),
 				&sealed, &slen) != SEAL_OK)
 			return KV_EIO;
-		k = (MDB_val){klen, key};
-		v = (MDB_val){slen, sealed};
+		k = (MDB_val){ klen, key };
+		v = (MDB_val){ slen, sealed };
 		rc = mdb_put(txn, b->st->oauth2_user, &k, &v, 0);
 		free(sealed);
 		if (rc == MDB_MAP_FULL)
@@ -74,7 +75,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	while (done < count) {
-		struct batch b = {&st, argv[3], count - done < BATCH ? count - done : BATCH};
+		struct batch b = { &st, argv[3], count - done < BATCH ? count - done : BATCH };
 		if (kv_write(&st.kv, put_batch, &b) != 0) {
 			fprintf(stderr, "bench-seed: write failed after %ld records\n", done);
 			return 1;

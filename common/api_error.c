@@ -11,9 +11,8 @@ char *api_error_json(const char *id, const char *message, const char *request_id
 	json_t *obj;
 	char *out;
 
-	obj = json_pack("{s:s, s:s, s:s, s:s, s:i}", "id", id, "message", message,
-			"detailed_error", "", "request_id", request_id ? request_id : "",
-			"status_code", status);
+	obj = json_pack("{s:s, s:s, s:s, s:s, s:i}", "id", id, "message", message, "detailed_error",
+			"", "request_id", request_id ? request_id : "", "status_code", status);
 	if (!obj)
 		return NULL;
 	out = json_dumps(obj, JSON_COMPACT);

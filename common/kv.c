@@ -13,19 +13,15 @@
 int kv_rc(int mdb_rc)
 {
 	switch (mdb_rc) {
-	case MDB_SUCCESS:
-		return KV_OK;
-	case MDB_NOTFOUND:
-		return KV_ENOTFOUND;
-	case MDB_MAP_FULL:
-		return MDB_MAP_FULL;
-	default:
-		return KV_EIO;
+	case MDB_SUCCESS: return KV_OK;
+	case MDB_NOTFOUND: return KV_ENOTFOUND;
+	case MDB_MAP_FULL: return MDB_MAP_FULL;
+	default: return KV_EIO;
 	}
 }
 
-int kv_open(struct kv_env *kv, const char *dir, unsigned max_dbs, size_t map_size,
-	    size_t map_max, char *err, size_t err_cap)
+int kv_open(struct kv_env *kv, const char *dir, unsigned max_dbs, size_t map_size, size_t map_max,
+	    char *err, size_t err_cap)
 {
 	MDB_envinfo info;
 	int rc, dead = 0;
@@ -186,8 +182,8 @@ static void batch_free(struct key_batch *b)
 
 /* One pass: collects up to DELETE_BATCH matching keys. Sets *done when the
  * scan reached its end. */
-static int collect(MDB_txn *txn, MDB_dbi dbi, const MDB_val *start, kv_match_fn match,
-		   void *arg, struct key_batch *b, int *done)
+static int collect(MDB_txn *txn, MDB_dbi dbi, const MDB_val *start, kv_match_fn match, void *arg,
+		   struct key_batch *b, int *done)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
@@ -213,7 +209,7 @@ static int collect(MDB_txn *txn, MDB_dbi dbi, const MDB_val *start, kv_match_fn 
 				return KV_EIO;
 			}
 			memcpy(copy, k.mv_data, k.mv_size);
-			b->keys[b->n++] = (MDB_val){k.mv_size, copy};
+			b->keys[b->n++] = (MDB_val){ k.mv_size, copy };
 		}
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}

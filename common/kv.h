@@ -37,8 +37,8 @@ struct kv_env {
 
 /* Opens (creating) the environment in folder dir (created 0700), with up to
  * max_dbs named databases. 0, or KV_EIO with a message in err. */
-int kv_open(struct kv_env *kv, const char *dir, unsigned max_dbs, size_t map_size,
-	    size_t map_max, char *err, size_t err_cap) __attribute__((warn_unused_result));
+int kv_open(struct kv_env *kv, const char *dir, unsigned max_dbs, size_t map_size, size_t map_max,
+	    char *err, size_t err_cap) __attribute__((warn_unused_result));
 void kv_close(struct kv_env *kv);
 
 /* Opens or creates named database name. 0 or KV_EIO. Call after kv_open,

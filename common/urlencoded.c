@@ -105,7 +105,7 @@ int html_escape(const char *s, char *out, size_t cap)
 
 	for (; *s; s++) {
 		const char *rep = NULL;
-		char one[2] = {*s, '\0'};
+		char one[2] = { *s, '\0' };
 		switch (*s) {
 		case '&': rep = "&amp;"; break;
 		case '<': rep = "&lt;"; break;
@@ -145,8 +145,8 @@ int url_encode(const char *s, char *out, size_t cap)
 
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		int plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			    c == '-' || c == '.' || c == '_' || c == '~';
+		int plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
 		if (o + (plain ? 1 : 3) + 1 > cap)
 			return FORM_ETOOLONG;
 		if (plain) {

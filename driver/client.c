@@ -31,7 +31,8 @@ static void wipe(char *s)
 		*p++ = 0;
 }
 
-static int fail(mmapps_client *c, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(mmapps_client *c, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static int fail(mmapps_client *c, int rc, const char *fmt, ...)
 {
@@ -139,7 +140,8 @@ static void describe_http_error(mmapps_client *c, const struct body *b)
 	const char *id = json_string_value(json_object_get(j, "id"));
 
 	if (msg)
-		fail(c, MMAPPS_EHTTP, "HTTP %ld: %.300s (%.120s)", c->status, msg, id ? id : "no id");
+		fail(c, MMAPPS_EHTTP, "HTTP %ld: %.300s (%.120s)", c->status, msg,
+		     id ? id : "no id");
 	else
 		fail(c, MMAPPS_EHTTP, "HTTP %ld from the server", c->status);
 	json_decref(j);

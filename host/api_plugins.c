@@ -30,12 +30,8 @@ static void set_enabled(struct host_request *r, bool enabled)
 	case REGISTRY_ENOTFOUND:
 		host_error(r, 404, "app.plugin.not_installed.app_error", "No plugin has this id.");
 		return;
-	case REGISTRY_EREFUSED:
-		host_error(r, 400, "app.plugin.activate.app_error", reason);
-		return;
-	default:
-		host_error(r, 500, "app.plugin.activate.app_error", reason);
-		return;
+	case REGISTRY_EREFUSED: host_error(r, 400, "app.plugin.activate.app_error", reason); return;
+	default: host_error(r, 500, "app.plugin.activate.app_error", reason); return;
 	}
 }
 

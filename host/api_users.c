@@ -120,7 +120,7 @@ void api_user_get(struct host_request *r)
 
 void api_users_create(struct host_request *r)
 {
-	struct user_new n = {0};
+	struct user_new n = { 0 };
 	struct host_user u;
 	char msg[256];
 	json_t *body = body_object(r);
@@ -166,8 +166,8 @@ void api_users_create(struct host_request *r)
 void api_user_tokens(struct host_request *r)
 {
 	char token[SESSION_TOKEN_LEN + 1];
-	struct session_new sn = {0};
-	struct session_prop prop = {"type", "UserAccessToken"};
+	struct session_new sn = { 0 };
+	struct session_prop prop = { "type", "UserAccessToken" };
 	struct host_session s;
 	struct host_user u;
 	const char *description;
@@ -181,8 +181,7 @@ void api_user_tokens(struct host_request *r)
 		return;
 	}
 	if (u.delete_at != 0) {
-		host_error(r, 400, "app.user_access_token.disabled",
-			   "The user is deactivated.");
+		host_error(r, 400, "app.user_access_token.disabled", "The user is deactivated.");
 		return;
 	}
 	body = body_object(r);
@@ -210,7 +209,7 @@ void api_user_tokens(struct host_request *r)
 	out = json_pack("{s:s, s:s, s:s, s:s}", "id", s.id, "token", token, "user_id", u.id,
 			"description", s.description);
 	sodium_memzero(token, sizeof(token));
-	log_kv(LOG_INFO, "personal access token created", "token_id", s.id, "user_id", u.id,
-	       "by", r->user.id, NULL);
+	log_kv(LOG_INFO, "personal access token created", "token_id", s.id, "user_id", u.id, "by",
+	       r->user.id, NULL);
 	host_json_value(r, 200, out);
 }

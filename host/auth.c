@@ -20,7 +20,7 @@ static void set_token(struct auth_token *out, enum auth_source src, const char *
 /* "Bearer <t>" or "Token <t>", any case, one or more spaces. */
 static bool from_authorization(const char *h, struct auth_token *out)
 {
-	static const char *const schemes[] = {"bearer", "token"};
+	static const char *const schemes[] = { "bearer", "token" };
 
 	for (size_t i = 0; i < 2; i++) {
 		size_t n = strlen(schemes[i]);
@@ -47,8 +47,7 @@ void auth_extract(const char *authorization, const char *cookie, const char *que
 	memset(out, 0, sizeof(*out));
 	if (authorization && from_authorization(authorization, out))
 		return;
-	if (cookie && cookie_get(cookie, "MMAUTHTOKEN", buf, sizeof(buf)) == FORM_OK &&
-	    buf[0]) {
+	if (cookie && cookie_get(cookie, "MMAUTHTOKEN", buf, sizeof(buf)) == FORM_OK && buf[0]) {
 		set_token(out, AUTH_SRC_COOKIE, buf, strlen(buf));
 		return;
 	}

@@ -33,16 +33,16 @@ enum {
 };
 
 static const struct option admin_options[] = {
-	{"config", required_argument, NULL, OPT_CONFIG},
-	{"data-dir", required_argument, NULL, OPT_DATA_DIR},
-	{"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
-	{"username", required_argument, NULL, OPT_USERNAME},
-	{"password", required_argument, NULL, OPT_PASSWORD},
-	{"email", required_argument, NULL, OPT_EMAIL},
-	{"system-admin", no_argument, NULL, OPT_ADMIN},
-	{"description", required_argument, NULL, OPT_DESCRIPTION},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
+	{ "plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR },
+	{ "username", required_argument, NULL, OPT_USERNAME },
+	{ "password", required_argument, NULL, OPT_PASSWORD },
+	{ "email", required_argument, NULL, OPT_EMAIL },
+	{ "system-admin", no_argument, NULL, OPT_ADMIN },
+	{ "description", required_argument, NULL, OPT_DESCRIPTION },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
 };
 
 struct admin_args {
@@ -74,8 +74,9 @@ static int parse(int argc, char **argv, const char *cmd, struct admin_args *a)
 			return cli_fail(EXIT_USAGE, "%s: option \"%s\" needs a value", cmd,
 					argv[optind - 1]);
 		default:
-			return cli_fail(EXIT_USAGE, "%s: unknown option \"%s\"; see mmhost %s --help",
-					cmd, argv[optind - 1], cmd);
+			return cli_fail(EXIT_USAGE,
+					"%s: unknown option \"%s\"; see mmhost %s --help", cmd,
+					argv[optind - 1], cmd);
 		}
 	}
 	for (; optind < argc; optind++) {
@@ -134,7 +135,7 @@ int cmd_user(int argc, char **argv)
 	struct host_config cfg;
 	struct host_store store;
 	struct host_user u;
-	struct user_new n = {0};
+	struct user_new n = { 0 };
 	struct admin_args a;
 	char email[EMAIL_MAX + 16], msg[256];
 	int rc = parse(argc, argv, "user", &a);
@@ -146,14 +147,15 @@ int cmd_user(int argc, char **argv)
 		return 0;
 	}
 	if (a.npositional != 1 || strcmp(a.positional[0], "create") != 0)
-		return cli_fail(EXIT_USAGE, "user: expected \"user create\"; see mmhost user --help");
+		return cli_fail(EXIT_USAGE,
+				"user: expected \"user create\"; see mmhost user --help");
 	if (!a.username || !a.password)
 		return cli_fail(EXIT_USAGE, "user create: --username and --password are required");
 	if (!a.email) {
 		snprintf(email, sizeof(email), "%s@localhost", a.username);
 		a.email = email;
 	}
-	n = (struct user_new){a.username, a.email, a.password, a.admin, false};
+	n = (struct user_new){ a.username, a.email, a.password, a.admin, false };
 	if (users_check_new(&n, msg, sizeof(msg)) != USERS_OK)
 		return cli_fail(EXIT_USAGE, "user create: %s", msg);
 	if ((rc = load_config(&a, &cfg)) != 0)
@@ -173,9 +175,7 @@ int cmd_user(int argc, char **argv)
 	case USERS_EEMAIL_TAKEN:
 		rc = cli_fail(1, "user create: the email \"%s\" is taken", a.email);
 		break;
-	default:
-		rc = cli_fail(1, "user create: the user could not be saved");
-		break;
+	default: rc = cli_fail(1, "user create: the user could not be saved"); break;
 	}
 	store_close(&store);
 	config_free(&cfg);
@@ -192,8 +192,8 @@ static const char token_usage[] =
 int cmd_token(int argc, char **argv)
 {
 	char token[SESSION_TOKEN_LEN + 1];
-	struct session_prop prop = {"type", "UserAccessToken"};
-	struct session_new sn = {0};
+	struct session_prop prop = { "type", "UserAccessToken" };
+	struct session_new sn = { 0 };
 	struct host_config cfg;
 	struct host_store store;
 	struct host_user u;
@@ -287,9 +287,9 @@ int cmd_plugin(int argc, char **argv)
 		return 0;
 	}
 	verb = a.npositional ? a.positional[0] : "";
-	if (strcmp(verb, "list") == 0 ? a.npositional != 1
+	if (strcmp(verb, "list") == 0                                       ? a.npositional != 1
 	    : (strcmp(verb, "enable") == 0 || strcmp(verb, "disable") == 0) ? a.npositional != 2
-									      : true)
+									    : true)
 		return cli_fail(EXIT_USAGE,
 				"plugin: expected \"plugin list\" or \"plugin enable|disable ID\"");
 	if ((rc = load_config(&a, &cfg)) != 0)

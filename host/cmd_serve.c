@@ -45,13 +45,13 @@ static const char serve_usage[] =
 enum { OPT_CONFIG = 1, OPT_LISTEN, OPT_DATA_DIR, OPT_PLUGIN_DIR, OPT_SITE_URL, OPT_HELP };
 
 static const struct option serve_options[] = {
-	{"config", required_argument, NULL, OPT_CONFIG},
-	{"listen", required_argument, NULL, OPT_LISTEN},
-	{"data-dir", required_argument, NULL, OPT_DATA_DIR},
-	{"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
-	{"site-url", required_argument, NULL, OPT_SITE_URL},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
+	{ "plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR },
+	{ "site-url", required_argument, NULL, OPT_SITE_URL },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
 };
 
 /* Config file first, then flags, whatever their order on the line. */
@@ -71,7 +71,8 @@ static int parse_args(int argc, char **argv, struct host_config *cfg)
 		if (opt == OPT_CONFIG)
 			config_path = optarg;
 		else if (opt == '?')
-			return cli_fail(EXIT_USAGE, "serve: unknown option \"%s\"; see mmhost serve --help",
+			return cli_fail(EXIT_USAGE,
+					"serve: unknown option \"%s\"; see mmhost serve --help",
 					argv[optind - 1]);
 		else if (opt == ':')
 			return cli_fail(EXIT_USAGE, "serve: option \"%s\" needs a value",
@@ -89,8 +90,8 @@ static int parse_args(int argc, char **argv, struct host_config *cfg)
 		else if (opt == OPT_SITE_URL)
 			rc = config_set_site_url(cfg, optarg, err, sizeof(err));
 		else if (opt == OPT_DATA_DIR || opt == OPT_PLUGIN_DIR) {
-			rc = config_set_string(opt == OPT_DATA_DIR ? &cfg->data_dir : &cfg->plugin_dir,
-					       optarg);
+			rc = config_set_string(
+				opt == OPT_DATA_DIR ? &cfg->data_dir : &cfg->plugin_dir, optarg);
 			if (rc != 0)
 				snprintf(err, sizeof(err), "out of memory");
 		}
@@ -167,8 +168,8 @@ int cmd_serve(int argc, char **argv)
 {
 	static struct host_ctx host; /* large (the login limiter's table) */
 	static struct session_cache cache;
-	struct upkeep upkeep = {.lock = PTHREAD_MUTEX_INITIALIZER,
-				.cond = PTHREAD_COND_INITIALIZER};
+	struct upkeep upkeep = { .lock = PTHREAD_MUTEX_INITIALIZER,
+				 .cond = PTHREAD_COND_INITIALIZER };
 	struct plugin_registry plugins;
 	struct host_store store;
 	struct http_server srv;

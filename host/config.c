@@ -15,7 +15,8 @@
 
 #define DEFAULT_LISTEN "127.0.0.1:8065"
 
-static void set_err(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static void set_err(char *err, size_t cap, const char *fmt, ...)
 {
@@ -196,7 +197,8 @@ static int load_log(struct host_config *cfg, const json_t *obj, char *err, size_
 		set_err(err, cap, "log must be an object");
 		return -1;
 	}
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		if (strcmp(key, "level") == 0) {
 			if (!json_is_string(v) ||
 			    log_level_parse(json_string_value(v), &cfg->log_level) != 0) {
@@ -228,7 +230,8 @@ static int load_limits(struct host_config *cfg, const json_t *obj, char *err, si
 		set_err(err, cap, "limits must be an object");
 		return -1;
 	}
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		if (strcmp(key, "threads") == 0)
 			rc = get_uint(v, "limits.threads", 1, 64, &cfg->threads, err, cap);
 		else if (strcmp(key, "workers") == 0)
@@ -240,8 +243,8 @@ static int load_limits(struct host_config *cfg, const json_t *obj, char *err, si
 			rc = get_uint(v, "limits.per_ip_connections", 1, 65536,
 				      &cfg->per_ip_connections, err, cap);
 		else if (strcmp(key, "idle_timeout_s") == 0)
-			rc = get_uint(v, "limits.idle_timeout_s", 1, 3600, &cfg->idle_timeout_s, err,
-				      cap);
+			rc = get_uint(v, "limits.idle_timeout_s", 1, 3600, &cfg->idle_timeout_s,
+				      err, cap);
 		else {
 			set_err(err, cap, "unknown key \"limits.%.64s\"", key);
 			rc = -1;
@@ -261,22 +264,24 @@ static int load_plugins(struct host_config *cfg, const json_t *obj, char *err, s
 		set_err(err, cap, "plugins must be an object");
 		return -1;
 	}
-	json_object_foreach((json_t *)obj, id, entry) {
+	json_object_foreach((json_t *)obj, id, entry)
+	{
 		if (!json_is_object(entry)) {
 			set_err(err, cap, "plugins.%.64s must be an object", id);
 			return -1;
 		}
-		json_object_foreach(entry, key, v) {
+		json_object_foreach(entry, key, v)
+		{
 			if (strcmp(key, "enabled") == 0) {
 				if (!json_is_boolean(v)) {
-					set_err(err, cap, "plugins.%.64s.enabled must be true or false",
-						id);
+					set_err(err, cap,
+						"plugins.%.64s.enabled must be true or false", id);
 					return -1;
 				}
 			} else if (strcmp(key, "settings") == 0) {
 				if (!json_is_object(v)) {
-					set_err(err, cap, "plugins.%.64s.settings must be an object",
-						id);
+					set_err(err, cap,
+						"plugins.%.64s.settings must be an object", id);
 					return -1;
 				}
 			} else {
@@ -328,7 +333,8 @@ int config_load_text(struct host_config *cfg, const char *text, size_t len, char
 		set_err(err, err_cap, "the top level must be an object");
 		goto out;
 	}
-	json_object_foreach(root, key, v) {
+	json_object_foreach(root, key, v)
+	{
 		char sub[CONFIG_ERR_MAX];
 		int r;
 

@@ -29,11 +29,11 @@ struct host_config {
 	char listen[96]; /* as written: "127.0.0.1:8065" or "[::1]:8065" */
 	struct sockaddr_storage listen_addr;
 	socklen_t listen_addr_len;
-	bool listen_set;   /* given in the file or by a flag */
-	char *site_url;    /* malloc'd, no trailing '/'; NULL: derived from listen */
-	char *data_dir;    /* malloc'd */
-	char *plugin_dir;  /* malloc'd; NULL: <binary's folder>/../plugins */
-	json_t *plugins;   /* owned object: id -> {"enabled": bool, "settings": object} */
+	bool listen_set;  /* given in the file or by a flag */
+	char *site_url;   /* malloc'd, no trailing '/'; NULL: derived from listen */
+	char *data_dir;   /* malloc'd */
+	char *plugin_dir; /* malloc'd; NULL: <binary's folder>/../plugins */
+	json_t *plugins;  /* owned object: id -> {"enabled": bool, "settings": object} */
 	enum log_level log_level;
 	enum log_format log_format;
 	unsigned threads; /* libmicrohttpd's epoll threads */

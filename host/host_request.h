@@ -34,7 +34,7 @@ struct host_ctx {
 struct host_request {
 	struct host_ctx *host;
 	const char *method;
-	const char *path; /* URL-decoded */
+	const char *path;  /* URL-decoded */
 	const char *query; /* raw, without '?' */
 	size_t query_len;
 	const char *body;

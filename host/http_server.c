@@ -45,12 +45,12 @@ struct req_ctx {
 	size_t body_len;
 	size_t body_cap;
 	size_t discarded;
-	int status;       /* what was sent; 0 when nothing was */
+	int status; /* what was sent; 0 when nothing was */
 	size_t sent_len;
 	/* Handing the request to a worker (see work_pool.h). */
 	struct http_server *srv;
 	struct MHD_Connection *con;
-	const char *url;          /* libmicrohttpd's, valid until completion */
+	const char *url;            /* libmicrohttpd's, valid until completion */
 	struct header_vec *headers; /* views into libmicrohttpd's memory */
 	struct mmplugin_response resp;
 	bool queued;
@@ -107,11 +107,11 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
 	       ctx->log_path[0] ? ctx->log_path : "-", "status", status, "bytes", bytes, "ms", ms,
 	       "remote", ctx->remote, "request_id", ctx->request_id,
 	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? NULL : "aborted",
-	       toe == MHD_REQUEST_TERMINATED_WITH_ERROR       ? "error"
+	       toe == MHD_REQUEST_TERMINATED_WITH_ERROR        ? "error"
 	       : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout"
 	       : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT    ? "client"
 	       : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown"
-								: "other",
+							       : "other",
 	       NULL);
 	free(ctx->target);
 	free(ctx->body);
@@ -123,7 +123,8 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
 }
 
 /* libmicrohttpd's own messages (its format strings). */
-static void on_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -190,8 +191,9 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 	(void)kind;
 	if (v->len == REQUEST_HEADERS_MAX)
 		return MHD_NO;
-	v->items[v->len].name = (struct mmplugin_str){key, key_size};
-	v->items[v->len].value = (struct mmplugin_str){value ? value : "", value ? value_size : 0};
+	v->items[v->len].name = (struct mmplugin_str){ key, key_size };
+	v->items[v->len].value =
+		(struct mmplugin_str){ value ? value : "", value ? value_size : 0 };
 	v->len++;
 	return MHD_YES;
 }
@@ -209,8 +211,8 @@ static void remote_address(struct MHD_Connection *con, char *out, size_t cap)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
 			  (socklen_t)cap);
 	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-			  (socklen_t)cap);
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+			  out, (socklen_t)cap);
 }
 
 /* Runs on a worker: the route's handler, then wakes the connection. */
@@ -386,9 +388,8 @@ int http_server_bind(struct http_server *srv, const struct host_config *cfg, cha
 		goto fail;
 	}
 	srv->listen_fd = fd;
-	srv->port = ntohs(bound.ss_family == AF_INET6
-				  ? ((struct sockaddr_in6 *)&bound)->sin6_port
-				  : ((struct sockaddr_in *)&bound)->sin_port);
+	srv->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+						      : ((struct sockaddr_in *)&bound)->sin_port);
 	return 0;
 fail:
 	snprintf(err, err_cap, "cannot listen on %s: %s", cfg->listen, strerror(errno));
@@ -416,9 +417,9 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
 		/* Malformed header lines are refused, not skipped. */
-		MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
-		MHD_OPTION_URI_LOG_CALLBACK, on_request_line, srv, MHD_OPTION_NOTIFY_COMPLETED,
-		on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
+		MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_URI_LOG_CALLBACK, on_request_line,
+		srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER,
+		on_mhd_log, srv, MHD_OPTION_END);
 	if (!srv->daemon) {
 		log_kv(LOG_ERROR, "cannot start the HTTP server", "listen", cfg->listen, NULL);
 		work_pool_stop(&srv->workers);
@@ -430,7 +431,7 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 
 void http_server_shutdown(struct http_server *srv)
 {
-	struct timespec pause = {0, 10 * 1000 * 1000};
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
 	int waited = 0;
 	MHD_socket fd;
 

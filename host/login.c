@@ -11,7 +11,7 @@ int login_attempt(struct host_request *r, const char *login_id, const char *pass
 		  struct host_session *session, unsigned *retry_after_s)
 {
 	struct login_limiter *lim = &r->host->limiter;
-	struct session_new sn = {0};
+	struct session_new sn = { 0 };
 	int64_t now = now_ms();
 	bool ok;
 

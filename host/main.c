@@ -46,7 +46,7 @@ int cli_fail(int code, const char *fmt, ...)
  * installed mmhost finds them in <prefix>/lib/mmhost/plugins. */
 char *cli_default_plugin_dir(void)
 {
-	static const char *const candidates[] = {"../plugins", "../lib/mmhost/plugins"};
+	static const char *const candidates[] = { "../plugins", "../lib/mmhost/plugins" };
 	char exe[PATH_MAX];
 	char out[PATH_MAX + 32];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);

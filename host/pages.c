@@ -37,8 +37,8 @@ static const char page_head[] =
 	"label,input,button{display:block;width:100%%;margin:.4em 0}"
 	"input,button{padding:.5em;font-size:1em}.err{color:#b00}</style></head><body>";
 
-static void login_form(struct host_request *r, int status, const char *error,
-		       const char *login_id, const char *redirect_to)
+static void login_form(struct host_request *r, int status, const char *error, const char *login_id,
+		       const char *redirect_to)
 {
 	char page[PAGE_MAX], esc_login[FIELD_MAX * 6], esc_redirect[FIELD_MAX * 6],
 		esc_err[FIELD_MAX * 6], head[1024];
@@ -94,8 +94,8 @@ static void login_post(struct host_request *r)
 	rc = login_attempt(r, login_id, password, &user, token, &session, &retry);
 	sodium_memzero(password, sizeof(password));
 	if (rc == LOGIN_RATE_LIMITED) {
-		login_form(r, 429, "Too many failed logins. Wait a minute and try again.",
-			   login_id, redirect_to);
+		login_form(r, 429, "Too many failed logins. Wait a minute and try again.", login_id,
+			   redirect_to);
 		return;
 	}
 	if (rc == LOGIN_BAD_CREDENTIALS) {
@@ -125,8 +125,7 @@ void page_login(struct host_request *r)
 		login_post(r);
 		return;
 	}
-	if (form_get(r->query, r->query_len, "redirect_to", redirect_to, sizeof(redirect_to)) !=
-	    0)
+	if (form_get(r->query, r->query_len, "redirect_to", redirect_to, sizeof(redirect_to)) != 0)
 		snprintf(redirect_to, sizeof(redirect_to), "/");
 	login_form(r, 200, NULL, NULL, redirect_to);
 }

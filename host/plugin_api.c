@@ -54,19 +54,13 @@ static void to_plugin_user(const struct host_user *u, struct mmplugin_user *out)
 static int map_users_rc(int rc)
 {
 	switch (rc) {
-	case USERS_OK:
-		return MMPLUGIN_OK;
-	case USERS_ENOTFOUND:
-		return MMPLUGIN_ENOTFOUND;
-	case USERS_EINVALID:
-		return MMPLUGIN_EINVAL;
+	case USERS_OK: return MMPLUGIN_OK;
+	case USERS_ENOTFOUND: return MMPLUGIN_ENOTFOUND;
+	case USERS_EINVALID: return MMPLUGIN_EINVAL;
 	case USERS_EUSERNAME_TAKEN:
-	case USERS_EEMAIL_TAKEN:
-		return MMPLUGIN_EEXIST;
-	case USERS_ENOMEM:
-		return MMPLUGIN_ENOMEM;
-	default:
-		return MMPLUGIN_EIO;
+	case USERS_EEMAIL_TAKEN: return MMPLUGIN_EEXIST;
+	case USERS_ENOMEM: return MMPLUGIN_ENOMEM;
+	default: return MMPLUGIN_EIO;
 	}
 }
 
@@ -86,7 +80,7 @@ static int api_user_get(mmplugin_host *host, const char *user_id, struct mmplugi
 
 static int api_bot_ensure(mmplugin_host *host, const char *username, struct mmplugin_user *out)
 {
-	struct user_new n = {.username = username, .is_bot = true};
+	struct user_new n = { .username = username, .is_bot = true };
 	struct host_user u;
 	char msg[256];
 	int rc;
@@ -150,7 +144,7 @@ static int api_session_create(mmplugin_host *host, const char *user_id,
 			      int64_t *expires_at_ms)
 {
 	struct session_prop copies[SESSION_PROPS_MAX];
-	struct session_new n = {0};
+	struct session_new n = { 0 };
 	struct host_session s;
 	struct host_user u;
 	char token[SESSION_TOKEN_LEN + 1];

@@ -18,8 +18,8 @@
 	(offsetof(struct mmplugin_descriptor, serve_http) + sizeof(void (*)(void)))
 
 static const char *const refusal_names[] = {
-	"loaded",  "manifest",  "executable",  "not_regular", "permissions", "dlopen", "no_entry",
-	"magic",   "struct_size", "abi_major", "abi_minor",   "id",          "hooks",
+	"loaded", "manifest",    "executable", "not_regular", "permissions", "dlopen", "no_entry",
+	"magic",  "struct_size", "abi_major",  "abi_minor",   "id",          "hooks",
 };
 
 const char *plugin_refusal_name(enum plugin_refusal r)
@@ -149,8 +149,9 @@ static int check_descriptor(struct mmplugin_host *p, const struct mmplugin_descr
 		return refuse(p, PLUGIN_E_MAGIC, "descriptor magic is 0x%08x, expected 0x%08x",
 			      d->magic, MMPLUGIN_MAGIC);
 	if (d->struct_size < DESCRIPTOR_V1_0_SIZE)
-		return refuse(p, PLUGIN_E_STRUCT_SIZE, "descriptor is %u bytes, at least %zu needed",
-			      d->struct_size, (size_t)DESCRIPTOR_V1_0_SIZE);
+		return refuse(p, PLUGIN_E_STRUCT_SIZE,
+			      "descriptor is %u bytes, at least %zu needed", d->struct_size,
+			      (size_t)DESCRIPTOR_V1_0_SIZE);
 	if (d->abi_major != MMPLUGIN_ABI_MAJOR)
 		return refuse(p, PLUGIN_E_ABI_MAJOR, "plugin ABI major %u, host has %u",
 			      d->abi_major, MMPLUGIN_ABI_MAJOR);
@@ -159,12 +160,15 @@ static int check_descriptor(struct mmplugin_host *p, const struct mmplugin_descr
 			      "plugin needs ABI %u.%u, host has %u.%u (upgrade the host)",
 			      d->abi_major, d->abi_minor, MMPLUGIN_ABI_MAJOR, MMPLUGIN_ABI_MINOR);
 	if (!d->id || strcmp(d->id, p->id) != 0 || !d->version)
-		return refuse(p, PLUGIN_E_ID,
-			      "descriptor id differs from plugin.json's \"%.64s\" or has no version",
-			      p->id);
+		return refuse(
+			p, PLUGIN_E_ID,
+			"descriptor id differs from plugin.json's \"%.64s\" or has no version",
+			p->id);
 	if (!d->activate || !d->deactivate || !d->serve_http)
 		return refuse(p, PLUGIN_E_HOOKS, "descriptor lacks %s",
-			      !d->activate ? "activate" : !d->deactivate ? "deactivate" : "serve_http");
+			      !d->activate     ? "activate"
+			      : !d->deactivate ? "deactivate"
+					       : "serve_http");
 	return 0;
 }
 

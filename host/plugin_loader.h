@@ -46,7 +46,7 @@ enum plugin_status {
  * mmplugin_host handle. */
 struct mmplugin_host {
 	char id[PLUGIN_ID_MAX + 1];
-	char *dir;       /* the plugin's folder */
+	char *dir;        /* the plugin's folder */
 	json_t *manifest; /* plugin.json */
 	void *dl;         /* dlopen handle; never closed after an activation */
 	const struct mmplugin_descriptor *desc;

@@ -110,8 +110,8 @@ static int list_folders(const char *dir, char **names, size_t *count)
 		if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN)
 			continue;
 		if (n == PLUGINS_MAX) {
-			log_kv(LOG_WARN, "too many plugin folders; the rest are ignored", "plugin_dir",
-			       dir, NULL);
+			log_kv(LOG_WARN, "too many plugin folders; the rest are ignored",
+			       "plugin_dir", dir, NULL);
 			break;
 		}
 		names[n] = strdup(e->d_name);
@@ -144,8 +144,8 @@ int plugin_registry_load(struct plugin_registry *reg, const struct host_config *
 	reg->store = store;
 	reg->site_url = site_url;
 	if (list_folders(plugin_dir, names, &count) != 0) {
-		log_kv(LOG_ERROR, "cannot read the plugin folder; no plugin is loaded", "plugin_dir",
-		       plugin_dir, "error", strerror(errno), NULL);
+		log_kv(LOG_ERROR, "cannot read the plugin folder; no plugin is loaded",
+		       "plugin_dir", plugin_dir, "error", strerror(errno), NULL);
 		return -1;
 	}
 	for (size_t i = 0; i < count; i++) {
@@ -276,8 +276,8 @@ json_t *plugin_registry_list(struct plugin_registry *reg)
 	pthread_mutex_lock(&reg->admin_lock);
 	for (size_t i = 0; i < reg->len; i++) {
 		struct mmplugin_host *p = reg->items[i];
-		json_t *m = p->manifest ? json_deep_copy(p->manifest)
-					: json_pack("{s:s}", "id", p->id);
+		json_t *m =
+			p->manifest ? json_deep_copy(p->manifest) : json_pack("{s:s}", "id", p->id);
 		json_array_append_new(p->status == PLUGIN_STATUS_ACTIVE ? active : inactive, m);
 	}
 	pthread_mutex_unlock(&reg->admin_lock);

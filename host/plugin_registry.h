@@ -17,8 +17,8 @@ struct plugin_registry {
 	struct mmplugin_host *items[PLUGINS_MAX];
 	size_t len;
 	const struct host_config *cfg;
-	struct host_store *store; /* plugin states; handed to plugins' host API */
-	const char *site_url;     /* borrowed from the server */
+	struct host_store *store;   /* plugin states; handed to plugins' host API */
+	const char *site_url;       /* borrowed from the server */
 	pthread_mutex_t admin_lock; /* serialises enable, disable and sync */
 };
 

@@ -29,17 +29,17 @@ struct route_pattern {
 };
 
 static const struct route_pattern patterns[] = {
-	{"/api/v4/system/ping", ROUTE_SYSTEM_PING, "GET, HEAD"},
-	{"/api/v4/users/login", ROUTE_USERS_LOGIN, "POST"},
-	{"/api/v4/users/logout", ROUTE_USERS_LOGOUT, "POST"},
-	{"/api/v4/users", ROUTE_USERS_CREATE, "POST"},
-	{"/api/v4/users/{id}", ROUTE_USER_GET, "GET, HEAD"},
-	{"/api/v4/users/{id}/tokens", ROUTE_USER_TOKENS, "POST"},
-	{"/api/v4/plugins", ROUTE_PLUGINS_LIST, "GET, HEAD"},
-	{"/api/v4/plugins/{id}/enable", ROUTE_PLUGIN_ENABLE, "POST"},
-	{"/api/v4/plugins/{id}/disable", ROUTE_PLUGIN_DISABLE, "POST"},
-	{"/login", ROUTE_LOGIN_PAGE, "GET, HEAD, POST"},
-	{"/", ROUTE_HOME, "GET, HEAD"},
+	{ "/api/v4/system/ping", ROUTE_SYSTEM_PING, "GET, HEAD" },
+	{ "/api/v4/users/login", ROUTE_USERS_LOGIN, "POST" },
+	{ "/api/v4/users/logout", ROUTE_USERS_LOGOUT, "POST" },
+	{ "/api/v4/users", ROUTE_USERS_CREATE, "POST" },
+	{ "/api/v4/users/{id}", ROUTE_USER_GET, "GET, HEAD" },
+	{ "/api/v4/users/{id}/tokens", ROUTE_USER_TOKENS, "POST" },
+	{ "/api/v4/plugins", ROUTE_PLUGINS_LIST, "GET, HEAD" },
+	{ "/api/v4/plugins/{id}/enable", ROUTE_PLUGIN_ENABLE, "POST" },
+	{ "/api/v4/plugins/{id}/disable", ROUTE_PLUGIN_DISABLE, "POST" },
+	{ "/login", ROUTE_LOGIN_PAGE, "GET, HEAD, POST" },
+	{ "/", ROUTE_HOME, "GET, HEAD" },
 };
 
 #define PARAM_MAX 190

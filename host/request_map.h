@@ -11,28 +11,28 @@
 
 enum route_kind {
 	ROUTE_NOT_FOUND = 0,
-	ROUTE_SYSTEM_PING,     /* GET /api/v4/system/ping */
-	ROUTE_USERS_LOGIN,     /* POST /api/v4/users/login */
-	ROUTE_USERS_LOGOUT,    /* POST /api/v4/users/logout */
-	ROUTE_USERS_CREATE,    /* POST /api/v4/users */
-	ROUTE_USER_GET,        /* GET /api/v4/users/{id|me} */
-	ROUTE_USER_TOKENS,     /* POST /api/v4/users/{id|me}/tokens */
-	ROUTE_PLUGINS_LIST,    /* GET /api/v4/plugins */
-	ROUTE_PLUGIN_ENABLE,   /* POST /api/v4/plugins/{id}/enable */
-	ROUTE_PLUGIN_DISABLE,  /* POST /api/v4/plugins/{id}/disable */
-	ROUTE_LOGIN_PAGE,      /* GET, POST /login */
-	ROUTE_HOME,            /* GET / */
-	ROUTE_PLUGIN,          /* ANY /plugins/{id}[/...] */
+	ROUTE_SYSTEM_PING,    /* GET /api/v4/system/ping */
+	ROUTE_USERS_LOGIN,    /* POST /api/v4/users/login */
+	ROUTE_USERS_LOGOUT,   /* POST /api/v4/users/logout */
+	ROUTE_USERS_CREATE,   /* POST /api/v4/users */
+	ROUTE_USER_GET,       /* GET /api/v4/users/{id|me} */
+	ROUTE_USER_TOKENS,    /* POST /api/v4/users/{id|me}/tokens */
+	ROUTE_PLUGINS_LIST,   /* GET /api/v4/plugins */
+	ROUTE_PLUGIN_ENABLE,  /* POST /api/v4/plugins/{id}/enable */
+	ROUTE_PLUGIN_DISABLE, /* POST /api/v4/plugins/{id}/disable */
+	ROUTE_LOGIN_PAGE,     /* GET, POST /login */
+	ROUTE_HOME,           /* GET / */
+	ROUTE_PLUGIN,         /* ANY /plugins/{id}[/...] */
 };
 
 struct route_match {
 	enum route_kind kind;
-	const char *allow;     /* methods the route accepts, for 405's Allow; NULL: any */
-	const char *param;     /* the {id} segment of the path, if the route has one */
+	const char *allow; /* methods the route accepts, for 405's Allow; NULL: any */
+	const char *param; /* the {id} segment of the path, if the route has one */
 	size_t param_len;
 	const char *plugin_id; /* ROUTE_PLUGIN: view into the path */
 	size_t plugin_id_len;
-	const char *subpath;   /* ROUTE_PLUGIN: after /plugins/{id}; "/" when empty */
+	const char *subpath; /* ROUTE_PLUGIN: after /plugins/{id}; "/" when empty */
 	size_t subpath_len;
 };
 

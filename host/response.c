@@ -71,8 +71,8 @@ int response_add_header(struct mmplugin_response *r, const char *name, size_t na
 			return MMPLUGIN_EINVAL;
 	}
 	if (name_is(name, name_len, "Content-Length") ||
-	    name_is(name, name_len, "Transfer-Encoding") ||
-	    name_is(name, name_len, "Connection") || name_is(name, name_len, "X-Request-Id"))
+	    name_is(name, name_len, "Transfer-Encoding") || name_is(name, name_len, "Connection") ||
+	    name_is(name, name_len, "X-Request-Id"))
 		return MMPLUGIN_EINVAL;
 	if (r->headers_len >= RESPONSE_HEADERS_MAX ||
 	    r->header_bytes + name_len + value_len > RESPONSE_HEADER_BYTES_MAX)

@@ -30,18 +30,18 @@ static void serve_ping(struct host_request *r);
 static void serve_plugin(struct host_request *r);
 
 static const struct route_entry table[] = {
-	{ROUTE_SYSTEM_PING, AUTH_NONE, serve_ping},
-	{ROUTE_USERS_LOGIN, AUTH_NONE, api_users_login},
-	{ROUTE_USERS_LOGOUT, AUTH_SESSION, api_users_logout},
-	{ROUTE_USERS_CREATE, AUTH_ADMIN, api_users_create},
-	{ROUTE_USER_GET, AUTH_SESSION, api_user_get},
-	{ROUTE_USER_TOKENS, AUTH_SESSION, api_user_tokens},
-	{ROUTE_PLUGINS_LIST, AUTH_ADMIN, api_plugins_list},
-	{ROUTE_PLUGIN_ENABLE, AUTH_ADMIN, api_plugin_enable},
-	{ROUTE_PLUGIN_DISABLE, AUTH_ADMIN, api_plugin_disable},
-	{ROUTE_LOGIN_PAGE, AUTH_NONE, page_login},
-	{ROUTE_HOME, AUTH_NONE, page_home},
-	{ROUTE_PLUGIN, AUTH_PLUGIN, serve_plugin},
+	{ ROUTE_SYSTEM_PING, AUTH_NONE, serve_ping },
+	{ ROUTE_USERS_LOGIN, AUTH_NONE, api_users_login },
+	{ ROUTE_USERS_LOGOUT, AUTH_SESSION, api_users_logout },
+	{ ROUTE_USERS_CREATE, AUTH_ADMIN, api_users_create },
+	{ ROUTE_USER_GET, AUTH_SESSION, api_user_get },
+	{ ROUTE_USER_TOKENS, AUTH_SESSION, api_user_tokens },
+	{ ROUTE_PLUGINS_LIST, AUTH_ADMIN, api_plugins_list },
+	{ ROUTE_PLUGIN_ENABLE, AUTH_ADMIN, api_plugin_enable },
+	{ ROUTE_PLUGIN_DISABLE, AUTH_ADMIN, api_plugin_disable },
+	{ ROUTE_LOGIN_PAGE, AUTH_NONE, page_login },
+	{ ROUTE_HOME, AUTH_NONE, page_home },
+	{ ROUTE_PLUGIN, AUTH_PLUGIN, serve_plugin },
 };
 
 const char *host_request_header(const struct host_request *r, const char *name)
@@ -99,24 +99,25 @@ static void serve_plugin(struct host_request *r)
 
 	memset(&req, 0, sizeof(req));
 	req.struct_size = sizeof(req);
-	req.method = (struct mmplugin_str){r->method, strlen(r->method)};
-	req.path = (struct mmplugin_str){m->subpath, m->subpath_len};
-	req.query = (struct mmplugin_str){r->query, r->query_len};
-	req.request_id = (struct mmplugin_str){r->request_id, strlen(r->request_id)};
-	req.body = (struct mmplugin_str){r->body ? r->body : "", r->body_len};
+	req.method = (struct mmplugin_str){ r->method, strlen(r->method) };
+	req.path = (struct mmplugin_str){ m->subpath, m->subpath_len };
+	req.query = (struct mmplugin_str){ r->query, r->query_len };
+	req.request_id = (struct mmplugin_str){ r->request_id, strlen(r->request_id) };
+	req.body = (struct mmplugin_str){ r->body ? r->body : "", r->body_len };
 	req.headers = r->headers;
 	req.headers_len = r->headers_len;
-	req.remote_addr = (struct mmplugin_str){r->remote, strlen(r->remote)};
+	req.remote_addr = (struct mmplugin_str){ r->remote, strlen(r->remote) };
 	if (r->auth == AUTH_OK) {
 		const struct host_session *s = &r->session;
 		for (size_t i = 0; i < s->props_len; i++) {
-			props[i].key = (struct mmplugin_str){s->props[i].key, strlen(s->props[i].key)};
-			props[i].value =
-				(struct mmplugin_str){s->props[i].value, strlen(s->props[i].value)};
+			props[i].key =
+				(struct mmplugin_str){ s->props[i].key, strlen(s->props[i].key) };
+			props[i].value = (struct mmplugin_str){ s->props[i].value,
+								strlen(s->props[i].value) };
 		}
 		session = (struct mmplugin_session){
-			.id = {s->id, strlen(s->id)},
-			.user_id = {s->user_id, strlen(s->user_id)},
+			.id = { s->id, strlen(s->id) },
+			.user_id = { s->user_id, strlen(s->user_id) },
 			.props = props,
 			.props_len = s->props_len,
 			.create_at_ms = s->create_at,

@@ -61,17 +61,20 @@ static int session_parse(const MDB_val *v, struct host_session *s)
 	if (json_record_str(s->id, sizeof(s->id), json_object_get(j, "id")) ||
 	    json_record_str(s->user_id, sizeof(s->user_id), json_object_get(j, "user_id")) ||
 	    json_record_str(s->csrf, sizeof(s->csrf), json_object_get(j, "csrf")) ||
-	    json_record_str(s->description, sizeof(s->description), json_object_get(j, "description")))
+	    json_record_str(s->description, sizeof(s->description),
+			    json_object_get(j, "description")))
 		goto out;
 	s->create_at = json_integer_value(json_object_get(j, "create_at"));
 	s->expires_at = json_integer_value(json_object_get(j, "expires_at"));
 	s->personal = json_is_true(json_object_get(j, "personal"));
 	props = json_object_get(j, "props");
-	json_object_foreach(props, key, pv) {
+	json_object_foreach(props, key, pv)
+	{
 		if (s->props_len == SESSION_PROPS_MAX)
 			goto out;
 		struct session_prop *p = &s->props[s->props_len];
-		if (strlen(key) >= sizeof(p->key) || json_record_str(p->value, sizeof(p->value), pv))
+		if (strlen(key) >= sizeof(p->key) ||
+		    json_record_str(p->value, sizeof(p->value), pv))
 			goto out;
 		snprintf(p->key, sizeof(p->key), "%s", key);
 		s->props_len++;
@@ -97,7 +100,7 @@ struct sess_arg {
 static int write_session(MDB_txn *txn, void *arg)
 {
 	struct sess_arg *a = arg;
-	MDB_val k = {TOKEN_HASH_LEN, a->hash}, v = {strlen(a->record), (void *)a->record};
+	MDB_val k = { TOKEN_HASH_LEN, a->hash }, v = { strlen(a->record), (void *)a->record };
 
 	return kv_rc(mdb_put(txn, a->store->sessions, &k, &v, MDB_NOOVERWRITE));
 }
@@ -106,7 +109,7 @@ int sessions_create(struct host_store *store, const struct session_new *n,
 		    char token[SESSION_TOKEN_LEN + 1], struct host_session *out)
 {
 	struct host_session s;
-	struct sess_arg a = {.store = store};
+	struct sess_arg a = { .store = store };
 	char *record;
 	int rc;
 
@@ -149,7 +152,7 @@ int sessions_create(struct host_store *store, const struct session_new *n,
  * are told about the user into s. */
 static bool user_active(MDB_txn *txn, struct host_store *store, struct host_session *s)
 {
-	MDB_val k = {strlen(s->user_id), (void *)s->user_id}, v;
+	MDB_val k = { strlen(s->user_id), (void *)s->user_id }, v;
 	json_t *j, *del;
 	bool active;
 
@@ -159,7 +162,8 @@ static bool user_active(MDB_txn *txn, struct host_store *store, struct host_sess
 	del = j ? json_object_get(j, "delete_at") : NULL;
 	active = del && json_integer_value(del) == 0;
 	if (active) {
-		snprintf(s->username, sizeof(s->username), "%s", json_record_str_or_empty(j, "username"));
+		snprintf(s->username, sizeof(s->username), "%s",
+			 json_record_str_or_empty(j, "username"));
 		snprintf(s->email, sizeof(s->email), "%s", json_record_str_or_empty(j, "email"));
 		snprintf(s->roles, sizeof(s->roles), "%s", json_record_str_or_empty(j, "roles"));
 		s->is_bot = json_is_true(json_object_get(j, "is_bot"));
@@ -172,7 +176,7 @@ static bool user_active(MDB_txn *txn, struct host_store *store, struct host_sess
 static int read_session(MDB_txn *txn, void *arg)
 {
 	struct sess_arg *a = arg;
-	MDB_val k = {TOKEN_HASH_LEN, a->hash}, v;
+	MDB_val k = { TOKEN_HASH_LEN, a->hash }, v;
 	int rc = mdb_get(txn, a->store->sessions, &k, &v);
 
 	if (rc == MDB_NOTFOUND)
@@ -194,7 +198,7 @@ static void sessions_changed(struct host_store *store)
 int sessions_lookup(struct host_store *store, const char *token, size_t len,
 		    struct host_session *out)
 {
-	struct sess_arg a = {.store = store, .out = out, .now = now_ms()};
+	struct sess_arg a = { .store = store, .out = out, .now = now_ms() };
 	uint64_t gen = atomic_load(&store->session_generation);
 	int rc;
 
@@ -210,11 +214,10 @@ int sessions_lookup(struct host_store *store, const char *token, size_t len,
 	return rc;
 }
 
-
 static int delete_session(MDB_txn *txn, void *arg)
 {
 	struct sess_arg *a = arg;
-	MDB_val k = {TOKEN_HASH_LEN, a->hash};
+	MDB_val k = { TOKEN_HASH_LEN, a->hash };
 	int rc = mdb_del(txn, a->store->sessions, &k, NULL);
 
 	return rc == MDB_NOTFOUND ? SESSIONS_ENOTFOUND : kv_rc(rc);
@@ -222,7 +225,7 @@ static int delete_session(MDB_txn *txn, void *arg)
 
 int sessions_revoke_token(struct host_store *store, const char *token, size_t len)
 {
-	struct sess_arg a = {.store = store};
+	struct sess_arg a = { .store = store };
 	int rc;
 
 	if (!mm_id_valid(token, len))
@@ -255,7 +258,7 @@ static int match_record(const MDB_val *k, const MDB_val *v, void *arg)
 static int delete_matching(MDB_txn *txn, struct sess_arg *a,
 			   bool (*match)(const struct host_session *, const struct sess_arg *))
 {
-	struct match_ctx m = {a, match};
+	struct match_ctx m = { a, match };
 	size_t deleted = 0;
 	int rc;
 
@@ -300,7 +303,7 @@ static int sweep(MDB_txn *txn, void *arg)
 int sessions_revoke_prop(struct host_store *store, const char *key, const char *value,
 			 size_t *count)
 {
-	struct sess_arg a = {.store = store, .key = key, .value = value, .max = SIZE_MAX};
+	struct sess_arg a = { .store = store, .key = key, .value = value, .max = SIZE_MAX };
 	int rc;
 
 	rc = kv_write(&store->kv, revoke_prop, &a);
@@ -315,7 +318,7 @@ int sessions_revoke_prop(struct host_store *store, const char *key, const char *
 
 int sessions_revoke_user(struct host_store *store, const char *user_id, size_t *count)
 {
-	struct sess_arg a = {.store = store, .value = user_id, .max = SIZE_MAX};
+	struct sess_arg a = { .store = store, .value = user_id, .max = SIZE_MAX };
 	int rc;
 
 	rc = kv_write(&store->kv, revoke_user, &a);
@@ -330,7 +333,7 @@ int sessions_revoke_user(struct host_store *store, const char *user_id, size_t *
 
 int sessions_sweep(struct host_store *store, size_t max, size_t *count)
 {
-	struct sess_arg a = {.store = store, .now = now_ms(), .max = max};
+	struct sess_arg a = { .store = store, .now = now_ms(), .max = max };
 	int rc;
 
 	rc = kv_write(&store->kv, sweep, &a);

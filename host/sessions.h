@@ -33,12 +33,12 @@ struct session_prop {
 };
 
 struct host_session {
-	char id[MM_ID_LEN + 1];      /* public id of the session (never the token) */
+	char id[MM_ID_LEN + 1]; /* public id of the session (never the token) */
 	char user_id[MM_ID_LEN + 1];
-	char csrf[MM_ID_LEN + 1];    /* the MMCSRF value for cookie-authenticated requests */
+	char csrf[MM_ID_LEN + 1]; /* the MMCSRF value for cookie-authenticated requests */
 	int64_t create_at;
-	int64_t expires_at;          /* 0: never (personal access tokens) */
-	bool personal;               /* a personal access token */
+	int64_t expires_at; /* 0: never (personal access tokens) */
+	bool personal;      /* a personal access token */
 	char description[SESSION_DESCRIPTION_MAX + 1];
 	size_t props_len;
 	struct session_prop props[SESSION_PROPS_MAX];

@@ -52,7 +52,7 @@ struct plugin_state_arg {
 static int read_plugin_state(MDB_txn *txn, void *arg)
 {
 	struct plugin_state_arg *a = arg;
-	MDB_val k = {strlen(a->id), (void *)a->id}, v;
+	MDB_val k = { strlen(a->id), (void *)a->id }, v;
 	int rc = mdb_get(txn, a->s->plugin_state, &k, &v);
 
 	if (rc == MDB_NOTFOUND) {
@@ -67,7 +67,7 @@ static int read_plugin_state(MDB_txn *txn, void *arg)
 
 int store_plugin_state(struct host_store *s, const char *id)
 {
-	struct plugin_state_arg a = {s, id, -1};
+	struct plugin_state_arg a = { s, id, -1 };
 
 	if (kv_read(&s->kv, read_plugin_state, &a) != 0)
 		return -1;
@@ -78,14 +78,14 @@ static int write_plugin_state(MDB_txn *txn, void *arg)
 {
 	struct plugin_state_arg *a = arg;
 	const char *val = a->state ? "enabled" : "disabled";
-	MDB_val k = {strlen(a->id), (void *)a->id}, v = {strlen(val), (void *)val};
+	MDB_val k = { strlen(a->id), (void *)a->id }, v = { strlen(val), (void *)val };
 
 	return kv_rc(mdb_put(txn, a->s->plugin_state, &k, &v, 0));
 }
 
 int store_set_plugin_state(struct host_store *s, const char *id, int enabled)
 {
-	struct plugin_state_arg a = {s, id, enabled};
+	struct plugin_state_arg a = { s, id, enabled };
 
 	return kv_write(&s->kv, write_plugin_state, &a) == 0 ? 0 : -1;
 }

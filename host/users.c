@@ -128,7 +128,8 @@ static int user_parse(const MDB_val *v, struct host_user *u)
 	    json_record_str(u->username, sizeof(u->username), json_object_get(j, "username")) ||
 	    json_record_str(u->email, sizeof(u->email), json_object_get(j, "email")) ||
 	    json_record_str(u->roles, sizeof(u->roles), json_object_get(j, "roles")) ||
-	    json_record_str(u->password_hash, sizeof(u->password_hash), json_object_get(j, "password")))
+	    json_record_str(u->password_hash, sizeof(u->password_hash),
+			    json_object_get(j, "password")))
 		goto out;
 	u->is_bot = json_is_true(json_object_get(j, "is_bot"));
 	u->create_at = json_integer_value(json_object_get(j, "create_at"));
@@ -150,7 +151,7 @@ struct user_arg {
 
 static int get_by_id(MDB_txn *txn, struct host_store *s, const char *id, struct host_user *u)
 {
-	MDB_val k = {strlen(id), (void *)id}, v;
+	MDB_val k = { strlen(id), (void *)id }, v;
 	int rc = mdb_get(txn, s->users, &k, &v);
 
 	if (rc == MDB_NOTFOUND)
@@ -169,7 +170,7 @@ static int read_by_id(MDB_txn *txn, void *arg)
 
 int users_get(struct host_store *s, const char *id, struct host_user *out)
 {
-	struct user_arg a = {.s = s, .key = id, .u = out};
+	struct user_arg a = { .s = s, .key = id, .u = out };
 
 	if (!mm_id_valid(id, strlen(id)))
 		return USERS_ENOTFOUND;
@@ -186,7 +187,7 @@ static int get_by_index(MDB_txn *txn, struct host_store *s, MDB_dbi dbi, const c
 	if (strlen(name) > EMAIL_MAX)
 		return USERS_ENOTFOUND;
 	lower_copy(key, sizeof(key), name);
-	k = (MDB_val){strlen(key), key};
+	k = (MDB_val){ strlen(key), key };
 	rc = mdb_get(txn, dbi, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return USERS_ENOTFOUND;
@@ -209,7 +210,7 @@ static int read_by_login(MDB_txn *txn, void *arg)
 
 int users_find_login(struct host_store *s, const char *login_id, struct host_user *out)
 {
-	struct user_arg a = {.s = s, .key = login_id, .u = out};
+	struct user_arg a = { .s = s, .key = login_id, .u = out };
 
 	return kv_read(&s->kv, read_by_login, &a);
 }
@@ -223,7 +224,7 @@ static int read_by_username(MDB_txn *txn, void *arg)
 
 int users_find_username(struct host_store *s, const char *username, struct host_user *out)
 {
-	struct user_arg a = {.s = s, .key = username, .u = out};
+	struct user_arg a = { .s = s, .key = username, .u = out };
 
 	return kv_read(&s->kv, read_by_username, &a);
 }
@@ -233,25 +234,25 @@ static int write_new(MDB_txn *txn, void *arg)
 	struct user_arg *a = arg;
 	struct host_user *u = a->u;
 	char uname[USERNAME_MAX + 1], email[EMAIL_MAX + 1];
-	MDB_val k, v, idv = {MM_ID_LEN, u->id};
+	MDB_val k, v, idv = { MM_ID_LEN, u->id };
 	int rc;
 
 	lower_copy(uname, sizeof(uname), u->username);
 	lower_copy(email, sizeof(email), u->email);
-	k = (MDB_val){strlen(uname), uname};
+	k = (MDB_val){ strlen(uname), uname };
 	rc = mdb_put(txn, a->s->usernames, &k, &idv, MDB_NOOVERWRITE);
 	if (rc == MDB_KEYEXIST)
 		return USERS_EUSERNAME_TAKEN;
 	if (rc != 0)
 		return rc == MDB_MAP_FULL ? MDB_MAP_FULL : USERS_EIO;
-	k = (MDB_val){strlen(email), email};
+	k = (MDB_val){ strlen(email), email };
 	rc = mdb_put(txn, a->s->emails, &k, &idv, MDB_NOOVERWRITE);
 	if (rc == MDB_KEYEXIST)
 		return USERS_EEMAIL_TAKEN;
 	if (rc != 0)
 		return rc == MDB_MAP_FULL ? MDB_MAP_FULL : USERS_EIO;
-	k = (MDB_val){MM_ID_LEN, u->id};
-	v = (MDB_val){strlen(a->record), (void *)a->record};
+	k = (MDB_val){ MM_ID_LEN, u->id };
+	v = (MDB_val){ strlen(a->record), (void *)a->record };
 	rc = mdb_put(txn, a->s->users, &k, &v, MDB_NOOVERWRITE);
 	if (rc != 0)
 		return rc == MDB_MAP_FULL ? MDB_MAP_FULL : USERS_EIO;
@@ -261,7 +262,7 @@ static int write_new(MDB_txn *txn, void *arg)
 int users_create(struct host_store *s, const struct user_new *n, struct host_user *out)
 {
 	char msg[256];
-	struct user_arg a = {.s = s, .u = out};
+	struct user_arg a = { .s = s, .u = out };
 	char *record;
 	int rc;
 
@@ -278,10 +279,9 @@ int users_create(struct host_store *s, const struct user_new *n, struct host_use
 		 n->system_admin ? "system_user system_admin" : "system_user");
 	out->is_bot = n->is_bot;
 	out->create_at = out->update_at = now_ms();
-	if (!n->is_bot &&
-	    crypto_pwhash_str(out->password_hash, n->password, strlen(n->password),
-			      crypto_pwhash_OPSLIMIT_INTERACTIVE,
-			      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+	if (!n->is_bot && crypto_pwhash_str(out->password_hash, n->password, strlen(n->password),
+					    crypto_pwhash_OPSLIMIT_INTERACTIVE,
+					    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
 		return USERS_ENOMEM;
 	record = user_record(out);
 	if (!record)
@@ -296,7 +296,7 @@ static int write_active(MDB_txn *txn, void *arg)
 {
 	struct user_arg *a = arg;
 	struct host_user u;
-	MDB_val k = {MM_ID_LEN, (void *)a->key}, v;
+	MDB_val k = { MM_ID_LEN, (void *)a->key }, v;
 	char *record;
 	int rc = get_by_id(txn, a->s, a->key, &u);
 
@@ -307,7 +307,7 @@ static int write_active(MDB_txn *txn, void *arg)
 	record = user_record(&u);
 	if (!record)
 		return USERS_ENOMEM;
-	v = (MDB_val){strlen(record), record};
+	v = (MDB_val){ strlen(record), record };
 	rc = mdb_put(txn, a->s->users, &k, &v, 0);
 	free(record);
 	if (a->u)
@@ -317,7 +317,7 @@ static int write_active(MDB_txn *txn, void *arg)
 
 int users_set_active(struct host_store *s, const char *id, bool active)
 {
-	struct user_arg a = {.s = s, .key = id, .active = active};
+	struct user_arg a = { .s = s, .key = id, .active = active };
 
 	if (!mm_id_valid(id, strlen(id)))
 		return USERS_ENOTFOUND;

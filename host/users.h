@@ -37,7 +37,7 @@ struct host_user {
 	bool is_bot;
 	int64_t create_at; /* ms since the epoch */
 	int64_t update_at;
-	int64_t delete_at; /* 0 while active */
+	int64_t delete_at;                          /* 0 while active */
 	char password_hash[crypto_pwhash_STRBYTES]; /* "" for bots */
 };
 

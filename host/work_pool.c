@@ -54,7 +54,7 @@ int work_pool_submit(struct work_pool *p, work_fn fn, void *arg)
 
 	pthread_mutex_lock(&p->lock);
 	if (!p->stop && p->count < p->cap) {
-		p->ring[(p->head + p->count) % p->cap] = (struct work_item){fn, arg};
+		p->ring[(p->head + p->count) % p->cap] = (struct work_item){ fn, arg };
 		p->count++;
 		pthread_cond_signal(&p->cond);
 		rc = 0;

@@ -51,7 +51,8 @@ static bool manifest_ok(struct apps_call *c, const json_t *m)
 static void store_failed(struct apps_call *c, int rc, const char *what)
 {
 	plugin_logf(c->plugin, MMPLUGIN_LOG_ERROR, "store: %s failed (%d)", what, rc);
-	reply_error(c, 500, "apps.store.app_error", "The plugin's store failed; see the server log.");
+	reply_error(c, 500, "apps.store.app_error",
+		    "The plugin's store failed; see the server log.");
 }
 
 void api_update_app_listing(struct apps_call *c)
@@ -146,14 +147,16 @@ static bool ensure_bot(struct apps_call *c, const char *app_id, struct mmplugin_
 		reply_error(c, 400, "apps.install.bot_name.app_error",
 			    "The app_id cannot name a bot user: start it with a letter or digit.");
 	else
-		reply_error(c, 500, "apps.install.bot.app_error", "The App's bot could not be made.");
+		reply_error(c, 500, "apps.install.bot.app_error",
+			    "The App's bot could not be made.");
 	return false;
 }
 
 static json_t *new_secret(void)
 {
 	unsigned char raw[SECRET_BYTES];
-	char text[sodium_base64_ENCODED_LEN(SECRET_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+	char text[sodium_base64_ENCODED_LEN(SECRET_BYTES,
+					    sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
 	json_t *j;
 
 	randombytes_buf(raw, sizeof(raw));
@@ -172,7 +175,7 @@ static void call_lifecycle(struct apps_call *c, const json_t *app, const char *f
 	json_t *call = manifest_call(m, field, NULL), *resp;
 	const char *path = call ? json_string_value(json_object_get(call, "path")) : NULL;
 	struct expand ex;
-	struct app_call_req r = {0};
+	struct app_call_req r = { 0 };
 	char err[256];
 
 	if (!path || expand_parse(json_object_get(call, "expand"), &ex, err, sizeof(err)) != 0) {
@@ -288,7 +291,8 @@ static void revoke_app_sessions(struct apps_plugin *p, const char *app_id)
 	size_t n = 0;
 
 	if (p->api->sessions_revoke_prop(p->host, SESSION_PROP_APP_ID, app_id, &n) != MMPLUGIN_OK)
-		plugin_logf(p, MMPLUGIN_LOG_ERROR, "app %s: its sessions could not be revoked", app_id);
+		plugin_logf(p, MMPLUGIN_LOG_ERROR, "app %s: its sessions could not be revoked",
+			    app_id);
 	token_cache_forget_app(&p->tokens, app_id);
 }
 
@@ -363,7 +367,8 @@ void api_uninstall_app(struct apps_call *c)
 	revoke_app_sessions(p, app_id);
 	if (p->api->user_set_active(p->host, json_string_value(json_object_get(app, "bot_user_id")),
 				    0) != MMPLUGIN_OK)
-		plugin_logf(p, MMPLUGIN_LOG_WARN, "app %s: its bot could not be deactivated", app_id);
+		plugin_logf(p, MMPLUGIN_LOG_WARN, "app %s: its bot could not be deactivated",
+			    app_id);
 	plugin_logf(p, MMPLUGIN_LOG_INFO,
 		    "app %s uninstalled by %s (%zu user records, %zu states deleted)", app_id,
 		    c->who.user_id, users, states);
@@ -392,8 +397,7 @@ void api_apps_list(struct apps_call *c)
 			    "%zu app records do not open: tampered, moved or wrong master key",
 			    corrupt);
 	out = json_array();
-	json_array_foreach(records, i, r)
-		json_array_append_new(out, app_view(r, false));
+	json_array_foreach(records, i, r) json_array_append_new(out, app_view(r, false));
 	json_decref(records);
 	reply_value(c, 200, out);
 }

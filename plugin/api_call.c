@@ -33,7 +33,7 @@ static bool path_reserved(const json_t *app, const char *path)
 void api_call(struct apps_call *c)
 {
 	const char *path, *app_id;
-	struct app_call_req r = {0};
+	struct app_call_req r = { 0 };
 	json_t *body, *app = NULL, *resp, *ctx;
 	struct expand ex;
 	char err[512];
@@ -56,8 +56,9 @@ void api_call(struct apps_call *c)
 	if (!app)
 		goto out;
 	if (!app_path_valid(path)) {
-		reply_error(c, 400, "apps.call.invalid.app_error",
-			    "path must start with \"/\" and hold no \"..\", \"?\", \"#\" or spaces.");
+		reply_error(
+			c, 400, "apps.call.invalid.app_error",
+			"path must start with \"/\" and hold no \"..\", \"?\", \"#\" or spaces.");
 		goto out;
 	}
 	if (path_reserved(app, path)) {

@@ -125,7 +125,8 @@ static int expand_oauth2(struct apps_plugin *p, const struct app_call_req *r, js
 	json_object_set_new(ctx, "oauth2", oauth2);
 	if (ea->level >= EXPAND_SUMMARY) {
 		json_object_set_new(oauth2, "client_id", json_string(str(o, "client_id")));
-		json_object_set_new(oauth2, "remote_root_url", json_string(str(o, "remote_root_url")));
+		json_object_set_new(oauth2, "remote_root_url",
+				    json_string(str(o, "remote_root_url")));
 		app_connect_url(p, app_id, url, sizeof(url));
 		json_object_set_new(oauth2, "connect_url", json_string(url));
 		app_complete_url(p, app_id, url, sizeof(url));
@@ -143,7 +144,8 @@ static int expand_oauth2(struct apps_plugin *p, const struct app_call_req *r, js
 		json_t *user = NULL;
 		int rc;
 		if (!r->acting_user_id)
-			return eu->required ? fail(err, cap, "oauth2_user needs an acting user") : 0;
+			return eu->required ? fail(err, cap, "oauth2_user needs an acting user")
+					    : 0;
 		rc = oauth2_user_get(&p->store, app_id, r->acting_user_id, &plain, &len);
 		if (rc == STORE_OK) {
 			user = json_loadb(plain, len, JSON_DECODE_ANY, NULL);
@@ -164,7 +166,8 @@ static int expand_oauth2(struct apps_plugin *p, const struct app_call_req *r, js
 static json_t *build_request(struct apps_plugin *p, const struct app_call_req *r, char *err,
 			     size_t cap)
 {
-	const json_t *client_ctx = r->client_call ? json_object_get(r->client_call, "context") : NULL;
+	const json_t *client_ctx =
+		r->client_call ? json_object_get(r->client_call, "context") : NULL;
 	const char *app_id = str(r->app, "app_id");
 	json_t *req = json_object(), *ctx = json_object();
 	char app_path[256];
@@ -172,7 +175,7 @@ static json_t *build_request(struct apps_plugin *p, const struct app_call_req *r
 	if (!req || !ctx)
 		goto fail;
 	if (r->client_call) {
-		static const char *const fields[] = {"raw_command", "selected_field", "query"};
+		static const char *const fields[] = { "raw_command", "selected_field", "query" };
 		for (size_t i = 0; i < 3; i++) {
 			json_t *v = json_object_get(r->client_call, fields[i]);
 			if (v)
@@ -189,8 +192,8 @@ static json_t *build_request(struct apps_plugin *p, const struct app_call_req *r
 	json_object_set_new(ctx, "mattermost_site_url", json_string(p->site_url));
 	json_object_set_new(ctx, "app_path", json_string(app_path));
 	json_object_set_new(ctx, "bot_user_id", json_string(str(r->app, "bot_user_id")));
-	if (expand_acting_user(p, r, ctx, err, cap) != 0 || expand_tokens(p, r, ctx, err, cap) != 0 ||
-	    expand_oauth2(p, r, ctx, err, cap) != 0)
+	if (expand_acting_user(p, r, ctx, err, cap) != 0 ||
+	    expand_tokens(p, r, ctx, err, cap) != 0 || expand_oauth2(p, r, ctx, err, cap) != 0)
 		goto fail;
 	json_object_set_new(req, "path", json_string(r->path));
 	if (r->expand_json)
@@ -207,7 +210,7 @@ fail:
 	return NULL;
 }
 
-static const char *const response_types[] = {"", "ok", "form", "call", "navigate", "error"};
+static const char *const response_types[] = { "", "ok", "form", "call", "navigate", "error" };
 
 json_t *app_response_parse(const char *body, size_t len, char *err, size_t cap)
 {
@@ -263,8 +266,8 @@ json_t *app_call_invoke(struct apps_plugin *p, const struct app_call_req *r, cha
 		return fail(err, cap, "out of memory"), NULL;
 	if (json_is_true(json_object_get(http, "use_jwt"))) {
 		const char *secret = str(r->app, "secret");
-		jwt = jwt_sign_hs256((const unsigned char *)secret, strlen(secret), r->acting_user_id,
-				     (int64_t)time(NULL));
+		jwt = jwt_sign_hs256((const unsigned char *)secret, strlen(secret),
+				     r->acting_user_id, (int64_t)time(NULL));
 		if (!jwt) {
 			free(body);
 			return fail(err, cap, "the call's JWT could not be made"), NULL;
@@ -288,8 +291,8 @@ json_t *app_call_invoke(struct apps_plugin *p, const struct app_call_req *r, cha
 		out = app_response_parse(resp.body, resp.len, err, cap);
 	}
 	if (!out)
-		plugin_logf(p, MMPLUGIN_LOG_WARN, "call to app %s at %s failed: %s", str(r->app, "app_id"),
-			    r->path, err);
+		plugin_logf(p, MMPLUGIN_LOG_WARN, "call to app %s at %s failed: %s",
+			    str(r->app, "app_id"), r->path, err);
 	app_response_free(&resp);
 	return out;
 }

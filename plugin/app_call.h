@@ -14,22 +14,21 @@
 #include "plugin.h"
 
 struct app_call_req {
-	const json_t *app;            /* the App record */
-	const char *path;             /* validated with app_path_valid */
+	const json_t *app; /* the App record */
+	const char *path;  /* validated with app_path_valid */
 	const struct expand *expand;
-	const json_t *expand_json;    /* sent as "expand"; may be NULL */
-	const json_t *values;         /* may be NULL */
-	const json_t *state;          /* may be NULL */
-	const char *acting_user_id;   /* may be NULL */
-	const json_t *client_call;    /* /call: raw_command, selected_field, query, context */
+	const json_t *expand_json;  /* sent as "expand"; may be NULL */
+	const json_t *values;       /* may be NULL */
+	const json_t *state;        /* may be NULL */
+	const char *acting_user_id; /* may be NULL */
+	const json_t *client_call;  /* /call: raw_command, selected_field, query, context */
 };
 
 /* Returns the App's call response (a JSON object with a known "type"), or
  * NULL with one sentence in err saying what went wrong (the App is
  * unreachable, too slow, answered non-200, too much, not JSON; a required
  * expansion is not possible). Never returns a secret in err. */
-json_t *app_call_invoke(struct apps_plugin *p, const struct app_call_req *r, char *err,
-			size_t cap);
+json_t *app_call_invoke(struct apps_plugin *p, const struct app_call_req *r, char *err, size_t cap);
 
 /* Checks a 200 answer's body: a JSON object with a known "type" ("" and a
  * missing type become "ok"). New reference, or NULL with err set. */

@@ -88,7 +88,7 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
 int app_http_post(struct app_http *h, const char *url, const char *auth, const char *body,
 		  size_t len, struct app_response *out)
 {
-	struct sink sink = {out, 0, 0};
+	struct sink sink = { out, 0, 0 };
 	struct curl_slist *hdrs = NULL;
 	char auth_header[2048];
 	CURLcode rc;
@@ -111,7 +111,8 @@ int app_http_post(struct app_http *h, const char *url, const char *auth, const c
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	if (auth) {
-		snprintf(auth_header, sizeof(auth_header), "Mattermost-App-Authorization: %s", auth);
+		snprintf(auth_header, sizeof(auth_header), "Mattermost-App-Authorization: %s",
+			 auth);
 		hdrs = curl_slist_append(hdrs, auth_header);
 	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -139,11 +140,10 @@ int app_http_post(struct app_http *h, const char *url, const char *auth, const c
 	}
 	if (rc != CURLE_OK) {
 		snprintf(out->error, sizeof(out->error), "%s",
-			 rc == CURLE_OPERATION_TIMEDOUT ? "the App did not answer in time"
-			 : rc == CURLE_COULDNT_CONNECT  ? "the App refused the connection"
-			 : rc == CURLE_COULDNT_RESOLVE_HOST
-				 ? "the App's host name does not resolve"
-				 : curl_easy_strerror(rc));
+			 rc == CURLE_OPERATION_TIMEDOUT     ? "the App did not answer in time"
+			 : rc == CURLE_COULDNT_CONNECT      ? "the App refused the connection"
+			 : rc == CURLE_COULDNT_RESOLVE_HOST ? "the App's host name does not resolve"
+							    : curl_easy_strerror(rc));
 		goto fail;
 	}
 	if (!out->body) {

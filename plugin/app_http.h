@@ -24,8 +24,8 @@ struct app_http {
 };
 
 struct app_response {
-	long status;  /* the App's HTTP status */
-	char *body;   /* malloc'd, NUL-terminated */
+	long status; /* the App's HTTP status */
+	char *body;  /* malloc'd, NUL-terminated */
 	size_t len;
 	char error[256]; /* why there is no usable response */
 };

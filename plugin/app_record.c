@@ -44,9 +44,10 @@ json_t *app_load(struct apps_call *c, const char *app_id, bool require_enabled)
 
 json_t *app_view(const json_t *record, bool show_secrets)
 {
-	static const char *const fields[] = {"app_id", "deploy_type", "bot_user_id", "bot_username",
-					     "disabled", "granted_permissions", "granted_locations",
-					     "installed_at"};
+	static const char *const fields[] = {
+		"app_id",   "deploy_type",         "bot_user_id",       "bot_username",
+		"disabled", "granted_permissions", "granted_locations", "installed_at"
+	};
 	const json_t *m = json_object_get(record, "manifest");
 	const json_t *o = json_object_get(record, "remote_oauth2");
 	const char *secret = json_string_value(json_object_get(record, "secret"));
@@ -59,8 +60,8 @@ json_t *app_view(const json_t *record, bool show_secrets)
 		if (v)
 			json_object_set(view, fields[i], v);
 	}
-	json_object_set_new(view, "secret", show_secrets && secret ? json_string(secret)
-								    : redact(secret));
+	json_object_set_new(view, "secret",
+			    show_secrets && secret ? json_string(secret) : redact(secret));
 	if (json_is_object(o)) {
 		const char *cs = json_string_value(json_object_get(o, "client_secret"));
 		json_t *ov = json_object();

@@ -57,8 +57,8 @@ int app_token(struct apps_plugin *p, const char *app_id, const char *user_id,
 {
 	struct token_cache *t = &p->tokens;
 	struct cached_token *slot;
-	struct mmplugin_session_prop prop = {
-		{SESSION_PROP_APP_ID, strlen(SESSION_PROP_APP_ID)}, {app_id, strlen(app_id)}};
+	struct mmplugin_session_prop prop = { { SESSION_PROP_APP_ID, strlen(SESSION_PROP_APP_ID) },
+					      { app_id, strlen(app_id) } };
 	size_t i = slot_of(app_id, user_id);
 	int64_t expires = 0, now = now_ms();
 	int rc;

@@ -15,13 +15,13 @@
 static int put_meta(MDB_txn *txn, void *arg)
 {
 	struct apps_store *st = arg;
-	MDB_val k = {14, (void *)"schema_version"}, v = {1, (void *)SCHEMA_VERSION};
+	MDB_val k = { 14, (void *)"schema_version" }, v = { 1, (void *)SCHEMA_VERSION };
 
 	return kv_rc(mdb_put(txn, st->meta, &k, &v, 0));
 }
 
-int apps_store_open(struct apps_store *st, const char *dir, const struct sealer *sealer,
-		    char *err, size_t err_cap)
+int apps_store_open(struct apps_store *st, const char *dir, const struct sealer *sealer, char *err,
+		    size_t err_cap)
 {
 	memset(st, 0, sizeof(*st));
 	st->sealer = sealer;
@@ -76,7 +76,7 @@ struct rec_arg {
 static int rec_put(MDB_txn *txn, void *arg)
 {
 	struct rec_arg *a = arg;
-	MDB_val k = {a->key_len, (void *)a->key}, v = {a->value_len, (void *)a->value};
+	MDB_val k = { a->key_len, (void *)a->key }, v = { a->value_len, (void *)a->value };
 
 	return kv_rc(mdb_put(txn, a->dbi, &k, &v, 0));
 }
@@ -84,7 +84,7 @@ static int rec_put(MDB_txn *txn, void *arg)
 static int rec_get(MDB_txn *txn, void *arg)
 {
 	struct rec_arg *a = arg;
-	MDB_val k = {a->key_len, (void *)a->key}, v;
+	MDB_val k = { a->key_len, (void *)a->key }, v;
 	int rc = mdb_get(txn, a->dbi, &k, &v);
 
 	if (rc == MDB_NOTFOUND)
@@ -113,7 +113,7 @@ static int map_kv(int rc)
 static int sealed_put(struct apps_store *st, MDB_dbi dbi, const char *db, const void *key,
 		      size_t key_len, const void *plain, size_t plain_len)
 {
-	struct rec_arg a = {st, dbi, db, key, key_len, NULL, 0, NULL, 0, 1};
+	struct rec_arg a = { st, dbi, db, key, key_len, NULL, 0, NULL, 0, 1 };
 	unsigned char *sealed;
 	size_t sealed_len;
 	int rc = seal_record(st->sealer, db, key, key_len, plain, plain_len, &sealed, &sealed_len);
@@ -130,7 +130,7 @@ static int sealed_put(struct apps_store *st, MDB_dbi dbi, const char *db, const 
 static int sealed_get(struct apps_store *st, MDB_dbi dbi, const char *db, const void *key,
 		      size_t key_len, char **plain, size_t *plain_len)
 {
-	struct rec_arg a = {st, dbi, db, key, key_len, NULL, 0, NULL, 0, 1};
+	struct rec_arg a = { st, dbi, db, key, key_len, NULL, 0, NULL, 0, 1 };
 	int rc = map_kv(kv_read(&st->kv, rec_get, &a));
 
 	*plain = rc == STORE_OK ? a.plain : NULL;
@@ -175,8 +175,10 @@ static int sealed_get_json(struct apps_store *st, MDB_dbi dbi, const char *db, c
 int listing_put(struct apps_store *st, const char *app_id, const json_t *manifest)
 {
 	char *text = json_dumps(manifest, JSON_COMPACT);
-	struct rec_arg a = {st, st->listing, "listing", app_id, strlen(app_id), text,
-			    text ? strlen(text) : 0, NULL, 0, 0};
+	struct rec_arg a = {
+		st,   st->listing, "listing", app_id, strlen(app_id), text, text ? strlen(text) : 0,
+		NULL, 0,           0
+	};
 	int rc;
 
 	if (!text)
@@ -188,7 +190,9 @@ int listing_put(struct apps_store *st, const char *app_id, const json_t *manifes
 
 int listing_get(struct apps_store *st, const char *app_id, json_t **out)
 {
-	struct rec_arg a = {st, st->listing, "listing", app_id, strlen(app_id), NULL, 0, NULL, 0, 0};
+	struct rec_arg a = {
+		st, st->listing, "listing", app_id, strlen(app_id), NULL, 0, NULL, 0, 0
+	};
 	int rc = map_kv(kv_read(&st->kv, rec_get, &a));
 
 	*out = NULL;
@@ -234,8 +238,8 @@ static int list_apps(MDB_txn *txn, void *arg)
 		char *plain;
 		size_t len;
 		json_t *j = NULL;
-		if (unseal_record(a->st->sealer, "apps", k.mv_data, k.mv_size, v.mv_data,
-				  v.mv_size, &plain, &len) == SEAL_OK) {
+		if (unseal_record(a->st->sealer, "apps", k.mv_data, k.mv_size, v.mv_data, v.mv_size,
+				  &plain, &len) == SEAL_OK) {
 			j = json_loadb(plain, len, 0, NULL);
 			unseal_free(plain);
 		}
@@ -250,7 +254,7 @@ static int list_apps(MDB_txn *txn, void *arg)
 
 int app_records_list(struct apps_store *st, json_t **out, size_t *corrupt)
 {
-	struct list_arg a = {st, json_array(), 0};
+	struct list_arg a = { st, json_array(), 0 };
 	int rc;
 
 	if (!a.array)
@@ -273,7 +277,7 @@ int oauth2_user_put(struct apps_store *st, const char *app_id, const char *user_
 {
 	char key[USER_KEY_MAX];
 	size_t klen = oauth2_user_key(app_id, user_id, key, sizeof(key));
-	struct group_change c = {0};
+	struct group_change c = { 0 };
 	unsigned char *sealed;
 	size_t sealed_len;
 	int rc;
@@ -283,8 +287,11 @@ int oauth2_user_put(struct apps_store *st, const char *app_id, const char *user_
 	rc = seal_record(st->sealer, "oauth2_user", key, klen, data, len, &sealed, &sealed_len);
 	if (rc != SEAL_OK)
 		return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
-	c = (struct group_change){.dbi = st->oauth2_user, .key = key, .key_len = klen,
-				  .value = sealed, .value_len = sealed_len};
+	c = (struct group_change){ .dbi = st->oauth2_user,
+				   .key = key,
+				   .key_len = klen,
+				   .value = sealed,
+				   .value_len = sealed_len };
 	rc = map_kv(group_commit_write(&st->group, &c));
 	free(sealed);
 	return rc;
@@ -305,11 +312,13 @@ int oauth2_user_del(struct apps_store *st, const char *app_id, const char *user_
 {
 	char key[USER_KEY_MAX];
 	size_t klen = oauth2_user_key(app_id, user_id, key, sizeof(key));
-	struct group_change c = {0};
+	struct group_change c = { 0 };
 
 	if (!klen)
 		return STORE_EIO;
-	c = (struct group_change){.dbi = st->oauth2_user, .del = true, .key = key, .key_len = klen};
+	c = (struct group_change){
+		.dbi = st->oauth2_user, .del = true, .key = key, .key_len = klen
+	};
 	return map_kv(group_commit_write(&st->group, &c));
 }
 
@@ -364,7 +373,7 @@ static int match_index_app(const MDB_val *k, const MDB_val *v, void *arg)
 static int delete_app(MDB_txn *txn, void *arg)
 {
 	struct delete_arg *a = arg;
-	MDB_val k = {strlen(a->app_id), (void *)a->app_id};
+	MDB_val k = { strlen(a->app_id), (void *)a->app_id };
 	int rc = mdb_del(txn, a->st->apps, &k, NULL);
 
 	a->users = a->states = 0;
@@ -375,7 +384,7 @@ static int delete_app(MDB_txn *txn, void *arg)
 	{
 		char prefix[APP_ID_MAX + 2];
 		size_t plen = strlen(a->app_id) + 1;
-		MDB_val start = {plen, prefix};
+		MDB_val start = { plen, prefix };
 
 		memcpy(prefix, a->app_id, plen); /* with its NUL */
 		rc = kv_delete_matching(txn, a->st->oauth2_user, &start, match_user_prefix, &start,
@@ -391,10 +400,9 @@ static int delete_app(MDB_txn *txn, void *arg)
 	return rc == KV_EIO ? STORE_EIO : rc;
 }
 
-int apps_store_delete_app(struct apps_store *st, const char *app_id, size_t *users,
-			  size_t *states)
+int apps_store_delete_app(struct apps_store *st, const char *app_id, size_t *users, size_t *states)
 {
-	struct delete_arg a = {st, app_id, 0, 0};
+	struct delete_arg a = { st, app_id, 0, 0 };
 	int rc;
 
 	if (strlen(app_id) > APP_ID_MAX)

@@ -50,8 +50,8 @@ struct apps_store {
 	atomic_uint_fast64_t app_generation;
 };
 
-int apps_store_open(struct apps_store *st, const char *dir, const struct sealer *sealer,
-		    char *err, size_t err_cap) __attribute__((warn_unused_result));
+int apps_store_open(struct apps_store *st, const char *dir, const struct sealer *sealer, char *err,
+		    size_t err_cap) __attribute__((warn_unused_result));
 void apps_store_close(struct apps_store *st);
 
 /* Listed manifests (plain JSON objects). get returns a new reference. */
@@ -75,14 +75,14 @@ int app_records_list(struct apps_store *st, json_t **out, size_t *corrupt)
  * buffer to release with unseal_free(). */
 int oauth2_user_put(struct apps_store *st, const char *app_id, const char *user_id,
 		    const char *data, size_t len) __attribute__((warn_unused_result));
-int oauth2_user_get(struct apps_store *st, const char *app_id, const char *user_id,
-		    char **data, size_t *len) __attribute__((warn_unused_result));
+int oauth2_user_get(struct apps_store *st, const char *app_id, const char *user_id, char **data,
+		    size_t *len) __attribute__((warn_unused_result));
 int oauth2_user_del(struct apps_store *st, const char *app_id, const char *user_id);
 
 /* Deletes the App record and every OAuth2 user record and state of app_id,
  * in one transaction. Counts in *users and *states (may be NULL). */
-int apps_store_delete_app(struct apps_store *st, const char *app_id, size_t *users,
-			  size_t *states) __attribute__((warn_unused_result));
+int apps_store_delete_app(struct apps_store *st, const char *app_id, size_t *users, size_t *states)
+	__attribute__((warn_unused_result));
 
 /* Builds the oauth2_user key "app_id\0user_id" into key; returns its length,
  * or 0 when it does not fit. */

@@ -17,8 +17,8 @@ void caller_init(struct apps_call *c)
 	c->who.has_session = true;
 	memcpy(c->who.user_id, s->user_id.ptr, MMPLUGIN_ID_LEN);
 	/* ABI 1.2 hosts hand over the user they read: no user_get needed. */
-	if (MMPLUGIN_HAS(c->req, struct mmplugin_request, session_user) &&
-	    c->req->session_user && strcmp(c->req->session_user->id, c->who.user_id) == 0) {
+	if (MMPLUGIN_HAS(c->req, struct mmplugin_request, session_user) && c->req->session_user &&
+	    strcmp(c->req->session_user->id, c->who.user_id) == 0) {
 		c->who.user = *c->req->session_user;
 		c->who.user_loaded = true;
 	}

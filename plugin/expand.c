@@ -8,7 +8,7 @@
 static int parse_item(const json_t *v, const char *key, struct expand_item *out, char *msg,
 		      size_t cap)
 {
-	static const char *const names[] = {"none", "id", "summary", "all"};
+	static const char *const names[] = { "none", "id", "summary", "all" };
 	const char *s = json_string_value(v);
 
 	out->level = EXPAND_NONE;
@@ -30,8 +30,8 @@ static int parse_item(const json_t *v, const char *key, struct expand_item *out,
 		}
 	}
 bad:
-	snprintf(msg, cap, "expand.%.64s must be one of none, id, summary, all (with an optional +)",
-		 key);
+	snprintf(msg, cap,
+		 "expand.%.64s must be one of none, id, summary, all (with an optional +)", key);
 	return -1;
 }
 
@@ -47,7 +47,8 @@ int expand_parse(const json_t *obj, struct expand *out, char *msg, size_t cap)
 		snprintf(msg, cap, "expand must be an object");
 		return -1;
 	}
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		struct expand_item *item = NULL;
 		if (strcmp(key, "acting_user") == 0)
 			item = &out->acting_user;

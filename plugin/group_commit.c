@@ -21,7 +21,7 @@ void group_commit_destroy(struct group_commit *g)
 static int apply_batch(MDB_txn *txn, void *arg)
 {
 	for (struct group_change *c = arg; c; c = c->next) {
-		MDB_val k = {c->key_len, (void *)c->key}, v = {c->value_len, (void *)c->value};
+		MDB_val k = { c->key_len, (void *)c->key }, v = { c->value_len, (void *)c->value };
 		int rc = c->del ? mdb_del(txn, c->dbi, &k, NULL) : mdb_put(txn, c->dbi, &k, &v, 0);
 		if (rc == MDB_NOTFOUND && c->del)
 			continue;

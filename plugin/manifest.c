@@ -11,12 +11,18 @@
 #define LOCATIONS_MAX 64
 
 static const char *const known_perms[] = {
-	"act_as_bot", "act_as_user", "remote_oauth2", "remote_webhooks",
+	"act_as_bot",
+	"act_as_user",
+	"remote_oauth2",
+	"remote_webhooks",
 	"user_joined_channel_notification",
 };
 
 static const char *const call_fields[] = {
-	"get_oauth2_connect_url", "on_oauth2_complete", "on_install", "on_uninstall",
+	"get_oauth2_connect_url",
+	"on_oauth2_complete",
+	"on_install",
+	"on_uninstall",
 };
 
 bool app_id_valid(const char *s)
@@ -123,7 +129,8 @@ static int check_permissions(const json_t *perms, char *msg, size_t cap)
 		return 0;
 	if (!json_is_array(perms))
 		return fail(msg, cap, "requested_permissions must be an array of strings");
-	json_array_foreach(perms, i, p) {
+	json_array_foreach(perms, i, p)
+	{
 		bool known = false;
 		if (!json_is_string(p))
 			return fail(msg, cap, "requested_permissions must be an array of strings");
@@ -151,10 +158,12 @@ static int check_locations(const json_t *locs, char *msg, size_t cap)
 		return 0;
 	if (!json_is_array(locs) || json_array_size(locs) > LOCATIONS_MAX)
 		return fail(msg, cap, "requested_locations must be an array of at most 64 strings");
-	json_array_foreach(locs, i, l) {
+	json_array_foreach(locs, i, l)
+	{
 		if (!is_short_string(l, 256) || json_string_value(l)[0] != '/')
 			return fail(msg, cap,
-				    "requested_locations: each location is a string starting with \"/\"");
+				    "requested_locations: each location is a string starting with "
+				    "\"/\"");
 	}
 	return 0;
 }
@@ -184,14 +193,16 @@ int manifest_validate(const json_t *m, char *msg, size_t cap)
 		return fail(msg, cap, "the manifest must be a JSON object");
 	v = json_object_get(m, "app_id");
 	if (!is_short_string(v, 32) || !app_id_valid(json_string_value(v)))
-		return fail(msg, cap, "app_id must be 3 to 32 characters of A-Z, a-z, 0-9, '.', "
-				      "'_', '-'");
+		return fail(msg, cap,
+			    "app_id must be 3 to 32 characters of A-Z, a-z, 0-9, '.', "
+			    "'_', '-'");
 	v = json_object_get(m, "version");
 	if (v && !is_short_string(v, 10))
 		return fail(msg, cap, "version must be a string of at most 10 characters");
 	v = json_object_get(m, "display_name");
 	if (!is_short_string(v, DISPLAY_NAME_MAX) || json_string_length(v) == 0)
-		return fail(msg, cap, "display_name is required (a string of at most 256 characters)");
+		return fail(msg, cap,
+			    "display_name is required (a string of at most 256 characters)");
 	v = json_object_get(m, "homepage_url");
 	if (!is_short_string(v, URL_MAX) || !url_valid(json_string_value(v)))
 		return fail(msg, cap, "homepage_url is required (an absolute http or https URL)");
@@ -239,7 +250,8 @@ bool perms_have(const json_t *perms, const char *p)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(perms, i, v) {
+	json_array_foreach(perms, i, v)
+	{
 		if (json_is_string(v) && strcmp(json_string_value(v), p) == 0)
 			return true;
 	}

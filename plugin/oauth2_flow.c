@@ -58,8 +58,7 @@ static bool require_person(struct apps_call *c)
 		return true;
 	}
 	n = snprintf(target, sizeof(target), APPS_PATH_PREFIX "%.*s%s%.*s", (int)req->path.len,
-		     req->path.ptr, req->query.len ? "?" : "", (int)req->query.len,
-		     req->query.ptr);
+		     req->path.ptr, req->query.len ? "?" : "", (int)req->query.len, req->query.ptr);
 	if (n < 0 || (size_t)n >= sizeof(target) || url_encode(target, enc, sizeof(enc)) != 0) {
 		flow_page(c, 414, "Cannot connect", "The address is too long.");
 		return false;
@@ -124,7 +123,7 @@ static json_t *flow_call(const json_t *app, const char *field, const char *def, 
 static json_t *invoke(struct apps_call *c, const json_t *app, const json_t *call,
 		      const json_t *values)
 {
-	struct app_call_req r = {0};
+	struct app_call_req r = { 0 };
 	struct expand ex;
 	char err[512];
 	json_t *resp;
@@ -173,8 +172,8 @@ void api_flow_connect(struct apps_call *c)
 
 	if (!require_person(c) || !(app = flow_app(c)))
 		return;
-	client_id = json_string_value(json_object_get(json_object_get(app, "remote_oauth2"),
-						      "client_id"));
+	client_id = json_string_value(
+		json_object_get(json_object_get(app, "remote_oauth2"), "client_id"));
 	if (!client_id || !*client_id) {
 		flow_page(c, 409, "Cannot connect yet",
 			  "The App has not registered its OAuth2 client yet; ask an admin to "
@@ -203,7 +202,8 @@ void api_flow_connect(struct apps_call *c)
 	url = json_string_value(json_object_get(resp, "data"));
 	if (strcmp(json_string_value(json_object_get(resp, "type")), "error") == 0) {
 		const char *text = json_string_value(json_object_get(resp, "text"));
-		flow_page(c, 502, "Cannot connect", text ? text : "The App answered with an error.");
+		flow_page(c, 502, "Cannot connect",
+			  text ? text : "The App answered with an error.");
 	} else if (!url || !connect_url_ok(app, url)) {
 		plugin_logf(p, MMPLUGIN_LOG_WARN, "app %s gave an unusable connect URL", c->param);
 		flow_page(c, 502, "Cannot connect",
@@ -234,12 +234,10 @@ static const char *state_problem(int rc)
 	case STATE_ENOTFOUND:
 		return "This connection link is unknown or was already used. Start again from "
 		       "the App.";
-	case STATE_EEXPIRED:
-		return "This connection link has expired. Start again from the App.";
+	case STATE_EEXPIRED: return "This connection link has expired. Start again from the App.";
 	case STATE_EMISMATCH:
 		return "This connection link was made for another App or another user.";
-	default:
-		return "The connection could not be checked; the server log says why.";
+	default: return "The connection could not be checked; the server log says why.";
 	}
 }
 

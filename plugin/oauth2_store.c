@@ -98,7 +98,7 @@ static void store_failed(struct apps_call *c, int rc)
  * all optional, other keys ignored. NULL after answering 400. */
 static json_t *client_from_body(struct apps_call *c)
 {
-	static const char *const strings[] = {"client_id", "client_secret", "remote_root_url"};
+	static const char *const strings[] = { "client_id", "client_secret", "remote_root_url" };
 	json_t *body = body_json(c), *out;
 
 	if (!body)

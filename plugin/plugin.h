@@ -27,9 +27,9 @@
 
 /* Settings (the host config's plugins."com.mattermost.apps".settings). */
 struct apps_settings {
-	long call_timeout_ms;     /* "call_timeout_s", default 30 */
-	unsigned max_calls;       /* "max_concurrent_calls", default 8 */
-	long state_ttl_ms;        /* "oauth2_state_ttl_s", default 600 */
+	long call_timeout_ms;           /* "call_timeout_s", default 30 */
+	unsigned max_calls;             /* "max_concurrent_calls", default 8 */
+	long state_ttl_ms;              /* "oauth2_state_ttl_s", default 600 */
 	char master_key_file[PATH_MAX]; /* "master_key_file", default <data dir>/master.key */
 };
 
@@ -90,8 +90,8 @@ int settings_parse(const char *json, const char *data_dir, struct apps_settings 
 json_t *body_json(struct apps_call *c);
 
 /* Caller checks; each answers the error and returns false when it fails. */
-bool require_session(struct apps_call *c);  /* 401 */
-bool require_admin(struct apps_call *c);    /* 401, 403 */
-bool caller_is_admin(struct apps_call *c);  /* loads the user when needed */
+bool require_session(struct apps_call *c); /* 401 */
+bool require_admin(struct apps_call *c);   /* 401, 403 */
+bool caller_is_admin(struct apps_call *c); /* loads the user when needed */
 
 #endif

@@ -29,7 +29,8 @@ static void *sweep_states(void *arg)
 			break;
 		pthread_mutex_unlock(&p->sweep_lock);
 		clock_gettime(CLOCK_REALTIME, &now);
-		if (oauth2_state_sweep(&p->store, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
+		if (oauth2_state_sweep(&p->store,
+				       (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
 				       &n) == STORE_OK &&
 		    n)
 			plugin_logf(p, MMPLUGIN_LOG_INFO, "%zu expired oauth2 states swept", n);
@@ -39,8 +40,7 @@ static void *sweep_states(void *arg)
 	return NULL;
 }
 
-static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *api,
-			 void **state_out)
+static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *api, void **state_out)
 {
 	struct apps_plugin *p;
 	char err[512], dir[PATH_MAX];
@@ -123,9 +123,9 @@ static void apps_deactivate(void *state)
 static void apps_serve_http(void *state, const struct mmplugin_request *req,
 			    mmplugin_response *resp)
 {
-	struct apps_call c = {.plugin = state, .req = req, .resp = resp};
+	struct apps_call c = { .plugin = state, .req = req, .resp = resp };
 	size_t n = req->request_id.len < sizeof(c.request_id) - 1 ? req->request_id.len
-								   : sizeof(c.request_id) - 1;
+								  : sizeof(c.request_id) - 1;
 
 	memcpy(c.request_id, req->request_id.ptr, n);
 	c.request_id[n] = '\0';

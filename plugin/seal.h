@@ -32,7 +32,7 @@
 
 enum seal_rc {
 	SEAL_OK = 0,
-	SEAL_EOPEN = -1,  /* tampered, truncated, moved, wrong key or unknown version */
+	SEAL_EOPEN = -1, /* tampered, truncated, moved, wrong key or unknown version */
 	SEAL_ENOMEM = -2,
 	SEAL_EKEYFILE = -3, /* the master key file is missing, unreadable or unsafe */
 };

@@ -6,8 +6,8 @@
 #include "plugin.h"
 #include "banned.h"
 
-static int get_seconds(const json_t *v, const char *name, long lo, long hi, long *out_ms,
-		       char *msg, size_t cap)
+static int get_seconds(const json_t *v, const char *name, long lo, long hi, long *out_ms, char *msg,
+		       size_t cap)
 {
 	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
 		snprintf(msg, cap, "setting %s must be an integer from %ld to %ld", name, lo, hi);
@@ -33,7 +33,8 @@ int settings_parse(const char *json, const char *data_dir, struct apps_settings 
 		snprintf(msg, cap, "settings must be a JSON object");
 		goto out;
 	}
-	json_object_foreach(root, key, v) {
+	json_object_foreach(root, key, v)
+	{
 		long ms = 0;
 		if (strcmp(key, "call_timeout_s") == 0) {
 			if (get_seconds(v, key, 1, 300, &s->call_timeout_ms, msg, cap) != 0)

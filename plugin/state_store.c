@@ -39,7 +39,8 @@ static void index_key(unsigned char *k, const char *user_id, int64_t expires,
 /* Deletes a state and its index entry. */
 static int drop(MDB_txn *txn, struct apps_store *st, const unsigned char *ikey)
 {
-	MDB_val k = {INDEX_KEY_LEN, (void *)ikey}, h = {STATE_HASH_LEN, (void *)(ikey + USER_ID_LEN + 8)};
+	MDB_val k = { INDEX_KEY_LEN, (void *)ikey },
+		h = { STATE_HASH_LEN, (void *)(ikey + USER_ID_LEN + 8) };
 	int rc = mdb_del(txn, st->state_index, &k, NULL);
 
 	if (rc == 0 || rc == MDB_NOTFOUND)
@@ -63,7 +64,7 @@ struct create_arg {
  * live ones while there are max or more. */
 static int make_room(MDB_txn *txn, struct create_arg *a)
 {
-	unsigned char (*keys)[INDEX_KEY_LEN] = malloc(USER_SCAN_MAX * INDEX_KEY_LEN);
+	unsigned char(*keys)[INDEX_KEY_LEN] = malloc(USER_SCAN_MAX * INDEX_KEY_LEN);
 	size_t n = 0, live = 0, expired = 0;
 	MDB_cursor *cur;
 	MDB_val k, v;
@@ -76,7 +77,7 @@ static int make_room(MDB_txn *txn, struct create_arg *a)
 		free(keys);
 		return STORE_EIO;
 	}
-	k = (MDB_val){USER_ID_LEN, (void *)a->user_id};
+	k = (MDB_val){ USER_ID_LEN, (void *)a->user_id };
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	while (rc == 0 && n < USER_SCAN_MAX && k.mv_size == INDEX_KEY_LEN &&
 	       memcmp(k.mv_data, a->user_id, USER_ID_LEN) == 0) {
@@ -113,14 +114,14 @@ static int create_txn(MDB_txn *txn, void *arg)
 	rc = make_room(txn, a);
 	if (rc != 0)
 		return rc;
-	k = (MDB_val){STATE_HASH_LEN, (void *)a->hash};
-	v = (MDB_val){a->sealed_len, (void *)a->sealed};
+	k = (MDB_val){ STATE_HASH_LEN, (void *)a->hash };
+	v = (MDB_val){ a->sealed_len, (void *)a->sealed };
 	rc = mdb_put(txn, a->st->oauth2_state, &k, &v, 0);
 	if (rc != 0)
 		return kv_rc(rc);
 	index_key(ik, a->user_id, a->expires, a->hash);
-	k = (MDB_val){INDEX_KEY_LEN, ik};
-	v = (MDB_val){strlen(a->app_id), (void *)a->app_id};
+	k = (MDB_val){ INDEX_KEY_LEN, ik };
+	v = (MDB_val){ strlen(a->app_id), (void *)a->app_id };
 	return kv_rc(mdb_put(txn, a->st->state_index, &k, &v, 0));
 }
 
@@ -128,8 +129,8 @@ int oauth2_state_create(struct apps_store *st, const unsigned char hash[STATE_HA
 			const char *app_id, const char *user_id, const char *verifier,
 			int64_t now_ms, int64_t ttl_ms, size_t max_per_user, size_t *evicted)
 {
-	struct create_arg a = {st, hash, app_id, user_id, now_ms, now_ms + ttl_ms, max_per_user,
-			       NULL, 0, 0};
+	struct create_arg a = { st,           hash, app_id, user_id, now_ms, now_ms + ttl_ms,
+				max_per_user, NULL, 0,      0 };
 	json_t *rec;
 	char *text;
 	unsigned char *sealed;
@@ -138,8 +139,8 @@ int oauth2_state_create(struct apps_store *st, const unsigned char hash[STATE_HA
 
 	if (strlen(user_id) != USER_ID_LEN || max_per_user == 0)
 		return STORE_EIO;
-	rec = json_pack("{s:s, s:s, s:I, s:s}", "app_id", app_id, "user_id", user_id,
-			"expires_at", (json_int_t)a.expires, "code_verifier", verifier);
+	rec = json_pack("{s:s, s:s, s:I, s:s}", "app_id", app_id, "user_id", user_id, "expires_at",
+			(json_int_t)a.expires, "code_verifier", verifier);
 	text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
 	json_decref(rec);
 	if (!text)
@@ -173,7 +174,7 @@ struct consume_arg {
 static int consume_txn(MDB_txn *txn, void *arg)
 {
 	struct consume_arg *a = arg;
-	MDB_val k = {STATE_HASH_LEN, (void *)a->hash}, v;
+	MDB_val k = { STATE_HASH_LEN, (void *)a->hash }, v;
 	unsigned char ik[INDEX_KEY_LEN];
 	const char *app, *user, *verifier;
 	char *plain = NULL;
@@ -219,8 +220,8 @@ int oauth2_state_consume(struct apps_store *st, const unsigned char hash[STATE_H
 			 const char *app_id, const char *user_id, int64_t now_ms, char *verifier,
 			 size_t verifier_cap)
 {
-	struct consume_arg a = {st, hash, app_id, user_id, now_ms, verifier, verifier_cap,
-				STATE_ENOTFOUND};
+	struct consume_arg a = { st,     hash,     app_id,       user_id,
+				 now_ms, verifier, verifier_cap, STATE_ENOTFOUND };
 	int rc = kv_write(&st->kv, consume_txn, &a);
 
 	if (rc != 0)
@@ -255,7 +256,7 @@ static int sweep_txn(MDB_txn *txn, void *arg)
 	{
 		MDB_cursor *cur;
 		MDB_val k, v;
-		unsigned char (*hashes)[STATE_HASH_LEN] = NULL;
+		unsigned char(*hashes)[STATE_HASH_LEN] = NULL;
 		size_t cap = 0;
 
 		rc = mdb_cursor_open(txn, a->st->state_index, &cur);
@@ -278,7 +279,7 @@ static int sweep_txn(MDB_txn *txn, void *arg)
 		}
 		mdb_cursor_close(cur);
 		for (size_t i = 0; i < n; i++) {
-			MDB_val h = {STATE_HASH_LEN, hashes[i]};
+			MDB_val h = { STATE_HASH_LEN, hashes[i] };
 			int d = mdb_del(txn, a->st->oauth2_state, &h, NULL);
 			if (d != 0 && d != MDB_NOTFOUND) {
 				free(hashes);
@@ -293,7 +294,7 @@ static int sweep_txn(MDB_txn *txn, void *arg)
 
 int oauth2_state_sweep(struct apps_store *st, int64_t now_ms, size_t *count)
 {
-	struct sweep_arg a = {st, now_ms, 0};
+	struct sweep_arg a = { st, now_ms, 0 };
 	int rc = kv_write(&st->kv, sweep_txn, &a);
 
 	if (count)

@@ -92,15 +92,14 @@ static char *encode(const char *s)
 
 static json_t *manifest(void)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[sss], s:[s], s:s, s:s, s:{s:s, s:b}}",
-			 "app_id", "hello-oauth2", "version", "0.1.0", "display_name",
-			 "Hello OAuth2", "description",
-			 "Connects your account at an OAuth2 provider and says hello.",
-			 "homepage_url", "https://example.com/hello-oauth2",
-			 "requested_permissions", "act_as_bot", "act_as_user", "remote_oauth2",
-			 "requested_locations", "/command", "get_oauth2_connect_url",
-			 "/oauth2/connect", "on_oauth2_complete", "/oauth2/complete", "http",
-			 "root_url", cfg.root_url, "use_jwt", 0);
+	return json_pack(
+		"{s:s, s:s, s:s, s:s, s:s, s:[sss], s:[s], s:s, s:s, s:{s:s, s:b}}", "app_id",
+		"hello-oauth2", "version", "0.1.0", "display_name", "Hello OAuth2", "description",
+		"Connects your account at an OAuth2 provider and says hello.", "homepage_url",
+		"https://example.com/hello-oauth2", "requested_permissions", "act_as_bot",
+		"act_as_user", "remote_oauth2", "requested_locations", "/command",
+		"get_oauth2_connect_url", "/oauth2/connect", "on_oauth2_complete",
+		"/oauth2/complete", "http", "root_url", cfg.root_url, "use_jwt", 0);
 }
 
 /* ---- the calls ------------------------------------------------------ */
@@ -110,19 +109,21 @@ static json_t *call_configure(const json_t *req)
 	const json_t *ctx = json_object_get(req, "context");
 	const char *roles = str_at(ctx, "acting_user", "roles");
 	const char *id = *str_at(req, "values", "client_id") ? str_at(req, "values", "client_id")
-							      : cfg.client_id;
+							     : cfg.client_id;
 	const char *secret = *str_at(req, "values", "client_secret")
 				     ? str_at(req, "values", "client_secret")
 				     : cfg.client_secret;
-	struct mmapps_oauth2_app app = {id, secret, cfg.provider_url, NULL};
+	struct mmapps_oauth2_app app = { id, secret, cfg.provider_url, NULL };
 	mmapps_client *mm;
 	char text[640];
 	int rc;
 
 	if (!strstr(roles, "system_admin"))
-		return error("Only a system admin can configure Hello OAuth2 (expand acting_user).");
+		return error(
+			"Only a system admin can configure Hello OAuth2 (expand acting_user).");
 	if (!*id || !*secret || !*cfg.provider_url)
-		return error("Give client_id and client_secret (values or flags) and --provider-url.");
+		return error(
+			"Give client_id and client_secret (values or flags) and --provider-url.");
 	mm = mmapps_client_new(str_at(ctx, "mattermost_site_url", NULL),
 			       str_at(ctx, "bot_access_token", NULL));
 	if (!mm)
@@ -140,7 +141,8 @@ static json_t *call_connect(const json_t *req)
 	char text[URL_MAX + 64];
 
 	if (!*url)
-		return error("No connect URL: call /connect with expand {\"oauth2_app\": \"summary\"}.");
+		return error(
+			"No connect URL: call /connect with expand {\"oauth2_app\": \"summary\"}.");
 	if (!*str_at(json_object_get(req, "context"), "oauth2", "client_id"))
 		return error("Hello OAuth2 is not configured yet: an admin runs /configure.");
 	snprintf(text, sizeof(text), "Connect your account: %s", url);
@@ -206,7 +208,7 @@ static json_t *exchange_code(const json_t *req, char *why, size_t cap)
 	char *secret = encode(str_at(ctx, "oauth2", "client_secret"));
 	char *verifier = encode(str_at(req, "values", "code_verifier"));
 	char form[URL_MAX * 2], url[URL_MAX + 16];
-	struct buf b = {0};
+	struct buf b = { 0 };
 	long status = 0;
 	json_t *out = NULL;
 	CURL *c = curl_easy_init();
@@ -261,7 +263,8 @@ static json_t *call_oauth2_complete(const json_t *req)
 	int rc;
 
 	if (*str_at(req, "values", "error")) {
-		snprintf(text, sizeof(text), "The provider said: %.200s", str_at(req, "values", "error"));
+		snprintf(text, sizeof(text), "The provider said: %.200s",
+			 str_at(req, "values", "error"));
 		return error(text);
 	}
 	token = exchange_code(req, why, sizeof(why));
@@ -296,11 +299,12 @@ static json_t *call_me(const json_t *req)
 		return error("Call /me with expand {\"acting_user_access_token\": \"all\"}.");
 	rc = mmapps_get_oauth2_user(mm, &data, NULL);
 	if (rc != MMAPPS_OK) {
-		snprintf(text, sizeof(text), "Could not read your token: %s", mmapps_client_error(mm));
+		snprintf(text, sizeof(text), "Could not read your token: %s",
+			 mmapps_client_error(mm));
 		out = error(text);
 	} else if (!data) {
-		out = json_pack("{s:s, s:s, s:{s:b}}", "type", "ok", "text", "You are not connected.",
-				"data", "connected", 0);
+		out = json_pack("{s:s, s:s, s:{s:b}}", "type", "ok", "text",
+				"You are not connected.", "data", "connected", 0);
 	} else {
 		user = json_loads(data, 0, NULL);
 		snprintf(text, sizeof(text), "You are connected as %.200s.",
@@ -323,7 +327,8 @@ static json_t *call_disconnect(const json_t *req)
 	int rc;
 
 	if (!mm)
-		return error("Call /disconnect with expand {\"acting_user_access_token\": \"all\"}.");
+		return error(
+			"Call /disconnect with expand {\"acting_user_access_token\": \"all\"}.");
 	rc = mmapps_delete_oauth2_user(mm);
 	snprintf(text, sizeof(text), "Could not disconnect: %s", mmapps_client_error(mm));
 	mmapps_client_free(mm);
@@ -334,9 +339,12 @@ static const struct {
 	const char *path;
 	json_t *(*fn)(const json_t *req);
 } calls[] = {
-	{"/configure", call_configure},     {"/connect", call_connect},
-	{"/oauth2/connect", call_oauth2_connect}, {"/oauth2/complete", call_oauth2_complete},
-	{"/me", call_me},                   {"/disconnect", call_disconnect},
+	{ "/configure", call_configure },
+	{ "/connect", call_connect },
+	{ "/oauth2/connect", call_oauth2_connect },
+	{ "/oauth2/complete", call_oauth2_complete },
+	{ "/me", call_me },
+	{ "/disconnect", call_disconnect },
 };
 
 /* ---- HTTP ------------------------------------------------------------ */
@@ -441,7 +449,8 @@ static int parse_args(int argc, char **argv)
 			return -1;
 		}
 		if (strcmp(argv[i], "--listen") == 0 && (colon = strrchr(v, ':'))) {
-			snprintf(cfg.listen_host, sizeof(cfg.listen_host), "%.*s", (int)(colon - v), v);
+			snprintf(cfg.listen_host, sizeof(cfg.listen_host), "%.*s", (int)(colon - v),
+				 v);
 			cfg.port = (unsigned)strtoul(colon + 1, NULL, 10);
 		} else if (strcmp(argv[i], "--root-url") == 0) {
 			snprintf(cfg.root_url, sizeof(cfg.root_url), "%s", v);
@@ -461,7 +470,7 @@ static int parse_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in addr = {.sin_family = AF_INET};
+	struct sockaddr_in addr = { .sin_family = AF_INET };
 	const union MHD_DaemonInfo *info;
 	struct MHD_Daemon *d;
 	sigset_t set;
@@ -481,10 +490,12 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
 			     NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &addr,
-			     MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_CONNECTION_LIMIT,
-			     256u, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+			     MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+			     MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+			     MHD_OPTION_END);
 	if (!d) {
-		fprintf(stderr, "hello-oauth2: cannot listen on %s:%u\n", cfg.listen_host, cfg.port);
+		fprintf(stderr, "hello-oauth2: cannot listen on %s:%u\n", cfg.listen_host,
+			cfg.port);
 		return 1;
 	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);

@@ -48,11 +48,12 @@ extern "C" {
 
 enum mmapps_rc {
 	MMAPPS_OK = 0,
-	MMAPPS_EINVAL = -1,    /* a NULL or malformed argument (e.g. a body that is not JSON) */
+	MMAPPS_EINVAL = -1, /* a NULL or malformed argument (e.g. a body that is not JSON) */
 	MMAPPS_ENOMEM = -2,
-	MMAPPS_EHTTP = -3,     /* the server answered with a status other than 200 or 201 */
-	MMAPPS_ENETWORK = -4,  /* no answer: connection refused, DNS, timeout, TLS */
-	MMAPPS_EPROTOCOL = -5, /* an answer that is not what the API promises (too large, not JSON) */
+	MMAPPS_EHTTP = -3,    /* the server answered with a status other than 200 or 201 */
+	MMAPPS_ENETWORK = -4, /* no answer: connection refused, DNS, timeout, TLS */
+	MMAPPS_EPROTOCOL =
+		-5, /* an answer that is not what the API promises (too large, not JSON) */
 };
 
 typedef struct mmapps_client mmapps_client;
@@ -91,22 +92,22 @@ struct mmapps_oauth2_app {
  * MMAPPS_OK, MMAPPS_EINVAL (data_json not JSON), MMAPPS_EHTTP (401 no or
  * expired token, 403 not allowed, 404 App not installed, ...),
  * MMAPPS_ENETWORK, MMAPPS_EPROTOCOL, MMAPPS_ENOMEM. */
-MMAPPS_API int mmapps_store_oauth2_app(mmapps_client *c, const struct mmapps_oauth2_app *app)
-	MMAPPS_WARN_UNUSED;
+MMAPPS_API int mmapps_store_oauth2_app(mmapps_client *c,
+				       const struct mmapps_oauth2_app *app) MMAPPS_WARN_UNUSED;
 
 /* POST /api/v1/oauth2/user: stores json[0..len) (any JSON value, kept
  * byte-exact) for the acting user; "null" deletes. Needs the acting user's
  * token. Bodies over 8 KiB are refused by the server (MMAPPS_EHTTP, 413).
  * Return codes as mmapps_store_oauth2_app. */
-MMAPPS_API int mmapps_store_oauth2_user(mmapps_client *c, const char *json, size_t len)
-	MMAPPS_WARN_UNUSED;
+MMAPPS_API int mmapps_store_oauth2_user(mmapps_client *c, const char *json,
+					size_t len) MMAPPS_WARN_UNUSED;
 
 /* GET /api/v1/oauth2/user: the acting user's data, byte-exact. On MMAPPS_OK
  * *json_out is a NUL-terminated copy the caller frees with mmapps_free() and
  * *len_out its length (may be NULL); when nothing is stored, *json_out is
  * NULL and *len_out 0. Return codes as mmapps_store_oauth2_app. */
-MMAPPS_API int mmapps_get_oauth2_user(mmapps_client *c, char **json_out, size_t *len_out)
-	MMAPPS_WARN_UNUSED;
+MMAPPS_API int mmapps_get_oauth2_user(mmapps_client *c, char **json_out,
+				      size_t *len_out) MMAPPS_WARN_UNUSED;
 
 /* DELETE /api/v1/oauth2/user: forgets the acting user's data (nothing stored
  * is not an error). Return codes as mmapps_store_oauth2_app. */

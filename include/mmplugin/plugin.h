@@ -69,19 +69,18 @@ extern "C" {
 
 /* True when the table pointed to by p (which starts with a size_t
  * struct_size) is large enough to hold member m. */
-#define MMPLUGIN_HAS(p, type, m)                                                                   \
-	((p)->struct_size >= offsetof(type, m) + sizeof(((type *)0)->m))
+#define MMPLUGIN_HAS(p, type, m) ((p)->struct_size >= offsetof(type, m) + sizeof(((type *)0)->m))
 
 /* Return codes of every host API function that can fail. 0 is success. */
 enum mmplugin_rc {
 	MMPLUGIN_OK = 0,
-	MMPLUGIN_EINVAL = -1,   /* an argument is malformed (NULL, bad status, CR/LF in a header) */
-	MMPLUGIN_ENOMEM = -2,   /* the host could not allocate */
-	MMPLUGIN_ELIMIT = -3,   /* a bound was reached (too many headers, body too large) */
+	MMPLUGIN_EINVAL = -1, /* an argument is malformed (NULL, bad status, CR/LF in a header) */
+	MMPLUGIN_ENOMEM = -2, /* the host could not allocate */
+	MMPLUGIN_ELIMIT = -3, /* a bound was reached (too many headers, body too large) */
 	MMPLUGIN_ENOTFOUND = -4, /* the thing asked for does not exist */
-	MMPLUGIN_EIO = -5,      /* the host's storage failed */
-	MMPLUGIN_ESTATE = -6,   /* called at the wrong time (e.g. after the response was sent) */
-	MMPLUGIN_EEXIST = -7,   /* the name is taken by something else (ABI 1.1) */
+	MMPLUGIN_EIO = -5,       /* the host's storage failed */
+	MMPLUGIN_ESTATE = -6,    /* called at the wrong time (e.g. after the response was sent) */
+	MMPLUGIN_EEXIST = -7,    /* the name is taken by something else (ABI 1.1) */
 };
 
 /* Log levels for mmplugin_host_api.log. */
@@ -146,10 +145,10 @@ struct mmplugin_user {
  * memory, valid only until serve_http returns; copy what must outlive it.
  */
 struct mmplugin_request {
-	size_t struct_size; /* sizeof(struct mmplugin_request) of the host */
-	struct mmplugin_str method;     /* "GET", "POST", ... */
-	struct mmplugin_str path;       /* URL-decoded, after /plugins/{id}; at least "/" */
-	struct mmplugin_str query;      /* raw query string without '?', not decoded; may be empty */
+	size_t struct_size;         /* sizeof(struct mmplugin_request) of the host */
+	struct mmplugin_str method; /* "GET", "POST", ... */
+	struct mmplugin_str path;   /* URL-decoded, after /plugins/{id}; at least "/" */
+	struct mmplugin_str query;  /* raw query string without '?', not decoded; may be empty */
 	struct mmplugin_str request_id; /* 26 characters, also sent as X-Request-Id */
 	struct mmplugin_str body;       /* the complete body, at most 1 MiB */
 	const struct mmplugin_header *headers;
@@ -288,8 +287,7 @@ struct mmplugin_descriptor {
 	const char *id;       /* e.g. "com.mattermost.apps"; equals plugin.json's id */
 	const char *version;  /* e.g. "0.1.0" */
 
-	int (*activate)(mmplugin_host *host, const struct mmplugin_host_api *api,
-			void **state_out);
+	int (*activate)(mmplugin_host *host, const struct mmplugin_host_api *api, void **state_out);
 	void (*deactivate)(void *state);
 	void (*serve_http)(void *state, const struct mmplugin_request *req,
 			   mmplugin_response *resp);

@@ -98,7 +98,8 @@ static json_t *bad_connect(const char *app_id)
 	if (strcmp(app_id, "bad-js") == 0)
 		return json_pack("{s:s, s:s}", "type", "ok", "data", "javascript:alert(1)");
 	if (strcmp(app_id, "bad-host") == 0)
-		return json_pack("{s:s, s:s}", "type", "ok", "data", "https://evil.example/authorize");
+		return json_pack("{s:s, s:s}", "type", "ok", "data",
+				 "https://evil.example/authorize");
 	if (strcmp(app_id, "bad-type") == 0)
 		return json_pack("{s:s, s:i}", "type", "ok", "data", 42);
 	if (strcmp(app_id, "bad-error") == 0)
@@ -183,7 +184,7 @@ static json_t *oauth2_complete(const json_t *call)
 {
 	const json_t *ctx = json_object_get(call, "context");
 	char form[8192], e[5][1024], store_url[1024], text[256];
-	struct buf tok = {0}, st = {0};
+	struct buf tok = { 0 }, st = { 0 };
 	json_t *answer, *token_json, *stored;
 	long status;
 
@@ -209,8 +210,9 @@ static json_t *oauth2_complete(const json_t *call)
 		answer = json_pack("{s:s, s:s}", "type", "error", "text", text);
 		goto out;
 	}
-	stored = json_pack("{s:O, s:O}", "access_token", json_object_get(token_json, "access_token"),
-			   "login", json_object_get(token_json, "login"));
+	stored =
+		json_pack("{s:O, s:O}", "access_token", json_object_get(token_json, "access_token"),
+			  "login", json_object_get(token_json, "login"));
 	{
 		char *body = json_dumps(stored, JSON_COMPACT);
 		snprintf(store_url, sizeof(store_url),
@@ -269,7 +271,7 @@ static enum MHD_Result serve_post(struct MHD_Connection *con, const char *url, s
 		return ret;
 	}
 	if (strcmp(url, "/slow") == 0) {
-		struct timespec ts = {3, 0};
+		struct timespec ts = { 3, 0 };
 		nanosleep(&ts, NULL);
 	}
 	json_decref(rec);
@@ -338,7 +340,7 @@ static void on_done(void *cls, struct MHD_Connection *con, void **con_cls,
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in addr = {.sin_family = AF_INET};
+	struct sockaddr_in addr = { .sin_family = AF_INET };
 	const union MHD_DaemonInfo *info;
 	struct MHD_Daemon *d;
 	unsigned port = 0;
@@ -353,7 +355,8 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--listen") == 0 && strrchr(argv[i + 1], ':'))
 			port = (unsigned)strtoul(strrchr(argv[i + 1], ':') + 1, NULL, 10);
 		else {
-			fprintf(stderr, "usage: test-app [--listen 127.0.0.1:0] [--connect-url URL]\n");
+			fprintf(stderr,
+				"usage: test-app [--listen 127.0.0.1:0] [--connect-url URL]\n");
 			return 2;
 		}
 	}

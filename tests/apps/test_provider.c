@@ -56,7 +56,7 @@ struct req {
 };
 
 static enum MHD_Result reply(struct MHD_Connection *con, int status, const char *type,
-			    const char *text, const char *location)
+			     const char *text, const char *location)
 {
 	struct MHD_Response *r =
 		MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
@@ -148,7 +148,8 @@ static enum MHD_Result token(struct MHD_Connection *con, struct req *rq)
 		return token_error(con, "invalid_grant", "unknown or used code");
 	}
 	found->used = 1;
-	if (strcmp(found->redirect_uri, redirect) != 0 || strcmp(found->challenge, challenge) != 0) {
+	if (strcmp(found->redirect_uri, redirect) != 0 ||
+	    strcmp(found->challenge, challenge) != 0) {
 		pthread_mutex_unlock(&lock);
 		return token_error(con, "invalid_grant", "redirect_uri or PKCE verifier mismatch");
 	}
@@ -158,7 +159,8 @@ static enum MHD_Result token(struct MHD_Connection *con, struct req *rq)
 	json_array_append_new(tokens, json_string(access));
 	pthread_mutex_unlock(&lock);
 	snprintf(body, sizeof(body),
-		 "{\"access_token\":\"%s\",\"token_type\":\"bearer\",\"login\":\"octocat\"}", access);
+		 "{\"access_token\":\"%s\",\"token_type\":\"bearer\",\"login\":\"octocat\"}",
+		 access);
 	return reply(con, 200, "application/json", body, NULL);
 }
 
@@ -185,7 +187,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	if (strcmp(method, "GET") == 0 && strcmp(url, "/authorize") == 0)
 		return authorize(con);
 	if (strcmp(method, "POST") == 0 && strcmp(url, "/token") == 0)
-		return rq->too_big ? token_error(con, "invalid_request", "too big") : token(con, rq);
+		return rq->too_big ? token_error(con, "invalid_request", "too big")
+				   : token(con, rq);
 	if (strcmp(method, "GET") == 0 && strcmp(url, "/_tokens") == 0) {
 		char *text;
 		enum MHD_Result ret;
@@ -210,7 +213,7 @@ static void on_done(void *cls, struct MHD_Connection *con, void **con_cls,
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in addr = {.sin_family = AF_INET};
+	struct sockaddr_in addr = { .sin_family = AF_INET };
 	const union MHD_DaemonInfo *info;
 	struct MHD_Daemon *d;
 	unsigned port = 0;

@@ -155,8 +155,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data + 1, *end = (const char *)data + size, *line, *q;
 	struct mmplugin_header headers[16];
-	struct mmplugin_session_prop prop = {{"mattermost_app_id", 17}, {"fuzz-app", 8}};
-	struct mmplugin_session session = {{"sssssssssssssssssssssssss", 26}, {ID, 26}, &prop, 0, 0, 0};
+	struct mmplugin_session_prop prop = { { "mattermost_app_id", 17 }, { "fuzz-app", 8 } };
+	struct mmplugin_session session = {
+		{ "sssssssssssssssssssssssss", 26 }, { ID, 26 }, &prop, 0, 0, 0
+	};
 	struct mmplugin_request req;
 	struct mmplugin_response resp;
 	size_t len, nh = 0;
@@ -168,25 +170,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req.struct_size = sizeof(req);
 	if (!next_line(&p, end, &line, &len))
 		return 0;
-	req.method = (struct mmplugin_str){line, len};
+	req.method = (struct mmplugin_str){ line, len };
 	if (!next_line(&p, end, &line, &len) || len == 0 || line[0] != '/')
 		return 0;
 	q = memchr(line, '?', len);
-	req.path = (struct mmplugin_str){line, q ? (size_t)(q - line) : len};
+	req.path = (struct mmplugin_str){ line, q ? (size_t)(q - line) : len };
 	if (q)
-		req.query = (struct mmplugin_str){q + 1, len - (size_t)(q + 1 - line)};
+		req.query = (struct mmplugin_str){ q + 1, len - (size_t)(q + 1 - line) };
 	while (nh < 16 && next_line(&p, end, &line, &len) && len > 0) {
 		const char *colon = memchr(line, ':', len);
 		if (!colon)
 			continue;
-		headers[nh].name = (struct mmplugin_str){line, (size_t)(colon - line)};
-		headers[nh].value = (struct mmplugin_str){colon + 1, len - (size_t)(colon + 1 - line)};
+		headers[nh].name = (struct mmplugin_str){ line, (size_t)(colon - line) };
+		headers[nh].value =
+			(struct mmplugin_str){ colon + 1, len - (size_t)(colon + 1 - line) };
 		nh++;
 	}
 	req.headers = headers;
 	req.headers_len = nh;
-	req.body = (struct mmplugin_str){p, (size_t)(end - p)};
-	req.request_id = (struct mmplugin_str){"rrrrrrrrrrrrrrrrrrrrrrrrrr", 26};
+	req.body = (struct mmplugin_str){ p, (size_t)(end - p) };
+	req.request_id = (struct mmplugin_str){ "rrrrrrrrrrrrrrrrrrrrrrrrrr", 26 };
 	session.props_len = flags & 2 ? 1 : 0;
 	req.session = flags & 1 ? &session : NULL;
 	response_init(&resp);

@@ -13,7 +13,7 @@ static struct sealer sealer;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const unsigned char master[32] = {7};
+	static const unsigned char master[32] = { 7 };
 	size_t split = size ? data[0] % (size < 64 ? size : 64) : 0;
 	char *plain = NULL;
 	unsigned char *sealed;

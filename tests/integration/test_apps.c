@@ -30,8 +30,7 @@ static char plugins[256], data_dir[320], cfg_dir[256];
 static char admin_tok[64], user_tok[64], admin_id[32], user_id[32];
 static char app_secret[128];
 
-static struct ts_resp api(const char *method, const char *path, const char *token,
-			  const char *body)
+static struct ts_resp api(const char *method, const char *path, const char *token, const char *body)
 {
 	return ts_api(host.base_url, method, path, token, body);
 }
@@ -68,7 +67,8 @@ static char *manifest(const char *app_id, const char *perms, int use_jwt, const 
 		 "{\"app_id\":\"%s\",\"version\":\"1.0\",\"display_name\":\"Test App\","
 		 "\"homepage_url\":\"https://example.com\",\"requested_permissions\":[%s],"
 		 "\"requested_locations\":[\"/command\"],\"on_install\":\"/install-hook\","
-		 "\"on_uninstall\":{\"path\":\"/uninstall-hook\",\"expand\":{\"acting_user\":\"id\"}},"
+		 "\"on_uninstall\":{\"path\":\"/"
+		 "uninstall-hook\",\"expand\":{\"acting_user\":\"id\"}},"
 		 "\"http\":{\"root_url\":\"%s\",\"use_jwt\":%s}}",
 		 app_id, perms, root ? root : app.base_url, use_jwt ? "true" : "false");
 	return buf;
@@ -79,8 +79,8 @@ static char *manifest(const char *app_id, const char *perms, int use_jwt, const 
 static int setup(void **state)
 {
 	char cfg[300];
-	const char *extra[] = {"--config", cfg, NULL};
-	const char *app_argv[] = {TEST_APP_BIN, "--listen", "127.0.0.1:0", NULL};
+	const char *extra[] = { "--config", cfg, NULL };
+	const char *app_argv[] = { TEST_APP_BIN, "--listen", "127.0.0.1:0", NULL };
 	char body[4096];
 	struct ts_resp r;
 	json_t *j;
@@ -192,9 +192,9 @@ static const char *ctx_str(const json_t *resp, const char *key)
 
 static void admin_routes_refuse_others(void **state)
 {
-	static const char *const posts[] = {"/api/v1/update-app-listing", "/api/v1/install-app",
-					    "/api/v1/enable-app", "/api/v1/disable-app",
-					    "/api/v1/uninstall-app"};
+	static const char *const posts[] = { "/api/v1/update-app-listing", "/api/v1/install-app",
+					     "/api/v1/enable-app", "/api/v1/disable-app",
+					     "/api/v1/uninstall-app" };
 	struct ts_resp r;
 
 	(void)state;
@@ -225,40 +225,52 @@ static void every_manifest_error_names_its_field(void **state)
 		const char *json;
 		const char *field;
 	} cases[] = {
-		{"[]", "JSON object"},
-		{"{\"display_name\":\"x\",\"homepage_url\":\"https://x\"}", "app_id"},
-		{"{\"app_id\":\"ab\",\"display_name\":\"x\",\"homepage_url\":\"https://x\"}", "app_id"},
-		{"{\"app_id\":\"a b c\",\"display_name\":\"x\",\"homepage_url\":\"https://x\"}", "app_id"},
-		{"{\"app_id\":\"abcdefghijklmnopqrstuvwxyz0123456\",\"display_name\":\"x\","
-		 "\"homepage_url\":\"https://x\"}", "app_id"},
-		{"{\"app_id\":\"abc\",\"homepage_url\":\"https://x\"}", "display_name"},
-		{"{\"app_id\":\"abc\",\"display_name\":\"x\"}", "homepage_url"},
-		{"{\"app_id\":\"abc\",\"display_name\":\"x\",\"homepage_url\":\"javascript:x\"}",
-		 "homepage_url"},
-		{"{\"app_id\":\"abc\",\"version\":\"12345678901\",\"display_name\":\"x\","
-		 "\"homepage_url\":\"https://x\"}", "version"},
-		{"{\"app_id\":\"abc\",\"display_name\":\"x\",\"homepage_url\":\"https://x\","
-		 "\"requested_permissions\":[\"fly\"]}", "unknown permission \\\"fly\\\""},
-		{"{\"app_id\":\"abc\",\"display_name\":\"x\",\"homepage_url\":\"https://x\","
-		 "\"requested_permissions\":[\"remote_oauth2\"]}", "remote_oauth2 needs act_as_user"},
-		{"{\"app_id\":\"abc\",\"display_name\":\"x\",\"homepage_url\":\"https://x\","
-		 "\"requested_locations\":[\"command\"]}", "requested_locations"},
-		{"{\"app_id\":\"abc\",\"display_name\":\"x\",\"homepage_url\":\"https://x\","
-		 "\"on_install\":\"no-slash\"}", "on_install"},
-		{"{\"app_id\":\"abc\",\"display_name\":\"x\",\"homepage_url\":\"https://x\","
-		 "\"get_oauth2_connect_url\":{\"path\":\"/../x\"}}", "get_oauth2_connect_url"},
-		{"{\"app_id\":\"abc\",\"display_name\":\"x\",\"homepage_url\":\"https://x\","
-		 "\"http\":{\"root_url\":\"ftp://x\"}}", "http.root_url"},
-		{"{\"app_id\":\"abc\",\"display_name\":\"x\",\"homepage_url\":\"https://x\","
-		 "\"http\":{\"root_url\":\"http://x\",\"use_jwt\":1}}", "http.use_jwt"},
+		{ "[]", "JSON object" },
+		{ "{\"display_name\":\"x\",\"homepage_url\":\"https://x\"}", "app_id" },
+		{ "{\"app_id\":\"ab\",\"display_name\":\"x\",\"homepage_url\":\"https://x\"}",
+		  "app_id" },
+		{ "{\"app_id\":\"a b c\",\"display_name\":\"x\",\"homepage_url\":\"https://x\"}",
+		  "app_id" },
+		{ "{\"app_id\":\"abcdefghijklmnopqrstuvwxyz0123456\",\"display_name\":\"x\","
+		  "\"homepage_url\":\"https://x\"}",
+		  "app_id" },
+		{ "{\"app_id\":\"abc\",\"homepage_url\":\"https://x\"}", "display_name" },
+		{ "{\"app_id\":\"abc\",\"display_name\":\"x\"}", "homepage_url" },
+		{ "{\"app_id\":\"abc\",\"display_name\":\"x\",\"homepage_url\":\"javascript:x\"}",
+		  "homepage_url" },
+		{ "{\"app_id\":\"abc\",\"version\":\"12345678901\",\"display_name\":\"x\","
+		  "\"homepage_url\":\"https://x\"}",
+		  "version" },
+		{ "{\"app_id\":\"abc\",\"display_name\":\"x\",\"homepage_url\":\"https://x\","
+		  "\"requested_permissions\":[\"fly\"]}",
+		  "unknown permission \\\"fly\\\"" },
+		{ "{\"app_id\":\"abc\",\"display_name\":\"x\",\"homepage_url\":\"https://x\","
+		  "\"requested_permissions\":[\"remote_oauth2\"]}",
+		  "remote_oauth2 needs act_as_user" },
+		{ "{\"app_id\":\"abc\",\"display_name\":\"x\",\"homepage_url\":\"https://x\","
+		  "\"requested_locations\":[\"command\"]}",
+		  "requested_locations" },
+		{ "{\"app_id\":\"abc\",\"display_name\":\"x\",\"homepage_url\":\"https://x\","
+		  "\"on_install\":\"no-slash\"}",
+		  "on_install" },
+		{ "{\"app_id\":\"abc\",\"display_name\":\"x\",\"homepage_url\":\"https://x\","
+		  "\"get_oauth2_connect_url\":{\"path\":\"/../x\"}}",
+		  "get_oauth2_connect_url" },
+		{ "{\"app_id\":\"abc\",\"display_name\":\"x\",\"homepage_url\":\"https://x\","
+		  "\"http\":{\"root_url\":\"ftp://x\"}}",
+		  "http.root_url" },
+		{ "{\"app_id\":\"abc\",\"display_name\":\"x\",\"homepage_url\":\"https://x\","
+		  "\"http\":{\"root_url\":\"http://x\",\"use_jwt\":1}}",
+		  "http.use_jwt" },
 	};
 	struct ts_resp r;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		r = api("POST", P "/api/v1/update-app-listing", admin_tok, cases[i].json);
-		expect(&r, 400, cases[i].json[0] == '[' ? "api.context.invalid_body_param.app_error"
-							: "apps.manifest.invalid.app_error");
+		expect(&r, 400,
+		       cases[i].json[0] == '[' ? "api.context.invalid_body_param.app_error"
+					       : "apps.manifest.invalid.app_error");
 		if (cases[i].json[0] != '[' && !strstr(r.body, cases[i].field))
 			fail_msg("%s: %s lacks %s", cases[i].json, r.body, cases[i].field);
 		ts_resp_free(&r);
@@ -372,13 +384,15 @@ static void call_gets_expanded_context_and_real_tokens(void **state)
 	au = json_object_get(ctx, "acting_user");
 	assert_string_equal(json_string_value(json_object_get(au, "username")), "user");
 	assert_string_equal(json_string_value(json_object_get(au, "roles")), "system_user");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_object_get(resp, "data"), "values"), "k")),
+			    "v");
 	assert_string_equal(
-		json_string_value(json_object_get(json_object_get(json_object_get(resp, "data"),
-								  "values"), "k")), "v");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(resp, "data"),
-							      "raw_command")), "/t");
+		json_string_value(json_object_get(json_object_get(resp, "data"), "raw_command")),
+		"/t");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(resp, "app_metadata"),
-							      "bot_username")), "test-app");
+							      "bot_username")),
+			    "test-app");
 	snprintf(bot_tok, sizeof(bot_tok), "%s", ctx_str(resp, "bot_access_token"));
 	snprintf(act_tok, sizeof(act_tok), "%s", ctx_str(resp, "acting_user_access_token"));
 	json_decref(resp);
@@ -403,9 +417,8 @@ static void call_gets_expanded_context_and_real_tokens(void **state)
 	assert_int_equal(jwt_verify_hs256(jwt, (const unsigned char *)app_secret,
 					  strlen(app_secret), (int64_t)time(NULL)),
 			 0);
-	assert_int_not_equal(jwt_verify_hs256(jwt, (const unsigned char *)"wrong", 5,
-					      (int64_t)time(NULL)),
-			     0);
+	assert_int_not_equal(
+		jwt_verify_hs256(jwt, (const unsigned char *)"wrong", 5, (int64_t)time(NULL)), 0);
 	json_decref(rec);
 
 	/* A second call reuses the App's live tokens. */
@@ -439,23 +452,26 @@ static void required_expansion_that_cannot_be_made_fails_the_call(void **state)
 			    "the App refused the connection");
 	json_decref(resp);
 	r = api("POST", P "/api/v1/call", user_tok,
-		"{\"path\":\"/x\",\"expand\":{\"acting_user\":\"most\"},\"context\":{\"app_id\":\"bot-only\"}}");
+		"{\"path\":\"/"
+		"x\",\"expand\":{\"acting_user\":\"most\"},\"context\":{\"app_id\":\"bot-only\"}}");
 	expect(&r, 400, "apps.call.invalid.app_error");
 	ts_resp_free(&r);
 }
 
 static void call_request_errors(void **state)
 {
-	static const char *const reserved[] = {"/oauth2/connect", "/oauth2/complete",
-					       "/install-hook", "/uninstall-hook"};
+	static const char *const reserved[] = { "/oauth2/connect", "/oauth2/complete",
+						"/install-hook", "/uninstall-hook" };
 	struct ts_resp r;
 	char body[256];
 
 	(void)state;
-	r = api("POST", P "/api/v1/call", NULL, "{\"path\":\"/echo\",\"context\":{\"app_id\":\"test-app\"}}");
+	r = api("POST", P "/api/v1/call", NULL,
+		"{\"path\":\"/echo\",\"context\":{\"app_id\":\"test-app\"}}");
 	expect(&r, 401, "api.context.session_expired.app_error");
 	ts_resp_free(&r);
-	r = api("POST", P "/api/v1/call", user_tok, "{\"path\":\"/echo\",\"context\":{\"app_id\":\"ghost\"}}");
+	r = api("POST", P "/api/v1/call", user_tok,
+		"{\"path\":\"/echo\",\"context\":{\"app_id\":\"ghost\"}}");
 	expect(&r, 404, "apps.app.not_found.app_error");
 	ts_resp_free(&r);
 	r = api("POST", P "/api/v1/call", user_tok, "{\"path\":\"/echo\"}");
@@ -464,12 +480,13 @@ static void call_request_errors(void **state)
 	r = api("POST", P "/api/v1/call", user_tok, "[1]");
 	expect(&r, 400, "apps.call.invalid.app_error");
 	ts_resp_free(&r);
-	r = api("POST", P "/api/v1/call", user_tok, "{\"path\":\"/a/../b\",\"context\":{\"app_id\":\"test-app\"}}");
+	r = api("POST", P "/api/v1/call", user_tok,
+		"{\"path\":\"/a/../b\",\"context\":{\"app_id\":\"test-app\"}}");
 	expect(&r, 400, "apps.call.invalid.app_error");
 	ts_resp_free(&r);
 	for (size_t i = 0; i < 4; i++) {
-		snprintf(body, sizeof(body), "{\"path\":\"%s\",\"context\":{\"app_id\":\"test-app\"}}",
-			 reserved[i]);
+		snprintf(body, sizeof(body),
+			 "{\"path\":\"%s\",\"context\":{\"app_id\":\"test-app\"}}", reserved[i]);
 		r = api("POST", P "/api/v1/call", user_tok, body);
 		expect(&r, 403, "apps.call.forbidden_path.app_error");
 		ts_resp_free(&r);
@@ -482,11 +499,11 @@ static void every_app_failure_is_an_error_response(void **state)
 		const char *path;
 		const char *text;
 	} cases[] = {
-		{"/fail", "the App answered HTTP 500"},
-		{"/garbage", "the App's response is not a JSON object"},
-		{"/huge", "the App's response is larger than 1 MiB"},
-		{"/slow", "the App did not answer in time"},
-		{"/badtype", "the App's response has an unknown type"},
+		{ "/fail", "the App answered HTTP 500" },
+		{ "/garbage", "the App's response is not a JSON object" },
+		{ "/huge", "the App's response is larger than 1 MiB" },
+		{ "/slow", "the App did not answer in time" },
+		{ "/badtype", "the App's response has an unknown type" },
 	};
 	json_t *resp;
 
@@ -495,7 +512,8 @@ static void every_app_failure_is_an_error_response(void **state)
 		resp = call(user_tok, "test-app", cases[i].path, NULL);
 		assert_string_equal(json_string_value(json_object_get(resp, "type")), "error");
 		if (strcmp(json_string_value(json_object_get(resp, "text")), cases[i].text) != 0)
-			fail_msg("%s: %s", cases[i].path, json_string_value(json_object_get(resp, "text")));
+			fail_msg("%s: %s", cases[i].path,
+				 json_string_value(json_object_get(resp, "text")));
 		assert_non_null(json_object_get(resp, "app_metadata"));
 		json_decref(resp);
 	}
@@ -528,8 +546,8 @@ static size_t count_received(const char *path)
 	size_t n = 0, i;
 	json_t *r;
 
-	json_array_foreach(all, i, r)
-		n += strcmp(json_string_value(json_object_get(r, "path")), path) == 0;
+	json_array_foreach(all, i, r) n +=
+		strcmp(json_string_value(json_object_get(r, "path")), path) == 0;
 	json_decref(all);
 	return n;
 }
@@ -553,7 +571,8 @@ static void slow_apps_do_not_stop_other_routes(void **state)
 		for (int i = 0; i < 4; i++)
 			pthread_join(s[i].t, NULL);
 		fail_msg("the App got %zu of 4 slow calls: %s | %s | %s | %s",
-			 count_received("/slow") - before, s[0].text, s[1].text, s[2].text, s[3].text);
+			 count_received("/slow") - before, s[0].text, s[1].text, s[2].text,
+			 s[3].text);
 	}
 	r = api("GET", P "/api/v1/ping", NULL, NULL);
 	expect(&r, 200, NULL);
@@ -595,7 +614,8 @@ static void disable_revokes_tokens_and_blocks_calls(void **state)
 	r = api("GET", "/api/v4/users/me", act_tok, NULL);
 	expect(&r, 401, NULL);
 	ts_resp_free(&r);
-	r = api("POST", P "/api/v1/call", user_tok, "{\"path\":\"/echo\",\"context\":{\"app_id\":\"test-app\"}}");
+	r = api("POST", P "/api/v1/call", user_tok,
+		"{\"path\":\"/echo\",\"context\":{\"app_id\":\"test-app\"}}");
 	expect(&r, 403, "apps.app.disabled.app_error");
 	ts_resp_free(&r);
 	r = api("POST", P "/api/v1/enable-app", admin_tok, "{\"app_id\":\"test-app\"}");
@@ -625,11 +645,12 @@ static void uninstall_calls_the_app_and_removes_everything(void **state)
 	(void)state;
 	{
 		char body[1024];
-		snprintf(body, sizeof(body),
-			 "{\"manifest\":{\"app_id\":\"gone-app\",\"display_name\":\"G\","
-			 "\"homepage_url\":\"https://x\",\"requested_permissions\":[\"act_as_bot\"],"
-			 "\"on_uninstall\":\"/uninstall-hook\",\"http\":{\"root_url\":\"%s\"}}}",
-			 app.base_url);
+		snprintf(
+			body, sizeof(body),
+			"{\"manifest\":{\"app_id\":\"gone-app\",\"display_name\":\"G\","
+			"\"homepage_url\":\"https://x\",\"requested_permissions\":[\"act_as_bot\"],"
+			"\"on_uninstall\":\"/uninstall-hook\",\"http\":{\"root_url\":\"%s\"}}}",
+			app.base_url);
 		r = api("POST", P "/api/v1/install-app", admin_tok, body);
 		expect(&r, 200, NULL);
 		ts_resp_free(&r);
@@ -643,9 +664,10 @@ static void uninstall_calls_the_app_and_removes_everything(void **state)
 	ts_resp_free(&r);
 	rec = last_received("/uninstall-hook");
 	assert_non_null(rec);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(
-				    json_object_get(rec, "body"), "context"), "app_id")),
-			    "gone-app");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(rec, "body"), "context"), "app_id")),
+		"gone-app");
 	json_decref(rec);
 	r = api("GET", P "/api/v1/apps/gone-app", admin_tok, NULL);
 	expect(&r, 404, "apps.app.not_found.app_error");

@@ -30,8 +30,8 @@ static char tokens[USERS][64];
 struct writer {
 	pthread_t t;
 	int user;
-	long acked;   /* the last seq that got a 200 */
-	long tried;   /* the last seq sent */
+	long acked; /* the last seq that got a 200 */
+	long tried; /* the last seq sent */
 	char port[16];
 };
 
@@ -93,7 +93,8 @@ static int setup(void **state)
 		char name[32], tok[64];
 		snprintf(name, sizeof(name), "writer%d", u);
 		if (ts_world_user(&world, name, 0, tok, NULL) != 0 ||
-		    ts_app_tokens(world.host.base_url, tok, "crash-app", NULL, tokens[u], NULL) != 0)
+		    ts_app_tokens(world.host.base_url, tok, "crash-app", NULL, tokens[u], NULL) !=
+			    0)
 			return -1;
 	}
 	return 0;
@@ -109,7 +110,8 @@ static int teardown(void **state)
 static long stored_seq(int u)
 {
 	char want[512];
-	struct ts_resp r = ts_api(world.host.base_url, "GET", P "/api/v1/oauth2/user", tokens[u], NULL);
+	struct ts_resp r =
+		ts_api(world.host.base_url, "GET", P "/api/v1/oauth2/user", tokens[u], NULL);
 	json_t *j;
 	long seq;
 
@@ -143,7 +145,8 @@ static void every_acknowledged_write_survives_sigkill(void **state)
 		for (int u = 0; u < USERS; u++) {
 			w[u].user = u;
 			snprintf(w[u].port, sizeof(w[u].port), "%d", world.host.port);
-			assert_int_equal(pthread_create(&w[u].t, NULL, write_until_killed, &w[u]), 0);
+			assert_int_equal(pthread_create(&w[u].t, NULL, write_until_killed, &w[u]),
+					 0);
 		}
 		usleep((useconds_t)(20000 + rand() % 250000));
 		ts_host_kill(&world.host);
@@ -151,11 +154,13 @@ static void every_acknowledged_write_survives_sigkill(void **state)
 			pthread_join(w[u].t, NULL);
 		/* The database opens: the host and the plugin come back. */
 		assert_int_equal(ts_host_restart(&world.host, world.plugins, NULL), 0);
-		assert_true(ts_host_log_has(&world.host, "plugin activated plugin_id=com.mattermost.apps"));
+		assert_true(ts_host_log_has(&world.host,
+					    "plugin activated plugin_id=com.mattermost.apps"));
 		for (int u = 0; u < USERS; u++) {
 			long seq = stored_seq(u);
 			if (seq != w[u].acked && seq != w[u].tried)
-				fail_msg("round %d user %d: stored seq %ld, acknowledged %ld, tried %ld",
+				fail_msg("round %d user %d: stored seq %ld, acknowledged %ld, "
+					 "tried %ld",
 					 round, u, seq, w[u].acked, w[u].tried);
 			w[u].acked = seq; /* continue from what is there */
 		}

@@ -25,10 +25,12 @@ static char admin_tok[64], user_tok[64];
 
 static int setup(void **state)
 {
-	const char *prov_argv[] = {TEST_PROVIDER_BIN, "--listen", "127.0.0.1:0", "--client-id",
-				   "hello-client", "--client-secret", "hello-secret", NULL};
-	const char *hello_argv[] = {HELLO_BIN, "--listen", "127.0.0.1:0", "--provider-url",
-				    provider.base_url, NULL};
+	const char *prov_argv[] = { TEST_PROVIDER_BIN, "--listen",
+				    "127.0.0.1:0",     "--client-id",
+				    "hello-client",    "--client-secret",
+				    "hello-secret",    NULL };
+	const char *hello_argv[] = { HELLO_BIN,        "--listen",        "127.0.0.1:0",
+				     "--provider-url", provider.base_url, NULL };
 
 	(void)state;
 	if (ts_proc_start(&provider, prov_argv, "test-provider listening on") != 0 ||
@@ -133,9 +135,9 @@ static void install_configure_connect_me_disconnect(void **state)
 	/* The person, in a browser: log in, connect, the provider, back. */
 	assert_int_equal(ts_browser_init(&b), 0);
 	snprintf(url, sizeof(url), "%s/login", site);
-	assert_int_equal(ts_browser_go(&b, url,
-				       "login_id=dana&password=dana-password&redirect_to=%2F", &r),
-			 0);
+	assert_int_equal(
+		ts_browser_go(&b, url, "login_id=dana&password=dana-password&redirect_to=%2F", &r),
+		0);
 	assert_int_equal(r.status, 302);
 	ts_resp_free(&r);
 	assert_int_equal(ts_browser_go(&b, connect_url, NULL, &r), 0);

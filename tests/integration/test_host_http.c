@@ -251,7 +251,7 @@ static void oversized_headers_are_431_and_host_keeps_serving(void **state)
 {
 	size_t len = 100 * 1024;
 	char *hdr = malloc(len + 16);
-	const char *hdrs[] = {hdr, NULL};
+	const char *hdrs[] = { hdr, NULL };
 	struct ts_resp r;
 
 	(void)state;
@@ -269,8 +269,8 @@ static void oversized_headers_are_431_and_host_keeps_serving(void **state)
 
 static void plugin_sees_method_path_query_headers_and_no_spoofed_identity(void **state)
 {
-	static const char *const hdrs[] = {"X-Test: hello", "Mattermost-User-Id: spoofed",
-					   "Content-Type: application/json", NULL};
+	static const char *const hdrs[] = { "X-Test: hello", "Mattermost-User-Id: spoofed",
+					    "Content-Type: application/json", NULL };
 	struct ts_resp r;
 	char rid[64];
 	json_t *j, *h;

@@ -27,7 +27,7 @@ static size_t discard(char *d, size_t s, size_t n, void *arg)
 
 static void run_host(const char *const *args, int *code, char **out)
 {
-	const char *argv[16] = {MMHOST_BIN};
+	const char *argv[16] = { MMHOST_BIN };
 	size_t n = 1;
 
 	for (size_t i = 0; args[i] && n < 15; i++)
@@ -47,9 +47,9 @@ static int count_lines(const char *text)
 
 static void help_and_version_exit_0(void **state)
 {
-	static const char *const help[] = {"--help", NULL};
-	static const char *const serve_help[] = {"serve", "--help", NULL};
-	static const char *const version[] = {"--version", NULL};
+	static const char *const help[] = { "--help", NULL };
+	static const char *const serve_help[] = { "serve", "--help", NULL };
+	static const char *const version[] = { "--version", NULL };
 	char *out;
 	int code;
 
@@ -71,13 +71,13 @@ static void help_and_version_exit_0(void **state)
 static void usage_errors_exit_2_with_one_line(void **state)
 {
 	static const char *const cases[][4] = {
-		{"frobnicate", NULL},
-		{"serve", "--bogus", NULL},
-		{"serve", "--listen", "nonsense", NULL},
-		{"serve", "--site-url", "ftp://x", NULL},
-		{"serve", "--config", "/nonexistent/mmhost.json", NULL},
-		{"serve", "--listen", NULL},
-		{NULL},
+		{ "frobnicate", NULL },
+		{ "serve", "--bogus", NULL },
+		{ "serve", "--listen", "nonsense", NULL },
+		{ "serve", "--site-url", "ftp://x", NULL },
+		{ "serve", "--config", "/nonexistent/mmhost.json", NULL },
+		{ "serve", "--listen", NULL },
+		{ NULL },
 	};
 	char *out;
 	int code;
@@ -95,7 +95,7 @@ static void usage_errors_exit_2_with_one_line(void **state)
 static void unknown_config_key_is_named(void **state)
 {
 	char dir[256], path[300];
-	const char *args[] = {"serve", "--config", path, NULL};
+	const char *args[] = { "serve", "--config", path, NULL };
 	char *out;
 	int code;
 
@@ -118,8 +118,8 @@ static void unknown_config_key_is_named(void **state)
 
 static void refused_plugins_are_logged_and_host_keeps_serving(void **state)
 {
-	static const char *const bad[] = {"bad_magic", "abi_major", "abi_minor", "no_serve",
-					  "no_entry", "small_struct", "id_mismatch", NULL};
+	static const char *const bad[] = { "bad_magic", "abi_major",    "abi_minor",   "no_serve",
+					   "no_entry",  "small_struct", "id_mismatch", NULL };
 	char plugins[256], so[512], id[128], url[256], needle[256];
 	struct ts_host h;
 	struct ts_resp r;
@@ -131,10 +131,10 @@ static void refused_plugins_are_logged_and_host_keeps_serving(void **state)
 		snprintf(id, sizeof(id), "fixture.%s", bad[i]);
 		assert_int_equal(ts_install_plugin(plugins, id, so, 0755), 0);
 	}
-	assert_int_equal(ts_install_plugin(plugins, "fixture.writable", FIXTURE_DIR "/good.so",
-					   0775),
+	assert_int_equal(
+		ts_install_plugin(plugins, "fixture.writable", FIXTURE_DIR "/good.so", 0775), 0);
+	assert_int_equal(ts_install_plugin(plugins, "com.mattermost.apps", APPS_PLUGIN_SO, 0755),
 			 0);
-	assert_int_equal(ts_install_plugin(plugins, "com.mattermost.apps", APPS_PLUGIN_SO, 0755), 0);
 	assert_int_equal(ts_host_start(&h, plugins, NULL), 0);
 
 	snprintf(url, sizeof(url), "%s/plugins/com.mattermost.apps/api/v1/ping", h.base_url);
@@ -150,7 +150,8 @@ static void refused_plugins_are_logged_and_host_keeps_serving(void **state)
 		assert_int_equal(r.status, 404);
 		ts_resp_free(&r);
 	}
-	assert_true(ts_host_log_has(&h, "plugin refused plugin_id=fixture.writable check=permissions"));
+	assert_true(
+		ts_host_log_has(&h, "plugin refused plugin_id=fixture.writable check=permissions"));
 	assert_true(ts_host_log_has(&h, "check=abi_major"));
 	assert_true(ts_host_log_has(&h, "check=magic"));
 	assert_int_equal(ts_host_stop(&h), 0);
@@ -176,7 +177,7 @@ static void missing_plugin_folder_still_serves(void **state)
 static void plugin_disabled_in_config_is_404(void **state)
 {
 	char dir[256], cfg[300];
-	const char *extra[] = {"--config", cfg, NULL};
+	const char *extra[] = { "--config", cfg, NULL };
 	struct ts_host h;
 	struct ts_resp r;
 	char url[256];
@@ -195,7 +196,8 @@ static void plugin_disabled_in_config_is_404(void **state)
 	assert_int_equal(ts_http("GET", url, NULL, NULL, 0, 0, &r), 0);
 	assert_int_equal(r.status, 404);
 	ts_resp_free(&r);
-	assert_true(ts_host_log_has(&h, "\"msg\":\"plugin disabled\",\"plugin_id\":\"fixture.good\""));
+	assert_true(
+		ts_host_log_has(&h, "\"msg\":\"plugin disabled\",\"plugin_id\":\"fixture.good\""));
 	assert_true(ts_host_wait_log(&h, "\"msg\":\"http\",\"method\":\"GET\"", 5000));
 	assert_int_equal(ts_host_stop(&h), 0);
 	ts_rmtree(dir);
@@ -220,7 +222,7 @@ static void *do_slow(void *arg)
 static void sigterm_finishes_in_flight_requests_and_exits_0(void **state)
 {
 	char dir[256];
-	struct slow_req s = {0};
+	struct slow_req s = { 0 };
 	struct ts_host h;
 	pthread_t t;
 

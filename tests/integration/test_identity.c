@@ -112,15 +112,15 @@ static struct ts_resp with_bearer(const char *method, const char *path, const ch
 				  const char *body)
 {
 	char h[128];
-	const char *hdrs[] = {h, NULL};
+	const char *hdrs[] = { h, NULL };
 
 	snprintf(h, sizeof(h), "Authorization: Bearer %s", token);
 	return req(method, path, hdrs, body);
 }
 
 /* The cookie value of name from r's Set-Cookie headers. */
-static int set_cookie(const struct ts_resp *r, const char *name, char *out, size_t cap,
-		      char *line, size_t line_cap)
+static int set_cookie(const struct ts_resp *r, const char *name, char *out, size_t cap, char *line,
+		      size_t line_cap)
 {
 	const char *p = r->headers;
 	size_t n = strlen(name);
@@ -197,11 +197,11 @@ static void wrong_credentials_are_the_same_401(void **state)
 
 static void token_is_read_from_header_cookie_and_query(void **state)
 {
-	static const char *const forms[] = {"Authorization: Bearer ", "Authorization: BEARER ",
-					    "Authorization: bearer ", "Authorization: Token ",
-					    "Authorization: TOKEN  ", "Cookie: MMAUTHTOKEN="};
+	static const char *const forms[] = { "Authorization: Bearer ", "Authorization: BEARER ",
+					     "Authorization: bearer ", "Authorization: Token ",
+					     "Authorization: TOKEN  ", "Cookie: MMAUTHTOKEN=" };
 	char token[64], h[128], path[128];
-	const char *hdrs[] = {h, NULL};
+	const char *hdrs[] = { h, NULL };
 	struct ts_resp r;
 
 	(void)state;
@@ -220,7 +220,7 @@ static void token_is_read_from_header_cookie_and_query(void **state)
 	/* The header wins over a bad cookie. */
 	snprintf(h, sizeof(h), "Authorization: Bearer %s", token);
 	{
-		const char *two[] = {h, "Cookie: MMAUTHTOKEN=garbage", NULL};
+		const char *two[] = { h, "Cookie: MMAUTHTOKEN=garbage", NULL };
 		r = req("GET", "/api/v4/users/me", two, NULL);
 		assert_int_equal(r.status, 200);
 		ts_resp_free(&r);
@@ -253,9 +253,9 @@ static void cookie_requests_need_the_csrf_token(void **state)
 	struct ts_resp r = req("POST", "/api/v4/users/login", NULL,
 			       "{\"login_id\":\"alice\",\"password\":\"" ALICE_PW "\"}");
 	char token[64], csrf[64], cookie[256], good[128];
-	const char *none[] = {cookie, NULL};
-	const char *wrong[] = {cookie, "X-CSRF-Token: bbbbbbbbbbbbbbbbbbbbbbbbbb", NULL};
-	const char *right[] = {cookie, good, NULL};
+	const char *none[] = { cookie, NULL };
+	const char *wrong[] = { cookie, "X-CSRF-Token: bbbbbbbbbbbbbbbbbbbbbbbbbb", NULL };
+	const char *right[] = { cookie, good, NULL };
 
 	(void)state;
 	assert_int_equal(set_cookie(&r, "MMAUTHTOKEN", token, sizeof(token), NULL, 0), 0);
@@ -285,8 +285,8 @@ static void cookie_requests_need_the_csrf_token(void **state)
 static void spoofed_user_id_header_is_ignored(void **state)
 {
 	char h1[128], h2[128], token[64];
-	const char *anon[] = {h1, NULL};
-	const char *as_alice[] = {h1, h2, NULL};
+	const char *anon[] = { h1, NULL };
+	const char *as_alice[] = { h1, h2, NULL };
 	struct ts_resp r;
 	json_t *j;
 
@@ -326,8 +326,9 @@ static void admins_create_users_others_cannot(void **state)
 	(void)state;
 	assert_int_equal(login("admin", ADMIN_PW, at, sizeof(at)), 200);
 	assert_int_equal(login("alice", ALICE_PW, ut, sizeof(ut)), 200);
-	r = with_bearer("POST", "/api/v4/users", at,
-			"{\"username\":\"bob\",\"email\":\"bob@example.com\",\"password\":\"bob-pass-1\"}");
+	r = with_bearer(
+		"POST", "/api/v4/users", at,
+		"{\"username\":\"bob\",\"email\":\"bob@example.com\",\"password\":\"bob-pass-1\"}");
 	assert_int_equal(r.status, 201);
 	j = js(&r);
 	assert_string_equal(json_string_value(json_object_get(j, "username")), "bob");
@@ -336,25 +337,30 @@ static void admins_create_users_others_cannot(void **state)
 	ts_resp_free(&r);
 	assert_int_equal(login("bob", "bob-pass-1", NULL, 0), 200);
 	r = with_bearer("POST", "/api/v4/users", at,
-			"{\"username\":\"bob\",\"email\":\"bob2@example.com\",\"password\":\"bob-pass-1\"}");
+			"{\"username\":\"bob\",\"email\":\"bob2@example.com\",\"password\":\"bob-"
+			"pass-1\"}");
 	expect_error(&r, 400, "app.user.save.username_exists.app_error");
 	ts_resp_free(&r);
 	r = with_bearer("POST", "/api/v4/users", at,
-			"{\"username\":\"bob2\",\"email\":\"BOB@example.com\",\"password\":\"bob-pass-1\"}");
+			"{\"username\":\"bob2\",\"email\":\"BOB@example.com\",\"password\":\"bob-"
+			"pass-1\"}");
 	expect_error(&r, 400, "app.user.save.email_exists.app_error");
 	ts_resp_free(&r);
-	r = with_bearer("POST", "/api/v4/users", at,
-			"{\"username\":\"carol\",\"email\":\"c@example.com\",\"password\":\"short\"}");
+	r = with_bearer(
+		"POST", "/api/v4/users", at,
+		"{\"username\":\"carol\",\"email\":\"c@example.com\",\"password\":\"short\"}");
 	expect_error(&r, 400, "api.user.create_user.invalid.app_error");
 	assert_non_null(strstr(r.body, "password"));
 	ts_resp_free(&r);
 	r = with_bearer("POST", "/api/v4/users", at,
-			"{\"username\":\"Bad Name\",\"email\":\"c@example.com\",\"password\":\"long-enough\"}");
+			"{\"username\":\"Bad "
+			"Name\",\"email\":\"c@example.com\",\"password\":\"long-enough\"}");
 	expect_error(&r, 400, "api.user.create_user.invalid.app_error");
 	assert_non_null(strstr(r.body, "username"));
 	ts_resp_free(&r);
-	r = with_bearer("POST", "/api/v4/users", ut,
-			"{\"username\":\"dave\",\"email\":\"d@example.com\",\"password\":\"long-enough\"}");
+	r = with_bearer(
+		"POST", "/api/v4/users", ut,
+		"{\"username\":\"dave\",\"email\":\"d@example.com\",\"password\":\"long-enough\"}");
 	expect_error(&r, 403, "api.context.permissions.app_error");
 	ts_resp_free(&r);
 }
@@ -462,9 +468,9 @@ static void plugins_admin_api(void **state)
 
 static void plugin_cli_applies_while_serving(void **state)
 {
-	const char *off[] = {"plugin", "disable", "fixture.good", NULL};
-	const char *on[] = {"plugin", "enable", "fixture.good", NULL};
-	const char *list[] = {"plugin", "list", "--plugin-dir", plugins, NULL};
+	const char *off[] = { "plugin", "disable", "fixture.good", NULL };
+	const char *on[] = { "plugin", "enable", "fixture.good", NULL };
+	const char *list[] = { "plugin", "list", "--plugin-dir", plugins, NULL };
 	struct ts_resp r;
 	char *out = NULL;
 	long status = 0;
@@ -500,8 +506,8 @@ static void plugin_cli_applies_while_serving(void **state)
 
 static void token_cli_prints_only_a_working_token(void **state)
 {
-	const char *args[] = {"token", "create", "--username", "alice", NULL};
-	const char *nobody[] = {"token", "create", "--username", "nobody", NULL};
+	const char *args[] = { "token", "create", "--username", "alice", NULL };
+	const char *nobody[] = { "token", "create", "--username", "nobody", NULL };
 	char *out = NULL;
 	char token[64];
 	struct ts_resp r;
@@ -526,13 +532,14 @@ static void login_page_form_and_redirects(void **state)
 		const char *redirect;
 		const char *location;
 	} cases[] = {
-		{"%2Fplugins%2Fcom.mattermost.apps%2Fx%3Fa%3D1", "/plugins/com.mattermost.apps/x?a=1"},
-		{"https%3A%2F%2Fevil.example%2F", "/"},
-		{"%2F%2Fevil.example%2F", "/"},
-		{"%2F%5Cevil.example", "/"},
-		{"javascript%3Aalert(1)", "/"},
+		{ "%2Fplugins%2Fcom.mattermost.apps%2Fx%3Fa%3D1",
+		  "/plugins/com.mattermost.apps/x?a=1" },
+		{ "https%3A%2F%2Fevil.example%2F", "/" },
+		{ "%2F%2Fevil.example%2F", "/" },
+		{ "%2F%5Cevil.example", "/" },
+		{ "javascript%3Aalert(1)", "/" },
 	};
-	const char *form[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+	const char *form[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
 	char body[256], loc[256], v[64];
 	struct ts_resp r;
 
@@ -590,8 +597,8 @@ static void plugin_sessions_authenticate_and_revoke_by_prop(void **state)
 	/* Bots cannot log in with a password. */
 	assert_int_equal(login("hello-app", "anything-at-all", NULL, 0), 401);
 
-	snprintf(path, sizeof(path), "/plugins/fixture.good/host-api/session?a=%s&b=hello&ms=600000",
-		 bot_id);
+	snprintf(path, sizeof(path),
+		 "/plugins/fixture.good/host-api/session?a=%s&b=hello&ms=600000", bot_id);
 	r = req("GET", path, NULL, NULL);
 	j = js(&r);
 	assert_int_equal(json_integer_value(json_object_get(j, "rc")), 0);
@@ -613,7 +620,8 @@ static void plugin_sessions_authenticate_and_revoke_by_prop(void **state)
 	ts_resp_free(&r);
 
 	/* Lifetime: a 1 ms session is dead on arrival. */
-	snprintf(path, sizeof(path), "/plugins/fixture.good/host-api/session?a=%s&b=x&ms=1", bot_id);
+	snprintf(path, sizeof(path), "/plugins/fixture.good/host-api/session?a=%s&b=x&ms=1",
+		 bot_id);
 	r = req("GET", path, NULL, NULL);
 	j = js(&r);
 	snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(j, "token")));
@@ -624,8 +632,9 @@ static void plugin_sessions_authenticate_and_revoke_by_prop(void **state)
 	assert_int_equal(r.status, 401);
 	ts_resp_free(&r);
 	/* Limits and unknown users. */
-	r = req("GET", "/plugins/fixture.good/host-api/session?a=aaaaaaaaaaaaaaaaaaaaaaaaaa&ms=1000",
-		NULL, NULL);
+	r = req("GET",
+		"/plugins/fixture.good/host-api/session?a=aaaaaaaaaaaaaaaaaaaaaaaaaa&ms=1000", NULL,
+		NULL);
 	assert_non_null(strstr(r.body, "\"rc\":-4"));
 	ts_resp_free(&r);
 	snprintf(path, sizeof(path), "/plugins/fixture.good/host-api/session?a=%s&ms=0", bot_id);

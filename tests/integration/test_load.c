@@ -61,7 +61,8 @@ static long perform(CURL *c, const char *method, const char *url, const char *bo
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	if (!body)
-		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L), curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L),
+			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (curl_easy_perform(c) != CURLE_OK)
 		return 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

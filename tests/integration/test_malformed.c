@@ -25,7 +25,7 @@ static char resp[65536];
 static int setup(void **state)
 {
 	char cfg[300];
-	const char *extra[] = {"--config", cfg, NULL};
+	const char *extra[] = { "--config", cfg, NULL };
 
 	(void)state;
 	if (ts_tempdir("bad-plugins", plugins, sizeof(plugins)) != 0 ||
@@ -86,7 +86,8 @@ static void odd_request_lines_and_methods(void **state)
 		"GET " P "/api/v1/ping%00x HTTP/1.1\r\nHost: x\r\n\r\n",
 		"GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n",
 		"POST /api/v4/users/login HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
-		"POST /api/v4/users/login HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+		"POST /api/v4/users/login HTTP/1.1\r\nHost: x\r\nContent-Length: "
+		"99999999999999999999\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n",
 	};
 
@@ -109,14 +110,14 @@ static void huge_and_many_headers(void **state)
 	off = (size_t)snprintf(req, 256, "GET /api/v4/system/ping HTTP/1.1\r\nHost: x\r\nX-Big: ");
 	memset(req + off, 'a', n);
 	memcpy(req + off + n, "\r\n\r\n", 5);
-	expect_refused("huge header", ts_raw(host.port, req, strlen(req), 0, 0, 3000, resp,
-					     sizeof(resp)));
+	expect_refused("huge header",
+		       ts_raw(host.port, req, strlen(req), 0, 0, 3000, resp, sizeof(resp)));
 	off = (size_t)snprintf(req, 256, "GET /api/v4/system/ping HTTP/1.1\r\nHost: x\r\n");
 	for (int i = 0; i < 5000 && off + 32 < n; i++)
 		off += (size_t)snprintf(req + off, 32, "X-%d: v\r\n", i);
 	memcpy(req + off, "\r\n", 3);
-	expect_refused("5000 headers", ts_raw(host.port, req, strlen(req), 0, 0, 3000, resp,
-					      sizeof(resp)));
+	expect_refused("5000 headers",
+		       ts_raw(host.port, req, strlen(req), 0, 0, 3000, resp, sizeof(resp)));
 	free(req);
 }
 
@@ -124,7 +125,8 @@ static void truncated_and_broken_bodies(void **state)
 {
 	static const char *const reqs[] = {
 		/* Says 100 bytes, sends 10, closes. */
-		"POST " P "/api/v1/call HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789",
+		"POST " P
+		"/api/v1/call HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789",
 		/* A chunked body cut short. */
 		"POST " P "/api/v1/call HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
 		"5\r\nab",
@@ -148,8 +150,12 @@ static void bad_json_is_400_never_500(void **state)
 	char *deep = malloc(2 * depth + 1);
 	char req[512];
 	int status;
-	const char *bodies[] = {"{\"path\":\"\xff\xfe\",\"context\":{\"app_id\":\"x\"}}",
-				"{\"a\":\"\xc3\x28\"}", "\"\xed\xa0\x80\"", "{", "", NULL};
+	const char *bodies[] = { "{\"path\":\"\xff\xfe\",\"context\":{\"app_id\":\"x\"}}",
+				 "{\"a\":\"\xc3\x28\"}",
+				 "\"\xed\xa0\x80\"",
+				 "{",
+				 "",
+				 NULL };
 
 	(void)state;
 	memset(deep, '[', depth);
@@ -157,8 +163,8 @@ static void bad_json_is_400_never_500(void **state)
 	deep[2 * depth] = '\0';
 	bodies[5] = deep;
 	for (size_t i = 0; i < 6; i++) {
-		const char *paths[] = {P "/api/v1/update-app-listing", "/api/v4/users/login",
-				       P "/api/v1/call"};
+		const char *paths[] = { P "/api/v1/update-app-listing", "/api/v4/users/login",
+					P "/api/v1/call" };
 		for (size_t k = 0; k < 3; k++) {
 			char *full = malloc(strlen(bodies[i]) + 512);
 			snprintf(req, sizeof(req),

@@ -33,8 +33,7 @@ static struct ts_proc provider;
 static char site[128];
 static char alice_tok[64], bob_tok[64], alice_id[32], bob_id[32];
 
-static struct ts_resp api(const char *method, const char *path, const char *token,
-			  const char *body)
+static struct ts_resp api(const char *method, const char *path, const char *token, const char *body)
 {
 	return ts_api(host.base_url, method, path, token, body);
 }
@@ -73,11 +72,12 @@ static void register_client(const char *app_id, const char *root)
 static int setup(void **state)
 {
 	char connect[128], token[128];
-	const char *prov_argv[] = {TEST_PROVIDER_BIN, "--listen", "127.0.0.1:0", "--client-id",
-				   CLIENT_ID, "--client-secret", CLIENT_SECRET, NULL};
-	const char *app_argv[] = {"--connect-url", connect, "--token-url", token, NULL};
-	static const char *const bad[] = {"bad-js", "bad-host", "bad-type", "bad-error",
-					  "bad-relative", "bad-userinfo"};
+	const char *prov_argv[] = { TEST_PROVIDER_BIN, "--listen", "127.0.0.1:0",
+				    "--client-id",     CLIENT_ID,  "--client-secret",
+				    CLIENT_SECRET,     NULL };
+	const char *app_argv[] = { "--connect-url", connect, "--token-url", token, NULL };
+	static const char *const bad[] = { "bad-js",    "bad-host",     "bad-type",
+					   "bad-error", "bad-relative", "bad-userinfo" };
 
 	(void)state;
 	if (ts_proc_start(&provider, prov_argv, "test-provider listening on") != 0)
@@ -179,8 +179,8 @@ static size_t count_received(const char *path)
 	snprintf(url, sizeof(url), "%s/_received", world.app.base_url);
 	ts_http("GET", url, NULL, NULL, 0, 0, &r);
 	all = json_loadb(r.body, r.body_len, 0, NULL);
-	json_array_foreach(all, i, e)
-		n += strcmp(json_string_value(json_object_get(e, "path")), path) == 0;
+	json_array_foreach(all, i, e) n +=
+		strcmp(json_string_value(json_object_get(e, "path")), path) == 0;
 	json_decref(all);
 	ts_resp_free(&r);
 	return n;
@@ -253,8 +253,10 @@ static void whole_flow_connects_and_the_app_sees_the_token(void **state)
 				  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 		assert_string_equal(b64, challenge);
 		/* The complete call carries the stored token expansion too. */
-		assert_non_null(json_object_get(json_object_get(json_object_get(
-			json_object_get(rec, "body"), "context"), "oauth2"), "client_secret"));
+		assert_non_null(json_object_get(
+			json_object_get(json_object_get(json_object_get(rec, "body"), "context"),
+					"oauth2"),
+			"client_secret"));
 	}
 	json_decref(rec);
 
@@ -265,11 +267,14 @@ static void whole_flow_connects_and_the_app_sees_the_token(void **state)
 	resp = json_loadb(r.body, r.body_len, 0, NULL);
 	ts_resp_free(&r);
 	{
-		json_t *user = json_object_get(json_object_get(json_object_get(
-			json_object_get(resp, "data"), "context"), "oauth2"), "user");
+		json_t *user = json_object_get(
+			json_object_get(json_object_get(json_object_get(resp, "data"), "context"),
+					"oauth2"),
+			"user");
 		assert_string_equal(json_string_value(json_object_get(user, "login")), "octocat");
 		assert_int_equal(strncmp(json_string_value(json_object_get(user, "access_token")),
-					 "gho_", 4), 0);
+					 "gho_", 4),
+				 0);
 	}
 	json_decref(resp);
 	ts_browser_free(&b);
@@ -287,8 +292,9 @@ static void no_session_goes_to_login_and_comes_back(void **state)
 	r = go(&b, url);
 	assert_int_equal(r.status, 302);
 	assert_int_equal(ts_resp_header(&r, "Location", location, sizeof(location)), 0);
-	assert_string_equal(location, "/login?redirect_to=%2Fplugins%2Fcom.mattermost.apps%2Fapps%2F"
-				      "flow-app%2Foauth2%2Fremote%2Fconnect");
+	assert_string_equal(location,
+			    "/login?redirect_to=%2Fplugins%2Fcom.mattermost.apps%2Fapps%2F"
+			    "flow-app%2Foauth2%2Fremote%2Fconnect");
 	ts_resp_free(&r);
 	/* The login form carries redirect_to and brings the person back. */
 	url_encode(P "/apps/flow-app/oauth2/remote/connect", enc, sizeof(enc));
@@ -378,12 +384,12 @@ static void every_bad_connect_url_is_an_error_page(void **state)
 		const char *app;
 		const char *text;
 	} cases[] = {
-		{"bad-js", "did not give a valid address"},
-		{"bad-host", "did not give a valid address"},
-		{"bad-type", "did not give a valid address"},
-		{"bad-error", "no &lt;provider&gt; configured"},
-		{"bad-relative", "did not give a valid address"},
-		{"bad-userinfo", "did not give a valid address"},
+		{ "bad-js", "did not give a valid address" },
+		{ "bad-host", "did not give a valid address" },
+		{ "bad-type", "did not give a valid address" },
+		{ "bad-error", "no &lt;provider&gt; configured" },
+		{ "bad-relative", "did not give a valid address" },
+		{ "bad-userinfo", "did not give a valid address" },
 	};
 	char location[2048], url[256];
 	struct ts_browser b;
@@ -394,7 +400,8 @@ static void every_bad_connect_url_is_an_error_page(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		flow_url(url, sizeof(url), cases[i].app, "connect");
 		r = go(&b, url);
-		if (r.status != 502 || ts_resp_header(&r, "Location", location, sizeof(location)) == 0 ||
+		if (r.status != 502 ||
+		    ts_resp_header(&r, "Location", location, sizeof(location)) == 0 ||
 		    !strstr(r.body, cases[i].text))
 			fail_msg("%s: %ld %.300s", cases[i].app, r.status, r.body);
 		ts_resp_free(&r);
@@ -409,9 +416,9 @@ static void app_checks_on_the_flow_routes(void **state)
 		long status;
 		const char *text;
 	} cases[] = {
-		{"not-installed", 404, "not installed"},
-		{"no-oauth2", 403, "remote_oauth2"},
-		{"no-client", 409, "has not registered its OAuth2 client"},
+		{ "not-installed", 404, "not installed" },
+		{ "no-oauth2", 403, "remote_oauth2" },
+		{ "no-client", 409, "has not registered its OAuth2 client" },
 	};
 	char url[256];
 	struct ts_browser b;
@@ -507,7 +514,7 @@ static void the_21st_state_evicts_the_first(void **state)
 static void expired_state_is_403(void **state)
 {
 	char cfg[300], location[2048], st[128], url[256], form[256];
-	const char *extra[] = {"--config", cfg, NULL};
+	const char *extra[] = { "--config", cfg, NULL };
 	struct ts_browser b;
 	struct ts_resp r;
 	long status;

@@ -39,8 +39,7 @@ struct app_tokens {
 	char bot_id[32];
 };
 
-static struct ts_resp api(const char *method, const char *path, const char *token,
-			  const char *body)
+static struct ts_resp api(const char *method, const char *path, const char *token, const char *body)
 {
 	return ts_api(host.base_url, method, path, token, body);
 }
@@ -68,8 +67,9 @@ static json_t *call(const char *token, const char *app_id, const char *expand)
 	struct ts_resp r;
 	json_t *j;
 
-	snprintf(body, sizeof(body), "{\"path\":\"/echo\",\"expand\":%s,\"context\":{\"app_id\":\"%s\"}}",
-		 expand, app_id);
+	snprintf(body, sizeof(body),
+		 "{\"path\":\"/echo\",\"expand\":%s,\"context\":{\"app_id\":\"%s\"}}", expand,
+		 app_id);
 	r = api("POST", P "/api/v1/call", token, body);
 	j = json_loadb(r.body, r.body_len, 0, NULL);
 	ts_resp_free(&r);
@@ -85,9 +85,8 @@ static json_t *ctx_of(json_t *resp)
 /* The App's tokens for the user of user_token, as a call hands them over. */
 static void tokens_for(const char *user_token, const char *app_id, struct app_tokens *t)
 {
-	assert_int_equal(ts_app_tokens(host.base_url, user_token, app_id, t->bot, t->acting,
-				       t->bot_id),
-			 0);
+	assert_int_equal(
+		ts_app_tokens(host.base_url, user_token, app_id, t->bot, t->acting, t->bot_id), 0);
 }
 
 /* A session for user_id carrying mattermost_app_id=app_id, minted through
@@ -136,20 +135,21 @@ static const struct {
 	const char *method, *path, *body;
 	int app_route;
 } routes[] = {
-	{"POST", P "/api/v1/oauth2/app", "{\"client_id\":\"cid\"}", 1},
-	{"PUT", P "/api/v1/oauth2/app", "{\"client_id\":\"cid\"}", 1},
-	{"POST", P "/api/v1/oauth2/user", "{\"t\":1}", 0},
-	{"PUT", P "/api/v1/oauth2/user", "{\"t\":1}", 0},
-	{"GET", P "/api/v1/oauth2/user", NULL, 0},
-	{"DELETE", P "/api/v1/oauth2/user", NULL, 0},
+	{ "POST", P "/api/v1/oauth2/app", "{\"client_id\":\"cid\"}", 1 },
+	{ "PUT", P "/api/v1/oauth2/app", "{\"client_id\":\"cid\"}", 1 },
+	{ "POST", P "/api/v1/oauth2/user", "{\"t\":1}", 0 },
+	{ "PUT", P "/api/v1/oauth2/user", "{\"t\":1}", 0 },
+	{ "GET", P "/api/v1/oauth2/user", NULL, 0 },
+	{ "DELETE", P "/api/v1/oauth2/user", NULL, 0 },
 };
 
 static long expected(int app_route, enum caller c, enum app_state s, const char **id)
 {
 	static const char *const ids[] = {
 		"api.context.session_expired.app_error", "apps.oauth2.not_app_session.app_error",
-		"apps.oauth2.forbidden.app_error", "apps.app.not_found.app_error",
-		"apps.app.disabled.app_error", "apps.oauth2.not_granted.app_error"};
+		"apps.oauth2.forbidden.app_error",       "apps.app.not_found.app_error",
+		"apps.app.disabled.app_error",           "apps.oauth2.not_granted.app_error"
+	};
 
 	*id = NULL;
 	if (c == C_NONE)
@@ -171,7 +171,7 @@ static void full_matrix_of_caller_route_and_app_state(void **state)
 {
 	char tok[4][5][64]; /* [state][caller] */
 	struct app_tokens t;
-	const char *app_of[] = {"oauth-a", "ghost-app", "dis-app", "no-oauth"};
+	const char *app_of[] = { "oauth-a", "ghost-app", "dis-app", "no-oauth" };
 
 	(void)state;
 	/* Real tokens for the installed, enabled Apps. */
@@ -198,7 +198,7 @@ static void full_matrix_of_caller_route_and_app_state(void **state)
 	for (size_t r = 0; r < sizeof(routes) / sizeof(routes[0]); r++) {
 		for (int s = 0; s < 4; s++) {
 			for (int c = C_NONE; c <= C_BOT; c++) {
-				const char *token = c == C_NONE ? NULL
+				const char *token = c == C_NONE       ? NULL
 						    : c == C_PERSONAL ? u1_tok
 								      : tok[s][c];
 				const char *id;
@@ -240,7 +240,8 @@ static void user_data_round_trips_byte_exact(void **state)
 		"-3.14159e-10",
 		"true",
 		"[]",
-		"{\"unicode\":\"\xc3\xa9t\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x94\x91\",\"esc\":\"\\u00e9\\n\"}",
+		"{\"unicode\":\"\xc3\xa9t\xc3\xa9 \xe2\x9c\x93 "
+		"\xf0\x9f\x94\x91\",\"esc\":\"\\u00e9\\n\"}",
 	};
 	struct app_tokens t;
 	struct ts_resp r;
@@ -382,8 +383,9 @@ static void expansions_hand_the_app_its_client_and_the_users_data(void **state)
 	assert_string_equal(json_string_value(json_object_get(o, "connect_url")), url);
 	assert_non_null(strstr(json_string_value(json_object_get(o, "complete_url")),
 			       "/apps/oauth-a/oauth2/remote/complete"));
-	assert_string_equal(json_string_value(json_object_get(json_object_get(o, "user"),
-							      "access_token")), USER_TOKEN);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(o, "user"), "access_token")),
+		USER_TOKEN);
 	assert_null(json_object_get(o, "ignored"));
 	json_decref(resp);
 	/* summary: no secret, no data. */
@@ -396,8 +398,9 @@ static void expansions_hand_the_app_its_client_and_the_users_data(void **state)
 	json_decref(resp);
 	/* Another user sees null as oauth2.user. */
 	resp = call(u2_tok, "oauth-a", "{\"oauth2_user\":\"summary\"}");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(ctx_of(resp), "oauth2"),
-							      "user")), "a-user2");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(ctx_of(resp), "oauth2"), "user")),
+		"a-user2");
 	json_decref(resp);
 	/* Without remote_oauth2: left out, or the call fails when required. */
 	resp = call(u1_tok, "no-oauth", "{\"oauth2_app\":\"all\"}");
@@ -479,7 +482,7 @@ static void uninstall_removes_the_apps_records(void **state)
 static void wrong_master_key_is_a_500_never_data(void **state)
 {
 	char cfg[400], other[400];
-	const char *extra[] = {"--config", cfg, NULL};
+	const char *extra[] = { "--config", cfg, NULL };
 	struct app_tokens t;
 	struct ts_resp r;
 

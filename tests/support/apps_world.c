@@ -7,7 +7,7 @@
 int ts_world_start(struct ts_world *w, const char *const *app_args, int with_fixture,
 		   const char *const *host_extra)
 {
-	const char *argv[16] = {TEST_APP_BIN, "--listen", "127.0.0.1:0"};
+	const char *argv[16] = { TEST_APP_BIN, "--listen", "127.0.0.1:0" };
 	size_t n = 3;
 
 	memset(w, 0, sizeof(*w));

@@ -185,8 +185,8 @@ static int find_port(const char *log_path)
 		port = (int)strtol(p + strlen("listening addr=127.0.0.1:"), NULL, 10);
 	p = strstr(text, "\"msg\":\"listening\",\"addr\":\"127.0.0.1:");
 	if (p)
-		port = (int)strtol(p + strlen("\"msg\":\"listening\",\"addr\":\"127.0.0.1:"),
-				   NULL, 10);
+		port = (int)strtol(p + strlen("\"msg\":\"listening\",\"addr\":\"127.0.0.1:"), NULL,
+				   10);
 	free(text);
 	return port;
 }
@@ -264,7 +264,7 @@ static int host_spawn(struct ts_host *h, const char *plugin_dir, const char *con
 	}
 	track_child(h->pid);
 	for (int i = 0; i < 2000; i++) {
-		struct timespec ts = {0, 10 * 1000 * 1000};
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		h->port = find_port(h->log_path);
 		if (h->port > 0) {
 			snprintf(h->base_url, sizeof(h->base_url), "http://127.0.0.1:%d", h->port);
@@ -294,7 +294,7 @@ int ts_host_log_has(const struct ts_host *h, const char *needle)
 int ts_host_wait_log(const struct ts_host *h, const char *needle, int ms)
 {
 	for (int waited = 0; waited <= ms; waited += 10) {
-		struct timespec ts = {0, 10 * 1000 * 1000};
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		if (ts_host_log_has(h, needle))
 			return 1;
 		nanosleep(&ts, NULL);
@@ -309,7 +309,7 @@ int ts_host_stop(struct ts_host *h)
 	if (h->pid > 0) {
 		kill(h->pid, SIGTERM);
 		for (int i = 0; i < 4000; i++) {
-			struct timespec ts = {0, 10 * 1000 * 1000};
+			struct timespec ts = { 0, 10 * 1000 * 1000 };
 			if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
 				rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 				break;
@@ -372,8 +372,8 @@ static size_t on_read(char *dst, size_t size, size_t n, void *cls)
 int ts_http(const char *method, const char *url, const char *const *headers, const void *body,
 	    size_t body_len, int chunked, struct ts_resp *out)
 {
-	struct buf rb = {0}, hb = {0};
-	struct upload up = {body, body_len};
+	struct buf rb = { 0 }, hb = { 0 };
+	struct upload up = { body, body_len };
 	struct curl_slist *hl = NULL;
 	CURL *c = curl_easy_init();
 
@@ -492,7 +492,7 @@ int ts_proc_start(struct ts_proc *p, const char *const *argv, const char *ready)
 	}
 	track_child(p->pid);
 	for (int i = 0; i < 2000; i++) {
-		struct timespec ts = {0, 10 * 1000 * 1000};
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		char *text = ts_read_file(p->log_path);
 		const char *hit = text ? strstr(text, needle) : NULL;
 		if (hit)
@@ -521,7 +521,7 @@ int ts_proc_stop(struct ts_proc *p)
 	if (p->pid > 0) {
 		kill(p->pid, SIGTERM);
 		for (int i = 0; i < 1000; i++) {
-			struct timespec ts = {0, 10 * 1000 * 1000};
+			struct timespec ts = { 0, 10 * 1000 * 1000 };
 			if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
 				rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 				p->pid = 0;
@@ -541,7 +541,7 @@ int ts_proc_stop(struct ts_proc *p)
 
 int ts_cli(const char *data_dir, const char *const *args, char **out)
 {
-	const char *argv[24] = {MMHOST_BIN};
+	const char *argv[24] = { MMHOST_BIN };
 	size_t n = 1;
 	int code = -1;
 
@@ -556,11 +556,16 @@ int ts_cli(const char *data_dir, const char *const *args, char **out)
 	return code;
 }
 
-int ts_create_user(const char *data_dir, const char *name, const char *pw, int admin,
-		   char *id_out)
+int ts_create_user(const char *data_dir, const char *name, const char *pw, int admin, char *id_out)
 {
-	const char *args[] = {"user", "create", "--username", name, "--password", pw,
-			      admin ? "--system-admin" : NULL, NULL};
+	const char *args[] = { "user",
+			       "create",
+			       "--username",
+			       name,
+			       "--password",
+			       pw,
+			       admin ? "--system-admin" : NULL,
+			       NULL };
 	char *out = NULL;
 	int code = ts_cli(data_dir, args, &out);
 
@@ -570,11 +575,11 @@ int ts_create_user(const char *data_dir, const char *name, const char *pw, int a
 	return code;
 }
 
-struct ts_resp ts_api(const char *base_url, const char *method, const char *path,
-		      const char *token, const char *body)
+struct ts_resp ts_api(const char *base_url, const char *method, const char *path, const char *token,
+		      const char *body)
 {
 	char url[1024], auth[128];
-	const char *hdrs[] = {auth, NULL};
+	const char *hdrs[] = { auth, NULL };
 	struct ts_resp r;
 
 	snprintf(url, sizeof(url), "%s%s", base_url, path);
@@ -621,7 +626,7 @@ void ts_browser_free(struct ts_browser *b)
 
 int ts_browser_go(struct ts_browser *b, const char *url, const char *form, struct ts_resp *out)
 {
-	struct buf rb = {0}, hb = {0};
+	struct buf rb = { 0 }, hb = { 0 };
 	CURL *c = b->curl;
 
 	memset(out, 0, sizeof(*out));
@@ -647,7 +652,7 @@ int ts_browser_go(struct ts_browser *b, const char *url, const char *form, struc
 int ts_raw(int port, const void *data, size_t len, size_t step, int pause_ms, int read_ms,
 	   char *resp, size_t cap)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	size_t got = 0, sent = 0;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -669,7 +674,7 @@ int ts_raw(int port, const void *data, size_t len, size_t step, int pause_ms, in
 			usleep((useconds_t)pause_ms * 1000);
 	}
 	for (int waited = 0; waited < read_ms && got + 1 < cap;) {
-		struct pollfd p = {fd, POLLIN, 0};
+		struct pollfd p = { fd, POLLIN, 0 };
 		ssize_t r;
 		if (poll(&p, 1, 50) == 0) {
 			waited += 50;

@@ -35,9 +35,9 @@ char *ts_read_file_n(const char *path, size_t *len_out);
 struct ts_host {
 	pid_t pid;
 	int port;
-	char dir[256];      /* temp folder: data/, host.log */
+	char dir[256]; /* temp folder: data/, host.log */
 	char log_path[300];
-	char base_url[64];  /* http://127.0.0.1:PORT */
+	char base_url[64]; /* http://127.0.0.1:PORT */
 };
 
 /* Starts mmhost serve --listen 127.0.0.1:0 --data-dir <tmp>/data
@@ -94,15 +94,14 @@ int ts_resp_header(const struct ts_resp *r, const char *name, char *out, size_t 
  * --data-dir data_dir. Returns the exit code; *out gets the output. */
 int ts_cli(const char *data_dir, const char *const *args, char **out);
 /* mmhost user create; the new id (26 characters) goes to id_out[32]. */
-int ts_create_user(const char *data_dir, const char *name, const char *pw, int admin,
-		   char *id_out);
+int ts_create_user(const char *data_dir, const char *name, const char *pw, int admin, char *id_out);
 /* POST /api/v4/users/login; the Token header goes to token (may be NULL).
  * Returns the HTTP status. */
 long ts_login(const char *base_url, const char *user, const char *pw, char *token, size_t cap);
 /* One request with Authorization: Bearer token (token may be NULL) and a
  * JSON body (may be NULL). */
-struct ts_resp ts_api(const char *base_url, const char *method, const char *path,
-		      const char *token, const char *body);
+struct ts_resp ts_api(const char *base_url, const char *method, const char *path, const char *token,
+		      const char *body);
 
 /* Raw TCP to 127.0.0.1:port: sends data (in pieces of step bytes, pause_ms
  * apart, when step > 0), then reads until the server closes or read_ms

@@ -33,15 +33,15 @@ static int fake_session_create(mmplugin_host *h, const char *user_id,
 	(void)user_id;
 	mints++;
 	lifetime_asked = ms;
-	snprintf(prop_seen, sizeof(prop_seen), "%.*s=%.*s", (int)props[0].key.len,
-		 props[0].key.ptr, (int)props[0].value.len, props[0].value.ptr);
+	snprintf(prop_seen, sizeof(prop_seen), "%.*s=%.*s", (int)props[0].key.len, props[0].key.ptr,
+		 (int)props[0].value.len, props[0].value.ptr);
 	assert_int_equal(n, 1);
 	snprintf(out, cap, "token%021d", mints);
 	*expires = expires_given ? expires_given : now_ms() + ms;
 	return MMPLUGIN_OK;
 }
 
-static struct mmplugin_host_api api = {.session_create = fake_session_create};
+static struct mmplugin_host_api api = { .session_create = fake_session_create };
 static struct apps_plugin plugin;
 
 static int setup(void **state)

@@ -13,8 +13,8 @@
 
 static void header_token_in_any_case(void **state)
 {
-	static const char *const ok[] = {"Bearer abc", "BEARER abc", "bearer  abc", "Token abc",
-					 "tOkEn\tabc"};
+	static const char *const ok[] = { "Bearer abc", "BEARER abc", "bearer  abc", "Token abc",
+					  "tOkEn\tabc" };
 	struct auth_token t;
 
 	(void)state;
@@ -97,15 +97,16 @@ static void cookies_are_found_by_exact_name(void **state)
 	char out[16];
 
 	(void)state;
-	assert_int_equal(cookie_get("XMMAUTHTOKEN=1; MMAUTHTOKEN=2", "MMAUTHTOKEN", out, sizeof(out)),
-			 FORM_OK);
+	assert_int_equal(
+		cookie_get("XMMAUTHTOKEN=1; MMAUTHTOKEN=2", "MMAUTHTOKEN", out, sizeof(out)),
+		FORM_OK);
 	assert_string_equal(out, "2");
 	assert_int_equal(cookie_get("MMAUTHTOKEN=\"q\"", "MMAUTHTOKEN", out, sizeof(out)), FORM_OK);
 	assert_string_equal(out, "q");
 	assert_int_equal(cookie_get("a=b", "MMAUTHTOKEN", out, sizeof(out)), FORM_ENOTFOUND);
-	assert_int_equal(cookie_get("MMAUTHTOKEN=0123456789abcdefgh", "MMAUTHTOKEN", out,
-				    sizeof(out)),
-			 FORM_ETOOLONG);
+	assert_int_equal(
+		cookie_get("MMAUTHTOKEN=0123456789abcdefgh", "MMAUTHTOKEN", out, sizeof(out)),
+		FORM_ETOOLONG);
 }
 
 static void only_local_paths_are_redirect_targets(void **state)
@@ -143,7 +144,8 @@ static void limiter_blocks_after_ten_failures_per_key(void **state)
 	login_limiter_init(&l);
 	for (int i = 0; i < 10; i++) {
 		assert_false(login_limiter_blocked(&l, "bob", "10.0.0.1", 1000, &retry));
-		login_limiter_fail(&l, i < 5 ? "bob" : "BOB", i % 2 ? "10.0.0.1" : "10.0.0.2", 1000);
+		login_limiter_fail(&l, i < 5 ? "bob" : "BOB", i % 2 ? "10.0.0.1" : "10.0.0.2",
+				   1000);
 	}
 	/* bob: 10 failures (case-insensitive); each IP only 5. */
 	assert_true(login_limiter_blocked(&l, "bob", "10.0.0.3", 2000, &retry));

@@ -48,7 +48,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	if (!*con_cls) {
 		const union MHD_ConnectionInfo *ci =
 			MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		unsigned port = ntohs(((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_port);
+		unsigned port = ntohs(
+			((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_port);
 		if (port != srv.client_port)
 			srv.ports_seen++;
 		srv.client_port = port;
@@ -57,8 +58,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		return MHD_YES;
 	}
 	if (*size) {
-		size_t n = *size < sizeof(srv.got) - srv.got_len - 1 ? *size
-								      : sizeof(srv.got) - srv.got_len - 1;
+		size_t n = *size < sizeof(srv.got) - srv.got_len - 1
+				   ? *size
+				   : sizeof(srv.got) - srv.got_len - 1;
 		memcpy(srv.got + srv.got_len, data, n);
 		srv.got_len += n;
 		srv.got[srv.got_len] = '\0';
@@ -95,7 +97,7 @@ static void serve(int status, const char *body)
 
 static int setup(void **state)
 {
-	struct sockaddr_in addr = {.sin_family = AF_INET};
+	struct sockaddr_in addr = { .sin_family = AF_INET };
 	const union MHD_DaemonInfo *info;
 
 	(void)state;
@@ -130,8 +132,8 @@ static void bad_arguments_make_no_client(void **state)
 
 static void store_app_sends_the_client_with_the_token(void **state)
 {
-	struct mmapps_oauth2_app app = {"cid", "csecret", "https://provider.example",
-					"{\"scope\":[\"repo\"]}"};
+	struct mmapps_oauth2_app app = { "cid", "csecret", "https://provider.example",
+					 "{\"scope\":[\"repo\"]}" };
 	mmapps_client *c = mmapps_client_new(site, "bot-token");
 
 	(void)state;
@@ -163,8 +165,9 @@ static void server_errors_carry_status_message_and_id(void **state)
 		   "no user.\",\"status_code\":403}");
 	assert_int_equal(mmapps_store_oauth2_user(c, "{}", 2), MMAPPS_EHTTP);
 	assert_int_equal(mmapps_client_status(c), 403);
-	assert_string_equal(mmapps_client_error(c),
-			    "HTTP 403: A bot token carries no user. (apps.oauth2.forbidden.app_error)");
+	assert_string_equal(
+		mmapps_client_error(c),
+		"HTTP 403: A bot token carries no user. (apps.oauth2.forbidden.app_error)");
 	assert_null(strstr(mmapps_client_error(c), "user-token"));
 	serve(502, "<html>bad gateway</html>");
 	assert_int_equal(mmapps_delete_oauth2_user(c), MMAPPS_EHTTP);

@@ -25,11 +25,14 @@ static void *writer(void *arg)
 
 	for (int i = 0; i < WRITES; i++) {
 		char key[32], value[32];
-		struct group_change c = {0};
+		struct group_change c = { 0 };
 		snprintf(key, sizeof(key), "w%02d-k%02d", id, i % 10);
 		snprintf(value, sizeof(value), "v%d", i);
-		c = (struct group_change){.dbi = dbi, .key = key, .key_len = strlen(key),
-					  .value = value, .value_len = strlen(value) + 1};
+		c = (struct group_change){ .dbi = dbi,
+					   .key = key,
+					   .key_len = strlen(key),
+					   .value = value,
+					   .value_len = strlen(value) + 1 };
 		if (group_commit_write(&g, &c) != 0)
 			return (void *)1;
 	}
@@ -48,7 +51,7 @@ static int read_all(MDB_txn *txn, void *arg)
 	for (int w = 0; w < WRITERS; w++) {
 		for (int k = 0; k < 10; k++) {
 			char key[32], want[32];
-			MDB_val kv_ = {0, key}, v;
+			MDB_val kv_ = { 0, key }, v;
 			snprintf(key, sizeof(key), "w%02d-k%02d", w, k);
 			kv_.mv_size = strlen(key);
 			/* The last write of each key is WRITES - 10 + k. */
@@ -66,8 +69,8 @@ static void concurrent_writers_all_land_in_shared_commits(void **state)
 {
 	char dir[256], err[256];
 	pthread_t t[WRITERS];
-	struct check chk = {0, 0};
-	struct group_change del = {0};
+	struct check chk = { 0, 0 };
+	struct group_change del = { 0 };
 
 	(void)state;
 	assert_int_equal(ts_tempdir("group", dir, sizeof(dir)), 0);
@@ -87,7 +90,7 @@ static void concurrent_writers_all_land_in_shared_commits(void **state)
 	assert_int_equal(g.changes, WRITERS * WRITES);
 	assert_true(g.commits <= g.changes);
 	/* A delete of a missing key is not an error. */
-	del = (struct group_change){.dbi = dbi, .del = true, .key = "nope", .key_len = 4};
+	del = (struct group_change){ .dbi = dbi, .del = true, .key = "nope", .key_len = 4 };
 	assert_int_equal(group_commit_write(&g, &del), 0);
 	print_message("%lu changes in %lu commits\n", g.changes, g.commits);
 	group_commit_destroy(&g);

@@ -37,7 +37,7 @@ static int teardown(void **state)
 
 static void passwords_are_argon2id_hashes_and_verify(void **state)
 {
-	struct user_new n = {"gina", "Gina@Example.com", "gina-password", false, false};
+	struct user_new n = { "gina", "Gina@Example.com", "gina-password", false, false };
 	struct host_user u, again;
 	char *file, path[300];
 	size_t len = 0;
@@ -62,9 +62,9 @@ static void passwords_are_argon2id_hashes_and_verify(void **state)
 
 static void usernames_and_emails_are_unique_ignoring_case(void **state)
 {
-	struct user_new a = {"hank", "hank@x.org", "hank-password", false, false};
-	struct user_new b = {"hank", "other@x.org", "hank-password", false, false};
-	struct user_new c = {"hank2", "HANK@x.org", "hank-password", false, false};
+	struct user_new a = { "hank", "hank@x.org", "hank-password", false, false };
+	struct user_new b = { "hank", "other@x.org", "hank-password", false, false };
+	struct user_new c = { "hank2", "HANK@x.org", "hank-password", false, false };
 	struct host_user u;
 
 	(void)state;
@@ -78,7 +78,7 @@ static void usernames_and_emails_are_unique_ignoring_case(void **state)
 
 static void bad_fields_are_named(void **state)
 {
-	struct user_new n = {"Bad Name", "a@b.c", "long-enough", false, false};
+	struct user_new n = { "Bad Name", "a@b.c", "long-enough", false, false };
 	char msg[256];
 
 	(void)state;
@@ -96,9 +96,9 @@ static void bad_fields_are_named(void **state)
 
 static void sessions_are_stored_by_hash_and_expire(void **state)
 {
-	struct user_new n = {"ivy", "ivy@x.org", "ivy-password", false, false};
-	struct session_prop prop = {"mattermost_app_id", "app1"};
-	struct session_new sn = {0};
+	struct user_new n = { "ivy", "ivy@x.org", "ivy-password", false, false };
+	struct session_prop prop = { "mattermost_app_id", "app1" };
+	struct session_new sn = { 0 };
 	struct host_session s, got;
 	struct host_user u;
 	char token[SESSION_TOKEN_LEN + 1], path[300], *file;
@@ -133,9 +133,9 @@ static void sessions_are_stored_by_hash_and_expire(void **state)
 
 static void revoke_by_prop_and_by_user(void **state)
 {
-	struct user_new n = {"jack", "jack@x.org", "jack-password", false, false};
-	struct session_prop a = {"mattermost_app_id", "A"}, b = {"mattermost_app_id", "B"};
-	struct session_new sn = {0};
+	struct user_new n = { "jack", "jack@x.org", "jack-password", false, false };
+	struct session_prop a = { "mattermost_app_id", "A" }, b = { "mattermost_app_id", "B" };
+	struct session_new sn = { 0 };
 	struct host_session got;
 	struct host_user u;
 	char ta[4][SESSION_TOKEN_LEN + 1], tb[SESSION_TOKEN_LEN + 1], tp[SESSION_TOKEN_LEN + 1];
@@ -166,8 +166,8 @@ static void revoke_by_prop_and_by_user(void **state)
 
 static void deactivated_user_has_no_live_session(void **state)
 {
-	struct user_new n = {"kim", "kim@x.org", "kim-password", false, false};
-	struct session_new sn = {0};
+	struct user_new n = { "kim", "kim@x.org", "kim-password", false, false };
+	struct session_new sn = { 0 };
 	struct host_session got;
 	struct host_user u;
 	char t[SESSION_TOKEN_LEN + 1];

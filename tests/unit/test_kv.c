@@ -24,7 +24,7 @@ static int put(MDB_txn *txn, void *arg)
 {
 	struct put_arg *a = arg;
 	char *value = malloc(VALUE_LEN);
-	MDB_val k = {sizeof(a->key), &a->key}, v = {VALUE_LEN, value};
+	MDB_val k = { sizeof(a->key), &a->key }, v = { VALUE_LEN, value };
 	int rc;
 
 	memset(value, a->fill, VALUE_LEN);
@@ -46,7 +46,7 @@ struct get_arg {
 static int get(MDB_txn *txn, void *arg)
 {
 	struct get_arg *a = arg;
-	MDB_val k = {sizeof(a->key), &a->key}, v;
+	MDB_val k = { sizeof(a->key), &a->key }, v;
 	int rc = mdb_get(txn, a->dbi, &k, &v);
 
 	if (rc != 0)
@@ -66,12 +66,12 @@ static void full_map_grows_and_writes_land(void **state)
 	assert_int_equal(kv_open(&kv, dir, 2, 1024 * 1024, 64 * 1024 * 1024, err, sizeof(err)), 0);
 	assert_int_equal(kv_dbi(&kv, "t", &dbi), 0);
 	for (int i = 0; i < 16; i++) {
-		struct put_arg a = {dbi, i, (char)('a' + i), 0};
+		struct put_arg a = { dbi, i, (char)('a' + i), 0 };
 		assert_int_equal(kv_write(&kv, put, &a), 0);
 	}
 	assert_true(kv.map_size > 1024 * 1024);
 	for (int i = 0; i < 16; i++) {
-		struct get_arg g = {dbi, i, 0};
+		struct get_arg g = { dbi, i, 0 };
 		assert_int_equal(kv_read(&kv, get, &g), 0);
 		assert_int_equal(g.first, 'a' + i);
 	}
@@ -92,22 +92,22 @@ static void failed_write_keeps_old_value_and_full_max_is_reported(void **state)
 	assert_int_equal(ts_tempdir("kv", dir, sizeof(dir)), 0);
 	assert_int_equal(kv_open(&kv, dir, 2, 1024 * 1024, 2 * 1024 * 1024, err, sizeof(err)), 0);
 	assert_int_equal(kv_dbi(&kv, "t", &dbi), 0);
-	a = (struct put_arg){dbi, 1, 'x', 0};
+	a = (struct put_arg){ dbi, 1, 'x', 0 };
 	assert_int_equal(kv_write(&kv, put, &a), 0);
-	a = (struct put_arg){dbi, 1, 'y', 1};
+	a = (struct put_arg){ dbi, 1, 'y', 1 };
 	assert_int_equal(kv_write(&kv, put, &a), -7);
-	g = (struct get_arg){dbi, 1, 0};
+	g = (struct get_arg){ dbi, 1, 0 };
 	assert_int_equal(kv_read(&kv, get, &g), 0);
 	assert_int_equal(g.first, 'x');
 	for (int i = 2; i < 40 && rc == 0; i++) {
-		a = (struct put_arg){dbi, i, 'z', 0};
+		a = (struct put_arg){ dbi, i, 'z', 0 };
 		rc = kv_write(&kv, put, &a);
 	}
 	assert_int_equal(rc, KV_EFULL);
-	g = (struct get_arg){dbi, 1, 0};
+	g = (struct get_arg){ dbi, 1, 0 };
 	assert_int_equal(kv_read(&kv, get, &g), 0);
 	assert_int_equal(g.first, 'x');
-	g = (struct get_arg){dbi, 999, 0};
+	g = (struct get_arg){ dbi, 999, 0 };
 	assert_int_equal(kv_read(&kv, get, &g), KV_ENOTFOUND);
 	kv_close(&kv);
 	ts_rmtree(dir);

@@ -52,8 +52,8 @@ static void expect_refusal(const char *fixture, enum plugin_refusal want)
 	if (p->refusal != want)
 		fail_msg("%s: refusal %s (%s), wanted %s", fixture, plugin_refusal_name(p->refusal),
 			 p->reason, plugin_refusal_name(want));
-	assert_int_equal(p->status, want == PLUGIN_LOADED ? PLUGIN_STATUS_INACTIVE
-							 : PLUGIN_STATUS_REFUSED);
+	assert_int_equal(p->status,
+			 want == PLUGIN_LOADED ? PLUGIN_STATUS_INACTIVE : PLUGIN_STATUS_REFUSED);
 	assert_true(want == PLUGIN_LOADED || p->reason[0] != '\0');
 	plugin_free(p);
 }

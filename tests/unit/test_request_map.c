@@ -57,9 +57,19 @@ static void plugin_root_gives_slash(void **state)
 static void malformed_paths_are_not_found(void **state)
 {
 	static const char *const bad[] = {
-		"", "x", "//", "/plugins", "/plugins/", "/plugins//x", "/plugins/../x",
-		"/plugins/./x", "/plugins/a b/x", "/plugins/a%2F/x", "/api/v4/system/ping/",
-		"/api/v4/system/pingx", "/API/v4/system/ping",
+		"",
+		"x",
+		"//",
+		"/plugins",
+		"/plugins/",
+		"/plugins//x",
+		"/plugins/../x",
+		"/plugins/./x",
+		"/plugins/a b/x",
+		"/plugins/a%2F/x",
+		"/api/v4/system/ping/",
+		"/api/v4/system/pingx",
+		"/API/v4/system/ping",
 	};
 
 	(void)state;

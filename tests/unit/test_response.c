@@ -29,8 +29,8 @@ static void header_with_cr_or_lf_is_refused(void **state)
 
 static void host_owned_headers_are_refused(void **state)
 {
-	static const char *const names[] = {"Content-Length", "transfer-encoding", "CONNECTION",
-					    "x-request-id"};
+	static const char *const names[] = { "Content-Length", "transfer-encoding", "CONNECTION",
+					     "x-request-id" };
 	struct mmplugin_response r;
 
 	(void)state;
@@ -97,7 +97,8 @@ static void error_has_mattermost_shape(void **state)
 
 	(void)state;
 	response_init(&r);
-	assert_int_equal(response_error(&r, 404, "api.context.404.app_error", "Not here.", "rid"), 0);
+	assert_int_equal(response_error(&r, 404, "api.context.404.app_error", "Not here.", "rid"),
+			 0);
 	assert_int_equal(r.status, 404);
 	assert_string_equal(response_header(&r, "Content-Type"), "application/json");
 	assert_string_equal(r.body, "{\"id\":\"api.context.404.app_error\",\"message\":\"Not "

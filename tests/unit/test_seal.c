@@ -12,17 +12,17 @@
 #include "seal.h"
 #include "testsupport.h"
 
-static const unsigned char key_a[32] = {1, 2, 3};
-static const unsigned char key_b[32] = {9, 9, 9};
+static const unsigned char key_a[32] = { 1, 2, 3 };
+static const unsigned char key_b[32] = { 9, 9, 9 };
 static const char plain[] = "{\"access_token\":\"gho_secret\",\"n\":1}";
 static const char rec_key[] = "app1\0user1";
 #define REC_KEY_LEN 10
 
 static void seal_one(const struct sealer *s, unsigned char **out, size_t *len)
 {
-	assert_int_equal(seal_record(s, "oauth2_user", rec_key, REC_KEY_LEN, plain, strlen(plain),
-				     out, len),
-			 SEAL_OK);
+	assert_int_equal(
+		seal_record(s, "oauth2_user", rec_key, REC_KEY_LEN, plain, strlen(plain), out, len),
+		SEAL_OK);
 }
 
 static int open_one(const struct sealer *s, const char *db, const void *key, size_t klen,
