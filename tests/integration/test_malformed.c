@@ -86,8 +86,8 @@ static void odd_request_lines_and_methods(void **state)
 		"GET " P "/api/v1/ping%00x HTTP/1.1\r\nHost: x\r\n\r\n",
 		"GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n",
 		"POST /api/v4/users/login HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
-		"POST /api/v4/users/login HTTP/1.1\r\nHost: x\r\nContent-Length: "
-		"99999999999999999999\r\n\r\n",
+		("POST /api/v4/users/login HTTP/1.1\r\nHost: x\r\nContent-Length: "
+		 "99999999999999999999\r\n\r\n"),
 		"GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n",
 	};
 

@@ -240,8 +240,8 @@ static void user_data_round_trips_byte_exact(void **state)
 		"-3.14159e-10",
 		"true",
 		"[]",
-		"{\"unicode\":\"\xc3\xa9t\xc3\xa9 \xe2\x9c\x93 "
-		"\xf0\x9f\x94\x91\",\"esc\":\"\\u00e9\\n\"}",
+		("{\"unicode\":\"\xc3\xa9t\xc3\xa9 \xe2\x9c\x93 "
+		 "\xf0\x9f\x94\x91\",\"esc\":\"\\u00e9\\n\"}"),
 	};
 	struct app_tokens t;
 	struct ts_resp r;
