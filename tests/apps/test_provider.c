@@ -19,15 +19,12 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
+#include "tiny_server.h"
 #include "urlencoded.h"
 
 #define B64 sodium_base64_VARIANT_URLSAFE_NO_PADDING
@@ -213,20 +210,16 @@ static void on_done(void *cls, struct MHD_Connection *con, void **con_cls,
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET };
-	const union MHD_DaemonInfo *info;
-	struct MHD_Daemon *d;
 	unsigned port = 0;
-	sigset_t set;
-	int sig;
+	int rc;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--client-id") == 0)
 			client_id = argv[i + 1];
 		else if (strcmp(argv[i], "--client-secret") == 0)
 			client_secret = argv[i + 1];
-		else if (strcmp(argv[i], "--listen") == 0 && strrchr(argv[i + 1], ':'))
-			port = (unsigned)strtoul(strrchr(argv[i + 1], ':') + 1, NULL, 10);
+		else if (strcmp(argv[i], "--listen") == 0)
+			port = tiny_port(argv[i + 1]);
 		else {
 			fprintf(stderr, "usage: test-provider [--listen 127.0.0.1:0] "
 					"[--client-id ID] [--client-secret SECRET]\n");
@@ -236,22 +229,7 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0)
 		return 1;
 	tokens = json_array();
-	inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-	addr.sin_port = htons((uint16_t)port);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
-			     NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &addr,
-			     MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
-	if (!d)
-		return 1;
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	fprintf(stderr, "test-provider listening on 127.0.0.1:%u\n", (unsigned)info->port);
-	fflush(stderr);
-	sigwait(&set, &sig);
-	MHD_stop_daemon(d);
+	rc = tiny_serve("test-provider", port, on_request, on_done);
 	json_decref(tokens);
-	return 0;
+	return rc;
 }
