@@ -55,6 +55,7 @@ struct req_ctx {
 	struct mmplugin_response resp;
 	bool queued;
 	atomic_bool done;
+	bool admitted; /* arrived before the drain began: counted in in_flight */
 };
 
 static double elapsed_ms(const struct timespec *t0)
@@ -78,11 +79,13 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
 	mm_id_new(ctx->request_id);
 	ctx->target_len = strlen(uri);
 	ctx->target = strdup(uri);
+	ctx->admitted = !atomic_load(&srv->draining);
 	/* Until the handler runs (it may never: headers too large), the log
 	 * shows the raw path without its query. */
 	snprintf(ctx->log_path, sizeof(ctx->log_path), "%.*s", (int)strcspn(uri, "?"), uri);
 	remote_address(con, ctx->remote, sizeof(ctx->remote));
-	atomic_fetch_add(&srv->in_flight, 1);
+	if (ctx->admitted)
+		atomic_fetch_add(&srv->in_flight, 1);
 	return ctx;
 }
 
@@ -117,9 +120,10 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
 	free(ctx->body);
 	free(ctx->headers);
 	response_free(&ctx->resp);
+	if (ctx->admitted)
+		atomic_fetch_sub(&srv->in_flight, 1);
 	free(ctx);
 	*con_cls = NULL;
-	atomic_fetch_sub(&srv->in_flight, 1);
 }
 
 /* libmicrohttpd's own messages (its format strings). */
@@ -158,6 +162,8 @@ static enum MHD_Result send_response(struct MHD_Connection *con, struct req_ctx 
 			       "request_id", ctx->request_id, NULL);
 	}
 	MHD_add_response_header(mr, "X-Request-Id", ctx->request_id);
+	if (!ctx->admitted)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
 	ctx->status = r->status ? r->status : 200;
 	ctx->sent_len = r->body_len;
 	ret = MHD_queue_response(con, (unsigned)ctx->status, mr);
@@ -311,6 +317,28 @@ static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx 
 	return MHD_YES;
 }
 
+/* A request that arrived after SIGTERM: told to come back, and the
+ * connection closed after the answer. */
+static enum MHD_Result refuse_while_draining(struct MHD_Connection *con, struct req_ctx *ctx,
+					     const char *url, const char *method)
+{
+	struct mmplugin_response r;
+	enum MHD_Result ret;
+
+	ctx->started = true;
+	snprintf(ctx->method, sizeof(ctx->method), "%s", method);
+	snprintf(ctx->log_path, sizeof(ctx->log_path), "%s", url);
+	response_init(&r);
+	if (response_error(&r, 503, "api.context.shutting_down.app_error",
+			   "The server is shutting down; try again shortly.", ctx->request_id) != 0) {
+		response_free(&r);
+		return MHD_NO;
+	}
+	ret = send_response(con, ctx, &r);
+	response_free(&r);
+	return ret;
+}
+
 /* Appends upload data; past the cap it is dropped and counted. */
 static enum MHD_Result take_body(struct req_ctx *ctx, const char *data, size_t len)
 {
@@ -347,8 +375,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	(void)version;
 	if (!ctx || !ctx->target)
 		return MHD_NO; /* out of memory at the request line */
-	if (!ctx->started)
+	if (!ctx->started) {
+		if (!ctx->admitted)
+			return refuse_while_draining(con, ctx, url, method);
 		return begin_request(con, ctx, url, method);
+	}
 	if (*upload_data_size) {
 		enum MHD_Result r = take_body(ctx, upload_data, *upload_data_size);
 		*upload_data_size = 0;
@@ -406,6 +437,7 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 		flags |= MHD_USE_IPv6;
 	srv->host = host;
 	atomic_store(&srv->in_flight, 0);
+	atomic_store(&srv->draining, false);
 	if (work_pool_start(&srv->workers, cfg->workers, HTTP_QUEUE_MAX) != 0) {
 		log_kv(LOG_ERROR, "cannot start the worker threads", NULL);
 		return -1;
@@ -433,13 +465,14 @@ void http_server_shutdown(struct http_server *srv)
 {
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
 	int waited = 0;
-	MHD_socket fd;
 
 	if (!srv->daemon)
 		return;
-	fd = MHD_quiesce_daemon(srv->daemon);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	/* Stop admitting requests: those that arrive from now on are answered
+	 * 503 and their connections closed. MHD_quiesce_daemon is not used: in
+	 * libmicrohttpd 0.9.75 it races its own pool threads over the listening
+	 * socket's epoll registration and can abort the process. */
+	atomic_store(&srv->draining, true);
 	while (atomic_load(&srv->in_flight) > 0 && waited < HTTP_DRAIN_TIMEOUT_MS) {
 		nanosleep(&pause, NULL);
 		waited += 10;
@@ -448,8 +481,9 @@ void http_server_shutdown(struct http_server *srv)
 		log_kv(LOG_WARN, "drain timed out; closing the remaining connections", NULL);
 	/* Workers finish what they hold before the daemon goes: a suspended
 	 * connection must be resumed before libmicrohttpd stops. A request that
-	 * arrives on an open connection after this is answered 503; the pool is
-	 * freed only once the daemon, which submits to it, is gone. */
+	 * arrives after this is answered 503; the pool is freed only once the
+	 * daemon, which submits to it, is gone. The daemon closes the listening
+	 * socket it was given. */
 	work_pool_stop(&srv->workers);
 	MHD_stop_daemon(srv->daemon);
 	work_pool_destroy(&srv->workers);

@@ -38,7 +38,8 @@ struct http_server {
 	const struct host_config *cfg;
 	struct host_ctx *host;
 	struct work_pool workers;
-	atomic_long in_flight;
+	atomic_long in_flight; /* requests admitted and not yet completed */
+	atomic_bool draining;  /* SIGTERM: new requests are answered 503 */
 };
 
 /* Creates the listening socket for cfg->listen and reports the bound port
@@ -50,8 +51,9 @@ int http_server_bind(struct http_server *srv, const struct host_config *cfg, cha
 int http_server_start(struct http_server *srv, struct host_ctx *host)
 	__attribute__((warn_unused_result));
 
-/* Stops accepting, waits for in-flight requests (at most
- * HTTP_DRAIN_TIMEOUT_MS), then stops every thread. */
+/* Stops admitting requests (new ones get 503 and a closed connection),
+ * waits for the admitted ones (at most HTTP_DRAIN_TIMEOUT_MS), then stops
+ * every thread. */
 void http_server_shutdown(struct http_server *srv);
 
 #endif
