@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 #include <curl/curl.h>
 
@@ -304,6 +307,51 @@ static void shutdown_under_keep_alive_load_exits_0(void **state)
 	ts_rmtree(dir);
 }
 
+/* Holds a connection open with half a request. */
+static int open_half_request(int port)
+{
+	static const char half[] = "GET /api/v4/system/ping HTTP/1.1\r\nHost: x\r\n";
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    send(fd, half, sizeof(half) - 1, MSG_NOSIGNAL) < 0)
+		fail_msg("cannot open a connection");
+	return fd;
+}
+
+static void per_ip_connection_limit_is_enforced(void **state)
+{
+	char dir[256], cfg[300], url[256], resp[1024];
+	const char *extra[] = { "--config", cfg, NULL };
+	static const char ping[] = "GET /api/v4/system/ping HTTP/1.1\r\nHost: x\r\n"
+				   "Connection: close\r\n\r\n";
+	struct ts_host h;
+	struct ts_resp r;
+	int fds[3];
+
+	(void)state;
+	assert_int_equal(ts_tempdir("limits", dir, sizeof(dir)), 0);
+	snprintf(cfg, sizeof(cfg), "%s/mmhost.json", dir);
+	assert_int_equal(ts_write_file(cfg, "{\"limits\":{\"per_ip_connections\":3}}", 0600), 0);
+	assert_int_equal(ts_host_start(&h, "/nonexistent/plugins", extra), 0);
+	for (int i = 0; i < 3; i++)
+		fds[i] = open_half_request(h.port);
+	usleep(100 * 1000);
+	/* A fourth connection from the same address gets no answer. */
+	assert_int_equal(ts_raw(h.port, ping, sizeof(ping) - 1, 0, 0, 1000, resp, sizeof(resp)), 0);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	usleep(200 * 1000);
+	snprintf(url, sizeof(url), "%s/api/v4/system/ping", h.base_url);
+	assert_int_equal(ts_http("GET", url, NULL, NULL, 0, 0, &r), 0);
+	assert_int_equal(r.status, 200);
+	ts_resp_free(&r);
+	assert_int_equal(ts_host_stop(&h), 0);
+	ts_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +363,7 @@ int main(void)
 		cmocka_unit_test(plugin_disabled_in_config_is_404),
 		cmocka_unit_test(sigterm_finishes_in_flight_requests_and_exits_0),
 		cmocka_unit_test(shutdown_under_keep_alive_load_exits_0),
+		cmocka_unit_test(per_ip_connection_limit_is_enforced),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
