@@ -14,10 +14,3 @@ int json_record_str(char *dst, size_t cap, const json_t *v)
 	snprintf(dst, cap, "%s", s);
 	return 0;
 }
-
-const char *json_record_str_or_empty(const json_t *j, const char *key)
-{
-	const char *v = json_string_value(json_object_get(j, key));
-
-	return v ? v : "";
-}

@@ -9,7 +9,4 @@
  * (a record that does not fit its field is refused, never cut). */
 int json_record_str(char *dst, size_t cap, const json_t *v);
 
-/* The string at key, or "" when there is none. Borrowed from j. */
-const char *json_record_str_or_empty(const json_t *j, const char *key);
-
 #endif

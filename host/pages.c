@@ -133,11 +133,9 @@ void page_login(struct host_request *r)
 void page_home(struct host_request *r)
 {
 	char page[PAGE_MAX], head[1024], name[USERNAME_MAX * 6 + 1];
-	struct host_user u;
 
 	snprintf(head, sizeof(head), page_head, "mmhost");
-	if (r->auth == AUTH_OK && users_get(r->host->store, r->session.user_id, &u) == USERS_OK &&
-	    html_escape(u.username, name, sizeof(name)) == 0)
+	if (r->auth == AUTH_OK && html_escape(r->session.user.username, name, sizeof(name)) == 0)
 		snprintf(page, sizeof(page),
 			 "%s<h1>mmhost</h1><p>You are signed in as <strong>%s</strong>.</p>"
 			 "</body></html>",

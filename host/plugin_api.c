@@ -39,18 +39,6 @@ static const char *api_site_url(mmplugin_host *host)
 	return host ? host->site_url : NULL;
 }
 
-static void to_plugin_user(const struct host_user *u, struct mmplugin_user *out)
-{
-	memset(out, 0, sizeof(*out));
-	snprintf(out->id, sizeof(out->id), "%s", u->id);
-	snprintf(out->username, sizeof(out->username), "%s", u->username);
-	snprintf(out->email, sizeof(out->email), "%s", u->email);
-	snprintf(out->roles, sizeof(out->roles), "%s", u->roles);
-	out->is_bot = u->is_bot;
-	out->deleted = u->delete_at != 0;
-	out->create_at_ms = u->create_at;
-}
-
 static int map_users_rc(int rc)
 {
 	switch (rc) {
@@ -74,7 +62,7 @@ static int api_user_get(mmplugin_host *host, const char *user_id, struct mmplugi
 		return MMPLUGIN_EINVAL;
 	rc = users_get(host->store, user_id, &u);
 	if (rc == USERS_OK)
-		to_plugin_user(&u, out);
+		user_to_plugin(&u, out);
 	return map_users_rc(rc);
 }
 
@@ -102,7 +90,7 @@ static int api_bot_ensure(mmplugin_host *host, const char *username, struct mmpl
 			       "username", u.username, NULL);
 	}
 	if (rc == USERS_OK)
-		to_plugin_user(&u, out);
+		user_to_plugin(&u, out);
 	return map_users_rc(rc);
 }
 

@@ -124,13 +124,7 @@ static void serve_plugin(struct host_request *r)
 			.expires_at_ms = s->expires_at,
 		};
 		req.session = &session;
-		memset(&user, 0, sizeof(user));
-		snprintf(user.id, sizeof(user.id), "%s", s->user_id);
-		snprintf(user.username, sizeof(user.username), "%s", s->username);
-		snprintf(user.email, sizeof(user.email), "%s", s->email);
-		snprintf(user.roles, sizeof(user.roles), "%s", s->roles);
-		user.is_bot = s->is_bot;
-		user.create_at_ms = s->user_create_at;
+		user_to_plugin(&s->user, &user);
 		req.session_user = &user;
 	}
 	if (plugin_registry_serve(r->host->plugins, m->plugin_id, m->plugin_id_len, &req,
@@ -159,13 +153,13 @@ static bool check_caller(struct host_request *r, enum route_auth need)
 			   "A request authenticated by cookie must carry X-CSRF-Token.");
 		return false;
 	}
-	if (r->auth != AUTH_OK ||
-	    users_get(r->host->store, r->session.user_id, &r->user) != USERS_OK ||
-	    r->user.delete_at != 0) {
+	/* sessions_lookup read the user and checked it is active. */
+	if (r->auth != AUTH_OK) {
 		host_error(r, 401, "api.context.session_expired.app_error",
 			   "Invalid or expired session, please login again.");
 		return false;
 	}
+	r->user = r->session.user;
 	if (need == AUTH_ADMIN && !user_is_admin(&r->user)) {
 		host_error(r, 403, "api.context.permissions.app_error",
 			   "You do not have the appropriate permissions.");

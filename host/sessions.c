@@ -148,29 +148,14 @@ int sessions_create(struct host_store *store, const struct session_new *n,
 	return SESSIONS_OK;
 }
 
-/* True when the session's user exists and is active; copies what plugins
- * are told about the user into s. */
+/* True when the session's user exists and is active; it goes into s->user,
+ * without its password hash (nothing after authentication needs it). */
 static bool user_active(MDB_txn *txn, struct host_store *store, struct host_session *s)
 {
-	MDB_val k = { strlen(s->user_id), (void *)s->user_id }, v;
-	json_t *j, *del;
-	bool active;
-
-	if (mdb_get(txn, store->users, &k, &v) != 0)
+	if (users_get_txn(txn, store, s->user_id, &s->user) != USERS_OK)
 		return false;
-	j = json_loadb(v.mv_data, v.mv_size, 0, NULL);
-	del = j ? json_object_get(j, "delete_at") : NULL;
-	active = del && json_integer_value(del) == 0;
-	if (active) {
-		snprintf(s->username, sizeof(s->username), "%s",
-			 json_record_str_or_empty(j, "username"));
-		snprintf(s->email, sizeof(s->email), "%s", json_record_str_or_empty(j, "email"));
-		snprintf(s->roles, sizeof(s->roles), "%s", json_record_str_or_empty(j, "roles"));
-		s->is_bot = json_is_true(json_object_get(j, "is_bot"));
-		s->user_create_at = json_integer_value(json_object_get(j, "create_at"));
-	}
-	json_decref(j);
-	return active;
+	sodium_memzero(s->user.password_hash, sizeof(s->user.password_hash));
+	return s->user.delete_at == 0;
 }
 
 static int read_session(MDB_txn *txn, void *arg)

@@ -12,6 +12,7 @@
 
 #include "mm_id.h"
 #include "store.h"
+#include "users.h"
 
 #define SESSION_PROPS_MAX 16
 #define SESSION_PROP_KEY_MAX 64
@@ -42,12 +43,9 @@ struct host_session {
 	char description[SESSION_DESCRIPTION_MAX + 1];
 	size_t props_len;
 	struct session_prop props[SESSION_PROPS_MAX];
-	/* Filled by sessions_lookup from the user's record. */
-	char username[65];
-	char email[129];
-	char roles[64];
-	bool is_bot;
-	int64_t user_create_at;
+	/* The session's user, read by sessions_lookup in the same transaction
+	 * (active, else there is no session); its password hash is wiped. */
+	struct host_user user;
 };
 
 struct session_new {

@@ -22,6 +22,18 @@ bool user_is_admin(const struct host_user *u)
 	return strstr(u->roles, "system_admin") != NULL;
 }
 
+void user_to_plugin(const struct host_user *u, struct mmplugin_user *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->id, sizeof(out->id), "%s", u->id);
+	snprintf(out->username, sizeof(out->username), "%s", u->username);
+	snprintf(out->email, sizeof(out->email), "%s", u->email);
+	snprintf(out->roles, sizeof(out->roles), "%s", u->roles);
+	out->is_bot = u->is_bot;
+	out->deleted = u->delete_at != 0;
+	out->create_at_ms = u->create_at;
+}
+
 static void lower_copy(char *dst, size_t cap, const char *src)
 {
 	size_t i = 0;
@@ -149,7 +161,7 @@ struct user_arg {
 	bool active;
 };
 
-static int get_by_id(MDB_txn *txn, struct host_store *s, const char *id, struct host_user *u)
+int users_get_txn(MDB_txn *txn, struct host_store *s, const char *id, struct host_user *u)
 {
 	MDB_val k = { strlen(id), (void *)id }, v;
 	int rc = mdb_get(txn, s->users, &k, &v);
@@ -165,7 +177,7 @@ static int read_by_id(MDB_txn *txn, void *arg)
 {
 	struct user_arg *a = arg;
 
-	return get_by_id(txn, a->s, a->key, a->u);
+	return users_get_txn(txn, a->s, a->key, a->u);
 }
 
 int users_get(struct host_store *s, const char *id, struct host_user *out)
@@ -195,7 +207,7 @@ static int get_by_index(MDB_txn *txn, struct host_store *s, MDB_dbi dbi, const c
 		return USERS_EIO;
 	memcpy(id, v.mv_data, MM_ID_LEN);
 	id[MM_ID_LEN] = '\0';
-	return get_by_id(txn, s, id, u);
+	return users_get_txn(txn, s, id, u);
 }
 
 static int read_by_login(MDB_txn *txn, void *arg)
@@ -298,7 +310,7 @@ static int write_active(MDB_txn *txn, void *arg)
 	struct host_user u;
 	MDB_val k = { MM_ID_LEN, (void *)a->key }, v;
 	char *record;
-	int rc = get_by_id(txn, a->s, a->key, &u);
+	int rc = users_get_txn(txn, a->s, a->key, &u);
 
 	if (rc != USERS_OK)
 		return rc;

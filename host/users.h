@@ -6,7 +6,10 @@
 #define HOST_USERS_H
 
 #include <jansson.h>
+#include <lmdb.h>
 #include <sodium.h>
+
+#include <mmplugin/plugin.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -60,6 +63,9 @@ int users_create(struct host_store *s, const struct user_new *u, struct host_use
 
 int users_get(struct host_store *s, const char *id, struct host_user *out)
 	__attribute__((warn_unused_result));
+/* The same inside a transaction of the caller's (for sessions_lookup). */
+int users_get_txn(MDB_txn *txn, struct host_store *s, const char *id, struct host_user *out)
+	__attribute__((warn_unused_result));
 /* By username or email (case-insensitive). */
 int users_find_login(struct host_store *s, const char *login_id, struct host_user *out)
 	__attribute__((warn_unused_result));
@@ -78,6 +84,9 @@ bool users_check_password(const struct host_user *u, const char *password);
 void users_burn_password_check(const char *password);
 
 bool user_is_admin(const struct host_user *u);
+
+/* What plugins are told of a user (ABI struct mmplugin_user). */
+void user_to_plugin(const struct host_user *u, struct mmplugin_user *out);
 
 /* {id, username, email, roles, is_bot, create_at, update_at, delete_at, ...}
  * without any secret. New reference, or NULL. */
