@@ -408,10 +408,6 @@ void api_app_get(struct apps_call *c)
 
 	if (!require_admin(c))
 		return;
-	if (!app_id_valid(c->param)) {
-		reply_error(c, 404, "apps.app.not_found.app_error", "The App is not installed.");
-		return;
-	}
 	app = app_load(c, c->param, false);
 	if (!app)
 		return;

@@ -48,10 +48,6 @@ void api_call(struct apps_call *c)
 			    "A call request needs \"path\" and \"context\": {\"app_id\"}.");
 		goto out;
 	}
-	if (!app_id_valid(app_id)) {
-		reply_error(c, 404, "apps.app.not_found.app_error", "The App is not installed.");
-		goto out;
-	}
 	app = app_load(c, app_id, true);
 	if (!app)
 		goto out;

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app_call.h"
+#include "manifest.h"
 #include "banned.h"
 
 json_t *redact(const char *s)
@@ -17,26 +19,93 @@ json_t *redact(const char *s)
 	return json_string(out);
 }
 
-json_t *app_load(struct apps_call *c, const char *app_id, bool require_enabled)
+static const struct {
+	int status;
+	const char *id;
+	const char *text;
+} refusals[] = {
+	[APP_NOT_INSTALLED] = { 404, "apps.app.not_found.app_error", "The App is not installed." },
+	[APP_UNREADABLE] = { 500, "apps.store.record_unreadable.app_error",
+			     "The App's record could not be read; the server log says why." },
+	[APP_DISABLED] = { 403, "apps.app.disabled.app_error", "The App is disabled." },
+	[APP_NOT_GRANTED] = { 403, "apps.oauth2.not_granted.app_error",
+			      "The App was not granted remote_oauth2." },
+};
+
+int app_refusal_status(enum app_refusal r)
+{
+	return refusals[r].status;
+}
+
+const char *app_refusal_text(enum app_refusal r)
+{
+	return refusals[r].text;
+}
+
+void reply_app_refusal(struct apps_call *c, enum app_refusal r)
+{
+	reply_error(c, refusals[r].status, refusals[r].id, refusals[r].text);
+}
+
+static enum app_refusal from_store(struct apps_plugin *p, const char *app_id, int rc)
+{
+	if (rc == STORE_ENOTFOUND)
+		return APP_NOT_INSTALLED;
+	plugin_logf(p, MMPLUGIN_LOG_ERROR,
+		    "app record %s does not open (%d): tampered, moved or wrong master key", app_id,
+		    rc);
+	return APP_UNREADABLE;
+}
+
+enum app_refusal app_open(struct apps_plugin *p, const char *app_id, unsigned need, json_t **out)
 {
 	json_t *app = NULL;
-	int rc = app_id ? app_record_get(&c->plugin->store, app_id, &app) : STORE_ENOTFOUND;
+	enum app_refusal r = APP_USABLE;
+	int rc;
 
-	if (rc == STORE_ENOTFOUND) {
-		reply_error(c, 404, "apps.app.not_found.app_error", "The App is not installed.");
-		return NULL;
-	}
-	if (rc != STORE_OK) {
-		plugin_logf(c->plugin, MMPLUGIN_LOG_ERROR,
-			    "app record %s does not open (%d): tampered, moved or wrong master key",
-			    app_id, rc);
-		reply_error(c, 500, "apps.store.record_unreadable.app_error",
-			    "The App's record could not be read; the server log says why.");
-		return NULL;
-	}
-	if (require_enabled && json_is_true(json_object_get(app, "disabled"))) {
+	if (out)
+		*out = NULL;
+	if (!app_id || !app_id_valid(app_id))
+		return APP_NOT_INSTALLED;
+	rc = app_record_get(&p->store, app_id, &app);
+	if (rc != STORE_OK)
+		return from_store(p, app_id, rc);
+	if ((need & APP_NEED_ENABLED) && json_is_true(json_object_get(app, "disabled")))
+		r = APP_DISABLED;
+	else if ((need & APP_NEED_OAUTH2) && !app_has_remote_oauth2(app))
+		r = APP_NOT_GRANTED;
+	if (r == APP_USABLE && out)
+		*out = app;
+	else
 		json_decref(app);
-		reply_error(c, 403, "apps.app.disabled.app_error", "The App is disabled.");
+	return r;
+}
+
+enum app_refusal app_check(struct apps_plugin *p, const char *app_id, unsigned need,
+			   struct app_summary *out)
+{
+	int rc;
+
+	if (!app_id || !app_id_valid(app_id))
+		return APP_NOT_INSTALLED;
+	rc = app_cache_get(&p->apps, &p->store, app_id, out);
+	if (rc != STORE_OK)
+		return from_store(p, app_id, rc);
+	if ((need & APP_NEED_ENABLED) && out->disabled)
+		return APP_DISABLED;
+	if ((need & APP_NEED_OAUTH2) && !out->remote_oauth2)
+		return APP_NOT_GRANTED;
+	return APP_USABLE;
+}
+
+json_t *app_load(struct apps_call *c, const char *app_id, bool require_enabled)
+{
+	json_t *app;
+	enum app_refusal r =
+		app_open(c->plugin, app_id, require_enabled ? APP_NEED_ENABLED : 0, &app);
+
+	if (r != APP_USABLE) {
+		reply_app_refusal(c, r);
 		return NULL;
 	}
 	return app;

@@ -18,9 +18,35 @@
 
 #include "plugin.h"
 
-/* Loads the App named app_id for a request. Answers 404 (not installed), 500
- * (record does not open) and, when require_enabled, 403 (disabled); returns
- * NULL then. New reference. */
+/* Why an App may not be used for a request; APP_USABLE (0) when it may. */
+enum app_refusal {
+	APP_USABLE = 0,
+	APP_NOT_INSTALLED, /* 404 */
+	APP_UNREADABLE,    /* 500: the sealed record does not open (logged with its key) */
+	APP_DISABLED,      /* 403 */
+	APP_NOT_GRANTED,   /* 403: remote_oauth2 not granted */
+};
+
+#define APP_NEED_ENABLED 1u
+#define APP_NEED_OAUTH2 2u
+
+/* Opens app_id's record and checks what need asks (APP_NEED_*). On
+ * APP_USABLE *out (may be NULL) gets the record, a new reference. */
+enum app_refusal app_open(struct apps_plugin *p, const char *app_id, unsigned need, json_t **out);
+
+/* The same checks from the App cache, without opening the record; *out gets
+ * the App's summary. */
+enum app_refusal app_check(struct apps_plugin *p, const char *app_id, unsigned need,
+			   struct app_summary *out);
+
+/* The answer to a refusal: its status and a sentence for people. */
+int app_refusal_status(enum app_refusal r);
+const char *app_refusal_text(enum app_refusal r);
+/* Answers a refusal as a Mattermost-shaped error. */
+void reply_app_refusal(struct apps_call *c, enum app_refusal r);
+
+/* app_open for a request: on a refusal it answers the error and returns
+ * NULL. New reference. */
 json_t *app_load(struct apps_call *c, const char *app_id, bool require_enabled);
 
 /* The public view of a record: the manifest's fields, then the record's,

@@ -33,7 +33,7 @@ void caller_init(struct apps_call *c)
 	}
 }
 
-static bool load_user(struct apps_call *c)
+bool caller_load_user(struct apps_call *c)
 {
 	if (c->who.user_loaded)
 		return true;
@@ -46,7 +46,7 @@ static bool load_user(struct apps_call *c)
 
 bool caller_is_admin(struct apps_call *c)
 {
-	return load_user(c) && !c->who.user.deleted &&
+	return caller_load_user(c) && !c->who.user.deleted &&
 	       strstr(c->who.user.roles, "system_admin") != NULL;
 }
 

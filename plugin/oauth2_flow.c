@@ -72,29 +72,12 @@ static bool require_person(struct apps_call *c)
  * error page. */
 static json_t *flow_app(struct apps_call *c)
 {
-	json_t *app = NULL;
-	int rc = app_id_valid(c->param) ? app_record_get(&c->plugin->store, c->param, &app)
-					: STORE_ENOTFOUND;
+	json_t *app;
+	enum app_refusal r =
+		app_open(c->plugin, c->param, APP_NEED_ENABLED | APP_NEED_OAUTH2, &app);
 
-	if (rc == STORE_ENOTFOUND) {
-		flow_page(c, 404, "Cannot connect", "This App is not installed.");
-		return NULL;
-	}
-	if (rc != STORE_OK) {
-		plugin_logf(c->plugin, MMPLUGIN_LOG_ERROR, "app record %s does not open (%d)",
-			    c->param, rc);
-		flow_page(c, 500, "Cannot connect",
-			  "The App's record could not be read; the server log says why.");
-		return NULL;
-	}
-	if (json_is_true(json_object_get(app, "disabled"))) {
-		json_decref(app);
-		flow_page(c, 403, "Cannot connect", "This App is disabled.");
-		return NULL;
-	}
-	if (!app_has_remote_oauth2(app)) {
-		json_decref(app);
-		flow_page(c, 403, "Cannot connect", "This App was not granted remote_oauth2.");
+	if (r != APP_USABLE) {
+		flow_page(c, app_refusal_status(r), "Cannot connect", app_refusal_text(r));
 		return NULL;
 	}
 	return app;

@@ -37,7 +37,7 @@ static bool check_caller(struct apps_call *c, bool app_route)
 			    "user's own session.");
 		return false;
 	}
-	if (!caller_is_admin(c) && !c->who.user_loaded) {
+	if (!caller_load_user(c)) {
 		reply_error(c, 403, "apps.oauth2.forbidden.app_error", "The caller is unknown.");
 		return false;
 	}
@@ -57,29 +57,25 @@ static bool check_caller(struct apps_call *c, bool app_route)
 	return true;
 }
 
-/* Step 4: the App of the session, installed, enabled, granted remote_oauth2;
- * and a bot caller must be that App's own bot. NULL after answering. */
-static json_t *oauth2_app(struct apps_call *c)
+/* Step 4: the App of the session, installed, enabled, granted remote_oauth2
+ * (from the App cache: no sealed record opened per request); and a bot
+ * caller must be that App's own bot. */
+static bool oauth2_app_ok(struct apps_call *c)
 {
-	json_t *app = app_load(c, c->who.app_id, true);
-	const char *bot;
+	struct app_summary a;
+	enum app_refusal r =
+		app_check(c->plugin, c->who.app_id, APP_NEED_ENABLED | APP_NEED_OAUTH2, &a);
 
-	if (!app)
-		return NULL;
-	if (!app_has_remote_oauth2(app)) {
-		json_decref(app);
-		reply_error(c, 403, "apps.oauth2.not_granted.app_error",
-			    "The App was not granted remote_oauth2.");
-		return NULL;
+	if (r != APP_USABLE) {
+		reply_app_refusal(c, r);
+		return false;
 	}
-	bot = json_string_value(json_object_get(app, "bot_user_id"));
-	if (c->who.user.is_bot && (!bot || strcmp(bot, c->who.user_id) != 0)) {
-		json_decref(app);
+	if (c->who.user.is_bot && strcmp(a.bot_user_id, c->who.user_id) != 0) {
 		reply_error(c, 403, "apps.oauth2.forbidden.app_error",
 			    "This bot is not the App's bot.");
-		return NULL;
+		return false;
 	}
-	return app;
+	return true;
 }
 
 static void store_failed(struct apps_call *c, int rc)
@@ -137,10 +133,10 @@ void api_oauth2_app(struct apps_call *c)
 	json_t *app, *client;
 	int rc;
 
-	if (!check_caller(c, true))
+	if (!check_caller(c, true) || !oauth2_app_ok(c))
 		return;
 	pthread_mutex_lock(&p->admin_lock);
-	app = oauth2_app(c);
+	app = app_load(c, c->who.app_id, false);
 	if (!app)
 		goto out;
 	client = client_from_body(c);
@@ -213,37 +209,6 @@ static void user_put(struct apps_call *c)
 		return;
 	}
 	reply_json(c, 200, "{}", 2);
-}
-
-/* Step 4 for the user routes, from the App cache: the same answers as
- * oauth2_app() without opening the sealed record on every request. */
-static bool oauth2_app_ok(struct apps_call *c)
-{
-	struct app_summary a;
-	int rc = app_cache_get(&c->plugin->apps, &c->plugin->store, c->who.app_id, &a);
-
-	if (rc == STORE_ENOTFOUND) {
-		reply_error(c, 404, "apps.app.not_found.app_error", "The App is not installed.");
-		return false;
-	}
-	if (rc != STORE_OK) {
-		plugin_logf(c->plugin, MMPLUGIN_LOG_ERROR,
-			    "app record %s does not open (%d): tampered, moved or wrong master key",
-			    c->who.app_id, rc);
-		reply_error(c, 500, "apps.store.record_unreadable.app_error",
-			    "The App's record could not be read; the server log says why.");
-		return false;
-	}
-	if (a.disabled) {
-		reply_error(c, 403, "apps.app.disabled.app_error", "The App is disabled.");
-		return false;
-	}
-	if (!a.remote_oauth2) {
-		reply_error(c, 403, "apps.oauth2.not_granted.app_error",
-			    "The App was not granted remote_oauth2.");
-		return false;
-	}
-	return true;
 }
 
 void api_oauth2_user(struct apps_call *c)

@@ -93,5 +93,6 @@ json_t *body_json(struct apps_call *c);
 bool require_session(struct apps_call *c); /* 401 */
 bool require_admin(struct apps_call *c);   /* 401, 403 */
 bool caller_is_admin(struct apps_call *c); /* loads the user when needed */
+bool caller_load_user(struct apps_call *c); /* false when the user cannot be read */
 
 #endif
