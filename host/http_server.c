@@ -225,29 +225,24 @@ static void remote_address(struct MHD_Connection *con, char *out, size_t cap)
 static void run_request(void *arg)
 {
 	struct req_ctx *ctx = arg;
-	struct host_request *r = calloc(1, sizeof(*r));
+	struct host_request r = {
+		.host = ctx->srv->host,
+		.method = ctx->method,
+		.path = ctx->url,
+		.body = ctx->body,
+		.body_len = ctx->body_len,
+		.request_id = ctx->request_id,
+		.remote = ctx->remote,
+		.headers = ctx->headers->items,
+		.headers_len = ctx->headers->len,
+		.resp = &ctx->resp,
+	};
 
-	if (r) {
-		r->host = ctx->srv->host;
-		r->method = ctx->method;
-		r->path = ctx->url;
-		request_split_query(ctx->target, ctx->target_len, &r->query, &r->query_len);
-		r->body = ctx->body;
-		r->body_len = ctx->body_len;
-		r->request_id = ctx->request_id;
-		r->remote = ctx->remote;
-		r->headers = ctx->headers->items;
-		r->headers_len = ctx->headers->len;
-		r->resp = &ctx->resp;
-		routes_serve(r);
-		/* The session's CSRF token and the request's token stay in
-		 * memory no longer than the request. */
-		sodium_memzero(r, sizeof(*r));
-		free(r);
-	} else {
-		(void)response_error(&ctx->resp, 500, "api.context.internal_error.app_error",
-				     "Out of memory.", ctx->request_id);
-	}
+	request_split_query(ctx->target, ctx->target_len, &r.query, &r.query_len);
+	routes_serve(&r);
+	/* The request's token, the session's CSRF token and the user stay in
+	 * memory no longer than the request. */
+	sodium_memzero(&r, sizeof(r));
 	atomic_store(&ctx->done, true);
 	MHD_resume_connection(ctx->con);
 }
@@ -289,8 +284,9 @@ static bool path_has_encoded_nul(const char *target)
 	return false;
 }
 
-/* First call for a request: headers are in. Refuses a declared body that is
- * too large before any of it is read. */
+/* First call for a request: headers are in. A request that arrived after
+ * SIGTERM is told to come back (and its connection closed: send_response);
+ * a declared body that is too large is refused before any of it is read. */
 static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx *ctx,
 				     const char *url, const char *method)
 {
@@ -299,6 +295,9 @@ static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx 
 	ctx->started = true;
 	snprintf(ctx->method, sizeof(ctx->method), "%s", method);
 	snprintf(ctx->log_path, sizeof(ctx->log_path), "%s", url);
+	if (!ctx->admitted)
+		return send_error(con, ctx, 503, "api.context.shutting_down.app_error",
+				  "The server is shutting down; try again shortly.", NULL);
 	/* libmicrohttpd decodes %00 to a NUL, which would cut the path short:
 	 * "/x/ping%00y" must not be served as "/x/ping". */
 	if (path_has_encoded_nul(ctx->target))
@@ -315,28 +314,6 @@ static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx 
 					  "The request body is larger than 1 MiB.", NULL);
 	}
 	return MHD_YES;
-}
-
-/* A request that arrived after SIGTERM: told to come back, and the
- * connection closed after the answer. */
-static enum MHD_Result refuse_while_draining(struct MHD_Connection *con, struct req_ctx *ctx,
-					     const char *url, const char *method)
-{
-	struct mmplugin_response r;
-	enum MHD_Result ret;
-
-	ctx->started = true;
-	snprintf(ctx->method, sizeof(ctx->method), "%s", method);
-	snprintf(ctx->log_path, sizeof(ctx->log_path), "%s", url);
-	response_init(&r);
-	if (response_error(&r, 503, "api.context.shutting_down.app_error",
-			   "The server is shutting down; try again shortly.", ctx->request_id) != 0) {
-		response_free(&r);
-		return MHD_NO;
-	}
-	ret = send_response(con, ctx, &r);
-	response_free(&r);
-	return ret;
 }
 
 /* Appends upload data; past the cap it is dropped and counted. */
@@ -375,11 +352,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	(void)version;
 	if (!ctx || !ctx->target)
 		return MHD_NO; /* out of memory at the request line */
-	if (!ctx->started) {
-		if (!ctx->admitted)
-			return refuse_while_draining(con, ctx, url, method);
+	if (!ctx->started)
 		return begin_request(con, ctx, url, method);
-	}
 	if (*upload_data_size) {
 		enum MHD_Result r = take_body(ctx, upload_data, *upload_data_size);
 		*upload_data_size = 0;

@@ -236,6 +236,21 @@ static void sigterm_finishes_in_flight_requests_and_exits_0(void **state)
 	snprintf(s.url, sizeof(s.url), "%s/plugins/fixture.good/slow", h.base_url);
 	assert_int_equal(pthread_create(&t, NULL, do_slow, &s), 0);
 	usleep(150 * 1000); /* the request is now inside the plugin (it sleeps 400 ms) */
+	assert_int_equal(kill(h.pid, SIGTERM), 0);
+	usleep(50 * 1000);
+	/* While it drains, a new request is told to come back, and its
+	 * connection is closed. */
+	{
+		char url[256], conn[32];
+		struct ts_resp r;
+		snprintf(url, sizeof(url), "%s/api/v4/system/ping", h.base_url);
+		assert_int_equal(ts_http("GET", url, NULL, NULL, 0, 0, &r), 0);
+		assert_int_equal(r.status, 503);
+		assert_non_null(strstr(r.body, "api.context.shutting_down.app_error"));
+		assert_int_equal(ts_resp_header(&r, "Connection", conn, sizeof(conn)), 0);
+		assert_string_equal(conn, "close");
+		ts_resp_free(&r);
+	}
 	assert_int_equal(ts_host_stop(&h), 0);
 	pthread_join(t, NULL);
 	assert_int_equal(s.status, 200);
