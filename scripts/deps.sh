@@ -24,6 +24,8 @@ need_pc cmocka libcmocka-dev
 # The client4 test runs Mattermost's JavaScript client under Node.js.
 need_cmd node nodejs
 need_cmd npm npm
+# npm fetches @mattermost/client over HTTPS; the system CA bundle.
+need_pkg ca-certificates
 
 [ -z "$missing" ] && exit 0
 
