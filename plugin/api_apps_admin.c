@@ -273,14 +273,21 @@ void api_install_app(struct apps_call *c)
 	json_decref(body);
 }
 
-/* {app_id} of the admin bodies. NULL after answering 400. */
-static const char *body_app_id(struct apps_call *c, json_t *body)
+/*
+ * The caller of enable, disable and uninstall must be an admin and the body
+ * {app_id}: the App id, with *body to decref. NULL after answering.
+ */
+static const char *admin_app_id(struct apps_call *c, json_t **body)
 {
-	const char *app_id = json_string_value(json_object_get(body, "app_id"));
+	const char *app_id;
 
+	if (!require_admin(c) || !(*body = body_object(c)))
+		return NULL;
+	app_id = json_string_value(json_object_get(*body, "app_id"));
 	if (!app_id || !app_id_valid(app_id)) {
 		reply_error(c, 400, "api.context.invalid_body_param.app_error",
 			    "The body must be {\"app_id\": \"<3 to 32 of A-Z a-z 0-9 . _ ->\"}.");
+		json_decref(*body);
 		return NULL;
 	}
 	return app_id;
@@ -303,12 +310,8 @@ static void set_disabled(struct apps_call *c, bool disabled)
 	json_t *body, *app;
 	int rc;
 
-	if (!require_admin(c) || !(body = body_object(c)))
+	if (!(app_id = admin_app_id(c, &body)))
 		return;
-	if (!(app_id = body_app_id(c, body))) {
-		json_decref(body);
-		return;
-	}
 	pthread_mutex_lock(&p->admin_lock);
 	app = app_load(c, app_id, false);
 	if (app) {
@@ -347,12 +350,8 @@ void api_uninstall_app(struct apps_call *c)
 	json_t *body, *app;
 	int rc;
 
-	if (!require_admin(c) || !(body = body_object(c)))
+	if (!(app_id = admin_app_id(c, &body)))
 		return;
-	if (!(app_id = body_app_id(c, body))) {
-		json_decref(body);
-		return;
-	}
 	pthread_mutex_lock(&p->admin_lock);
 	app = app_load(c, app_id, false);
 	if (!app)

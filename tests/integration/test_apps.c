@@ -634,6 +634,12 @@ static void disable_revokes_tokens_and_blocks_calls(void **state)
 	r = api("POST", P "/api/v1/enable-app", admin_tok, "{}");
 	expect(&r, 400, "api.context.invalid_body_param.app_error");
 	ts_resp_free(&r);
+	r = api("POST", P "/api/v1/uninstall-app", admin_tok, "{\"app_id\":\"a\"}");
+	expect(&r, 400, "api.context.invalid_body_param.app_error");
+	ts_resp_free(&r);
+	r = api("POST", P "/api/v1/disable-app", admin_tok, "not json");
+	expect(&r, 400, NULL);
+	ts_resp_free(&r);
 }
 
 static void uninstall_calls_the_app_and_removes_everything(void **state)
