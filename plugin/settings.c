@@ -6,14 +6,15 @@
 #include "plugin.h"
 #include "banned.h"
 
-static int get_seconds(const json_t *v, const char *name, long lo, long hi, long *out_ms, char *msg,
-		       size_t cap)
+/* An integer setting within [lo, hi]; -1 with msg saying the range. */
+static int get_int(const json_t *v, const char *name, long lo, long hi, long *out, char *msg,
+		   size_t cap)
 {
 	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
 		snprintf(msg, cap, "setting %s must be an integer from %ld to %ld", name, lo, hi);
 		return -1;
 	}
-	*out_ms = (long)json_integer_value(v) * 1000;
+	*out = (long)json_integer_value(v);
 	return 0;
 }
 
@@ -35,17 +36,19 @@ int settings_parse(const char *json, const char *data_dir, struct apps_settings 
 	}
 	json_object_foreach(root, key, v)
 	{
-		long ms = 0;
+		long n = 0;
 		if (strcmp(key, "call_timeout_s") == 0) {
-			if (get_seconds(v, key, 1, 300, &s->call_timeout_ms, msg, cap) != 0)
+			if (get_int(v, key, 1, 300, &n, msg, cap) != 0)
 				goto out;
+			s->call_timeout_ms = n * 1000;
 		} else if (strcmp(key, "oauth2_state_ttl_s") == 0) {
-			if (get_seconds(v, key, 1, 86400, &s->state_ttl_ms, msg, cap) != 0)
+			if (get_int(v, key, 1, 86400, &n, msg, cap) != 0)
 				goto out;
+			s->state_ttl_ms = n * 1000;
 		} else if (strcmp(key, "max_concurrent_calls") == 0) {
-			if (get_seconds(v, key, 1, 1024, &ms, msg, cap) != 0)
+			if (get_int(v, key, 1, 1024, &n, msg, cap) != 0)
 				goto out;
-			s->max_calls = (unsigned)(ms / 1000);
+			s->max_calls = (unsigned)n;
 		} else if (strcmp(key, "master_key_file") == 0) {
 			if (!json_is_string(v) || json_string_length(v) == 0 ||
 			    json_string_length(v) >= sizeof(s->master_key_file)) {

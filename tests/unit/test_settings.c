@@ -1,0 +1,80 @@
+/* The plugin's settings: defaults, each key, and the error naming a bad one. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "plugin.h"
+
+static void defaults_when_empty(void **state)
+{
+	struct apps_settings s;
+	char msg[128] = "";
+
+	(void)state;
+	assert_int_equal(settings_parse("{}", "data", &s, msg, sizeof(msg)), 0);
+	assert_int_equal(s.call_timeout_ms, 30000);
+	assert_int_equal(s.max_calls, 8);
+	assert_int_equal(s.state_ttl_ms, 600000);
+	assert_string_equal(s.master_key_file, "data/master.key");
+}
+
+static void every_key_is_read(void **state)
+{
+	struct apps_settings s;
+	char msg[128] = "";
+
+	(void)state;
+	assert_int_equal(settings_parse("{\"call_timeout_s\":5,\"max_concurrent_calls\":1024,"
+					"\"oauth2_state_ttl_s\":86400,"
+					"\"master_key_file\":\"/etc/keys/apps.key\"}",
+					"data", &s, msg, sizeof(msg)),
+			 0);
+	assert_int_equal(s.call_timeout_ms, 5000);
+	assert_int_equal(s.max_calls, 1024);
+	assert_int_equal(s.state_ttl_ms, 86400000L);
+	assert_string_equal(s.master_key_file, "/etc/keys/apps.key");
+}
+
+static void bad_settings_are_named(void **state)
+{
+	static const struct {
+		const char *json, *msg;
+	} cases[] = {
+		{ "{\"call_timout_s\":5}", "unknown setting \"call_timout_s\"" },
+		{ "{\"call_timeout_s\":0}",
+		  "setting call_timeout_s must be an integer from 1 to 300" },
+		{ "{\"call_timeout_s\":301}",
+		  "setting call_timeout_s must be an integer from 1 to 300" },
+		{ "{\"call_timeout_s\":\"5\"}",
+		  "setting call_timeout_s must be an integer from 1 to 300" },
+		{ "{\"max_concurrent_calls\":1025}",
+		  "setting max_concurrent_calls must be an integer from 1 to 1024" },
+		{ "{\"oauth2_state_ttl_s\":-1}",
+		  "setting oauth2_state_ttl_s must be an integer from 1 to 86400" },
+		{ "{\"master_key_file\":\"\"}", "setting master_key_file must be a path" },
+		{ "{\"master_key_file\":7}", "setting master_key_file must be a path" },
+		{ "[]", "settings must be a JSON object" },
+		{ "not json", "settings must be a JSON object" },
+	};
+	struct apps_settings s;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char msg[128] = "";
+		assert_int_equal(settings_parse(cases[i].json, "data", &s, msg, sizeof(msg)), -1);
+		assert_string_equal(msg, cases[i].msg);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults_when_empty),
+		cmocka_unit_test(every_key_is_read),
+		cmocka_unit_test(bad_settings_are_named),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
