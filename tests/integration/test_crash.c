@@ -89,15 +89,7 @@ static int setup(void **state)
 	if (ts_world_start(&world, NULL, 0, NULL) != 0 ||
 	    ts_world_install(&world, "crash-app", TS_ALL_PERMS, NULL) != 0)
 		return -1;
-	for (int u = 0; u < USERS; u++) {
-		char name[32], tok[64];
-		snprintf(name, sizeof(name), "writer%d", u);
-		if (ts_world_user(&world, name, 0, tok, NULL) != 0 ||
-		    ts_app_tokens(world.host.base_url, tok, "crash-app", NULL, tokens[u], NULL) !=
-			    0)
-			return -1;
-	}
-	return 0;
+	return ts_world_app_users(&world, "crash-app", "writer", USERS, tokens);
 }
 
 static int teardown(void **state)

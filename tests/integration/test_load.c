@@ -120,14 +120,7 @@ static int setup(void **state)
 	if (ts_world_start(&world, NULL, 0, NULL) != 0 ||
 	    ts_world_install(&world, "load-app", TS_ALL_PERMS, NULL) != 0)
 		return -1;
-	for (int i = 0; i < CONNS; i++) {
-		char name[32], tok[64];
-		snprintf(name, sizeof(name), "load%d", i);
-		if (ts_world_user(&world, name, 0, tok, NULL) != 0 ||
-		    ts_app_tokens(world.host.base_url, tok, "load-app", NULL, tokens[i], NULL) != 0)
-			return -1;
-	}
-	return 0;
+	return ts_world_app_users(&world, "load-app", "load", CONNS, tokens);
 }
 
 static int teardown(void **state)

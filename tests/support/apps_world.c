@@ -96,3 +96,16 @@ int ts_app_tokens(const char *base_url, const char *user_tok, const char *app_id
 	ts_resp_free(&r);
 	return rc;
 }
+
+int ts_world_app_users(struct ts_world *w, const char *app_id, const char *prefix, int n,
+		       char (*acting)[64])
+{
+	for (int i = 0; i < n; i++) {
+		char name[32], tok[64];
+		snprintf(name, sizeof(name), "%s%d", prefix, i);
+		if (ts_world_user(w, name, 0, tok, NULL) != 0 ||
+		    ts_app_tokens(w->host.base_url, tok, app_id, NULL, acting[i], NULL) != 0)
+			return -1;
+	}
+	return 0;
+}

@@ -44,4 +44,9 @@ int ts_world_user(struct ts_world *w, const char *name, int admin, char *tok, ch
 int ts_app_tokens(const char *base_url, const char *user_tok, const char *app_id, char *bot,
 		  char *acting, char *bot_id);
 
+/* Creates n users "<prefix><i>" and copies the acting-user token app_id is
+ * handed for each to acting[i]. 0 or -1. */
+int ts_world_app_users(struct ts_world *w, const char *app_id, const char *prefix, int n,
+		       char (*acting)[64]);
+
 #endif
