@@ -1,5 +1,6 @@
 #include "urlencoded.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,25 +48,39 @@ static int decode(const char *s, size_t len, char *out, size_t cap)
 	return FORM_OK;
 }
 
+/* One name=value pair of a form, raw (still percent-encoded). */
+struct form_pair {
+	const char *name, *value;
+	size_t name_len, value_len;
+};
+
+/* The pair at *at, moving *at past it; false at the end of the text. */
+static bool next_pair(const char *text, size_t len, size_t *at, struct form_pair *p)
+{
+	const char *pair = text + *at, *amp, *eq;
+	size_t plen;
+
+	if (*at >= len)
+		return false;
+	amp = memchr(pair, '&', len - *at);
+	plen = amp ? (size_t)(amp - pair) : len - *at;
+	eq = memchr(pair, '=', plen);
+	p->name = pair;
+	p->name_len = eq ? (size_t)(eq - pair) : plen;
+	p->value = eq ? eq + 1 : "";
+	p->value_len = eq ? plen - p->name_len - 1 : 0;
+	*at += plen + 1;
+	return true;
+}
+
 int form_get(const char *text, size_t len, const char *name, char *out, size_t cap)
 {
-	size_t nlen = strlen(name);
-	size_t i = 0;
+	size_t nlen = strlen(name), at = 0;
+	struct form_pair p;
 
-	while (i < len) {
-		const char *pair = text + i;
-		const char *amp = memchr(pair, '&', len - i);
-		size_t plen = amp ? (size_t)(amp - pair) : len - i;
-		const char *eq = memchr(pair, '=', plen);
-		size_t klen = eq ? (size_t)(eq - pair) : plen;
-
-		if (klen == nlen && memcmp(pair, name, nlen) == 0) {
-			if (!eq)
-				return decode("", 0, out, cap);
-			return decode(eq + 1, plen - klen - 1, out, cap);
-		}
-		i += plen + 1;
-	}
+	while (next_pair(text, len, &at, &p))
+		if (p.name_len == nlen && memcmp(p.name, name, nlen) == 0)
+			return decode(p.value, p.value_len, out, cap);
 	return FORM_ENOTFOUND;
 }
 
@@ -169,23 +184,15 @@ int form_each(const char *text, size_t len,
 	      int (*fn)(const char *name, const char *value, void *arg), void *arg)
 {
 	char name[PAIR_MAX], value[PAIR_MAX];
-	size_t i = 0;
+	struct form_pair p;
+	size_t at = 0;
+	int rc;
 
-	while (i < len) {
-		const char *pair = text + i;
-		const char *amp = memchr(pair, '&', len - i);
-		size_t plen = amp ? (size_t)(amp - pair) : len - i;
-		const char *eq = memchr(pair, '=', plen);
-		size_t klen = eq ? (size_t)(eq - pair) : plen;
-
-		i += plen + 1;
-		if (klen == 0 || decode(pair, klen, name, sizeof(name)) != FORM_OK)
+	while (next_pair(text, len, &at, &p)) {
+		if (p.name_len == 0 || decode(p.name, p.name_len, name, sizeof(name)) != FORM_OK ||
+		    decode(p.value, p.value_len, value, sizeof(value)) != FORM_OK)
 			continue;
-		if (decode(eq ? eq + 1 : "", eq ? plen - klen - 1 : 0, value, sizeof(value)) !=
-		    FORM_OK)
-			continue;
-		int rc = fn(name, value, arg);
-		if (rc)
+		if ((rc = fn(name, value, arg)) != 0)
 			return rc;
 	}
 	return 0;

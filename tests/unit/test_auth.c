@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -92,6 +93,38 @@ static void form_values_are_decoded_and_bounded(void **state)
 	assert_int_equal(form_get(f, 3, "login_id", out, sizeof(out)), FORM_ENOTFOUND);
 }
 
+/* form_each: collects "name=value;" and stops when asked to. */
+struct pairs {
+	char seen[128];
+	const char *stop_at;
+};
+
+static int collect(const char *name, const char *value, void *arg)
+{
+	struct pairs *p = arg;
+	size_t n = strlen(p->seen);
+
+	snprintf(p->seen + n, sizeof(p->seen) - n, "%s=%s;", name, value);
+	return p->stop_at && strcmp(name, p->stop_at) == 0 ? 7 : 0;
+}
+
+static void form_each_decodes_pairs_and_skips_bad_ones(void **state)
+{
+	const char *f = "code=a%2Bb&&=nameless&flag&bad=%zz&st%61te=x+y&last=1";
+	struct pairs p = { "", NULL };
+
+	(void)state;
+	assert_int_equal(form_each(f, strlen(f), collect, &p), 0);
+	assert_string_equal(p.seen, "code=a+b;flag=;state=x y;last=1;");
+	memset(&p, 0, sizeof(p));
+	p.stop_at = "flag";
+	assert_int_equal(form_each(f, strlen(f), collect, &p), 7);
+	assert_string_equal(p.seen, "code=a+b;flag=;");
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(form_each("", 0, collect, &p), 0);
+	assert_string_equal(p.seen, "");
+}
+
 static void cookies_are_found_by_exact_name(void **state)
 {
 	char out[16];
@@ -164,6 +197,7 @@ int main(void)
 		cmocka_unit_test(overlong_token_is_truncated_never_overflows),
 		cmocka_unit_test(csrf_rule),
 		cmocka_unit_test(form_values_are_decoded_and_bounded),
+		cmocka_unit_test(form_each_decodes_pairs_and_skips_bad_ones),
 		cmocka_unit_test(cookies_are_found_by_exact_name),
 		cmocka_unit_test(only_local_paths_are_redirect_targets),
 		cmocka_unit_test(html_is_escaped),
