@@ -180,6 +180,22 @@ static int api_sessions_revoke_prop(mmplugin_host *host, const char *key, const 
 	return MMPLUGIN_OK;
 }
 
+/* Every request is served on a worker and answered when serve_http returns
+ * (held responses arrive with the I/O fast path). */
+static void api_response_finish(mmplugin_response *resp)
+{
+	(void)resp;
+	log_kv(LOG_ERROR, "response_finish called but this host does not hold responses yet",
+	       NULL);
+}
+
+/* The one backend this host has: LMDB under the data folder. */
+static const char *api_store_json(mmplugin_host *host)
+{
+	(void)host;
+	return "{\"backend\":\"lmdb\"}";
+}
+
 const struct mmplugin_host_api plugin_host_api = {
 	.struct_size = sizeof(struct mmplugin_host_api),
 	.abi_major = MMPLUGIN_ABI_MAJOR,
@@ -196,4 +212,6 @@ const struct mmplugin_host_api plugin_host_api = {
 	.user_set_active = api_user_set_active,
 	.session_create = api_session_create,
 	.sessions_revoke_prop = api_sessions_revoke_prop,
+	.response_finish = api_response_finish,
+	.store_json = api_store_json,
 };

@@ -185,7 +185,10 @@ int plugin_registry_serve(struct plugin_registry *reg, const char *id, size_t id
 			pthread_rwlock_unlock(&p->lock);
 			return -1;
 		}
-		p->desc->serve_http(p->state, req, resp);
+		if (p->desc->abi_minor >= 3)
+			(void)p->desc->serve_http(p->state, req, resp);
+		else
+			p->desc->serve_http_v12(p->state, req, resp);
 		pthread_rwlock_unlock(&p->lock);
 		return 0;
 	}

@@ -107,6 +107,7 @@ static void serve_plugin(struct host_request *r)
 	req.headers = r->headers;
 	req.headers_len = r->headers_len;
 	req.remote_addr = (struct mmplugin_str){ r->remote, strlen(r->remote) };
+	req.on_worker = 1;
 	if (r->auth == AUTH_OK) {
 		const struct host_session *s = &r->session;
 		for (size_t i = 0; i < s->props_len; i++) {
@@ -126,6 +127,9 @@ static void serve_plugin(struct host_request *r)
 		req.session = &session;
 		user_to_plugin(&s->user, &user);
 		req.session_user = &user;
+		req.session_source = r->token.source == AUTH_SRC_HEADER   ? MMPLUGIN_SESSION_HEADER
+				     : r->token.source == AUTH_SRC_COOKIE ? MMPLUGIN_SESSION_COOKIE
+									  : MMPLUGIN_SESSION_QUERY;
 	}
 	if (plugin_registry_serve(r->host->plugins, m->plugin_id, m->plugin_id_len, &req,
 				  r->resp) != 0) {

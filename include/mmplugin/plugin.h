@@ -41,6 +41,21 @@
  *   6. id equals the id in plugin.json, version is non-NULL;
  *   7. activate, deactivate and serve_http are all non-NULL.
  * A plugin that passed these checks and was activated is never dlclose()d.
+ *
+ * History
+ * -------
+ * 1.0  descriptor, responses, log, settings, data dir, site URL.
+ * 1.1  users and sessions in the host API.
+ * 1.2  the session's user in the request (session_user).
+ * 1.3  serve_http returns what it did (MMPLUGIN_DONE, MMPLUGIN_DEFER,
+ *      MMPLUGIN_ASYNC): a request that cannot block is answered on the HTTP
+ *      I/O thread that read it, work that may block runs on a worker, and a
+ *      plugin may answer later from a thread of its own (response_finish);
+ *      the request says how its session was presented (session_source) and
+ *      whether it runs on a worker (on_worker); the host tells the plugin
+ *      which storage backend the admin configured (store_json).
+ *      Plugins built for 1.2 keep working: the host calls their serve_http
+ *      (serve_http_v12) on a worker only.
  */
 #ifndef MMPLUGIN_PLUGIN_H
 #define MMPLUGIN_PLUGIN_H
@@ -54,7 +69,7 @@ extern "C" {
 
 #define MMPLUGIN_MAGIC 0x4d4d504cu /* "MMPL" */
 #define MMPLUGIN_ABI_MAJOR 1
-#define MMPLUGIN_ABI_MINOR 2
+#define MMPLUGIN_ABI_MINOR 3
 
 /* The one symbol a plugin exports. */
 #define MMPLUGIN_ENTRY_SYMBOL "mmplugin_entry_v1"
@@ -81,6 +96,33 @@ enum mmplugin_rc {
 	MMPLUGIN_EIO = -5,       /* the host's storage failed */
 	MMPLUGIN_ESTATE = -6,    /* called at the wrong time (e.g. after the response was sent) */
 	MMPLUGIN_EEXIST = -7,    /* the name is taken by something else (ABI 1.1) */
+};
+
+/* What serve_http did (ABI 1.3). */
+enum mmplugin_serve_rc {
+	/* The response is complete: the host sends it. */
+	MMPLUGIN_DONE = 0,
+	/* Nothing was done and the response was not touched: the work may
+	 * block (a disk commit, a network call, a password hash). The host
+	 * suspends the connection and calls serve_http again for the same
+	 * request on a worker thread, with req->on_worker set. Returning
+	 * MMPLUGIN_DEFER from a call with on_worker set is an error (500). */
+	MMPLUGIN_DEFER = 1,
+	/* The plugin keeps the response and will finish it later, from any
+	 * thread, with response_finish(). The request's views (req) end when
+	 * serve_http returns: copy what the later answer needs. resp stays
+	 * valid until response_finish. The host holds the connection (without
+	 * a thread) until then. */
+	MMPLUGIN_ASYNC = 2,
+};
+
+/* How the request's session was presented (ABI 1.3). Browsers send cookies;
+ * Apps and scripts send a header or, rarely, a query parameter. */
+enum mmplugin_session_source {
+	MMPLUGIN_SESSION_NONE = 0,   /* no session */
+	MMPLUGIN_SESSION_HEADER = 1, /* Authorization: Bearer|Token <t> */
+	MMPLUGIN_SESSION_COOKIE = 2, /* MMAUTHTOKEN cookie (CSRF already checked) */
+	MMPLUGIN_SESSION_QUERY = 3,  /* ?access_token=<t> */
 };
 
 /* Log levels for mmplugin_host_api.log. */
@@ -162,6 +204,15 @@ struct mmplugin_request {
 	 * request (active, else there would be no session); NULL when there is
 	 * no session. Saves a user_get per request. */
 	const struct mmplugin_user *session_user;
+
+	/* ---- ABI 1.3 ------------------------------------------------------ */
+	/* 1 when serve_http runs on a worker thread (after MMPLUGIN_DEFER, or
+	 * always for plugins built for 1.2); 0 on an HTTP I/O thread, where
+	 * nothing may block. */
+	int on_worker;
+	/* enum mmplugin_session_source: how the session was presented;
+	 * MMPLUGIN_SESSION_NONE when session is NULL. */
+	int session_source;
 };
 
 /* The response being built for one request. Opaque; owned by the host; valid
@@ -264,6 +315,27 @@ struct mmplugin_host_api {
 	 * MMPLUGIN_EINVAL, MMPLUGIN_EIO. */
 	int (*sessions_revoke_prop)(mmplugin_host *host, const char *key, const char *value,
 				    size_t *revoked);
+
+	/* ---- ABI 1.3: answering later, the store ---------------------------- */
+
+	/* Hands a response whose serve_http returned (or is about to return)
+	 * MMPLUGIN_ASYNC back to the host, which sends it. Call it exactly once
+	 * per such response, from any thread, also before serve_http has
+	 * returned; resp must not be used afterwards. Between serve_http's
+	 * return and this call the response_* setters may be used from any one
+	 * thread at a time. If the client went away meanwhile, the host
+	 * discards the answer. While the host drains at shutdown it waits for
+	 * held responses like any other request in flight. */
+	void (*response_finish)(mmplugin_response *resp);
+
+	/* The storage backend the admin configured for this node, as the JSON
+	 * text of the host config's "store" object: {"backend":"lmdb"} or
+	 * {"backend":"postgres","url":"postgresql://...", ...}. The plugin
+	 * opens its own connections or environment with it (no handle crosses
+	 * the ABI); with "lmdb" its files live under data_dir(). The URL may
+	 * hold a password: never log it. Borrowed, NUL-terminated, valid until
+	 * deactivate() returns. */
+	const char *(*store_json)(mmplugin_host *host);
 };
 
 /*
@@ -276,8 +348,13 @@ struct mmplugin_host_api {
  *   every serve_http call has returned and before the host exits or the
  *   plugin is disabled. The plugin releases everything it holds.
  * - serve_http: from many threads at once; must be thread-safe. req and resp
- *   are valid only during the call. The plugin answers through the
- *   response_* functions of the host API.
+ *   are valid only during the call (resp longer after MMPLUGIN_ASYNC). The
+ *   plugin answers through the response_* functions of the host API and
+ *   returns an enum mmplugin_serve_rc. A call with req->on_worker == 0 runs
+ *   on an HTTP I/O thread: it must not block (no disk commit, no network,
+ *   no lock held for long); it returns MMPLUGIN_DEFER to be called again on
+ *   a worker. Plugins built for ABI 1.2 and before fill serve_http_v12 (no
+ *   return value); the host calls them on a worker only.
  */
 struct mmplugin_descriptor {
 	uint32_t magic;       /* MMPLUGIN_MAGIC */
@@ -289,8 +366,14 @@ struct mmplugin_descriptor {
 
 	int (*activate)(mmplugin_host *host, const struct mmplugin_host_api *api, void **state_out);
 	void (*deactivate)(void *state);
-	void (*serve_http)(void *state, const struct mmplugin_request *req,
-			   mmplugin_response *resp);
+	union {
+		/* abi_minor >= 3: returns enum mmplugin_serve_rc. */
+		int (*serve_http)(void *state, const struct mmplugin_request *req,
+				  mmplugin_response *resp);
+		/* abi_minor <= 2: no return value (as MMPLUGIN_DONE). */
+		void (*serve_http_v12)(void *state, const struct mmplugin_request *req,
+				       mmplugin_response *resp);
+	};
 };
 
 /* The entry point every plugin exports. Returns a pointer to a descriptor
