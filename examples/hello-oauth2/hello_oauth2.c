@@ -244,7 +244,7 @@ static json_t *call_oauth2_complete(const json_t *req)
 	rc = mmapps_oauth2_exchange(&oc, str_at(req, "values", "code"),
 				    str_at(req, "values", "code_verifier"), &token, &len, &e);
 	if (rc != MMAPPS_OK) {
-		snprintf(text, sizeof(text), "The provider refused the code: %s", e.message);
+		snprintf(text, sizeof(text), "Could not exchange the code: %s", e.message);
 		return error(text);
 	}
 	mm = mmapps_client_new(cfg.site_url, str_at(ctx, "acting_user_access_token", NULL));

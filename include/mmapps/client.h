@@ -53,7 +53,8 @@ enum mmapps_rc {
 	MMAPPS_OK = 0,
 	MMAPPS_EINVAL = -1, /* a NULL or malformed argument (e.g. a body that is not JSON) */
 	MMAPPS_ENOMEM = -2,
-	MMAPPS_EHTTP = -3,    /* the server answered with a status other than 200 or 201 */
+	MMAPPS_EHTTP = -3,    /* the server answered with a status other than 200 or 201;
+			       * for the OAuth2 helpers: the provider refused */
 	MMAPPS_ENETWORK = -4, /* no answer: connection refused, DNS, timeout, TLS */
 	MMAPPS_EPROTOCOL =
 		-5,        /* an answer that is not what the API promises (too large, not JSON) */
@@ -152,7 +153,8 @@ struct mmapps_jwt_claims {
 
 /* Verifies authorization, the value of the Mattermost-App-Authorization
  * header ("Bearer <JWT>", scheme in any case; NULL when the header is
- * absent), against secret[0..secret_len). It checks, in order: the scheme
+ * absent), against secret[0..secret_len): the secret's text as install-app
+ * shows it, used as it is (not base64-decoded). It checks, in order: the scheme
  * and shape (three base64url parts, at most MMAPPS_JWT_MAX bytes), the
  * header's alg (exactly "HS256"; "none" and every other algorithm are
  * refused), the HMAC-SHA256 signature (compared in constant time), then the
