@@ -141,7 +141,7 @@ int sessions_create(struct host_store *store, const struct session_new *n,
 	free(record);
 	if (rc != 0) {
 		sodium_memzero(token, SESSION_TOKEN_LEN + 1);
-		return SESSIONS_EIO;
+		return store_write_rc(rc);
 	}
 	if (out)
 		*out = s;
@@ -218,7 +218,7 @@ int sessions_revoke_token(struct host_store *store, const char *token, size_t le
 	token_hash(token, len, a.hash);
 	rc = kv_write(&store->kv, delete_session, &a);
 	sessions_changed(store);
-	return rc;
+	return store_write_rc(rc);
 }
 
 struct match_ctx {
@@ -298,7 +298,7 @@ int sessions_revoke_prop(struct host_store *store, const char *key, const char *
 
 	if (count)
 		*count = rc == 0 ? a.count : 0;
-	return rc;
+	return store_write_rc(rc);
 }
 
 int sessions_revoke_user(struct host_store *store, const char *user_id, size_t *count)
@@ -313,7 +313,7 @@ int sessions_revoke_user(struct host_store *store, const char *user_id, size_t *
 
 	if (count)
 		*count = rc == 0 ? a.count : 0;
-	return rc;
+	return store_write_rc(rc);
 }
 
 int sessions_sweep(struct host_store *store, size_t max, size_t *count)
@@ -328,5 +328,5 @@ int sessions_sweep(struct host_store *store, size_t max, size_t *count)
 
 	if (count)
 		*count = rc == 0 ? a.count : 0;
-	return rc;
+	return store_write_rc(rc);
 }

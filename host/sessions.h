@@ -23,9 +23,11 @@
 enum sessions_rc {
 	SESSIONS_OK = 0,
 	SESSIONS_ENOTFOUND = -1, /* unknown, revoked or expired token */
-	SESSIONS_EIO = -2,
+	SESSIONS_EIO = STORE_EIO,
 	SESSIONS_EINVALID = -5, /* too many props, a prop too long, a bad user */
 	SESSIONS_ENOMEM = -6,
+	SESSIONS_EMAPFULL = STORE_EMAPFULL, /* the store is full; nothing was written */
+	SESSIONS_ENOSPC = STORE_ENOSPC,     /* the disk is full; nothing was written */
 };
 
 struct session_prop {
@@ -58,7 +60,9 @@ struct session_new {
 };
 
 /* Creates a session; writes its token (NUL-terminated) into token and the
- * record into out (may be NULL). */
+ * record into out (may be NULL). SESSIONS_OK, SESSIONS_EINVALID,
+ * SESSIONS_ENOMEM, SESSIONS_EMAPFULL or SESSIONS_ENOSPC (store_strerror
+ * says which for a log line), SESSIONS_EIO; on failure token is wiped. */
 int sessions_create(struct host_store *s, const struct session_new *n,
 		    char token[SESSION_TOKEN_LEN + 1], struct host_session *out)
 	__attribute__((warn_unused_result));
@@ -68,7 +72,9 @@ int sessions_create(struct host_store *s, const struct session_new *n,
 int sessions_lookup(struct host_store *s, const char *token, size_t len, struct host_session *out)
 	__attribute__((warn_unused_result));
 
-/* Revokes the session of token. 0 or SESSIONS_ENOTFOUND. */
+/* Revokes the session of token. 0, SESSIONS_ENOTFOUND, or a write error as
+ * for sessions_create (a delete needs room too: LMDB copies pages). The
+ * revocations below return 0 or such a write error. */
 int sessions_revoke_token(struct host_store *s, const char *token, size_t len);
 
 /* Revokes every session whose prop key equals value; *count gets how many. */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fs_util.h"
@@ -11,9 +12,34 @@
 #define STORE_MAP_INITIAL (64UL * 1024 * 1024)
 #define STORE_MAP_MAX (64UL * 1024 * 1024 * 1024)
 
+#define STORE_TEST_MAP_MIN (64UL * 1024)
+
+/* The map's initial and maximum size: the defaults, or the test cap. */
+static int map_sizes(size_t *initial, size_t *max, char *err, size_t err_cap)
+{
+	const char *cap = getenv(STORE_TEST_MAP_ENV);
+	unsigned long long v;
+	char *end;
+
+	*initial = STORE_MAP_INITIAL;
+	*max = STORE_MAP_MAX;
+	if (!cap)
+		return 0;
+	errno = 0;
+	v = strtoull(cap, &end, 10);
+	if (errno || end == cap || *end || v < STORE_TEST_MAP_MIN || v > STORE_MAP_MAX) {
+		snprintf(err, err_cap, "%s must be a number of bytes from %lu to %lu",
+			 STORE_TEST_MAP_ENV, STORE_TEST_MAP_MIN, STORE_MAP_MAX);
+		return -1;
+	}
+	*initial = *max = (size_t)v;
+	return 0;
+}
+
 int store_open(struct host_store *s, const char *data_dir, char *err, size_t err_cap)
 {
 	char dir[4096];
+	size_t map_initial, map_max;
 	int n = snprintf(dir, sizeof(dir), "%s/host", data_dir);
 
 	memset(s, 0, sizeof(*s));
@@ -21,12 +47,14 @@ int store_open(struct host_store *s, const char *data_dir, char *err, size_t err
 		snprintf(err, err_cap, "data folder path too long");
 		return -1;
 	}
+	if (map_sizes(&map_initial, &map_max, err, err_cap) != 0)
+		return -1;
 	if (fs_mkdir_p(data_dir, 0700) != 0) {
 		snprintf(err, err_cap, "cannot create the data folder %s: %s", data_dir,
 			 strerror(errno));
 		return -1;
 	}
-	if (kv_open(&s->kv, dir, 8, STORE_MAP_INITIAL, STORE_MAP_MAX, err, err_cap) != KV_OK)
+	if (kv_open(&s->kv, dir, 8, map_initial, map_max, err, err_cap) != KV_OK)
 		return -1;
 	if (kv_dbi(&s->kv, "users", &s->users) || kv_dbi(&s->kv, "usernames", &s->usernames) ||
 	    kv_dbi(&s->kv, "emails", &s->emails) || kv_dbi(&s->kv, "sessions", &s->sessions) ||
@@ -41,6 +69,32 @@ int store_open(struct host_store *s, const char *data_dir, char *err, size_t err
 void store_close(struct host_store *s)
 {
 	kv_close(&s->kv);
+}
+
+int store_write_rc(int kv_rc)
+{
+	switch (kv_rc) {
+	case KV_EFULL: return STORE_EMAPFULL;
+	case KV_ENOSPC: return STORE_ENOSPC;
+	case KV_EIO: return STORE_EIO;
+	default: return kv_rc;
+	}
+}
+
+const char *store_strerror(int rc)
+{
+	switch (rc) {
+	case STORE_OK: return "no error";
+	case STORE_EMAPFULL: return "MDB_MAP_FULL: the database reached its maximum size";
+	case STORE_ENOSPC: return "ENOSPC: no space left on the disk";
+	case STORE_EIO: return "the database failed (I/O error)";
+	default: return "the database failed";
+	}
+}
+
+bool store_is_full(int rc)
+{
+	return rc == STORE_EMAPFULL || rc == STORE_ENOSPC;
 }
 
 struct plugin_state_arg {

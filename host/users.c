@@ -256,18 +256,18 @@ static int write_new(MDB_txn *txn, void *arg)
 	if (rc == MDB_KEYEXIST)
 		return USERS_EUSERNAME_TAKEN;
 	if (rc != 0)
-		return rc == MDB_MAP_FULL ? MDB_MAP_FULL : USERS_EIO;
+		return kv_rc(rc);
 	k = (MDB_val){ strlen(email), email };
 	rc = mdb_put(txn, a->s->emails, &k, &idv, MDB_NOOVERWRITE);
 	if (rc == MDB_KEYEXIST)
 		return USERS_EEMAIL_TAKEN;
 	if (rc != 0)
-		return rc == MDB_MAP_FULL ? MDB_MAP_FULL : USERS_EIO;
+		return kv_rc(rc);
 	k = (MDB_val){ MM_ID_LEN, u->id };
 	v = (MDB_val){ strlen(a->record), (void *)a->record };
 	rc = mdb_put(txn, a->s->users, &k, &v, MDB_NOOVERWRITE);
 	if (rc != 0)
-		return rc == MDB_MAP_FULL ? MDB_MAP_FULL : USERS_EIO;
+		return kv_rc(rc);
 	return 0;
 }
 
@@ -301,7 +301,7 @@ int users_create(struct host_store *s, const struct user_new *n, struct host_use
 	a.record = record;
 	rc = kv_write(&s->kv, write_new, &a);
 	free(record);
-	return rc == KV_EFULL || rc == KV_EIO ? USERS_EIO : rc;
+	return store_write_rc(rc);
 }
 
 static int write_active(MDB_txn *txn, void *arg)
@@ -324,7 +324,7 @@ static int write_active(MDB_txn *txn, void *arg)
 	free(record);
 	if (a->u)
 		*a->u = u;
-	return rc == 0 ? 0 : rc == MDB_MAP_FULL ? MDB_MAP_FULL : USERS_EIO;
+	return kv_rc(rc);
 }
 
 int users_set_active(struct host_store *s, const char *id, bool active)
@@ -338,7 +338,7 @@ int users_set_active(struct host_store *s, const char *id, bool active)
 	/* A deactivated user's sessions end now, cached or not (bumped after
 	 * the commit, so that no lookup re-caches them). */
 	atomic_fetch_add(&s->session_generation, 1);
-	return rc;
+	return store_write_rc(rc);
 }
 
 /* A hash of a password nobody has, computed once, for checks that must cost

@@ -25,11 +25,13 @@
 enum users_rc {
 	USERS_OK = 0,
 	USERS_ENOTFOUND = -1,
-	USERS_EIO = -2,
+	USERS_EIO = STORE_EIO,
 	USERS_EUSERNAME_TAKEN = -3,
 	USERS_EEMAIL_TAKEN = -4,
 	USERS_EINVALID = -5, /* a field is malformed; see users_check_new */
 	USERS_ENOMEM = -6,
+	USERS_EMAPFULL = STORE_EMAPFULL, /* the store is full; nothing was written */
+	USERS_ENOSPC = STORE_ENOSPC,     /* the disk is full; nothing was written */
 };
 
 struct host_user {
@@ -57,7 +59,10 @@ struct user_new {
 int users_check_new(const struct user_new *u, char *msg, size_t cap);
 
 /* Creates a user (hashing the password with argon2id outside any
- * transaction). Usernames and emails are unique, compared lower-case. */
+ * transaction). Usernames and emails are unique, compared lower-case.
+ * USERS_OK, USERS_EINVALID, USERS_EUSERNAME_TAKEN, USERS_EEMAIL_TAKEN,
+ * USERS_ENOMEM, USERS_EMAPFULL or USERS_ENOSPC (store_strerror says which
+ * for a log line), USERS_EIO. */
 int users_create(struct host_store *s, const struct user_new *u, struct host_user *out)
 	__attribute__((warn_unused_result));
 
@@ -72,7 +77,8 @@ int users_find_login(struct host_store *s, const char *login_id, struct host_use
 int users_find_username(struct host_store *s, const char *username, struct host_user *out)
 	__attribute__((warn_unused_result));
 
-/* Sets delete_at (now) or clears it. */
+/* Sets delete_at (now) or clears it. USERS_OK, USERS_ENOTFOUND, or a write
+ * error as for users_create. */
 int users_set_active(struct host_store *s, const char *id, bool active)
 	__attribute__((warn_unused_result));
 

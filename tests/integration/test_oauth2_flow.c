@@ -115,14 +115,11 @@ static int teardown(void **state)
 
 static void login(struct ts_browser *b, const char *user, const char *pw)
 {
-	char url[256], form[256];
 	struct ts_resp r;
 
 	assert_int_equal(ts_browser_init(b), 0);
-	snprintf(url, sizeof(url), "%s/login", site);
-	snprintf(form, sizeof(form), "login_id=%s&password=%s&redirect_to=%%2F", user, pw);
-	assert_int_equal(ts_browser_go(b, url, form, &r), 0);
-	assert_int_equal(r.status, 302);
+	assert_int_equal(ts_browser_login(b, site, user, pw, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
 	ts_resp_free(&r);
 }
 
@@ -282,7 +279,7 @@ static void whole_flow_connects_and_the_app_sees_the_token(void **state)
 
 static void no_session_goes_to_login_and_comes_back(void **state)
 {
-	char location[1024], url[1200], form[1024], enc[512];
+	char location[1024], url[1200], enc[512];
 	struct ts_browser b;
 	struct ts_resp r;
 
@@ -298,11 +295,9 @@ static void no_session_goes_to_login_and_comes_back(void **state)
 	ts_resp_free(&r);
 	/* The login form carries redirect_to and brings the person back. */
 	url_encode(P "/apps/flow-app/oauth2/remote/connect", enc, sizeof(enc));
-	snprintf(form, sizeof(form), "login_id=alice&password=alice-password&redirect_to=%s", enc);
-	snprintf(url, sizeof(url), "%s/login", site);
-	assert_int_equal(ts_browser_go(&b, url, form, &r), 0);
-	assert_int_equal(r.status, 302);
-	assert_int_equal(ts_resp_header(&r, "Location", location, sizeof(location)), 0);
+	assert_int_equal(ts_browser_login(&b, site, "alice", "alice-password", enc, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(ts_page_refresh_url(&r, location, sizeof(location)), 0);
 	assert_string_equal(location, P "/apps/flow-app/oauth2/remote/connect");
 	ts_resp_free(&r);
 	snprintf(url, sizeof(url), "%s%s", site, location);
@@ -513,7 +508,7 @@ static void the_21st_state_evicts_the_first(void **state)
 
 static void expired_state_is_403(void **state)
 {
-	char cfg[300], location[2048], st[128], url[256], form[256];
+	char cfg[300], location[2048], st[128];
 	const char *extra[] = { "--config", cfg, NULL };
 	struct ts_browser b;
 	struct ts_resp r;
@@ -529,9 +524,8 @@ static void expired_state_is_403(void **state)
 	assert_int_equal(ts_host_restart(&host, plugins, extra), 0);
 	snprintf(site, sizeof(site), "http://localhost:%d", host.port);
 	assert_int_equal(ts_browser_init(&b), 0);
-	snprintf(url, sizeof(url), "%s/login", site);
-	snprintf(form, sizeof(form), "login_id=alice&password=alice-password&redirect_to=%%2F");
-	assert_int_equal(ts_browser_go(&b, url, form, &r), 0);
+	assert_int_equal(ts_browser_login(&b, site, "alice", "alice-password", NULL, &r), 0);
+	assert_int_equal(r.status, 200);
 	ts_resp_free(&r);
 	connect(&b, "flow-app", location, sizeof(location), &status);
 	assert_int_equal(status, 307);
