@@ -152,7 +152,9 @@ int kv_write(struct kv_env *kv, kv_fn fn, void *arg)
 		rc = fn(txn, arg);
 		if (rc == 0) {
 			rc = mdb_txn_commit(txn);
-			if (rc != 0 && rc != MDB_MAP_FULL)
+			if (rc == ENOSPC || rc == EDQUOT)
+				rc = KV_ENOSPC;
+			else if (rc != 0 && rc != MDB_MAP_FULL)
 				rc = KV_EIO;
 		} else {
 			mdb_txn_abort(txn);

@@ -25,6 +25,7 @@ enum kv_rc {
 	KV_OK = 0,
 	KV_ENOTFOUND = -1, /* nothing under that key */
 	KV_EIO = -2,       /* LMDB failed */
+	KV_ENOSPC = -3,    /* the disk is full (ENOSPC, EDQUOT): the commit did not happen */
 	KV_EFULL = -100,   /* the map reached its maximum size */
 };
 
@@ -52,7 +53,9 @@ int kv_read(struct kv_env *kv, kv_fn fn, void *arg) __attribute__((warn_unused_r
 
 /* Runs fn in a write transaction and commits when fn returns 0; aborts and
  * returns fn's result otherwise. When fn returns MDB_MAP_FULL, or the commit
- * fails with it, the map is doubled (up to map_max) and fn runs again. */
+ * fails with it, the map is doubled (up to map_max) and fn runs again;
+ * KV_EFULL once it cannot grow. A commit the disk has no room for is
+ * KV_ENOSPC (the old values stay). */
 int kv_write(struct kv_env *kv, kv_fn fn, void *arg) __attribute__((warn_unused_result));
 
 /* Decides for one record of kv_delete_matching: 1 delete it, 0 keep it,
