@@ -78,7 +78,8 @@ struct apps_call {
 	struct caller who;
 };
 
-/* Answers status with a JSON body and Content-Type: application/json. */
+/* Answers status with a JSON body, Content-Type: application/json and
+ * Cache-Control: no-store (every plugin JSON answer). */
 void reply_json(struct apps_call *c, int status, const char *json, size_t len);
 /* The same with a JSON value (consumed); 500 when it cannot be encoded. */
 void reply_value(struct apps_call *c, int status, json_t *value);

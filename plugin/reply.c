@@ -1,4 +1,6 @@
-/* How route handlers answer: JSON bodies and Mattermost-shaped errors. */
+/* How route handlers answer: JSON bodies and Mattermost-shaped errors. A
+ * JSON answer may carry a secret (the App record install-app returns, a
+ * user's OAuth2 data), so no JSON answer is ever kept by a cache. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@ void reply_json(struct apps_call *c, int status, const char *json, size_t len)
 
 	api->response_set_status(c->resp, status);
 	api->response_add_header(c->resp, "Content-Type", 12, "application/json", 16);
+	api->response_add_header(c->resp, "Cache-Control", 13, "no-store", 8);
 	if (api->response_set_body(c->resp, json, len) != MMPLUGIN_OK)
 		api->response_set_status(c->resp, 500);
 }

@@ -297,6 +297,42 @@ static void manifest_over_1mib_is_413(void **state)
 	free(big);
 }
 
+static void assert_no_store(const struct ts_resp *r, const char *what)
+{
+	char v[64];
+
+	if (ts_resp_header(r, "Cache-Control", v, sizeof(v)) != 0 || strcmp(v, "no-store") != 0)
+		fail_msg("%s: no Cache-Control: no-store in %.300s", what, r->headers);
+}
+
+static void secret_bearing_answers_are_never_cached(void **state)
+{
+	struct ts_resp r;
+
+	(void)state;
+	r = api("POST", P "/api/v1/install-app", admin_tok,
+		"{\"manifest\":{\"app_id\":\"cache-app\",\"display_name\":\"C\","
+		"\"homepage_url\":\"https://x\",\"http\":{\"root_url\":\"http://127.0.0.1:1\"}}}");
+	expect(&r, 200, NULL);
+	assert_non_null(strstr(r.body, "\"secret\""));
+	assert_no_store(&r, "install-app");
+	ts_resp_free(&r);
+	r = api("GET", P "/api/v1/apps/cache-app", admin_tok, NULL);
+	expect(&r, 200, NULL);
+	assert_no_store(&r, "apps/{id}");
+	ts_resp_free(&r);
+	r = api("GET", P "/api/v1/apps", admin_tok, NULL);
+	assert_no_store(&r, "apps");
+	ts_resp_free(&r);
+	r = api("GET", P "/api/v1/ping", NULL, NULL);
+	assert_no_store(&r, "ping");
+	ts_resp_free(&r);
+	r = api("GET", P "/api/v1/apps/nope-app", admin_tok, NULL);
+	expect(&r, 404, "apps.app.not_found.app_error");
+	assert_no_store(&r, "an error");
+	ts_resp_free(&r);
+}
+
 static void install_shows_the_secret_once_then_redacts(void **state)
 {
 	struct ts_resp r;
@@ -712,6 +748,7 @@ int main(void)
 		cmocka_unit_test(every_manifest_error_names_its_field),
 		cmocka_unit_test(manifest_over_1mib_is_413),
 		cmocka_unit_test(install_shows_the_secret_once_then_redacts),
+		cmocka_unit_test(secret_bearing_answers_are_never_cached),
 		cmocka_unit_test(reinstall_keeps_bot_and_secret),
 		cmocka_unit_test(call_gets_expanded_context_and_real_tokens),
 		cmocka_unit_test(required_expansion_that_cannot_be_made_fails_the_call),
