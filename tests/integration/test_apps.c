@@ -164,6 +164,18 @@ static json_t *last_received(const char *path)
 	return hit;
 }
 
+static size_t count_received(const char *path)
+{
+	json_t *all = received();
+	size_t n = 0, i;
+	json_t *r;
+
+	json_array_foreach(all, i, r) n +=
+		strcmp(json_string_value(json_object_get(r, "path")), path) == 0;
+	json_decref(all);
+	return n;
+}
+
 /* Runs a call as token; returns the parsed answer (a call response). */
 static json_t *call(const char *token, const char *app_id, const char *path, const char *expand)
 {
@@ -529,6 +541,56 @@ static void call_request_errors(void **state)
 	}
 }
 
+static void reserved_paths_are_reserved_however_spelled(void **state)
+{
+	static const char *const reserved[] = {
+		"/oauth2/%63omplete", "/oauth2/%63%6F%6Dplete", "/oauth2//complete",
+		"/./oauth2/complete", "/OAuth2/Complete",       "/oauth2/complete/",
+		"/oauth2/connect/.",  "/install%2Dhook",        "/UNINSTALL-HOOK",
+	};
+	static const char *const refused[] = {
+		"/oauth2%2Fcomplete", "/x/%2e%2e/oauth2/complete", "/oauth2/%2563omplete",
+		"/oauth2/complete;x", "/oauth2/complete%3Fx",
+	};
+	size_t completes = count_received("/oauth2/complete");
+	size_t connects = count_received("/oauth2/connect");
+	struct ts_resp r;
+	json_t *resp, *rec;
+	char body[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+		snprintf(
+			body, sizeof(body),
+			"{\"path\":\"%s\",\"values\":{\"code\":\"chosen\",\"code_verifier\":\"v\"},"
+			"\"context\":{\"app_id\":\"test-app\"}}",
+			reserved[i]);
+		r = api("POST", P "/api/v1/call", user_tok, body);
+		if (r.status != 403 || !strstr(r.body, "apps.call.forbidden_path.app_error"))
+			fail_msg("%s: %ld %.200s", reserved[i], r.status, r.body);
+		ts_resp_free(&r);
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(body, sizeof(body),
+			 "{\"path\":\"%s\",\"context\":{\"app_id\":\"test-app\"}}", refused[i]);
+		r = api("POST", P "/api/v1/call", user_tok, body);
+		if (r.status != 400 || !strstr(r.body, "apps.call.invalid.app_error"))
+			fail_msg("%s: %ld %.200s", refused[i], r.status, r.body);
+		ts_resp_free(&r);
+	}
+	assert_int_equal(count_received("/oauth2/complete"), completes);
+	assert_int_equal(count_received("/oauth2/connect"), connects);
+	/* The App is sent the path that was checked. */
+	resp = call(user_tok, "test-app", "/ech%6f//", NULL);
+	assert_string_equal(json_string_value(json_object_get(resp, "type")), "ok");
+	json_decref(resp);
+	rec = last_received("/echo");
+	assert_non_null(rec);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(rec, "body"), "path")), "/echo");
+	json_decref(rec);
+}
+
 static void every_app_failure_is_an_error_response(void **state)
 {
 	static const struct {
@@ -574,18 +636,6 @@ static void *slow_call(void *arg)
 	json_decref(resp);
 	s->done = 1;
 	return NULL;
-}
-
-static size_t count_received(const char *path)
-{
-	json_t *all = received();
-	size_t n = 0, i;
-	json_t *r;
-
-	json_array_foreach(all, i, r) n +=
-		strcmp(json_string_value(json_object_get(r, "path")), path) == 0;
-	json_decref(all);
-	return n;
 }
 
 static void slow_apps_do_not_stop_other_routes(void **state)
@@ -753,6 +803,7 @@ int main(void)
 		cmocka_unit_test(call_gets_expanded_context_and_real_tokens),
 		cmocka_unit_test(required_expansion_that_cannot_be_made_fails_the_call),
 		cmocka_unit_test(call_request_errors),
+		cmocka_unit_test(reserved_paths_are_reserved_however_spelled),
 		cmocka_unit_test(every_app_failure_is_an_error_response),
 		cmocka_unit_test(slow_apps_do_not_stop_other_routes),
 		cmocka_unit_test(disable_revokes_tokens_and_blocks_calls),
