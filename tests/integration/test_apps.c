@@ -791,6 +791,57 @@ static void bot_name_taken_by_a_person_is_409(void **state)
 	ts_resp_free(&r);
 }
 
+static void app_ids_differing_in_case_are_one_app(void **state)
+{
+	char body[1024], bot_tok[64], bot_path[128];
+	struct ts_resp r;
+	json_t *resp;
+
+	(void)state;
+	snprintf(body, sizeof(body),
+		 "{\"manifest\":{\"app_id\":\"case-app\",\"display_name\":\"C\","
+		 "\"homepage_url\":\"https://x\",\"requested_permissions\":[\"act_as_bot\"],"
+		 "\"http\":{\"root_url\":\"%s\"}}}",
+		 app.base_url);
+	r = api("POST", P "/api/v1/install-app", admin_tok, body);
+	expect(&r, 200, NULL);
+	ts_resp_free(&r);
+	resp = call(user_tok, "case-app", "/echo", NULL);
+	snprintf(bot_tok, sizeof(bot_tok), "%s", ctx_str(resp, "bot_access_token"));
+	snprintf(bot_path, sizeof(bot_path), "/api/v4/users/%s", ctx_str(resp, "bot_user_id"));
+	json_decref(resp);
+	/* CASE-APP would get case-app's bot, and take it away when it goes. */
+	snprintf(body, sizeof(body),
+		 "{\"manifest\":{\"app_id\":\"CASE-APP\",\"display_name\":\"C\","
+		 "\"homepage_url\":\"https://x\",\"requested_permissions\":[\"act_as_bot\"],"
+		 "\"http\":{\"root_url\":\"http://127.0.0.1:1\"}}}");
+	r = api("POST", P "/api/v1/install-app", admin_tok, body);
+	expect(&r, 409, "apps.install.app_id_conflict.app_error");
+	assert_non_null(strstr(r.body, "case-app"));
+	ts_resp_free(&r);
+	r = api("POST", P "/api/v1/uninstall-app", admin_tok, "{\"app_id\":\"CASE-APP\"}");
+	expect(&r, 404, "apps.app.not_found.app_error");
+	ts_resp_free(&r);
+	r = api("POST", P "/api/v1/disable-app", admin_tok, "{\"app_id\":\"Case-App\"}");
+	expect(&r, 404, "apps.app.not_found.app_error");
+	ts_resp_free(&r);
+	/* case-app is untouched: installed, enabled, its bot active. */
+	r = api("GET", P "/api/v1/apps/case-app", admin_tok, NULL);
+	expect(&r, 200, NULL);
+	assert_non_null(strstr(r.body, "\"disabled\":false"));
+	ts_resp_free(&r);
+	r = api("GET", bot_path, admin_tok, NULL);
+	expect(&r, 200, NULL);
+	assert_non_null(strstr(r.body, "\"delete_at\":0"));
+	ts_resp_free(&r);
+	r = api("GET", "/api/v4/users/me", bot_tok, NULL);
+	expect(&r, 200, NULL);
+	ts_resp_free(&r);
+	resp = call(user_tok, "case-app", "/echo", NULL);
+	assert_string_equal(json_string_value(json_object_get(resp, "type")), "ok");
+	json_decref(resp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -809,6 +860,7 @@ int main(void)
 		cmocka_unit_test(disable_revokes_tokens_and_blocks_calls),
 		cmocka_unit_test(uninstall_calls_the_app_and_removes_everything),
 		cmocka_unit_test(bot_name_taken_by_a_person_is_409),
+		cmocka_unit_test(app_ids_differing_in_case_are_one_app),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
