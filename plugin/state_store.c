@@ -238,7 +238,7 @@ int oauth2_state_consume(struct apps_store *st, const unsigned char hash[STATE_H
 	int rc = kv_write(&st->kv, consume_txn, &a);
 
 	if (rc != 0)
-		return rc == KV_EFULL ? STORE_EFULL : STORE_EIO;
+		return rc == KV_EFULL ? STORE_EFULL : rc == KV_ENOSPC ? STORE_ENOSPC : STORE_EIO;
 	return a.result;
 }
 
@@ -312,5 +312,8 @@ int oauth2_state_sweep(struct apps_store *st, int64_t now_ms, size_t *count)
 
 	if (count)
 		*count = rc == 0 ? a.count : 0;
-	return rc == 0 ? STORE_OK : rc == KV_EFULL ? STORE_EFULL : STORE_EIO;
+	return rc == 0           ? STORE_OK
+	       : rc == KV_EFULL  ? STORE_EFULL
+	       : rc == KV_ENOSPC ? STORE_ENOSPC
+				 : STORE_EIO;
 }

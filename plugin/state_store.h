@@ -33,7 +33,7 @@ int oauth2_state_create(struct apps_store *st, const unsigned char hash[STATE_HA
 /* Reads and deletes the state in one write transaction, if it belongs to
  * app_id and user_id and has not expired; its code_verifier goes to
  * verifier. STATE_OK, STATE_ENOTFOUND, STATE_EEXPIRED, STATE_EMISMATCH,
- * STORE_ECORRUPT, STORE_EIO. */
+ * STORE_ECORRUPT, STORE_EIO, STORE_ENOSPC, STORE_EFULL. */
 int oauth2_state_consume(struct apps_store *st, const unsigned char hash[STATE_HASH_LEN],
 			 const char *app_id, const char *user_id, int64_t now_ms, char *verifier,
 			 size_t verifier_cap) __attribute__((warn_unused_result));
