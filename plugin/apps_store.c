@@ -114,11 +114,11 @@ static int rec_get(MDB_txn *txn, void *arg)
 	return STORE_OK;
 }
 
-/* kv's codes are the store's (KV_EIO is STORE_EIO, KV_ENOSPC STORE_ENOSPC)
- * but for the full map. */
+/* kv's codes are the store's (KV_EIO is STORE_EIO) but for the full map
+ * and the full disk. */
 static int map_kv(int rc)
 {
-	return rc == KV_EFULL ? STORE_EFULL : rc;
+	return rc == KV_EFULL ? STORE_EFULL : rc == KV_ENOSPC ? STORE_ENOSPC : rc;
 }
 
 static int sealed_get(struct apps_store *st, MDB_dbi dbi, const char *db, const void *key,

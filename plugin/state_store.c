@@ -170,7 +170,7 @@ int oauth2_state_create(struct apps_store *st, const unsigned char hash[STATE_HA
 	free(sealed);
 	if (evicted)
 		*evicted = rc == 0 ? a.evicted : 0;
-	return rc == KV_EFULL ? STORE_EFULL : rc;
+	return rc == KV_EFULL ? STORE_EFULL : rc == KV_ENOSPC ? STORE_ENOSPC : rc;
 }
 
 struct consume_arg {
