@@ -36,8 +36,8 @@ static const char serve_usage[] =
 	"  --data-dir DIR     where data lives (default ./data)\n"
 	"  --plugin-dir DIR   where plugin folders are (default: ../plugins next to\n"
 	"                     the mmhost binary)\n"
-	"  --site-url URL     the server's public URL (default derived from --listen,\n"
-	"                     http://localhost:8065 for the default address)\n"
+	"  --site-url URL     the server's public URL (default: the listen address,\n"
+	"                     http://127.0.0.1:8065 for the default one)\n"
 	"  --help             show this help\n"
 	"\n"
 	"Flags override the config file.\n";
@@ -228,6 +228,11 @@ int cmd_serve(int argc, char **argv)
 		store.sessions_cache = &cache;
 	log_kv(LOG_INFO, "starting", "version", MMHOST_VERSION, "data_dir", cfg.data_dir,
 	       "plugin_dir", cfg.plugin_dir, "site_url", site_url, NULL);
+	if (!config_site_url_matches_listen(&cfg, site_url))
+		log_kv(LOG_WARN,
+		       "site_url names another host than listen: browse site_url, or the "
+		       "browser's cookies split between the two",
+		       "listen", cfg.listen, "site_url", site_url, NULL);
 	(void)plugin_registry_load(&plugins, &cfg, &store, cfg.plugin_dir, site_url);
 	host.cfg = &cfg;
 	host.store = &store;
