@@ -52,6 +52,7 @@ int config_init(struct host_config *cfg)
 	cfg->max_connections = 1024;
 	cfg->per_ip_connections = 256;
 	cfg->idle_timeout_s = 30;
+	cfg->body_timeout_s = 30;
 	cfg->plugins = json_object();
 	if (!cfg->plugins || config_set_string(&cfg->data_dir, "./data") != 0 ||
 	    config_set_listen(cfg, DEFAULT_LISTEN, err, sizeof(err)) != 0) {
@@ -244,6 +245,9 @@ static int load_limits(struct host_config *cfg, const json_t *obj, char *err, si
 				      &cfg->per_ip_connections, err, cap);
 		else if (strcmp(key, "idle_timeout_s") == 0)
 			rc = get_uint(v, "limits.idle_timeout_s", 1, 3600, &cfg->idle_timeout_s,
+				      err, cap);
+		else if (strcmp(key, "body_timeout_s") == 0)
+			rc = get_uint(v, "limits.body_timeout_s", 1, 3600, &cfg->body_timeout_s,
 				      err, cap);
 		else {
 			set_err(err, cap, "unknown key \"limits.%.64s\"", key);

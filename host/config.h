@@ -7,7 +7,8 @@
  *     "plugins": { "<id>": { "enabled": true, "settings": { } } },
  *     "log": { "level": "info", "format": "text" },
  *     "limits": { "threads": 2, "workers": 32, "max_connections": 1024,
- *                 "per_ip_connections": 256, "idle_timeout_s": 30 } }
+ *                 "per_ip_connections": 256, "idle_timeout_s": 30,
+ *                 "body_timeout_s": 30 } }
  *
  * Relative paths are relative to the working directory, as in Mattermost.
  */
@@ -40,7 +41,8 @@ struct host_config {
 	unsigned workers; /* handler threads */
 	unsigned max_connections;
 	unsigned per_ip_connections;
-	unsigned idle_timeout_s;
+	unsigned idle_timeout_s; /* also the deadline for a whole request head */
+	unsigned body_timeout_s; /* the deadline for a request body after its head */
 };
 
 /* Fills the defaults. Returns 0, or -1 when out of memory. */

@@ -46,7 +46,7 @@ static void full_file_is_applied(void **state)
 		     "\"plugins\":{\"a.b\":{\"enabled\":false,\"settings\":{\"k\":1}}},"
 		     "\"log\":{\"level\":\"debug\",\"format\":\"json\"},"
 		     "\"limits\":{\"threads\":4,\"max_connections\":10,\"per_ip_connections\":5,"
-		     "\"idle_timeout_s\":9}}",
+		     "\"idle_timeout_s\":9,\"body_timeout_s\":7}}",
 		     err),
 		0);
 	url = config_site_url(&cfg, 9000);
@@ -62,6 +62,7 @@ static void full_file_is_applied(void **state)
 	assert_int_equal(cfg.log_format, LOG_FORMAT_JSON);
 	assert_int_equal(cfg.threads, 4);
 	assert_int_equal(cfg.idle_timeout_s, 9);
+	assert_int_equal(cfg.body_timeout_s, 7);
 	config_free(&cfg);
 }
 
