@@ -1,0 +1,122 @@
+#include "pg_harness.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testsupport.h"
+
+static int script(const char *cmd, const char *state, const char *db, char *out, size_t cap)
+{
+	const char *argv[] = { PG_TMP_SH, cmd, state, db, NULL };
+	char *text = NULL;
+	int code = -1;
+
+	if (ts_run(argv, &code, &text) != 0)
+		return -1;
+	if (code != 0)
+		fprintf(stderr, "pg_tmp.sh %s: %s\n", cmd, text);
+	else if (out)
+		snprintf(out, cap, "%.*s", (int)strcspn(text, "\n"), text);
+	free(text);
+	return code == 0 ? 0 : -1;
+}
+
+static int create_db(const char *admin_url, const char *name)
+{
+	char sql[128];
+	PGconn *pg = PQconnectdb(admin_url);
+	PGresult *r;
+	int rc;
+
+	if (PQstatus(pg) != CONNECTION_OK) {
+		fprintf(stderr, "pg: %s", PQerrorMessage(pg));
+		PQfinish(pg);
+		return -1;
+	}
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+	r = PQexec(pg, sql);
+	rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+	if (rc != 0)
+		fprintf(stderr, "pg: %s", PQerrorMessage(pg));
+	PQclear(r);
+	PQfinish(pg);
+	return rc;
+}
+
+static int url_for(const char *state, const char *db, char *url, size_t cap)
+{
+	char admin[512];
+
+	if (script("url", state, "postgres", admin, sizeof(admin)) != 0)
+		return -1;
+	if (strcmp(db, "postgres") != 0 && create_db(admin, db) != 0)
+		return -1;
+	return script("url", state, db, url, cap);
+}
+
+int ts_pg_database(const char *tag, char *url, size_t cap)
+{
+	static int counter;
+	const char *state = getenv("MM_PG_STATE");
+	char name[64];
+
+	if (!state || access(state, R_OK) != 0) {
+		fprintf(stderr, "pg: no test cluster (MM_PG_STATE is not set or not there)\n");
+		return -1;
+	}
+	snprintf(name, sizeof(name), "mm_%.20s_%ld_%d", tag, (long)getpid(), counter++);
+	return url_for(state, name, url, cap);
+}
+
+/* Private clusters still running at exit (a failed assertion) are
+ * stopped and removed then. */
+#define PRIVATE_MAX 4
+static char privates[PRIVATE_MAX][256];
+
+static void stop_privates(void)
+{
+	for (int i = 0; i < PRIVATE_MAX; i++) {
+		if (privates[i][0] && access(privates[i], F_OK) == 0)
+			script("stop", privates[i], NULL, NULL, 0);
+	}
+}
+
+int ts_pg_private_start(const char *state)
+{
+	static int registered;
+
+	if (!registered) {
+		atexit(stop_privates);
+		registered = 1;
+	}
+	for (int i = 0; i < PRIVATE_MAX; i++) {
+		if (!privates[i][0]) {
+			snprintf(privates[i], sizeof(privates[i]), "%s", state);
+			break;
+		}
+	}
+	return script("start", state, NULL, NULL, 0);
+}
+
+int ts_pg_private_pause(const char *state)
+{
+	return script("pause", state, NULL, NULL, 0);
+}
+
+int ts_pg_private_resume(const char *state)
+{
+	return script("resume", state, NULL, NULL, 0);
+}
+
+int ts_pg_private_stop(const char *state)
+{
+	return script("stop", state, NULL, NULL, 0);
+}
+
+int ts_pg_private_url(const char *state, const char *db, char *url, size_t cap)
+{
+	return url_for(state, db, url, cap);
+}
