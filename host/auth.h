@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "sessions.h"
-#include "store.h"
+#include "host_store.h"
 
 #define AUTH_TOKEN_MAX 64
 

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "mm_id.h"
-#include "store.h"
+#include "host_store.h"
 #include "users.h"
 
 #define SESSION_PROPS_MAX 16
@@ -20,12 +20,16 @@
 #define SESSION_DESCRIPTION_MAX 256
 #define SESSION_TOKEN_LEN MM_ID_LEN
 
+/* The store's codes where they mean the same (common/store.h), then the
+ * module's own. */
 enum sessions_rc {
 	SESSIONS_OK = 0,
-	SESSIONS_ENOTFOUND = -1, /* unknown, revoked or expired token */
-	SESSIONS_EIO = -2,
-	SESSIONS_EINVALID = -5, /* too many props, a prop too long, a bad user */
-	SESSIONS_ENOMEM = -6,
+	SESSIONS_ENOTFOUND = STORE_ENOTFOUND,       /* unknown, revoked or expired token */
+	SESSIONS_EUNAVAILABLE = STORE_EUNAVAILABLE, /* the database cannot be reached */
+	SESSIONS_EFULL = STORE_EFULL,
+	SESSIONS_EIO = STORE_EIO,
+	SESSIONS_ENOMEM = STORE_ENOMEM,
+	SESSIONS_EINVALID = STORE_ECALLER - 1, /* too many props, a prop too long, a bad user */
 };
 
 struct session_prop {

@@ -1,4 +1,5 @@
-/* Users and sessions in a real LMDB environment in a temporary folder. */
+/* Users and sessions in a real store: an LMDB environment in a temporary
+ * folder, or (argv[1] "postgres") a fresh PostgreSQL database. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,12 +11,14 @@
 #include <cmocka.h>
 
 #include "sessions.h"
-#include "store.h"
+#include "host_store.h"
+#include "pg_harness.h"
 #include "testsupport.h"
 #include "users.h"
 
 static char dir[256];
 static struct host_store store;
+static struct store_config cfg;
 
 static int setup(void **state)
 {
@@ -24,13 +27,20 @@ static int setup(void **state)
 	(void)state;
 	if (sodium_init() < 0 || ts_tempdir("store", dir, sizeof(dir)) != 0)
 		return -1;
-	return store_open(&store, dir, err, sizeof(err));
+	if (cfg.backend == STORE_BACKEND_POSTGRES &&
+	    ts_pg_database("identity", cfg.url, sizeof(cfg.url)) != 0)
+		return -1;
+	if (host_store_open(&store, &cfg, dir, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	store_close(&store);
+	host_store_close(&store);
 	ts_rmtree(dir);
 	return 0;
 }
@@ -52,6 +62,8 @@ static void passwords_are_argon2id_hashes_and_verify(void **state)
 	assert_int_equal(users_find_login(&store, "gina@example.com", &again), USERS_OK);
 	assert_string_equal(again.email, "gina@example.com");
 	/* The password itself is nowhere on disk. */
+	if (cfg.backend != STORE_BACKEND_LMDB)
+		return;
 	snprintf(path, sizeof(path), "%s/host/data.mdb", dir);
 	file = ts_read_file_n(path, &len);
 	assert_non_null(file);
@@ -116,11 +128,13 @@ static void sessions_are_stored_by_hash_and_expire(void **state)
 	assert_string_equal(got.user_id, u.id);
 	assert_string_equal(session_prop(&got, "mattermost_app_id"), "app1");
 	assert_true(got.expires_at > got.create_at);
-	snprintf(path, sizeof(path), "%s/host/data.mdb", dir);
-	file = ts_read_file_n(path, &len);
-	assert_non_null(file);
-	assert_null(memmem(file, len, token, 26));
-	free(file);
+	if (cfg.backend == STORE_BACKEND_LMDB) {
+		snprintf(path, sizeof(path), "%s/host/data.mdb", dir);
+		file = ts_read_file_n(path, &len);
+		assert_non_null(file);
+		assert_null(memmem(file, len, token, 26));
+		free(file);
+	}
 	token[0] = token[0] == 'y' ? 'b' : 'y';
 	assert_int_equal(sessions_lookup(&store, token, 26, &got), SESSIONS_ENOTFOUND);
 	assert_int_equal(sessions_lookup(&store, token, 25, &got), SESSIONS_ENOTFOUND);
@@ -182,7 +196,7 @@ static void deactivated_user_has_no_live_session(void **state)
 	assert_int_equal(sessions_lookup(&store, t, 26, &got), SESSIONS_OK);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(passwords_are_argon2id_hashes_and_verify),
@@ -192,5 +206,8 @@ int main(void)
 		cmocka_unit_test(revoke_by_prop_and_by_user),
 		cmocka_unit_test(deactivated_user_has_no_live_session),
 	};
+	store_config_init(&cfg);
+	if (argc > 1 && strcmp(argv[1], "postgres") == 0)
+		cfg.backend = STORE_BACKEND_POSTGRES;
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
