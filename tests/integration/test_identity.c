@@ -3,6 +3,7 @@
  * client may put them, logout, CSRF, spoofed identity headers, users,
  * personal access tokens, plugins admin, the login page, the admin command
  * line while the server runs, and the host API plugins use for sessions.
+ * Against the LMDB backend, or (argv[1] "postgres") against PostgreSQL.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "pg_harness.h"
 #include "testsupport.h"
 
 #define ADMIN_PW "admin-password-1"
@@ -24,6 +26,7 @@ static struct ts_host host;
 static char plugins[256];
 static char data_dir[320];
 static char admin_id[32], alice_id[32];
+static int postgres;
 
 static int cli(const char *const *args, char **out)
 {
@@ -675,6 +678,8 @@ static void eleventh_failed_login_in_a_minute_is_429(void **state)
 	const char *good = "{\"login_id\":\"alice\",\"password\":\"" ALICE_PW "\"}";
 
 	(void)state;
+	if (postgres) /* a host with users of its own */
+		assert_int_equal(ts_pg_use_for_hosts("identity2"), 0);
 	assert_int_equal(ts_host_start(&h, plugins, NULL), 0);
 	snprintf(saved_dir, sizeof(saved_dir), "%s", data_dir);
 	snprintf(data_dir, sizeof(data_dir), "%s/data", h.dir);
@@ -701,7 +706,7 @@ static void eleventh_failed_login_in_a_minute_is_429(void **state)
 	assert_int_equal(ts_host_stop(&h), 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(login_returns_user_token_and_cookies),
@@ -721,5 +726,9 @@ int main(void)
 		cmocka_unit_test(deactivated_user_loses_sessions_and_login),
 		cmocka_unit_test(eleventh_failed_login_in_a_minute_is_429),
 	};
+
+	postgres = argc > 1 && strcmp(argv[1], "postgres") == 0;
+	if (postgres && ts_pg_use_for_hosts("identity") != 0)
+		return 1;
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

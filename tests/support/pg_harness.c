@@ -120,3 +120,24 @@ int ts_pg_private_url(const char *state, const char *db, char *url, size_t cap)
 {
 	return url_for(state, db, url, cap);
 }
+
+int ts_pg_use_for_hosts(const char *tag)
+{
+	static char path[2][320];
+	static int which;
+	char url[512], dir[256], text[700];
+	char *p = path[which];
+
+	/* Two buffers: the previous path stays valid while a test switches. */
+	which = !which;
+	if (ts_pg_database(tag, url, sizeof(url)) != 0 ||
+	    ts_tempdir("pgcfg", dir, sizeof(dir)) != 0)
+		return -1;
+	snprintf(p, sizeof(path[0]), "%s/mmhost.json", dir);
+	snprintf(text, sizeof(text), "{\"store\":{\"backend\":\"postgres\",\"url\":\"%s\"}}\n",
+		 url);
+	if (ts_write_file(p, text, 0600) != 0)
+		return -1;
+	ts_use_config(p);
+	return 0;
+}

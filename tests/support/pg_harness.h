@@ -13,6 +13,11 @@
  * process, and writes its libpq URI into url. 0 or -1 (no cluster). */
 int ts_pg_database(const char *tag, char *url, size_t cap);
 
+/* Points every mmhost the tests start (ts_use_config) at a fresh database
+ * of the run's cluster, through a config file {"store":{"backend":
+ * "postgres","url":...}} written in a temporary folder. 0 or -1. */
+int ts_pg_use_for_hosts(const char *tag);
+
 /* A private cluster: state is a file path the script keeps its folder and
  * port in. Each returns 0 or -1. */
 int ts_pg_private_start(const char *state);

@@ -193,6 +193,13 @@ static int find_port(const char *log_path)
 
 static int host_spawn(struct ts_host *h, const char *plugin_dir, const char *const *extra);
 
+static const char *config_for_all;
+
+void ts_use_config(const char *path)
+{
+	config_for_all = path;
+}
+
 int ts_host_start(struct ts_host *h, const char *plugin_dir, const char *const *extra)
 {
 	memset(h, 0, sizeof(*h));
@@ -236,6 +243,10 @@ static int host_spawn(struct ts_host *h, const char *plugin_dir, const char *con
 	snprintf(data_dir, sizeof(data_dir), "%s/data", h->dir);
 	argv[argc++] = MMHOST_BIN;
 	argv[argc++] = "serve";
+	if (config_for_all) {
+		argv[argc++] = "--config";
+		argv[argc++] = config_for_all;
+	}
 	argv[argc++] = "--listen";
 	argv[argc++] = "127.0.0.1:0";
 	argv[argc++] = "--data-dir";
@@ -549,6 +560,10 @@ int ts_cli(const char *data_dir, const char *const *args, char **out)
 		argv[n++] = args[i];
 	argv[n++] = "--data-dir";
 	argv[n++] = data_dir;
+	if (config_for_all) {
+		argv[n++] = "--config";
+		argv[n++] = config_for_all;
+	}
 	argv[n] = NULL;
 	*out = NULL;
 	if (ts_run(argv, &code, out) != 0)

@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "session_cache.h"
 #include "sessions.h"
 #include "host_store.h"
 #include "pg_harness.h"
@@ -196,6 +198,71 @@ static void deactivated_user_has_no_live_session(void **state)
 	assert_int_equal(sessions_lookup(&store, t, 26, &got), SESSIONS_OK);
 }
 
+/* Another process (an admin command, another node) ends a session: the
+ * cache of this one stops answering for it within a second, with no
+ * request reaching it in between. */
+static void session_ended_elsewhere_leaves_the_cache_within_1_s(void **state)
+{
+	struct user_new n = { "lena", "lena@x.org", "lena-password", false, false };
+	static struct session_cache cache;
+	struct session_new sn = { 0 };
+	struct host_session got;
+	struct host_user u;
+	char t[SESSION_TOKEN_LEN + 1];
+	const char *args[] = { "/proc/self/exe", "revoke", dir, cfg.url, t, NULL };
+	char *out = NULL;
+	int code = -1, rc = SESSIONS_OK;
+	struct timespec t0, t1;
+
+	(void)state;
+	assert_int_equal(session_cache_init(&cache), 0);
+	assert_int_equal(host_store_cache_sessions(&store, &cache), 0);
+	assert_int_equal(users_create(&store, &n, &u), USERS_OK);
+	sn.user_id = u.id;
+	assert_int_equal(sessions_create(&store, &sn, t, NULL), SESSIONS_OK);
+	assert_int_equal(sessions_lookup(&store, t, 26, &got), SESSIONS_OK); /* cached now */
+	assert_int_equal(ts_run(args, &code, &out), 0);
+	if (code != 0)
+		fail_msg("revoke: %s", out);
+	free(out);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		rc = sessions_lookup(&store, t, 26, &got);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (rc == SESSIONS_OK)
+			usleep(20 * 1000);
+	} while (rc == SESSIONS_OK && t1.tv_sec - t0.tv_sec < 3);
+	assert_int_equal(rc, SESSIONS_ENOTFOUND);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 1000);
+	/* And a revocation in this process is seen at once. */
+	assert_int_equal(sessions_create(&store, &sn, t, NULL), SESSIONS_OK);
+	assert_int_equal(sessions_lookup(&store, t, 26, &got), SESSIONS_OK);
+	assert_int_equal(sessions_revoke_token(&store, t, 26), SESSIONS_OK);
+	assert_int_equal(sessions_lookup(&store, t, 26, &got), SESSIONS_ENOTFOUND);
+	host_store_close(&store); /* stops the listener before the cache goes */
+	session_cache_destroy(&cache);
+	assert_int_equal(host_store_open(&store, &cfg, dir, (char[256]){ 0 }, 256), 0);
+}
+
+/* The other process of the test above: revokes one token and exits. */
+static int revoke_elsewhere(const char *data_dir, const char *url, const char *token)
+{
+	struct host_store other;
+	char err[256];
+	int rc;
+
+	store_config_init(&cfg);
+	if (url[0]) {
+		cfg.backend = STORE_BACKEND_POSTGRES;
+		snprintf(cfg.url, sizeof(cfg.url), "%s", url);
+	}
+	if (sodium_init() < 0 || host_store_open(&other, &cfg, data_dir, err, sizeof(err)) != 0)
+		return 1;
+	rc = sessions_revoke_token(&other, token, strlen(token));
+	host_store_close(&other);
+	return rc == SESSIONS_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,7 +272,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(sessions_are_stored_by_hash_and_expire),
 		cmocka_unit_test(revoke_by_prop_and_by_user),
 		cmocka_unit_test(deactivated_user_has_no_live_session),
+		cmocka_unit_test(session_ended_elsewhere_leaves_the_cache_within_1_s),
 	};
+
+	if (argc == 5 && strcmp(argv[1], "revoke") == 0)
+		return revoke_elsewhere(argv[2], argv[3], argv[4]);
 	store_config_init(&cfg);
 	if (argc > 1 && strcmp(argv[1], "postgres") == 0)
 		cfg.backend = STORE_BACKEND_POSTGRES;
