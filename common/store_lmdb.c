@@ -51,7 +51,6 @@ struct lmdb_store {
 	size_t map_size, map_max;
 	/* Group commit. */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	struct write_req *head, *tail;
 	bool leader;
 	/* Notification counters and the polling thread. */
@@ -70,6 +69,7 @@ struct write_req {
 	void *arg;
 	int rc;
 	bool done;
+	pthread_cond_t wake;      /* done, or first in the queue with no leader */
 	struct store_note *notes; /* of a callback that succeeded */
 	struct write_req *next;
 };
@@ -397,6 +397,9 @@ static int lmdb_write(struct store *st, store_txn_fn fn, void *arg)
 	struct lmdb_store *s = (struct lmdb_store *)st;
 	struct write_req req = { .fn = fn, .arg = arg };
 
+	/* Each writer sleeps on its own condition: a commit wakes only the
+	 * writers it holds and the next leader, not all 64 of them. */
+	pthread_cond_init(&req.wake, NULL);
 	pthread_mutex_lock(&s->lock);
 	if (s->tail)
 		s->tail->next = &req;
@@ -407,7 +410,7 @@ static int lmdb_write(struct store *st, store_txn_fn fn, void *arg)
 		struct write_req *batch, *next;
 
 		if (s->leader) {
-			pthread_cond_wait(&s->cond, &s->lock);
+			pthread_cond_wait(&req.wake, &s->lock);
 			continue;
 		}
 		s->leader = true;
@@ -418,11 +421,15 @@ static int lmdb_write(struct store *st, store_txn_fn fn, void *arg)
 		for (struct write_req *r = batch; r; r = next) {
 			next = r->next; /* r may be gone once done is seen */
 			r->done = true;
+			if (r != &req)
+				pthread_cond_signal(&r->wake);
 		}
 		s->leader = false;
-		pthread_cond_broadcast(&s->cond);
+		if (s->head)
+			pthread_cond_signal(&s->head->wake);
 	}
 	pthread_mutex_unlock(&s->lock);
+	pthread_cond_destroy(&req.wake);
 	return req.rc;
 }
 
@@ -674,7 +681,6 @@ static void lmdb_close(struct store *st)
 	mdb_env_close(s->env);
 	pthread_rwlock_destroy(&s->resize);
 	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->topics_lock);
 	pthread_mutex_destroy(&s->poll_lock);
 	pthread_cond_destroy(&s->poll_cond);
@@ -763,7 +769,6 @@ int store_lmdb_open(const struct store_options *opt, struct store **out, char *e
 	s->map_max = map_max > s->map_size ? map_max : s->map_size;
 	pthread_rwlock_init(&s->resize, NULL);
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
 	pthread_mutex_init(&s->topics_lock, NULL);
 	pthread_mutex_init(&s->poll_lock, NULL);
 	pthread_cond_init(&s->poll_cond, NULL);

@@ -148,7 +148,15 @@ static void serve_plugin(struct host_request *r)
 /* Applies the route's rule; false when r was answered with an error. */
 static bool check_caller(struct host_request *r, enum route_auth need)
 {
-	if (need == AUTH_NONE || need == AUTH_PLUGIN)
+	if (need == AUTH_NONE)
+		return true;
+	/* Not a 401: the token may be good, and a client told 401 drops it. */
+	if (r->auth == AUTH_UNAVAILABLE) {
+		host_error(r, 503, "api.store.unavailable.app_error",
+			   "The database cannot be reached; try again shortly.");
+		return false;
+	}
+	if (need == AUTH_PLUGIN)
 		return true;
 	if (r->auth == AUTH_CSRF_FAILED) {
 		log_kv(LOG_WARN, "CSRF check failed", "path", r->path, "request_id", r->request_id,

@@ -21,6 +21,11 @@ need_pc lmdb liblmdb-dev
 need_pc libmicrohttpd libmicrohttpd-dev
 need_pc libcurl libcurl4-openssl-dev
 need_pc cmocka libcmocka-dev
+# The PostgreSQL backend (libpq) and, for the tests, a throwaway server
+# (tests/pg/pg_tmp.sh runs Debian's initdb and pg_ctl; runuser comes with
+# util-linux).
+need_pc libpq libpq-dev
+need_pkg postgresql
 # The client4 test runs Mattermost's JavaScript client under Node.js.
 need_cmd node nodejs
 need_cmd npm npm

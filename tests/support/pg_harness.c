@@ -74,13 +74,21 @@ int ts_pg_database(const char *tag, char *url, size_t cap)
 /* Private clusters still running at exit (a failed assertion) are
  * stopped and removed then. */
 #define PRIVATE_MAX 4
-static char privates[PRIVATE_MAX][256];
+static struct {
+	char state[256];
+	char *content; /* the state file as started: a teardown may remove it */
+} privates[PRIVATE_MAX];
 
 static void stop_privates(void)
 {
 	for (int i = 0; i < PRIVATE_MAX; i++) {
-		if (privates[i][0] && access(privates[i], F_OK) == 0)
-			script("stop", privates[i], NULL, NULL, 0);
+		if (!privates[i].content)
+			continue;
+		if (access(privates[i].state, F_OK) == 0 ||
+		    ts_write_file(privates[i].state, privates[i].content, 0600) == 0)
+			script("stop", privates[i].state, NULL, NULL, 0);
+		free(privates[i].content);
+		privates[i].content = NULL;
 	}
 }
 
@@ -92,13 +100,16 @@ int ts_pg_private_start(const char *state)
 		atexit(stop_privates);
 		registered = 1;
 	}
+	if (script("start", state, NULL, NULL, 0) != 0)
+		return -1;
 	for (int i = 0; i < PRIVATE_MAX; i++) {
-		if (!privates[i][0]) {
-			snprintf(privates[i], sizeof(privates[i]), "%s", state);
+		if (!privates[i].content) {
+			snprintf(privates[i].state, sizeof(privates[i].state), "%s", state);
+			privates[i].content = ts_read_file(state);
 			break;
 		}
 	}
-	return script("start", state, NULL, NULL, 0);
+	return 0;
 }
 
 int ts_pg_private_pause(const char *state)
@@ -113,6 +124,12 @@ int ts_pg_private_resume(const char *state)
 
 int ts_pg_private_stop(const char *state)
 {
+	for (int i = 0; i < PRIVATE_MAX; i++) {
+		if (privates[i].content && strcmp(privates[i].state, state) == 0) {
+			free(privates[i].content);
+			privates[i].content = NULL;
+		}
+	}
 	return script("stop", state, NULL, NULL, 0);
 }
 

@@ -553,16 +553,20 @@ int ts_proc_stop(struct ts_proc *p)
 int ts_cli(const char *data_dir, const char *const *args, char **out)
 {
 	const char *argv[24] = { MMHOST_BIN };
+	const char *config = config_for_all;
 	size_t n = 1;
 	int code = -1;
 
-	for (size_t i = 0; args[i] && n < 20; i++)
+	for (size_t i = 0; args[i] && n < 20; i++) {
+		if (strcmp(args[i], "--config") == 0)
+			config = NULL; /* the test's own wins */
 		argv[n++] = args[i];
+	}
 	argv[n++] = "--data-dir";
 	argv[n++] = data_dir;
-	if (config_for_all) {
+	if (config) {
 		argv[n++] = "--config";
-		argv[n++] = config_for_all;
+		argv[n++] = config;
 	}
 	argv[n] = NULL;
 	*out = NULL;
