@@ -21,14 +21,16 @@
  *
  * Transactions run through callbacks. store_write(st, fn, arg) runs fn in a
  * write transaction; fn MAY RUN MORE THAN ONCE (LMDB grows its map and runs
- * it again; PostgreSQL retries after a serialization failure or a deadlock;
- * either retries after losing a connection before the commit was sent), and
- * on another thread than the caller's (LMDB's group commit: one thread runs
- * the queued callbacks of many writers in one commit). So fn must depend
- * only on its txn and arg, must not block (no network, no password hashing,
- * no locks held by the caller), and must not start another transaction.
- * When store_write returns 0 the change is durable (LMDB: on disk, full
- * sync; PostgreSQL: committed).
+ * it again; PostgreSQL retries after a serialization failure, a deadlock, a
+ * connection lost before the commit was sent, or another writer of its
+ * group failing), and on another thread than the caller's: writes are
+ * grouped on both backends (a leader thread runs the queued callbacks of
+ * many writers in one transaction and commits once; each callback sees the
+ * changes of those before it; one that fails is undone alone). So fn must
+ * depend only on its txn and arg, must not block (no network, no password
+ * hashing, no locks held by the caller), and must not start another
+ * transaction. When store_write returns 0 the change is durable (LMDB: on
+ * disk, full sync; PostgreSQL: committed).
  *
  * Isolation. LMDB: a read transaction sees one snapshot; write transactions
  * are serialised. PostgreSQL: READ COMMITTED. A read transaction runs each

@@ -53,8 +53,8 @@ static const char *const op_sql[OP_COUNT] = {
 	[OP_GET] = "SELECT v FROM %s WHERE k = $1",
 	[OP_GET_SHARE] = "SELECT v FROM %s WHERE k = $1 FOR SHARE",
 	[OP_GET_UPDATE] = "SELECT v FROM %s WHERE k = $1 FOR UPDATE",
-	[OP_PUT] = "INSERT INTO %s (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = "
-		   "EXCLUDED.v",
+	[OP_PUT] = ("INSERT INTO %s (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = "
+		    "EXCLUDED.v"),
 	[OP_PUT_NEW] = "INSERT INTO %s (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING",
 	[OP_DEL] = "DELETE FROM %s WHERE k = $1",
 	[OP_TAKE] = "DELETE FROM %s WHERE k = $1 RETURNING v",
@@ -82,6 +82,10 @@ struct pg_store {
 	pthread_mutex_t pool_lock;
 	pthread_cond_t pool_cond;
 	int64_t down_until; /* after a failed connect, fail fast until then */
+	/* Writers waiting for a batch (see pg_write). */
+	pthread_mutex_t queue_lock;
+	struct pg_req *head, *tail;
+	unsigned leaders;
 	/* The notification thread. */
 	pthread_t listener;
 	bool listener_running;
@@ -100,6 +104,7 @@ struct pg_txn {
 	struct pg_conn *c;
 	bool reused;                 /* the connection came from the pool, not a fresh connect */
 	bool broken;                 /* the connection failed: the whole transaction is lost */
+	bool failed;                 /* a statement failed: the transaction is aborted */
 	bool retry;                  /* serialization failure or deadlock: run it again */
 	struct result_node *results; /* values handed out, cleared at the end */
 	struct store_note *notes;
@@ -430,6 +435,7 @@ static int run(struct pg_txn *t, enum pg_op op, unsigned table, const char *cons
 		return STORE_EUNAVAILABLE;
 	rc = result_rc(t->s, t->c->pg, r, &t->broken, &t->retry);
 	if (rc != STORE_OK) {
+		t->failed = true;
 		PQclear(r);
 		return rc;
 	}
@@ -630,30 +636,29 @@ static int pg_read(struct store *st, store_txn_fn fn, void *arg)
 	}
 }
 
-/* The notifications of t and COMMIT, in one round trip. NULL: no memory. */
-static char *commit_sql(struct pg_txn *t)
+/* The notifications and COMMIT, in one round trip. NULL: no memory. */
+static char *commit_sql(struct pg_store *s, PGconn *pg, const struct store_note *notes)
 {
 	size_t cap = 16, len = 0;
 	char *sql;
 
-	for (struct store_note *n = t->notes; n; n = n->next)
-		cap += 64 + 2 * (strlen(n->topic) + strlen(n->payload) + 4) + sizeof(t->s->channel);
+	for (const struct store_note *n = notes; n; n = n->next)
+		cap += 64 + 2 * (strlen(n->topic) + strlen(n->payload) + 4) + sizeof(s->channel);
 	sql = malloc(cap);
 	if (!sql)
 		return NULL;
-	for (struct store_note *n = t->notes; n; n = n->next) {
+	for (const struct store_note *n = notes; n; n = n->next) {
 		char text[STORE_TOPIC_MAX + STORE_PAYLOAD_MAX + 2];
 		char *lit;
 		int w;
 
 		snprintf(text, sizeof(text), "%s\t%s", n->topic, n->payload);
-		lit = PQescapeLiteral(t->c->pg, text, strlen(text));
+		lit = PQescapeLiteral(pg, text, strlen(text));
 		if (!lit) {
 			free(sql);
 			return NULL;
 		}
-		w = snprintf(sql + len, cap - len, "SELECT pg_notify('%s', %s);", t->s->channel,
-			     lit);
+		w = snprintf(sql + len, cap - len, "SELECT pg_notify('%s', %s);", s->channel, lit);
 		PQfreemem(lit);
 		if (w < 0 || (size_t)w >= cap - len) {
 			free(sql);
@@ -665,73 +670,246 @@ static char *commit_sql(struct pg_txn *t)
 	return sql;
 }
 
-static int pg_write(struct store *st, store_txn_fn fn, void *arg)
+/* COMMIT, checked: in a transaction that failed, PostgreSQL answers a
+ * COMMIT with success and the tag ROLLBACK. */
+static int commit(struct pg_store *s, PGconn *pg, const struct store_note *notes, bool *broken,
+		  bool *retry)
 {
-	struct pg_store *s = (struct pg_store *)st;
+	int64_t deadline = store_now_ms() + STORE_TIMEOUT_MS;
+	char *sql = commit_sql(s, pg, notes);
+	PGresult *r;
+	int rc;
 
-	for (int attempt = 0; attempt < RETRIES_MAX; attempt++) {
-		struct pg_txn t = { .base = { st, true }, .s = s };
-		bool ignored = false;
-		char *sql;
-		int rc = acquire(s, &t.c, &t.reused);
-
-		if (rc != STORE_OK)
-			return rc;
-		rc = simple(s, t.c->pg, "BEGIN", &t.broken, &t.retry);
-		if (rc == STORE_OK)
-			rc = fn(&t.base, arg);
-		if (t.broken) {
-			/* Nothing was committed: run it again on another
-			 * connection when this one was a stale pooled one. */
-			txn_clear(&t);
-			release(s, t.c, true);
-			if (t.reused)
-				continue;
-			return STORE_EUNAVAILABLE;
-		}
-		if (rc != STORE_OK || t.retry) {
-			simple(s, t.c->pg, "ROLLBACK", &t.broken, &ignored);
-			txn_clear(&t);
-			release(s, t.c, t.broken);
-			if (t.retry) {
-				usleep((useconds_t)(1000 * (attempt + 1)));
-				continue;
-			}
-			return rc;
-		}
-		sql = commit_sql(&t);
-		if (!sql) {
-			simple(s, t.c->pg, "ROLLBACK", &t.broken, &ignored);
-			txn_clear(&t);
-			release(s, t.c, t.broken);
-			return STORE_ENOMEM;
-		}
-		rc = simple(s, t.c->pg, sql, &t.broken, &t.retry);
+	if (!sql)
+		return STORE_ENOMEM;
+	if (!PQsendQuery(pg, sql)) {
 		free(sql);
-		if (rc != STORE_OK && !t.broken)
-			simple(s, t.c->pg, "ROLLBACK", &t.broken, &ignored);
-		release(s, t.c, t.broken);
-		if (t.broken) {
+		*broken = true;
+		return STORE_EUNAVAILABLE;
+	}
+	free(sql);
+	r = collect(pg, deadline, broken);
+	if (!r)
+		return STORE_EUNAVAILABLE;
+	rc = result_rc(s, pg, r, broken, retry);
+	if (rc == STORE_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+		store_logf(&s->base, STORE_LOG_ERROR, "store %s: a transaction was rolled back",
+			   s->base.component);
+		rc = STORE_EIO;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * Writes go through a group commit too: a writer that finds fewer than
+ * pool_size transactions in flight leads one, taking the writers queued so
+ * far (up to BATCH_MAX), runs their callbacks in one transaction and
+ * commits once. So 64 writers on 8 connections share commits (WAL flushes)
+ * instead of queueing for them. A callback that fails settles its writer
+ * with its result; the transaction is rolled back and the others run again
+ * without it (failures are rare; savepoints would cost a round trip for
+ * every writer).
+ */
+#define BATCH_MAX 32
+
+struct pg_req {
+	store_txn_fn fn;
+	void *arg;
+	int rc;
+	bool done;
+	bool settled; /* failed: rc is final, its callback does not run again */
+	pthread_cond_t wake;
+	struct store_note *notes;
+	struct pg_req *next;
+};
+
+static void batch_set(struct pg_req *batch, int rc)
+{
+	for (struct pg_req *r = batch; r; r = r->next) {
+		store_notes_free(r->notes);
+		r->notes = NULL;
+		if (!r->settled)
+			r->rc = rc;
+	}
+}
+
+enum batch_outcome {
+	BATCH_COMMITTED, /* every writer not settled committed */
+	BATCH_RERUN,     /* one writer failed and is settled: run the rest again */
+	BATCH_RETRY,     /* serialization failure, deadlock, stale connection */
+	BATCH_FAILED,    /* rc for everyone not settled */
+};
+
+/* One attempt at a batch on connection c. */
+static enum batch_outcome batch_once(struct pg_store *s, struct pg_conn *c, bool reused,
+				     struct pg_req *batch, bool *dropped, int *rc_out)
+{
+	bool broken = false, retry = false, ignored = false;
+	struct store_note *notes = NULL;
+	struct pg_req *keeper = NULL;
+	int rc = simple(s, c->pg, "BEGIN", &broken, &retry);
+
+	for (struct pg_req *r = batch; rc == STORE_OK && r; r = r->next) {
+		struct pg_txn t = { .base = { &s->base, true }, .s = s, .c = c, .reused = reused };
+
+		if (r->settled)
+			continue;
+		r->rc = r->fn(&t.base, r->arg);
+		broken = broken || t.broken;
+		retry = retry || t.retry;
+		if (broken || retry) {
+			txn_clear(&t);
+			rc = STORE_EUNAVAILABLE;
+			break;
+		}
+		if (r->rc != STORE_OK || t.failed) {
+			if (r->rc == STORE_OK)
+				r->rc = STORE_EIO; /* it went on after a database error */
+			r->settled = true;
+			txn_clear(&t);
+			simple(s, c->pg, "ROLLBACK", &broken, &ignored);
+			*dropped = broken;
+			return BATCH_RERUN;
+		}
+		store_notes_append(&notes, t.notes);
+		t.notes = NULL;
+		txn_clear(&t);
+		if (!keeper)
+			keeper = r;
+	}
+	if (rc == STORE_OK) {
+		rc = commit(s, c->pg, notes, &broken, &retry);
+		if (rc == STORE_OK && keeper) {
+			keeper->notes = notes; /* delivered after the commit */
+			return BATCH_COMMITTED;
+		}
+		store_notes_free(notes);
+		if (rc == STORE_OK)
+			return BATCH_COMMITTED;
+		if (broken) {
 			/* The COMMIT was sent: its outcome is unknown, and it is
 			 * not acknowledged. */
-			txn_clear(&t);
-			return STORE_EUNAVAILABLE;
+			*dropped = true;
+			*rc_out = STORE_EUNAVAILABLE;
+			return BATCH_FAILED;
 		}
+	} else {
+		store_notes_free(notes);
+	}
+	if (broken) {
+		/* Nothing was committed: a stale pooled connection is worth
+		 * another try on a fresh one. */
+		*dropped = true;
+		*rc_out = STORE_EUNAVAILABLE;
+		return reused ? BATCH_RETRY : BATCH_FAILED;
+	}
+	simple(s, c->pg, "ROLLBACK", &broken, &ignored);
+	*dropped = broken;
+	*rc_out = rc == STORE_OK ? STORE_EIO : rc;
+	return retry ? BATCH_RETRY : BATCH_FAILED;
+}
+
+static void run_pg_batch(struct pg_store *s, struct pg_req *batch)
+{
+	int retries = 0;
+
+	for (;;) {
+		struct pg_conn *c;
+		bool reused = false, dropped = false;
+		enum batch_outcome out;
+		int rc = acquire(s, &c, &reused);
+
 		if (rc != STORE_OK) {
-			txn_clear(&t);
-			if (t.retry)
-				continue;
-			return rc;
+			batch_set(batch, rc);
+			return;
 		}
-		atomic_fetch_add(&s->base.commits, 1);
-		atomic_fetch_add(&s->base.writes, 1);
-		store_deliver_notes(&s->base, t.notes);
-		txn_clear(&t);
-		return STORE_OK;
+		out = batch_once(s, c, reused, batch, &dropped, &rc);
+		release(s, c, dropped);
+		if (out == BATCH_COMMITTED) {
+			size_t ok = 0;
+			for (struct pg_req *r = batch; r; r = r->next)
+				ok += !r->settled;
+			if (ok) {
+				atomic_fetch_add(&s->base.commits, 1);
+				atomic_fetch_add(&s->base.writes, ok);
+			}
+			for (struct pg_req *r = batch; r; r = r->next) {
+				store_deliver_notes(&s->base, r->notes);
+				store_notes_free(r->notes);
+				r->notes = NULL;
+			}
+			return;
+		}
+		batch_set(batch, rc);
+		if (out == BATCH_RERUN)
+			continue; /* bounded: each settles one writer */
+		if (out == BATCH_FAILED)
+			return;
+		if (++retries == RETRIES_MAX)
+			break;
+		usleep((useconds_t)(1000 * retries));
 	}
 	store_logf(&s->base, STORE_LOG_WARN, "store %s: a write kept conflicting; gave up",
 		   s->base.component);
-	return STORE_ECONFLICT;
+	batch_set(batch, STORE_ECONFLICT);
+}
+
+static struct pg_req *take_pg_batch(struct pg_store *s)
+{
+	struct pg_req *first = s->head, *last = s->head;
+	size_t n = 1;
+
+	while (last->next && n < BATCH_MAX) {
+		last = last->next;
+		n++;
+	}
+	s->head = last->next;
+	if (!s->head)
+		s->tail = NULL;
+	last->next = NULL;
+	return first;
+}
+
+static int pg_write(struct store *st, store_txn_fn fn, void *arg)
+{
+	struct pg_store *s = (struct pg_store *)st;
+	struct pg_req req = { .fn = fn, .arg = arg };
+
+	pthread_cond_init(&req.wake, NULL);
+	pthread_mutex_lock(&s->queue_lock);
+	if (s->tail)
+		s->tail->next = &req;
+	else
+		s->head = &req;
+	s->tail = &req;
+	while (!req.done) {
+		struct pg_req *batch, *next;
+
+		if (s->leaders >= s->pool_size || s->head != &req) {
+			pthread_cond_wait(&req.wake, &s->queue_lock);
+			continue;
+		}
+		s->leaders++;
+		batch = take_pg_batch(s);
+		if (s->head && s->leaders < s->pool_size)
+			pthread_cond_signal(&s->head->wake);
+		pthread_mutex_unlock(&s->queue_lock);
+		run_pg_batch(s, batch);
+		pthread_mutex_lock(&s->queue_lock);
+		for (struct pg_req *r = batch; r; r = next) {
+			next = r->next; /* r may be gone once done is seen */
+			r->done = true;
+			if (r != &req)
+				pthread_cond_signal(&r->wake);
+		}
+		s->leaders--;
+		if (s->head)
+			pthread_cond_signal(&s->head->wake);
+	}
+	pthread_mutex_unlock(&s->queue_lock);
+	pthread_cond_destroy(&req.wake);
+	return req.rc;
 }
 
 static int pg_cas(struct store *st, unsigned table, const void *key, size_t klen,
@@ -901,6 +1079,7 @@ static void pg_close(struct store *st)
 	free(s->pool);
 	pthread_mutex_destroy(&s->pool_lock);
 	pthread_cond_destroy(&s->pool_cond);
+	pthread_mutex_destroy(&s->queue_lock);
 	store_base_destroy(&s->base);
 	explicit_bzero(s->url, sizeof(s->url));
 	free(s);
@@ -1001,6 +1180,7 @@ int store_postgres_open(const struct store_config *cfg, const struct store_optio
 	s->pool_size = cfg->pool_size ? cfg->pool_size : STORE_POOL_DEFAULT;
 	pthread_mutex_init(&s->pool_lock, NULL);
 	pthread_cond_init(&s->pool_cond, NULL);
+	pthread_mutex_init(&s->queue_lock, NULL);
 	s->pool = calloc(s->pool_size, sizeof(*s->pool));
 	if (!s->pool) {
 		rc = STORE_ENOMEM;
@@ -1022,6 +1202,7 @@ fail:
 	for (unsigned i = 0; s->pool && i < s->pool_size; i++)
 		conn_drop(&s->pool[i]);
 	free(s->pool);
+	pthread_mutex_destroy(&s->queue_lock);
 	pthread_mutex_destroy(&s->pool_lock);
 	pthread_cond_destroy(&s->pool_cond);
 	store_base_destroy(&s->base);
