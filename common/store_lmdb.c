@@ -480,7 +480,8 @@ static int lmdb_take(struct store_txn *txn, unsigned table, const void *key, siz
 	c = malloc(sizeof(*c) + v.mv_size + 1);
 	if (!c)
 		return STORE_ENOMEM;
-	memcpy(c->data, v.mv_data, v.mv_size);
+	if (v.mv_size)
+		memcpy(c->data, v.mv_data, v.mv_size);
 	c->next = t->copies;
 	t->copies = c;
 	rc = mdb_del(t->txn, t->s->dbi[table], &k, NULL);
@@ -518,7 +519,7 @@ static int lmdb_scan(struct store_txn *txn, unsigned table, const void *prefix, 
 	while (rc == 0 && *visited < limit) {
 		int r;
 
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+		if (plen && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
 			break;
 		(*visited)++;
 		r = fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);

@@ -592,7 +592,7 @@ static int pg_scan(struct store_txn *txn, unsigned table, const void *prefix, si
 		size_t kl = (size_t)PQgetlength(r, i, 0);
 		int f;
 
-		if (kl < plen || memcmp(k, prefix, plen) != 0)
+		if (plen && (kl < plen || memcmp(k, prefix, plen) != 0))
 			break;
 		(*visited)++;
 		f = fn(arg, k, kl, PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1));
