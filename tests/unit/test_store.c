@@ -593,6 +593,77 @@ static void reads_block_is_the_backends_capability(void **state)
 	assert_int_equal(store_reads_block(st), postgres);
 }
 
+/* ---- LMDB: the map grows, up to its maximum ---- */
+
+#define BIG (256 * 1024)
+
+struct big_put {
+	int key;
+	char fill;
+};
+
+static int put_big(struct store_txn *txn, void *arg)
+{
+	struct big_put *b = arg;
+	char *value = malloc(BIG);
+	int rc;
+
+	if (!value)
+		return STORE_ENOMEM;
+	memset(value, b->fill, BIG);
+	rc = store_put(txn, T_A, &b->key, sizeof(b->key), value, BIG, 0);
+	free(value);
+	return rc;
+}
+
+static struct store *open_small(const char *sub, size_t max)
+{
+	struct store_options o = options();
+	char path[320], err[STORE_ERR_MAX];
+	struct store *s = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	o.lmdb_dir = path;
+	o.lmdb_map_size = 1024 * 1024;
+	o.lmdb_map_max = max;
+	assert_int_equal(store_open(&cfg, &o, &s, err, sizeof(err)), STORE_OK);
+	return s;
+}
+
+static void a_full_map_grows_and_at_its_maximum_writes_fail_cleanly(void **state)
+{
+	struct store *s = open_small("grow", 64 * 1024 * 1024);
+	struct big_put b;
+	struct op g = { .table = T_A, .klen = sizeof(int) };
+	int rc = STORE_OK, key;
+
+	(void)state;
+	for (int i = 0; i < 16; i++) {
+		b = (struct big_put){ i, (char)('a' + i) };
+		assert_int_equal(store_write(s, put_big, &b), STORE_OK);
+	}
+	for (key = 0; key < 16; key++) {
+		g.key = (const char *)&key;
+		assert_int_equal(store_read(s, do_get, &g), STORE_OK);
+		assert_int_equal(g.out[0], 'a' + key);
+	}
+	store_close(s);
+
+	s = open_small("full", 2 * 1024 * 1024);
+	b = (struct big_put){ 1, 'x' };
+	assert_int_equal(store_write(s, put_big, &b), STORE_OK);
+	for (int i = 2; i < 40 && rc == STORE_OK; i++) {
+		b = (struct big_put){ i, 'z' };
+		rc = store_write(s, put_big, &b);
+	}
+	assert_int_equal(rc, STORE_EFULL);
+	key = 1;
+	g.key = (const char *)&key;
+	assert_int_equal(store_read(s, do_get, &g), STORE_OK);
+	assert_int_equal(g.out[0], 'x');
+	store_close(s);
+}
+
 /* ---- PostgreSQL: the server goes away and comes back ---- */
 
 static void unavailable_within_5_s_then_reconnects(void **state)
@@ -676,6 +747,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(reads_block_is_the_backends_capability, setup,
 						teardown),
 	};
+	const struct CMUnitTest lmdb_only[] = {
+		cmocka_unit_test_setup_teardown(
+			a_full_map_grows_and_at_its_maximum_writes_fail_cleanly, setup, teardown),
+	};
 	const struct CMUnitTest pg_only[] = {
 		cmocka_unit_test_setup_teardown(unavailable_within_5_s_then_reconnects, setup,
 						teardown),
@@ -710,5 +785,7 @@ int main(int argc, char **argv)
 					     NULL, NULL);
 	if (postgres)
 		failed += cmocka_run_group_tests_name("store_postgres_outage", pg_only, NULL, NULL);
+	else
+		failed += cmocka_run_group_tests_name("store_lmdb_map", lmdb_only, NULL, NULL);
 	return failed;
 }
