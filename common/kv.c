@@ -16,6 +16,8 @@ int kv_rc(int mdb_rc)
 	case MDB_SUCCESS: return KV_OK;
 	case MDB_NOTFOUND: return KV_ENOTFOUND;
 	case MDB_MAP_FULL: return MDB_MAP_FULL;
+	case ENOSPC:
+	case EDQUOT: return KV_ENOSPC;
 	default: return KV_EIO;
 	}
 }
@@ -153,7 +155,7 @@ int kv_write(struct kv_env *kv, kv_fn fn, void *arg)
 		if (rc == 0) {
 			rc = mdb_txn_commit(txn);
 			if (rc != 0 && rc != MDB_MAP_FULL)
-				rc = KV_EIO;
+				rc = kv_rc(rc);
 		} else {
 			mdb_txn_abort(txn);
 		}

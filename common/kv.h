@@ -25,7 +25,8 @@ enum kv_rc {
 	KV_OK = 0,
 	KV_ENOTFOUND = -1, /* nothing under that key */
 	KV_EIO = -2,       /* LMDB failed */
-	KV_EFULL = -100,   /* the map reached its maximum size */
+	KV_EFULL = -100,   /* the map reached its maximum size (MDB_MAP_FULL) */
+	KV_ENOSPC = -101,  /* the disk is full: a write failed with ENOSPC or EDQUOT */
 };
 
 struct kv_env {
@@ -52,7 +53,10 @@ int kv_read(struct kv_env *kv, kv_fn fn, void *arg) __attribute__((warn_unused_r
 
 /* Runs fn in a write transaction and commits when fn returns 0; aborts and
  * returns fn's result otherwise. When fn returns MDB_MAP_FULL, or the commit
- * fails with it, the map is doubled (up to map_max) and fn runs again. */
+ * fails with it, the map is doubled (up to map_max) and fn runs again;
+ * KV_EFULL when it cannot grow. A commit that fails for lack of disk space
+ * is KV_ENOSPC. Whatever fails, the transaction is aborted: nothing of it
+ * is stored. */
 int kv_write(struct kv_env *kv, kv_fn fn, void *arg) __attribute__((warn_unused_result));
 
 /* Decides for one record of kv_delete_matching: 1 delete it, 0 keep it,
@@ -67,7 +71,8 @@ int kv_delete_matching(MDB_txn *txn, MDB_dbi dbi, const MDB_val *start, kv_match
 		       void *arg, size_t *count);
 
 /* For callbacks: maps an LMDB return code (MDB_NOTFOUND -> KV_ENOTFOUND,
- * MDB_MAP_FULL stays MDB_MAP_FULL, other errors -> KV_EIO). */
+ * MDB_MAP_FULL stays MDB_MAP_FULL, ENOSPC and EDQUOT -> KV_ENOSPC, other
+ * errors -> KV_EIO). */
 int kv_rc(int mdb_rc);
 
 #endif

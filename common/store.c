@@ -15,17 +15,22 @@
 const char *store_strerror(int rc)
 {
 	switch (rc) {
-	case STORE_OK: return "ok";
+	case STORE_OK: return "no error";
 	case STORE_ENOTFOUND: return "not found";
-	case STORE_EEXIST: return "exists";
-	case STORE_ECONFLICT: return "conflict";
-	case STORE_EUNAVAILABLE: return "unavailable";
-	case STORE_EFULL: return "full";
-	case STORE_EIO: return "I/O error";
+	case STORE_EEXIST: return "the key exists";
+	case STORE_ECONFLICT: return "conflict: the value changed";
+	case STORE_EUNAVAILABLE: return "unavailable: the database cannot be reached";
+	case STORE_EFULL: return "full: the database reached its maximum size or the disk is full";
+	case STORE_EIO: return "the database failed (I/O error)";
 	case STORE_ENOMEM: return "out of memory";
 	case STORE_EINVAL: return "invalid argument";
-	default: return "error";
+	default: return "the database failed";
 	}
+}
+
+bool store_is_full(int rc)
+{
+	return rc == STORE_EFULL;
 }
 
 int store_keycmp(const void *a, size_t alen, const void *b, size_t blen)

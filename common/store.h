@@ -86,8 +86,13 @@ enum store_rc {
 	STORE_ECALLER = -100, /* callers' own codes are this or below */
 };
 
-/* A short stable English name of rc ("not found", "unavailable", ...). */
+/* What rc means, for a log line ("not found", "unavailable: the database
+ * cannot be reached", ...); never NULL. */
 const char *store_strerror(int rc);
+
+/* True for STORE_EFULL: the write failed for lack of room, the old value is
+ * intact, and the answer is 507. */
+bool store_is_full(int rc);
 
 enum store_backend {
 	STORE_BACKEND_LMDB = 0,

@@ -100,7 +100,8 @@ static int map_rc(struct lmdb_txn *t, int rc)
 		if (t)
 			t->map_full = true;
 		return STORE_EFULL;
-	case ENOSPC: return STORE_EFULL;
+	case ENOSPC:
+	case EDQUOT: return STORE_EFULL;
 	case ENOMEM: return STORE_ENOMEM;
 	default: return STORE_EIO;
 	}
@@ -177,7 +178,8 @@ static int grow(struct lmdb_store *s)
 	pthread_rwlock_unlock(&s->resize);
 	if (rc == STORE_EFULL)
 		store_logf(&s->base, STORE_LOG_ERROR,
-			   "store %s: the database is full (map at its maximum of %zu bytes)",
+			   "store %s: the database is full (MDB_MAP_FULL: the map is at its "
+			   "maximum of %zu bytes)",
 			   s->base.component, s->map_size);
 	return rc;
 }
@@ -356,8 +358,10 @@ static void run_batch(struct lmdb_store *s, struct write_req *batch)
 			continue;
 		}
 		if (rc != 0) {
-			store_logf(&s->base, STORE_LOG_ERROR, "store %s: commit failed: %s",
-				   s->base.component, mdb_strerror(rc));
+			store_logf(&s->base, STORE_LOG_ERROR, "store %s: commit failed: %s%s",
+				   s->base.component,
+				   rc == ENOSPC || rc == EDQUOT ? "ENOSPC: " : "",
+				   mdb_strerror(rc));
 			batch_fail(batch, map_rc(NULL, rc));
 			return;
 		}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "transfer.h"
 #include "banned.h"
 
 #define ERROR_MAX 512
@@ -21,15 +22,6 @@ struct mmapps_client {
 	long status;
 	char error[ERROR_MAX];
 };
-
-/* The token is secret: overwrite before free, in a way the compiler keeps. */
-static void wipe(char *s)
-{
-	volatile char *p = s;
-
-	while (p && *p)
-		*p++ = 0;
-}
 
 static int fail(mmapps_client *c, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -77,7 +69,7 @@ void mmapps_client_free(mmapps_client *c)
 		return;
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
-	wipe(c->auth_header);
+	mmapps_wipe_str(c->auth_header);
 	free(c->auth_header);
 	free(c->site_url);
 	free(c);
@@ -103,37 +95,12 @@ long mmapps_client_status(const mmapps_client *c)
 
 void mmapps_free(void *p)
 {
+	mmapps_wipe_str(p); /* every string the library returns is NUL-terminated */
 	free(p);
 }
 
-struct body {
-	char *p;
-	size_t len;
-	int too_large;
-};
-
-static size_t on_data(char *data, size_t size, size_t n, void *arg)
-{
-	struct body *b = arg;
-	size_t len = size * n;
-	char *np;
-
-	if (b->len + len > MMAPPS_RESPONSE_MAX) {
-		b->too_large = 1;
-		return 0;
-	}
-	np = realloc(b->p, b->len + len + 1);
-	if (!np)
-		return 0;
-	memcpy(np + b->len, data, len);
-	b->p = np;
-	b->len += len;
-	b->p[b->len] = '\0';
-	return len;
-}
-
 /* The server's Mattermost-shaped error, for the message. */
-static void describe_http_error(mmapps_client *c, const struct body *b)
+static void describe_http_error(mmapps_client *c, const struct mmapps_body *b)
 {
 	json_t *j = b->p ? json_loadb(b->p, b->len, 0, NULL) : NULL;
 	const char *msg = json_string_value(json_object_get(j, "message"));
@@ -149,57 +116,50 @@ static void describe_http_error(mmapps_client *c, const struct body *b)
 
 /* One request to ROUTE<path>. On MMAPPS_OK *out holds the 200/201 body. */
 static int request(mmapps_client *c, const char *method, const char *path, const char *body,
-		   size_t len, struct body *out)
+		   size_t len, struct mmapps_body *out)
 {
 	struct curl_slist *hdrs = NULL;
 	char url[4096];
 	CURLcode rc;
 	CURL *h = c->curl;
 
-	memset(out, 0, sizeof(*out));
+	mmapps_transfer_reset(h, c->timeout_ms, out);
 	c->status = 0;
 	c->error[0] = '\0';
 	if ((size_t)snprintf(url, sizeof(url), "%s" ROUTE "%s", c->site_url, path) >= sizeof(url))
 		return fail(c, MMAPPS_EINVAL, "the site URL is too long");
-	hdrs = curl_slist_append(hdrs, c->auth_header);
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	if (!hdrs)
+	if (mmapps_headers_add(&hdrs, c->auth_header) ||
+	    mmapps_headers_add(&hdrs, "Content-Type: application/json") ||
+	    mmapps_headers_add(&hdrs, "Accept: application/json") ||
+	    mmapps_headers_add(&hdrs, "Expect:"))
 		return fail(c, MMAPPS_ENOMEM, "out of memory");
-	curl_easy_reset(h); /* keeps the connection */
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "libmmapps/" MMAPPS_VERSION);
 	if (body) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	}
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
-	curl_slist_free_all(hdrs);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	mmapps_headers_free(hdrs);
 	if (out->too_large) {
-		free(out->p);
-		out->p = NULL;
+		mmapps_body_free(out);
 		return fail(c, MMAPPS_EPROTOCOL, "the answer is larger than 1 MiB");
 	}
+	if (out->no_memory) {
+		mmapps_body_free(out);
+		return fail(c, MMAPPS_ENOMEM, "out of memory");
+	}
 	if (rc != CURLE_OK) {
-		free(out->p);
-		out->p = NULL;
+		mmapps_body_free(out);
 		c->status = 0;
 		return fail(c, MMAPPS_ENETWORK, "%s %s: %s", method, path, curl_easy_strerror(rc));
 	}
 	if (c->status != 200 && c->status != 201) {
 		describe_http_error(c, out);
-		free(out->p);
-		out->p = NULL;
+		mmapps_body_free(out);
 		return MMAPPS_EHTTP;
 	}
 	return MMAPPS_OK;
@@ -208,10 +168,10 @@ static int request(mmapps_client *c, const char *method, const char *path, const
 static int simple(mmapps_client *c, const char *method, const char *path, const char *body,
 		  size_t len)
 {
-	struct body out;
+	struct mmapps_body out;
 	int rc = request(c, method, path, body, len, &out);
 
-	free(out.p);
+	mmapps_body_free(&out);
 	return rc;
 }
 
@@ -221,6 +181,12 @@ static int is_json(const char *text, size_t len)
 
 	json_decref(j);
 	return j != NULL;
+}
+
+/* Sets o[key] = value when value is not NULL; -1 when it is not UTF-8. */
+static int set_string(json_t *o, const char *key, const char *value)
+{
+	return value ? json_object_set_new(o, key, json_string(value)) : 0;
 }
 
 int mmapps_store_oauth2_app(mmapps_client *c, const struct mmapps_oauth2_app *app)
@@ -234,12 +200,12 @@ int mmapps_store_oauth2_app(mmapps_client *c, const struct mmapps_oauth2_app *ap
 	o = json_object();
 	if (!o)
 		return fail(c, MMAPPS_ENOMEM, "out of memory");
-	if (app->client_id)
-		json_object_set_new(o, "client_id", json_string(app->client_id));
-	if (app->client_secret)
-		json_object_set_new(o, "client_secret", json_string(app->client_secret));
-	if (app->remote_root_url)
-		json_object_set_new(o, "remote_root_url", json_string(app->remote_root_url));
+	if (set_string(o, "client_id", app->client_id) ||
+	    set_string(o, "client_secret", app->client_secret) ||
+	    set_string(o, "remote_root_url", app->remote_root_url)) {
+		json_decref(o);
+		return fail(c, MMAPPS_EINVAL, "a member is not valid UTF-8");
+	}
 	if (app->data_json) {
 		json_t *d = json_loads(app->data_json, JSON_DECODE_ANY, NULL);
 		if (!d) {
@@ -248,12 +214,12 @@ int mmapps_store_oauth2_app(mmapps_client *c, const struct mmapps_oauth2_app *ap
 		}
 		json_object_set_new(o, "data", d);
 	}
-	text = json_dumps(o, JSON_COMPACT);
+	text = mmapps_json_text(o, NULL);
 	json_decref(o);
 	if (!text)
-		return fail(c, MMAPPS_EINVAL, "a member is not valid UTF-8");
+		return fail(c, MMAPPS_ENOMEM, "out of memory");
 	rc = simple(c, "POST", "app", text, strlen(text));
-	wipe(text); /* it held the client secret */
+	mmapps_wipe_str(text); /* it held the client secret */
 	free(text);
 	return rc;
 }
@@ -269,7 +235,7 @@ int mmapps_store_oauth2_user(mmapps_client *c, const char *json, size_t len)
 
 int mmapps_get_oauth2_user(mmapps_client *c, char **json_out, size_t *len_out)
 {
-	struct body out;
+	struct mmapps_body out;
 	int rc;
 
 	if (!c || !json_out)
@@ -281,11 +247,11 @@ int mmapps_get_oauth2_user(mmapps_client *c, char **json_out, size_t *len_out)
 	if (rc != MMAPPS_OK)
 		return rc;
 	if (!out.p || !is_json(out.p, out.len)) {
-		free(out.p);
+		mmapps_body_free(&out);
 		return fail(c, MMAPPS_EPROTOCOL, "the answer is not JSON");
 	}
 	if (out.len == 4 && memcmp(out.p, "null", 4) == 0) {
-		free(out.p);
+		mmapps_body_free(&out);
 		return MMAPPS_OK; /* nothing stored */
 	}
 	*json_out = out.p;

@@ -8,6 +8,7 @@
 #include "host_request.h"
 #include "log.h"
 #include "login.h"
+#include "login_csrf.h"
 #include "banned.h"
 
 #define CREDENTIAL_MAX 256
@@ -33,6 +34,32 @@ static const char *string_field(json_t *obj, const char *key)
 	return s && strlen(s) == json_string_length(json_object_get(obj, key)) ? s : NULL;
 }
 
+/* Wipes the text of the string member key of obj (a password) before the
+ * object is freed: jansson's free does not. */
+static void wipe_field(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (json_is_string(v))
+		sodium_memzero((char *)json_string_value(v), json_string_length(v));
+}
+
+/* A write to the store failed: logs why (which op, MDB_MAP_FULL or ENOSPC)
+ * and answers 507 api.store.full.app_error when the store is full, else 500
+ * with fail_id. */
+static void store_failed(struct host_request *r, const char *op, int rc, const char *fail_id,
+			 const char *fail_message)
+{
+	log_kv(LOG_ERROR, store_is_full(rc) ? "store full" : "store write failed", "op", op,
+	       "reason", store_strerror(rc), "by", r->user.id, "request_id", r->request_id, NULL);
+	if (store_is_full(rc))
+		host_error(r, 507, "api.store.full.app_error",
+			   "The server's storage is full; nothing was saved. Tell the server's "
+			   "administrator.");
+	else
+		host_error(r, 500, fail_id, fail_message);
+}
+
 void api_users_login(struct host_request *r)
 {
 	char token[SESSION_TOKEN_LEN + 1];
@@ -40,21 +67,33 @@ void api_users_login(struct host_request *r)
 	struct host_user user;
 	const char *login_id, *password;
 	unsigned retry = 0;
-	json_t *body = body_object(r);
+	json_t *body;
 	int rc;
 
+	/* Before reading anything: a login posted by another site's page
+	 * (a text/plain form can send a body that parses as JSON). */
+	if (!login_csrf_same_site(r)) {
+		log_kv(LOG_WARN, "login from another site", "remote", r->remote, "request_id",
+		       r->request_id, NULL);
+		host_error(r, 403, "api.user.login.foreign_origin.app_error",
+			   "A login from another site's page is refused.");
+		return;
+	}
+	body = body_object(r);
 	if (!body)
 		return;
 	login_id = string_field(body, "login_id");
 	password = string_field(body, "password");
 	if (!login_id || !password || !*login_id || strlen(login_id) > CREDENTIAL_MAX ||
 	    strlen(password) > CREDENTIAL_MAX) {
+		wipe_field(body, "password");
 		json_decref(body);
 		host_error(r, 400, "api.user.login.blank_pwd.app_error",
 			   "login_id and password are required.");
 		return;
 	}
 	rc = login_attempt(r, login_id, password, &user, token, &session, &retry);
+	wipe_field(body, "password");
 	json_decref(body);
 	if (rc == LOGIN_RATE_LIMITED) {
 		char secs[16];
@@ -67,6 +106,11 @@ void api_users_login(struct host_request *r)
 	if (rc == LOGIN_BAD_CREDENTIALS) {
 		host_error(r, 401, "api.user.login.invalid_credentials_email_username",
 			   "Enter a valid email or username and/or password.");
+		return;
+	}
+	if (rc == LOGIN_STORE_FULL) {
+		host_error(r, 507, "api.store.full.app_error",
+			   "The server's storage is full; the session could not be saved.");
 		return;
 	}
 	if (rc != LOGIN_OK) {
@@ -132,16 +176,19 @@ void api_users_create(struct host_request *r)
 	n.email = string_field(body, "email");
 	n.password = string_field(body, "password");
 	if (!n.email) {
+		wipe_field(body, "password");
 		json_decref(body);
 		host_error(r, 400, "api.user.create_user.invalid.app_error", "email is required.");
 		return;
 	}
 	if (users_check_new(&n, msg, sizeof(msg)) != USERS_OK) {
+		wipe_field(body, "password");
 		json_decref(body);
 		host_error(r, 400, "api.user.create_user.invalid.app_error", msg);
 		return;
 	}
 	rc = users_create(r->host->store, &n, &u);
+	wipe_field(body, "password");
 	json_decref(body);
 	switch (rc) {
 	case USERS_OK:
@@ -158,7 +205,8 @@ void api_users_create(struct host_request *r)
 			   "An account with that email already exists.");
 		return;
 	default:
-		host_error(r, 500, "app.user.save.app_error", "The user could not be saved.");
+		store_failed(r, "user_create", rc, "app.user.save.app_error",
+			     "The user could not be saved.");
 		return;
 	}
 }
@@ -172,6 +220,7 @@ void api_user_tokens(struct host_request *r)
 	struct host_user u;
 	const char *description;
 	json_t *body, *out;
+	int rc;
 
 	if (!target_user(r, &u))
 		return;
@@ -199,13 +248,13 @@ void api_user_tokens(struct host_request *r)
 	sn.props_len = 1;
 	sn.personal = true;
 	sn.description = description;
-	if (sessions_create(r->host->store, &sn, token, &s) != SESSIONS_OK) {
-		json_decref(body);
-		host_error(r, 500, "app.user_access_token.save.app_error",
-			   "The token could not be saved.");
+	rc = sessions_create(r->host->store, &sn, token, &s);
+	json_decref(body);
+	if (rc != SESSIONS_OK) {
+		store_failed(r, "token_create", rc, "app.user_access_token.save.app_error",
+			     "The token could not be saved.");
 		return;
 	}
-	json_decref(body);
 	out = json_pack("{s:s, s:s, s:s, s:s}", "id", s.id, "token", token, "user_id", u.id,
 			"description", s.description);
 	sodium_memzero(token, sizeof(token));

@@ -70,6 +70,11 @@ bool auth_csrf_ok(const char *method, const char *csrf_header, const struct host
 	return n > 0 && strlen(csrf_header) == n && sodium_memcmp(csrf_header, s->csrf, n) == 0;
 }
 
+bool auth_is_app_session(const struct host_session *s)
+{
+	return session_prop(s, AUTH_APP_SESSION_PROP) != NULL;
+}
+
 enum auth_state auth_resolve(struct host_store *store, const struct auth_token *t,
 			     const char *method, const char *csrf_header, struct host_session *out)
 {

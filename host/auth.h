@@ -42,6 +42,14 @@ void auth_extract(const char *authorization, const char *cookie, const char *que
  * (compared in constant time). */
 bool auth_csrf_ok(const char *method, const char *csrf_header, const struct host_session *s);
 
+/* The prop that makes a session an App's: the Apps plugin mints sessions
+ * with mattermost_app_id=<app> for the Apps it calls. */
+#define AUTH_APP_SESSION_PROP "mattermost_app_id"
+
+/* True when s is an App's session (it has the prop, whatever its value).
+ * App sessions are scoped: routes.c lets them only read users and ping. */
+bool auth_is_app_session(const struct host_session *s);
+
 /* Resolves the token to a session and applies the CSRF rule. */
 enum auth_state auth_resolve(struct host_store *store, const struct auth_token *t,
 			     const char *method, const char *csrf_header, struct host_session *out);

@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
+#include "password_input.h"
 #include "plugin_loader.h"
 #include "sessions.h"
 #include "host_store.h"
@@ -27,6 +29,7 @@ enum {
 	OPT_PLUGIN_DIR,
 	OPT_USERNAME,
 	OPT_PASSWORD,
+	OPT_PASSWORD_STDIN,
 	OPT_EMAIL,
 	OPT_ADMIN,
 	OPT_DESCRIPTION,
@@ -39,6 +42,7 @@ static const struct option admin_options[] = {
 	{ "plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR },
 	{ "username", required_argument, NULL, OPT_USERNAME },
 	{ "password", required_argument, NULL, OPT_PASSWORD },
+	{ "password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN },
 	{ "email", required_argument, NULL, OPT_EMAIL },
 	{ "system-admin", no_argument, NULL, OPT_ADMIN },
 	{ "description", required_argument, NULL, OPT_DESCRIPTION },
@@ -48,7 +52,7 @@ static const struct option admin_options[] = {
 
 struct admin_args {
 	const char *config, *data_dir, *plugin_dir, *username, *password, *email, *description;
-	bool admin, help;
+	bool admin, help, password_stdin;
 	const char *positional[2];
 	int npositional;
 };
@@ -67,6 +71,7 @@ static int parse(int argc, char **argv, const char *cmd, struct admin_args *a)
 		case OPT_PLUGIN_DIR: a->plugin_dir = optarg; break;
 		case OPT_USERNAME: a->username = optarg; break;
 		case OPT_PASSWORD: a->password = optarg; break;
+		case OPT_PASSWORD_STDIN: a->password_stdin = true; break;
 		case OPT_EMAIL: a->email = optarg; break;
 		case OPT_ADMIN: a->admin = true; break;
 		case OPT_DESCRIPTION: a->description = optarg; break;
@@ -125,21 +130,91 @@ static int open_store(const struct host_config *cfg, struct host_store *store)
 }
 
 static const char user_usage[] =
-	"Usage: mmhost user create --username NAME --password PW [--email E]\n"
-	"                          [--system-admin] [--config FILE] [--data-dir DIR]\n"
+	"Usage: mmhost user create --username NAME [--password PW | --password-stdin]\n"
+	"                          [--email E] [--system-admin] [--config FILE]\n"
+	"                          [--data-dir DIR]\n"
 	"\n"
 	"Creates a user. Prints the new user's id. Without --email the address is\n"
 	"NAME@localhost. Passwords are %d to %d characters; usernames are lower-case\n"
-	"letters, digits, '.', '-', '_', starting with a letter.\n";
+	"letters, digits, '.', '-', '_', starting with a letter.\n"
+	"\n"
+	"Without --password, the password is read from stdin: typed at a prompt\n"
+	"(twice, not shown) on a terminal, else the first line of the input\n"
+	"(--password-stdin says so explicitly). --password PW is visible to other\n"
+	"users of the machine (ps) and in shell histories.\n";
 
-int cmd_user(int argc, char **argv)
+/* The user's password from stdin, into pw. 0, or the exit code after saying
+ * why on stderr. */
+static int read_password(char *pw, size_t cap)
+{
+	switch (password_read(STDIN_FILENO, "Password: ", true, pw, cap)) {
+	case PASSWORD_INPUT_OK: return 0;
+	case PASSWORD_INPUT_EMPTY:
+		return cli_fail(EXIT_USAGE, "user create: no password on stdin; type it at the "
+					    "prompt, pipe it, or pass --password");
+	case PASSWORD_INPUT_TOO_LONG:
+		return cli_fail(EXIT_USAGE, "user create: the password is over %d characters",
+				PASSWORD_MAX);
+	case PASSWORD_INPUT_MISMATCH:
+		return cli_fail(EXIT_USAGE, "user create: the two passwords differ");
+	default: return cli_fail(1, "user create: cannot read the password from stdin");
+	}
+}
+
+/* user create once the password is known. */
+static int create_user(const struct admin_args *a, const char *password)
 {
 	struct host_config cfg;
 	struct host_store store;
 	struct host_user u;
-	struct user_new n = { 0 };
+	struct user_new n;
+	char localhost[EMAIL_MAX + 16], msg[256];
+	const char *email = a->email;
+	int rc;
+
+	if (!email) {
+		snprintf(localhost, sizeof(localhost), "%s@localhost", a->username);
+		email = localhost;
+	}
+	n = (struct user_new){ a->username, email, password, a->admin, false };
+	if (users_check_new(&n, msg, sizeof(msg)) != USERS_OK)
+		return cli_fail(EXIT_USAGE, "user create: %s", msg);
+	if ((rc = load_config(a, &cfg)) != 0)
+		return rc;
+	if ((rc = open_store(&cfg, &store)) != 0) {
+		config_free(&cfg);
+		return rc;
+	}
+	switch (rc = users_create(&store, &n, &u)) {
+	case USERS_OK:
+		printf("%s\n", u.id);
+		rc = 0;
+		break;
+	case USERS_EUSERNAME_TAKEN:
+		rc = cli_fail(1, "user create: the username \"%s\" is taken", a->username);
+		break;
+	case USERS_EEMAIL_TAKEN:
+		rc = cli_fail(1, "user create: the email \"%s\" is taken", email);
+		break;
+	default:
+		rc = store_is_full(rc)
+			     ? cli_fail(1,
+					"user create: the store is full (%s); nothing "
+					"was saved",
+					store_strerror(rc))
+			     : cli_fail(1, "user create: the user could not be saved (%s)",
+					store_strerror(rc));
+		break;
+	}
+	host_store_close(&store);
+	config_free(&cfg);
+	return rc;
+}
+
+int cmd_user(int argc, char **argv)
+{
 	struct admin_args a;
-	char email[EMAIL_MAX + 16], msg[256];
+	char pw[PASSWORD_MAX + 2];
 	int rc = parse(argc, argv, "user", &a);
 
 	if (rc != 0)
@@ -151,36 +226,17 @@ int cmd_user(int argc, char **argv)
 	if (a.npositional != 1 || strcmp(a.positional[0], "create") != 0)
 		return cli_fail(EXIT_USAGE,
 				"user: expected \"user create\"; see mmhost user --help");
-	if (!a.username || !a.password)
-		return cli_fail(EXIT_USAGE, "user create: --username and --password are required");
-	if (!a.email) {
-		snprintf(email, sizeof(email), "%s@localhost", a.username);
-		a.email = email;
-	}
-	n = (struct user_new){ a.username, a.email, a.password, a.admin, false };
-	if (users_check_new(&n, msg, sizeof(msg)) != USERS_OK)
-		return cli_fail(EXIT_USAGE, "user create: %s", msg);
-	if ((rc = load_config(&a, &cfg)) != 0)
+	if (!a.username)
+		return cli_fail(EXIT_USAGE, "user create: --username is required");
+	if (a.password && a.password_stdin)
+		return cli_fail(EXIT_USAGE,
+				"user create: pass --password or --password-stdin, not both");
+	if (a.password)
+		return create_user(&a, a.password);
+	if ((rc = read_password(pw, sizeof(pw))) != 0)
 		return rc;
-	if ((rc = open_store(&cfg, &store)) != 0) {
-		config_free(&cfg);
-		return rc;
-	}
-	switch (users_create(&store, &n, &u)) {
-	case USERS_OK:
-		printf("%s\n", u.id);
-		rc = 0;
-		break;
-	case USERS_EUSERNAME_TAKEN:
-		rc = cli_fail(1, "user create: the username \"%s\" is taken", a.username);
-		break;
-	case USERS_EEMAIL_TAKEN:
-		rc = cli_fail(1, "user create: the email \"%s\" is taken", a.email);
-		break;
-	default: rc = cli_fail(1, "user create: the user could not be saved"); break;
-	}
-	host_store_close(&store);
-	config_free(&cfg);
+	rc = create_user(&a, pw);
+	sodium_memzero(pw, sizeof(pw));
 	return rc;
 }
 
@@ -232,8 +288,16 @@ int cmd_token(int argc, char **argv)
 		sn.props_len = 1;
 		sn.personal = true;
 		sn.description = a.description ? a.description : "created by mmhost token create";
-		if (sessions_create(&store, &sn, token, NULL) != SESSIONS_OK) {
-			rc = cli_fail(1, "token create: the token could not be saved");
+		rc = sessions_create(&store, &sn, token, NULL);
+		if (rc != SESSIONS_OK) {
+			rc = store_is_full(rc) ? cli_fail(1,
+							  "token create: the store is full (%s); "
+							  "nothing was saved",
+							  store_strerror(rc))
+					       : cli_fail(1,
+							  "token create: the token could not be "
+							  "saved (%s)",
+							  store_strerror(rc));
 		} else {
 			printf("%s\n", token);
 			sodium_memzero(token, sizeof(token));

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fs_util.h"
@@ -26,6 +27,32 @@ static void store_log(void *arg, int level, const char *msg)
 	       msg, NULL);
 }
 
+#define STORE_MAP_INITIAL (64UL * 1024 * 1024)
+#define STORE_MAP_MAX (64UL * 1024 * 1024 * 1024)
+#define STORE_TEST_MAP_MIN (64UL * 1024)
+
+/* LMDB's initial and maximum map size: the defaults, or the test cap. */
+static int map_sizes(size_t *initial, size_t *max, char *err, size_t err_cap)
+{
+	const char *cap = getenv(STORE_TEST_MAP_ENV);
+	unsigned long long v;
+	char *end;
+
+	*initial = STORE_MAP_INITIAL;
+	*max = STORE_MAP_MAX;
+	if (!cap)
+		return 0;
+	errno = 0;
+	v = strtoull(cap, &end, 10);
+	if (errno || end == cap || *end || v < STORE_TEST_MAP_MIN || v > STORE_MAP_MAX) {
+		snprintf(err, err_cap, "%s must be a number of bytes from %lu to %lu",
+			 STORE_TEST_MAP_ENV, STORE_TEST_MAP_MIN, STORE_MAP_MAX);
+		return -1;
+	}
+	*initial = *max = (size_t)v;
+	return 0;
+}
+
 int host_store_open(struct host_store *s, const struct store_config *cfg, const char *data_dir,
 		    char *err, size_t err_cap)
 {
@@ -43,6 +70,8 @@ int host_store_open(struct host_store *s, const struct store_config *cfg, const 
 		snprintf(err, err_cap, "data folder path too long");
 		return -1;
 	}
+	if (map_sizes(&opt.lmdb_map_size, &opt.lmdb_map_max, err, err_cap) != 0)
+		return -1;
 	if (fs_mkdir_p(data_dir, 0700) != 0) {
 		snprintf(err, err_cap, "cannot create the data folder %s: %s", data_dir,
 			 strerror(errno));

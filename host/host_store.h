@@ -34,6 +34,11 @@ enum host_table {
 
 #define HOST_TOPIC_SESSIONS "sessions"
 
+/* For tests that need a full store without filling a disk: when set, caps
+ * the host's LMDB map (its initial and its maximum size) at this many bytes
+ * (at least 65536). Never set it in production. */
+#define STORE_TEST_MAP_ENV "MMHOST_TEST_STORE_MAP_BYTES"
+
 struct host_store {
 	struct store *st;
 	/* Bumped after every change that can end a session is committed
@@ -44,8 +49,9 @@ struct host_store {
 };
 
 /* Opens the host's store in the backend cfg names; LMDB's environment is
- * <data_dir>/host (data_dir is created 0700). Backend problems are logged
- * through the host's log. 0, or -1 with a message in err. */
+ * <data_dir>/host (data_dir is created 0700; STORE_TEST_MAP_ENV is read).
+ * Backend problems are logged through the host's log. 0, or -1 with a
+ * message in err. */
 int host_store_open(struct host_store *s, const struct store_config *cfg, const char *data_dir,
 		    char *err, size_t err_cap) __attribute__((warn_unused_result));
 void host_store_close(struct host_store *s);

@@ -1,41 +1,102 @@
 #include "login.h"
 
+#include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "log.h"
 #include "banned.h"
 
+#define FINGERPRINT_BYTES 6
+
+/* The key of the login_id fingerprints in the log: drawn once per process,
+ * so that a log shows which failures share a login_id without a way back to
+ * its text. */
+static unsigned char fingerprint_key[crypto_generichash_KEYBYTES];
+static pthread_once_t fingerprint_once = PTHREAD_ONCE_INIT;
+
+static void make_fingerprint_key(void)
+{
+	randombytes_buf(fingerprint_key, sizeof(fingerprint_key));
+}
+
+static void fingerprint(const char *login_id, char hex[FINGERPRINT_BYTES * 2 + 1])
+{
+	unsigned char h[FINGERPRINT_BYTES];
+
+	pthread_once(&fingerprint_once, make_fingerprint_key);
+	crypto_generichash(h, sizeof(h), (const unsigned char *)login_id, strlen(login_id),
+			   fingerprint_key, sizeof(fingerprint_key));
+	sodium_bin2hex(hex, FINGERPRINT_BYTES * 2 + 1, h, sizeof(h));
+}
+
+static const char *limit_reason(int rc)
+{
+	switch (rc) {
+	case LOGIN_LIMIT_NAME: return "account";
+	case LOGIN_LIMIT_ADDR: return "address";
+	default: return "table_full";
+	}
+}
+
+/* A failed login: the account's id when login_id names one, else a keyed
+ * hash and the length of login_id, never its text. */
+static void log_failure(const struct host_request *r, const char *login_id,
+			const struct host_user *found)
+{
+	char hash[FINGERPRINT_BYTES * 2 + 1], len[24];
+
+	if (found) {
+		log_kv(LOG_INFO, "login failed", "user_id", found->id, "remote", r->remote,
+		       "request_id", r->request_id, NULL);
+		return;
+	}
+	fingerprint(login_id, hash);
+	snprintf(len, sizeof(len), "%zu", strlen(login_id));
+	log_kv(LOG_INFO, "login failed", "login_id_hash", hash, "login_id_len", len, "remote",
+	       r->remote, "request_id", r->request_id, NULL);
+}
+
 int login_attempt(struct host_request *r, const char *login_id, const char *password,
 		  struct host_user *user, char token[SESSION_TOKEN_LEN + 1],
 		  struct host_session *session, unsigned *retry_after_s)
 {
 	struct login_limiter *lim = &r->host->limiter;
+	struct login_ticket ticket;
 	struct session_new sn = { 0 };
-	int64_t now = now_ms();
-	bool ok;
+	bool found, ok;
+	int rc;
 
-	if (login_limiter_blocked(lim, login_id, r->remote, now, retry_after_s)) {
-		log_kv(LOG_WARN, "login rate limited", "login_id", login_id, "remote", r->remote,
-		       "request_id", r->request_id, NULL);
+	rc = login_limiter_take(lim, login_id, r->remote, now_ms(), retry_after_s, &ticket);
+	if (rc != LOGIN_LIMIT_OK) {
+		log_kv(LOG_WARN, "login rate limited", "limit", limit_reason(rc), "remote",
+		       r->remote, "request_id", r->request_id, NULL);
 		return LOGIN_RATE_LIMITED;
 	}
-	if (users_find_login(r->host->store, login_id, user) == USERS_OK) {
+	found = users_find_login(r->host->store, login_id, user) == USERS_OK;
+	if (found) {
 		ok = users_check_password(user, password) && user->delete_at == 0;
 	} else {
 		users_burn_password_check(password);
 		ok = false;
 	}
 	if (!ok) {
-		login_limiter_fail(lim, login_id, r->remote, now);
-		log_kv(LOG_INFO, "login failed", "login_id", login_id, "remote", r->remote,
-		       "request_id", r->request_id, NULL);
+		log_failure(r, login_id, found ? user : NULL);
+		sodium_memzero(user->password_hash, sizeof(user->password_hash));
 		return LOGIN_BAD_CREDENTIALS;
 	}
+	sodium_memzero(user->password_hash, sizeof(user->password_hash));
+	login_limiter_refund(lim, &ticket);
 	sn.user_id = user->id;
 	sn.lifetime_ms = LOGIN_SESSION_MS;
-	if (sessions_create(r->host->store, &sn, token, session) != SESSIONS_OK)
-		return LOGIN_ERROR;
+	rc = sessions_create(r->host->store, &sn, token, session);
+	if (rc != SESSIONS_OK) {
+		log_kv(LOG_ERROR, store_is_full(rc) ? "store full" : "store write failed", "op",
+		       "login", "reason", store_strerror(rc), "user_id", user->id, "request_id",
+		       r->request_id, NULL);
+		return store_is_full(rc) ? LOGIN_STORE_FULL : LOGIN_ERROR;
+	}
 	log_kv(LOG_INFO, "login", "user_id", user->id, "username", user->username, "remote",
 	       r->remote, "request_id", r->request_id, NULL);
 	return LOGIN_OK;

@@ -8,12 +8,18 @@ enum login_rc {
 	LOGIN_OK = 0,
 	LOGIN_BAD_CREDENTIALS = -1, /* unknown user, wrong password, bot, deactivated */
 	LOGIN_RATE_LIMITED = -2,
-	LOGIN_ERROR = -3,
+	LOGIN_ERROR = -3,      /* the session could not be saved */
+	LOGIN_STORE_FULL = -4, /* the session could not be saved: the store is full (507) */
 };
 
-/* Checks the credentials (rate limit first) and creates a session; on
- * LOGIN_OK user, token and session are filled. *retry_after_s is set for
- * LOGIN_RATE_LIMITED. Failures are logged without the password. */
+/* Checks the credentials and creates a session; on LOGIN_OK user, token and
+ * session are filled. The attempt is counted by the limiter before the
+ * password is checked (and given back when it succeeds); *retry_after_s is
+ * set for LOGIN_RATE_LIMITED. Every outcome is logged, never with the
+ * password nor, for a failure, the login_id's text: a known account is
+ * named by its user id, an unknown login_id by a keyed hash (stable while
+ * the server runs) and its length, since people type passwords in the
+ * wrong field. */
 int login_attempt(struct host_request *r, const char *login_id, const char *password,
 		  struct host_user *user, char token[SESSION_TOKEN_LEN + 1],
 		  struct host_session *session, unsigned *retry_after_s);

@@ -1,7 +1,7 @@
 #include "login_limiter.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
-#include <sodium.h>
 #include <string.h>
 
 #include "banned.h"
@@ -10,85 +10,176 @@ void login_limiter_init(struct login_limiter *l)
 {
 	memset(l, 0, sizeof(*l));
 	pthread_mutex_init(&l->lock, NULL);
+	randombytes_buf(l->key, sizeof(l->key));
 }
 
 void login_limiter_destroy(struct login_limiter *l)
 {
+	sodium_memzero(l->key, sizeof(l->key));
 	pthread_mutex_destroy(&l->lock);
 }
 
-/* Usernames are compared lower-case, as logins are. */
-static uint64_t tag_of(char kind, const char *key)
+/* Where a key lives: its bucket and its tag (never 0), from one keyed hash
+ * of the kind and the key's bytes (lower-cased when lower). */
+struct slot {
+	uint32_t bucket;
+	uint64_t tag;
+};
+
+static struct slot slot_of(const struct login_limiter *l, unsigned char kind,
+			   const unsigned char *key, size_t len, bool lower)
 {
 	crypto_generichash_state st;
-	unsigned char out[8], k = (unsigned char)kind;
-	uint64_t tag;
+	unsigned char out[16];
+	struct slot s;
+	uint64_t b;
 
-	crypto_generichash_init(&st, NULL, 0, sizeof(out));
-	crypto_generichash_update(&st, &k, 1);
-	for (const char *p = key; *p; p++) {
-		unsigned char c = (unsigned char)tolower((unsigned char)*p);
+	crypto_generichash_init(&st, l->key, sizeof(l->key), sizeof(out));
+	crypto_generichash_update(&st, &kind, 1);
+	for (size_t i = 0; lower && i < len; i++) {
+		unsigned char c = (unsigned char)tolower(key[i]);
 		crypto_generichash_update(&st, &c, 1);
 	}
+	if (!lower)
+		crypto_generichash_update(&st, key, len);
 	crypto_generichash_final(&st, out, sizeof(out));
-	memcpy(&tag, out, sizeof(tag));
-	return tag ? tag : 1;
+	memcpy(&s.tag, out, sizeof(s.tag));
+	memcpy(&b, out + 8, sizeof(b));
+	s.tag = s.tag ? s.tag : 1;
+	s.bucket = (uint32_t)(b % LOGIN_LIMITER_BUCKETS);
+	return s;
 }
 
-static struct login_slot *slot_for(struct login_limiter *l, uint64_t tag)
+/* An IPv6 address counts for its /64; anything that does not parse counts
+ * as its text. */
+static struct slot addr_slot(const struct login_limiter *l, const char *addr)
 {
-	return &l->slots[tag % LOGIN_SLOTS];
+	static const unsigned char v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	unsigned char a6[16];
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, addr, &a4) == 1)
+		return slot_of(l, '4', (const unsigned char *)&a4, sizeof(a4), false);
+	if (inet_pton(AF_INET6, addr, a6) == 1) {
+		if (memcmp(a6, v4_mapped, sizeof(v4_mapped)) == 0)
+			return slot_of(l, '4', a6 + 12, 4, false);
+		return slot_of(l, '6', a6, 8, false);
+	}
+	return slot_of(l, 't', (const unsigned char *)addr, strlen(addr), false);
 }
 
-static bool slot_blocked(const struct login_slot *s, uint64_t tag, int64_t now, unsigned *retry)
+static bool live(const struct login_count *c, int64_t now)
 {
-	int64_t end;
-
-	if (s->tag != tag || s->failures < LOGIN_FAILURES_MAX)
-		return false;
-	end = s->window_start_ms + LOGIN_WINDOW_MS;
-	if (now >= end)
-		return false;
-	*retry = (unsigned)((end - now + 999) / 1000);
-	return true;
+	return c->tag != 0 && now - c->window_start_ms < LOGIN_WINDOW_MS;
 }
 
-bool login_limiter_blocked(struct login_limiter *l, const char *username, const char *ip,
-			   int64_t now_ms, unsigned *retry_after_s)
+static unsigned seconds_until(int64_t end, int64_t now)
 {
-	uint64_t tu = tag_of('u', username), ti = tag_of('i', ip);
-	bool blocked;
+	int64_t s = (end - now + 999) / 1000;
 
+	return s < 1 ? 1 : (unsigned)s;
+}
+
+/*
+ * Finds where s is counted in table t: its live entry, or the entry a new
+ * window for it would take (its own expired entry, a free one, or the one
+ * whose window ended longest ago). Returns LOGIN_LIMIT_OK with *out set,
+ * `limited` when s has used up its attempts, LOGIN_LIMIT_FULL when every
+ * other entry of the bucket is live; then *retry_s is set.
+ */
+static int find(struct login_table *t, struct slot s, int64_t now, int limited,
+		struct login_count **out, unsigned *retry_s)
+{
+	struct login_count *bucket = t->entries[s.bucket], *spare = NULL;
+	int64_t first_end = INT64_MAX;
+
+	for (int i = 0; i < LOGIN_LIMITER_WAYS; i++) {
+		struct login_count *c = &bucket[i];
+		if (c->tag == s.tag) {
+			if (live(c, now) && c->failures >= LOGIN_FAILURES_MAX) {
+				*retry_s = seconds_until(c->window_start_ms + LOGIN_WINDOW_MS, now);
+				return limited;
+			}
+			*out = c;
+			return LOGIN_LIMIT_OK;
+		}
+		if (live(c, now)) {
+			if (c->window_start_ms + LOGIN_WINDOW_MS < first_end)
+				first_end = c->window_start_ms + LOGIN_WINDOW_MS;
+		} else if (c->tag == 0) {
+			if (!spare || spare->tag != 0)
+				spare = c; /* free beats expired */
+		} else if (!spare ||
+			   (spare->tag != 0 && c->window_start_ms < spare->window_start_ms)) {
+			spare = c;
+		}
+	}
+	if (!spare) {
+		*retry_s = seconds_until(first_end, now);
+		return LOGIN_LIMIT_FULL;
+	}
+	*out = spare;
+	return LOGIN_LIMIT_OK;
+}
+
+static void count(struct login_count *c, uint64_t tag, int64_t now)
+{
+	if (c->tag != tag || !live(c, now)) {
+		c->tag = tag;
+		c->window_start_ms = now;
+		c->failures = 0;
+	}
+	c->failures++;
+}
+
+int login_limiter_take(struct login_limiter *l, const char *name, const char *addr, int64_t now_ms,
+		       unsigned *retry_after_s, struct login_ticket *t)
+{
+	struct slot sn = slot_of(l, 'n', (const unsigned char *)name, strlen(name), true);
+	struct slot sa = addr_slot(l, addr);
+	struct login_count *cn = NULL, *ca = NULL;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
 	*retry_after_s = 0;
 	pthread_mutex_lock(&l->lock);
-	blocked = slot_blocked(slot_for(l, tu), tu, now_ms, retry_after_s) ||
-		  slot_blocked(slot_for(l, ti), ti, now_ms, retry_after_s);
-	pthread_mutex_unlock(&l->lock);
-	return blocked;
-}
-
-static void count(struct login_limiter *l, uint64_t tag, int64_t now)
-{
-	struct login_slot *s = slot_for(l, tag);
-
-	/* A colliding key takes the slot over: memory stays bounded and the
-	 * worst case is a counter that starts again. */
-	if (s->tag != tag || now - s->window_start_ms >= LOGIN_WINDOW_MS) {
-		s->tag = tag;
-		s->window_start_ms = now;
-		s->failures = 0;
+	rc = find(&l->addrs, sa, now_ms, LOGIN_LIMIT_ADDR, &ca, retry_after_s);
+	if (rc == LOGIN_LIMIT_OK)
+		rc = find(&l->names, sn, now_ms, LOGIN_LIMIT_NAME, &cn, retry_after_s);
+	if (rc == LOGIN_LIMIT_OK) {
+		count(ca, sa.tag, now_ms);
+		count(cn, sn.tag, now_ms);
+		*t = (struct login_ticket){
+			.counted = true,
+			.name_tag = sn.tag,
+			.addr_tag = sa.tag,
+			.name_bucket = sn.bucket,
+			.addr_bucket = sa.bucket,
+			.name_window = cn->window_start_ms,
+			.addr_window = ca->window_start_ms,
+		};
 	}
-	if (s->failures < UINT32_MAX)
-		s->failures++;
+	pthread_mutex_unlock(&l->lock);
+	return rc;
 }
 
-void login_limiter_fail(struct login_limiter *l, const char *username, const char *ip,
-			int64_t now_ms)
+static void give_back(struct login_table *t, uint32_t bucket, uint64_t tag, int64_t window)
 {
-	uint64_t tu = tag_of('u', username), ti = tag_of('i', ip);
+	for (int i = 0; i < LOGIN_LIMITER_WAYS; i++) {
+		struct login_count *c = &t->entries[bucket][i];
+		if (c->tag == tag && c->window_start_ms == window && c->failures > 0) {
+			c->failures--;
+			return;
+		}
+	}
+}
 
+void login_limiter_refund(struct login_limiter *l, const struct login_ticket *t)
+{
+	if (!t->counted)
+		return;
 	pthread_mutex_lock(&l->lock);
-	count(l, tu, now_ms);
-	count(l, ti, now_ms);
+	give_back(&l->names, t->name_bucket, t->name_tag, t->name_window);
+	give_back(&l->addrs, t->addr_bucket, t->addr_tag, t->addr_window);
 	pthread_mutex_unlock(&l->lock);
 }

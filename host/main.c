@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <limits.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <mmplugin/plugin.h>
@@ -69,8 +71,24 @@ char *cli_default_plugin_dir(void)
 	return strdup(out);
 }
 
+/*
+ * No core file, whatever the shell's ulimit, and no ptrace or /proc/PID/mem
+ * for other processes of the same user: every command may hold passwords
+ * (being checked, or typed for `user create`), session tokens and, in
+ * `serve`, the plugin's keys. Debugging a crash takes a debugger attached as
+ * root, or a build that leaves this out.
+ */
+static void no_core_dumps(void)
+{
+	const struct rlimit none = { 0, 0 };
+
+	(void)setrlimit(RLIMIT_CORE, &none);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 int main(int argc, char **argv)
 {
+	no_core_dumps();
 	if (argc < 2)
 		return fputs(usage, stderr), EXIT_USAGE;
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

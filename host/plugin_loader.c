@@ -19,7 +19,7 @@
 
 static const char *const refusal_names[] = {
 	"loaded", "manifest",    "executable", "not_regular", "permissions", "dlopen", "no_entry",
-	"magic",  "struct_size", "abi_major",  "abi_minor",   "id",          "hooks",
+	"magic",  "struct_size", "abi_major",  "abi_minor",   "id",          "hooks",  "owner",
 };
 
 const char *plugin_refusal_name(enum plugin_refusal r)
@@ -115,8 +115,16 @@ static int load_manifest(struct mmplugin_host *p, int dirfd, const char **exec_o
 	return 0;
 }
 
-/* Opens the executable without following links and checks its mode. The
- * returned descriptor identifies the file checked (see dlopen_checked). */
+/* Whoever owns the file or the folder can put code in the server: only root
+ * and the user the server runs as may. */
+static bool owner_trusted(const struct stat *st)
+{
+	return st->st_uid == 0 || st->st_uid == geteuid();
+}
+
+/* Opens the executable without following links and checks its mode and
+ * owner, and its folder's. The returned descriptor identifies the file
+ * checked (see dlopen_checked). */
 static int open_executable(struct mmplugin_host *p, int dirfd, const char *exec)
 {
 	struct stat st, dst;
@@ -126,6 +134,11 @@ static int open_executable(struct mmplugin_host *p, int dirfd, const char *exec)
 		return refuse(p, PLUGIN_E_PERMISSIONS,
 			      "the plugin's folder is writable by group or others (mode %04o)",
 			      (unsigned)(dst.st_mode & 07777));
+	if (!owner_trusted(&dst))
+		return refuse(p, PLUGIN_E_OWNER,
+			      "the plugin's folder is owned by uid %u, neither root nor the user "
+			      "running mmhost (uid %u)",
+			      (unsigned)dst.st_uid, (unsigned)geteuid());
 	fd = openat(dirfd, exec, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return refuse(p, PLUGIN_E_NOT_REGULAR, "%.100s: %s", exec,
@@ -139,6 +152,13 @@ static int open_executable(struct mmplugin_host *p, int dirfd, const char *exec)
 		return refuse(p, PLUGIN_E_PERMISSIONS,
 			      "%.100s is writable by group or others (mode %04o)", exec,
 			      (unsigned)(st.st_mode & 07777));
+	}
+	if (!owner_trusted(&st)) {
+		close(fd);
+		return refuse(p, PLUGIN_E_OWNER,
+			      "%.100s is owned by uid %u, neither root nor the user running mmhost "
+			      "(uid %u)",
+			      exec, (unsigned)st.st_uid, (unsigned)geteuid());
 	}
 	return fd;
 }

@@ -34,6 +34,7 @@ enum plugin_refusal {
 	PLUGIN_E_ABI_MINOR,   /* minor newer than the host's */
 	PLUGIN_E_ID,          /* descriptor id differs from plugin.json's, or no version */
 	PLUGIN_E_HOOKS,       /* a hook is NULL */
+	PLUGIN_E_OWNER,       /* file or folder owned by neither root nor the host's user */
 };
 
 enum plugin_status {

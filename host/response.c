@@ -122,6 +122,8 @@ int response_json(struct mmplugin_response *r, int status, const char *json, siz
 	if (rc == 0)
 		rc = response_add_header(r, "Content-Type", 12, "application/json", 16);
 	if (rc == 0)
+		rc = response_add_header(r, "Cache-Control", 13, "no-store", 8);
+	if (rc == 0)
 		rc = response_set_body(r, json, len);
 	return rc;
 }
@@ -138,6 +140,8 @@ int response_error(struct mmplugin_response *r, int status, const char *id, cons
 	rc = response_set_status(r, status);
 	if (rc == 0)
 		rc = response_add_header(r, "Content-Type", 12, "application/json", 16);
+	if (rc == 0)
+		rc = response_add_header(r, "Cache-Control", 13, "no-store", 8);
 	if (rc == 0)
 		response_take_body(r, body, len);
 	else

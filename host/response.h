@@ -42,10 +42,12 @@ int response_set_body(struct mmplugin_response *r, const void *body, size_t len)
 /* Takes ownership of a malloc'd body (freed with free()). */
 void response_take_body(struct mmplugin_response *r, char *body, size_t len);
 
-/* A JSON body with Content-Type: application/json. */
+/* A JSON body with Content-Type: application/json and Cache-Control:
+ * no-store (the host's API answers carry tokens and users: no cache, shared
+ * or the browser's, may keep them). */
 int response_json(struct mmplugin_response *r, int status, const char *json, size_t len);
 
-/* A Mattermost-shaped error (see common/api_error.h). */
+/* A Mattermost-shaped error (see common/api_error.h), no-store as well. */
 int response_error(struct mmplugin_response *r, int status, const char *id, const char *message,
 		   const char *request_id);
 

@@ -18,30 +18,46 @@ enum route_auth {
 	AUTH_PLUGIN,  /* anyone; the plugin gets the session when there is one */
 };
 
+/*
+ * App sessions (a session with the prop mattermost_app_id: the tokens the
+ * Apps plugin mints for an App, 10 minutes each) are scoped, whoever they
+ * act for: an App reads users and pings, nothing else of the host's. So an
+ * App can never mint a longer-lived token, nor use an admin's acting-user
+ * token as the admin.
+ */
+enum route_apps {
+	APPS_REFUSED = 0, /* an App session is 403 app_session_scope */
+	APPS_ALLOWED,     /* GET /api/v4/users/me, /api/v4/users/{id}, /api/v4/system/ping */
+	APPS_PLUGIN,      /* the plugin decides (it gets the session's props) */
+};
+
 typedef void (*host_handler)(struct host_request *r);
 
 struct route_entry {
 	enum route_kind kind;
 	enum route_auth auth;
+	enum route_apps apps;
 	host_handler handler;
 };
 
 static void serve_ping(struct host_request *r);
 static void serve_plugin(struct host_request *r);
 
+/* The methods of ROUTE_SYSTEM_PING and ROUTE_USER_GET are GET and HEAD only
+ * (request_map.c): APPS_ALLOWED never lets an App write. */
 static const struct route_entry table[] = {
-	{ ROUTE_SYSTEM_PING, AUTH_NONE, serve_ping },
-	{ ROUTE_USERS_LOGIN, AUTH_NONE, api_users_login },
-	{ ROUTE_USERS_LOGOUT, AUTH_SESSION, api_users_logout },
-	{ ROUTE_USERS_CREATE, AUTH_ADMIN, api_users_create },
-	{ ROUTE_USER_GET, AUTH_SESSION, api_user_get },
-	{ ROUTE_USER_TOKENS, AUTH_SESSION, api_user_tokens },
-	{ ROUTE_PLUGINS_LIST, AUTH_ADMIN, api_plugins_list },
-	{ ROUTE_PLUGIN_ENABLE, AUTH_ADMIN, api_plugin_enable },
-	{ ROUTE_PLUGIN_DISABLE, AUTH_ADMIN, api_plugin_disable },
-	{ ROUTE_LOGIN_PAGE, AUTH_NONE, page_login },
-	{ ROUTE_HOME, AUTH_NONE, page_home },
-	{ ROUTE_PLUGIN, AUTH_PLUGIN, serve_plugin },
+	{ ROUTE_SYSTEM_PING, AUTH_NONE, APPS_ALLOWED, serve_ping },
+	{ ROUTE_USERS_LOGIN, AUTH_NONE, APPS_REFUSED, api_users_login },
+	{ ROUTE_USERS_LOGOUT, AUTH_SESSION, APPS_REFUSED, api_users_logout },
+	{ ROUTE_USERS_CREATE, AUTH_ADMIN, APPS_REFUSED, api_users_create },
+	{ ROUTE_USER_GET, AUTH_SESSION, APPS_ALLOWED, api_user_get },
+	{ ROUTE_USER_TOKENS, AUTH_SESSION, APPS_REFUSED, api_user_tokens },
+	{ ROUTE_PLUGINS_LIST, AUTH_ADMIN, APPS_REFUSED, api_plugins_list },
+	{ ROUTE_PLUGIN_ENABLE, AUTH_ADMIN, APPS_REFUSED, api_plugin_enable },
+	{ ROUTE_PLUGIN_DISABLE, AUTH_ADMIN, APPS_REFUSED, api_plugin_disable },
+	{ ROUTE_LOGIN_PAGE, AUTH_NONE, APPS_REFUSED, page_login },
+	{ ROUTE_HOME, AUTH_NONE, APPS_REFUSED, page_home },
+	{ ROUTE_PLUGIN, AUTH_PLUGIN, APPS_PLUGIN, serve_plugin },
 };
 
 const char *host_request_header(const struct host_request *r, const char *name)
@@ -145,9 +161,18 @@ static void serve_plugin(struct host_request *r)
 	}
 }
 
-/* Applies the route's rule; false when r was answered with an error. */
-static bool check_caller(struct host_request *r, enum route_auth need)
+/* Applies the route's rules; false when r was answered with an error. */
+static bool check_caller(struct host_request *r, const struct route_entry *e)
 {
+	enum route_auth need = e->auth;
+
+	if (r->auth == AUTH_OK && e->apps == APPS_REFUSED && auth_is_app_session(&r->session)) {
+		log_kv(LOG_WARN, "App session refused", "path", r->path, "request_id",
+		       r->request_id, NULL);
+		host_error(r, 403, "api.context.app_session_scope.app_error",
+			   "An App's token may only read users and ping the server.");
+		return false;
+	}
 	if (need == AUTH_NONE)
 		return true;
 	/* Not a 401: the token may be good, and a client told 401 drops it. */
@@ -210,7 +235,7 @@ void routes_serve(struct host_request *r)
 		     r->query, r->query_len, &r->token);
 	r->auth = auth_resolve(r->host->store, &r->token, r->method,
 			       host_request_header(r, "X-CSRF-Token"), &r->session);
-	if (!check_caller(r, e->auth))
+	if (!check_caller(r, e))
 		return;
 	e->handler(r);
 }

@@ -62,7 +62,10 @@ struct session_new {
 };
 
 /* Creates a session; writes its token (NUL-terminated) into token and the
- * record into out (may be NULL). */
+ * record into out (may be NULL). SESSIONS_OK, SESSIONS_EINVALID,
+ * SESSIONS_ENOMEM, SESSIONS_EFULL (the store is full: 507; the backend
+ * logged why), SESSIONS_EUNAVAILABLE (503), SESSIONS_EIO; on failure token
+ * is wiped. */
 int sessions_create(struct host_store *s, const struct session_new *n,
 		    char token[SESSION_TOKEN_LEN + 1], struct host_session *out)
 	__attribute__((warn_unused_result));
@@ -72,7 +75,9 @@ int sessions_create(struct host_store *s, const struct session_new *n,
 int sessions_lookup(struct host_store *s, const char *token, size_t len, struct host_session *out)
 	__attribute__((warn_unused_result));
 
-/* Revokes the session of token. 0 or SESSIONS_ENOTFOUND. */
+/* Revokes the session of token. 0, SESSIONS_ENOTFOUND, or a write error as
+ * for sessions_create (a delete needs room too: LMDB copies pages). The
+ * revocations below return 0 or such a write error. */
 int sessions_revoke_token(struct host_store *s, const char *token, size_t len);
 
 /* Revokes every session whose prop key equals value; *count gets how many. */

@@ -60,7 +60,11 @@ struct user_new {
 int users_check_new(const struct user_new *u, char *msg, size_t cap);
 
 /* Creates a user (hashing the password with argon2id outside any
- * transaction). Usernames and emails are unique, compared lower-case. */
+ * transaction). Usernames and emails are unique, compared lower-case.
+ * USERS_OK, USERS_EINVALID, USERS_EUSERNAME_TAKEN, USERS_EEMAIL_TAKEN,
+ * USERS_ENOMEM, USERS_EFULL (the store is full: 507; the backend logged
+ * why), USERS_EUNAVAILABLE (the database cannot be reached: 503),
+ * USERS_EIO. Nothing is written on failure. */
 int users_create(struct host_store *s, const struct user_new *u, struct host_user *out)
 	__attribute__((warn_unused_result));
 
@@ -75,7 +79,8 @@ int users_find_login(struct host_store *s, const char *login_id, struct host_use
 int users_find_username(struct host_store *s, const char *username, struct host_user *out)
 	__attribute__((warn_unused_result));
 
-/* Sets delete_at (now) or clears it. */
+/* Sets delete_at (now) or clears it. USERS_OK, USERS_ENOTFOUND, or a write
+ * error as for users_create. */
 int users_set_active(struct host_store *s, const char *id, bool active)
 	__attribute__((warn_unused_result));
 

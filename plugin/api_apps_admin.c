@@ -11,6 +11,7 @@
 #include "app_call.h"
 #include "app_record.h"
 #include "manifest.h"
+#include "mm_id.h"
 #include "router.h"
 #include "banned.h"
 
@@ -50,9 +51,19 @@ static bool manifest_ok(struct apps_call *c, const json_t *m)
 
 static void store_failed(struct apps_call *c, int rc, const char *what)
 {
-	plugin_logf(c->plugin, MMPLUGIN_LOG_ERROR, "store: %s failed (%d)", what, rc);
-	reply_error(c, 500, "apps.store.app_error",
-		    "The plugin's store failed; see the server log.");
+	reply_store_failed(c, rc, what);
+}
+
+/* other: the installed App's id, or NULL when unknown. */
+static void id_taken(struct apps_call *c, const char *other)
+{
+	char msg[192];
+
+	snprintf(msg, sizeof(msg),
+		 "An App with this id in another case (%s) is installed: App ids are unique "
+		 "whatever their case.",
+		 other ? other : "?");
+	reply_error(c, 409, "apps.install.app_id_conflict.app_error", msg);
 }
 
 void api_update_app_listing(struct apps_call *c)
@@ -203,11 +214,68 @@ static json_t *requested(const json_t *m, const char *key)
 	return json_is_array(v) ? json_deep_copy(v) : json_array();
 }
 
+struct install_arg {
+	const char *app_id;
+	const json_t *manifest;
+	const struct mmplugin_user *bot;
+	bool fresh; /* out: no record was there */
+};
+
+/* In the write transaction: a fresh record, or the installed one with the
+ * new manifest. Reinstalling keeps the install, the secret, the OAuth2
+ * client and the disabled flag. */
+static int install_record(const json_t *cur, void *arg, json_t **next)
+{
+	struct install_arg *a = arg;
+	json_t *app = cur ? json_deep_copy(cur) : json_object();
+
+	if (!app)
+		return STORE_ENOMEM;
+	a->fresh = cur == NULL;
+	if (a->fresh) {
+		char install_id[MM_ID_LEN + 1];
+		mm_id_new(install_id);
+		json_object_set_new(app, "secret", new_secret());
+		json_object_set_new(app, "disabled", json_false());
+		json_object_set_new(app, "install_id", json_string(install_id));
+		json_object_set_new(app, "installed_at", json_integer(now_ms()));
+	}
+	json_object_set_new(app, "app_id", json_string(a->app_id));
+	json_object_set(app, "manifest", (json_t *)a->manifest);
+	json_object_set_new(app, "deploy_type", json_string("http"));
+	json_object_set_new(app, "bot_user_id", json_string(a->bot->id));
+	json_object_set_new(app, "bot_username", json_string(a->bot->username));
+	json_object_set_new(app, "granted_permissions",
+			    requested(a->manifest, "requested_permissions"));
+	json_object_set_new(app, "granted_locations",
+			    requested(a->manifest, "requested_locations"));
+	*next = app;
+	return 0;
+}
+
+/* Another App installed under this id in another case: 409 answered. */
+static bool id_free(struct apps_call *c, const char *app_id)
+{
+	struct app_gate g;
+	int rc = app_gate_get(&c->plugin->store, app_id, &g);
+
+	if (rc == STORE_ECONFLICT) {
+		id_taken(c, g.app_id);
+		return false;
+	}
+	if (rc != STORE_OK && rc != STORE_ENOTFOUND) {
+		store_failed(c, rc, "reading an App's gate");
+		return false;
+	}
+	return true;
+}
+
 static void install(struct apps_call *c, json_t *body)
 {
 	struct apps_plugin *p = c->plugin;
 	struct mmplugin_user bot;
-	bool inline_manifest, fresh;
+	struct install_arg ia = { 0 };
+	bool inline_manifest;
 	json_t *m, *app = NULL, *view;
 	const char *app_id;
 	int rc;
@@ -216,45 +284,29 @@ static void install(struct apps_call *c, json_t *body)
 	if (!m)
 		return;
 	app_id = json_string_value(json_object_get(m, "app_id"));
-	if (!check_deploy(c, body, m))
-		goto out;
-	rc = app_record_get(&p->store, app_id, &app);
-	if (rc != STORE_OK && rc != STORE_ENOTFOUND) {
-		store_failed(c, rc, "reading an App record");
-		goto out;
-	}
-	fresh = rc == STORE_ENOTFOUND;
-	if (!ensure_bot(c, app_id, &bot))
+	/* Before the bot: APPA's bot would be appa's. */
+	if (!check_deploy(c, body, m) || !id_free(c, app_id) || !ensure_bot(c, app_id, &bot))
 		goto out;
 	if (inline_manifest && (rc = listing_put(&p->store, app_id, m)) != STORE_OK) {
 		store_failed(c, rc, "listing an App");
 		goto out;
 	}
-	if (fresh) {
-		app = json_object();
-		json_object_set_new(app, "secret", new_secret());
-		json_object_set_new(app, "disabled", json_false());
-		json_object_set_new(app, "installed_at", json_integer(now_ms()));
+	ia = (struct install_arg){ app_id, m, &bot, false };
+	rc = app_record_update(&p->store, app_id, NULL, install_record, &ia, &app);
+	if (rc == STORE_ECONFLICT) {
+		id_taken(c, NULL);
+		goto out;
 	}
-	/* Reinstalling keeps the secret, the OAuth2 client and the disabled flag. */
-	json_object_set_new(app, "app_id", json_string(app_id));
-	json_object_set(app, "manifest", m);
-	json_object_set_new(app, "deploy_type", json_string("http"));
-	json_object_set_new(app, "bot_user_id", json_string(bot.id));
-	json_object_set_new(app, "bot_username", json_string(bot.username));
-	json_object_set_new(app, "granted_permissions", requested(m, "requested_permissions"));
-	json_object_set_new(app, "granted_locations", requested(m, "requested_locations"));
-	rc = app_record_put(&p->store, app_id, app);
 	if (rc != STORE_OK) {
 		store_failed(c, rc, "saving an App record");
 		goto out;
 	}
 	plugin_logf(p, MMPLUGIN_LOG_INFO, "app %s %s by %s (bot %s)", app_id,
-		    fresh ? "installed" : "reinstalled", c->who.user_id, bot.id);
-	if (fresh)
+		    ia.fresh ? "installed" : "reinstalled", c->who.user_id, bot.id);
+	if (ia.fresh)
 		call_lifecycle(c, app, "on_install");
 	/* The secret is shown once: in the answer that created it. */
-	view = app_view(app, fresh);
+	view = app_view(app, ia.fresh);
 	reply_value(c, 200, view);
 out:
 	json_decref(app);
@@ -303,31 +355,46 @@ static void revoke_app_sessions(struct apps_plugin *p, const char *app_id)
 	token_cache_forget_app(&p->tokens, app_id);
 }
 
+/* In the write transaction: the installed record with disabled set. */
+static int disabled_record(const json_t *cur, void *arg, json_t **next)
+{
+	if (!cur)
+		return STORE_ENOTFOUND;
+	*next = json_deep_copy(cur);
+	if (!*next)
+		return STORE_ENOMEM;
+	json_object_set_new(*next, "disabled", json_boolean(*(const bool *)arg));
+	return 0;
+}
+
+/*
+ * Disabling commits the App's gate first, then revokes the App's sessions:
+ * a token minted meanwhile is either revoked here (it committed before the
+ * revocation) or sees the new gate and revokes itself (app_tokens.c).
+ */
 static void set_disabled(struct apps_call *c, bool disabled)
 {
 	struct apps_plugin *p = c->plugin;
 	const char *app_id;
-	json_t *body, *app;
+	json_t *body, *app = NULL;
 	int rc;
 
 	if (!(app_id = admin_app_id(c, &body)))
 		return;
 	pthread_mutex_lock(&p->admin_lock);
-	app = app_load(c, app_id, false);
-	if (app) {
-		json_object_set_new(app, "disabled", json_boolean(disabled));
-		rc = app_record_put(&p->store, app_id, app);
-		if (rc != STORE_OK) {
-			store_failed(c, rc, "saving an App record");
-		} else {
-			if (disabled)
-				revoke_app_sessions(p, app_id);
-			plugin_logf(p, MMPLUGIN_LOG_INFO, "app %s %s by %s", app_id,
-				    disabled ? "disabled" : "enabled", c->who.user_id);
-			reply_value(c, 200, app_view(app, false));
-		}
-		json_decref(app);
+	rc = app_record_update(&p->store, app_id, NULL, disabled_record, &disabled, &app);
+	if (rc == STORE_ENOTFOUND || rc == STORE_ECONFLICT) {
+		reply_app_refusal(c, APP_NOT_INSTALLED);
+	} else if (rc != STORE_OK) {
+		store_failed(c, rc, "saving an App record");
+	} else {
+		if (disabled)
+			revoke_app_sessions(p, app_id);
+		plugin_logf(p, MMPLUGIN_LOG_INFO, "app %s %s by %s", app_id,
+			    disabled ? "disabled" : "enabled", c->who.user_id);
+		reply_value(c, 200, app_view(app, false));
 	}
+	json_decref(app);
 	pthread_mutex_unlock(&p->admin_lock);
 	json_decref(body);
 }

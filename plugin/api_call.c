@@ -4,15 +4,19 @@
  * App's call response (200), or {"type":"error","text":...} when the App
  * failed; request problems are 4xx.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "app_call.h"
+#include "call_path.h"
 #include "app_record.h"
 #include "manifest.h"
 #include "router.h"
 #include "banned.h"
 
-/* Calls that only the plugin makes: the OAuth2 flow and the lifecycle. */
+/* Calls that only the plugin makes: the OAuth2 flow and the lifecycle.
+ * path is normalised; so are the manifest's paths (listings made before
+ * they had to be are normalised here). */
 static bool path_reserved(const json_t *app, const char *path)
 {
 	const json_t *m = json_object_get(app, "manifest");
@@ -22,9 +26,14 @@ static bool path_reserved(const json_t *app, const char *path)
 		manifest_call_path(m, "on_install", NULL),
 		manifest_call_path(m, "on_uninstall", NULL),
 	};
+	char norm[CALL_PATH_MAX + 1];
 
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
-		if (reserved[i] && strcmp(reserved[i], path) == 0)
+		if (!reserved[i])
+			continue;
+		if (call_path_normalize(reserved[i], strlen(reserved[i]), norm, sizeof(norm)) != 0)
+			snprintf(norm, sizeof(norm), "%s", reserved[i]);
+		if (call_path_same_route(norm, path))
 			return true;
 	}
 	return false;
@@ -36,7 +45,7 @@ void api_call(struct apps_call *c)
 	struct app_call_req r = { 0 };
 	json_t *body, *app = NULL, *resp, *ctx;
 	struct expand ex;
-	char err[512];
+	char err[512], norm[CALL_PATH_MAX + 1];
 
 	if (!require_session(c) || !(body = body_json(c)))
 		return;
@@ -51,12 +60,15 @@ void api_call(struct apps_call *c)
 	app = app_load(c, app_id, true);
 	if (!app)
 		goto out;
-	if (!app_path_valid(path)) {
-		reply_error(
-			c, 400, "apps.call.invalid.app_error",
-			"path must start with \"/\" and hold no \"..\", \"?\", \"#\" or spaces.");
+	/* Decided on, and sent, in the form the App will route. */
+	if (call_path_normalize(path, json_string_length(json_object_get(body, "path")), norm,
+				sizeof(norm)) != CALL_PATH_OK) {
+		reply_error(c, 400, "apps.call.invalid.app_error",
+			    "path must start with \"/\" and hold no \"..\" segment, escaped "
+			    "slash, \"?\", \"#\", \";\" or spaces.");
 		goto out;
 	}
+	path = norm;
 	if (path_reserved(app, path)) {
 		reply_error(c, 403, "apps.call.forbidden_path.app_error",
 			    "This path is called by the server only (OAuth2 flow, install, "

@@ -1,9 +1,13 @@
 /*
- * What the OAuth2 user routes need to know of an App on every request
- * (installed, disabled, remote_oauth2 granted, its bot), cached in memory so
- * that a request does not open and parse the whole sealed App record. Only
- * these non-secret facts are cached. An entry is good while the store's App
+ * What the OAuth2 routes need to know of an App on every request: its gate
+ * (installed, which install, disabled, remote_oauth2 granted, its bot; see
+ * app_gate.h), cached in memory so that a request reads nothing. Only these
+ * non-secret facts are cached. An entry is good while the store's App
  * generation has not moved (every App write in this process moves it).
+ *
+ * The cache only answers early: every write that depends on the App checks
+ * the gate again in its own transaction (apps_store.h), so a stale entry can
+ * never let a write through.
  * Thread-safe.
  */
 #ifndef PLUGIN_APP_CACHE_H
@@ -19,15 +23,8 @@
 
 #define APP_CACHE_SLOTS 256
 
-struct app_summary {
-	char app_id[APP_ID_MAX + 1];
-	bool disabled;
-	bool remote_oauth2;
-	char bot_user_id[MMPLUGIN_ID_LEN + 1];
-};
-
 struct app_cache_slot {
-	struct app_summary s;
+	struct app_gate gate;
 	uint64_t generation;
 	bool used;
 };
@@ -40,9 +37,9 @@ struct app_cache {
 void app_cache_init(struct app_cache *c);
 void app_cache_destroy(struct app_cache *c);
 
-/* The summary of app_id: STORE_OK, STORE_ENOTFOUND, or the store's error
- * (STORE_ECORRUPT when the record does not open). */
+/* The gate of app_id: STORE_OK, STORE_ENOTFOUND (not installed, or only
+ * under another case), or the store's error. */
 int app_cache_get(struct app_cache *c, struct apps_store *st, const char *app_id,
-		  struct app_summary *out);
+		  struct app_gate *out);
 
 #endif

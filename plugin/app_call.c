@@ -79,10 +79,9 @@ static int expand_tokens(struct apps_plugin *p, const struct app_call_req *r, js
 	const json_t *perms = json_object_get(r->app, "granted_permissions");
 	const struct expand_item *e = &r->expand->acting_user_access_token;
 	char token[MMPLUGIN_ID_LEN + 1];
-	const char *app_id = str(r->app, "app_id");
 
 	if (perms_have(perms, PERM_ACT_AS_BOT)) {
-		if (app_token(p, app_id, str(r->app, "bot_user_id"), token) != MMPLUGIN_OK)
+		if (app_token(p, r->app, str(r->app, "bot_user_id"), token) != MMPLUGIN_OK)
 			return fail(err, cap, "the App's bot token could not be made");
 		json_object_set_new(ctx, "bot_access_token", json_string(token));
 	}
@@ -97,7 +96,7 @@ static int expand_tokens(struct apps_plugin *p, const struct app_call_req *r, js
 		}
 		goto out;
 	}
-	if (app_token(p, app_id, r->acting_user_id, token) != MMPLUGIN_OK)
+	if (app_token(p, r->app, r->acting_user_id, token) != MMPLUGIN_OK)
 		return fail(err, cap, "the acting user's token could not be made");
 	json_object_set_new(ctx, "acting_user_access_token", json_string(token));
 out:

@@ -15,7 +15,7 @@
 
 struct app_call_req {
 	const json_t *app; /* the App record */
-	const char *path;  /* validated with app_path_valid */
+	const char *path;  /* normalised (call_path.h) */
 	const struct expand *expand;
 	const json_t *expand_json;  /* sent as "expand"; may be NULL */
 	const json_t *values;       /* may be NULL */

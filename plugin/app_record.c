@@ -30,6 +30,9 @@ static const struct {
 	[APP_DISABLED] = { 403, "apps.app.disabled.app_error", "The App is disabled." },
 	[APP_NOT_GRANTED] = { 403, "apps.oauth2.not_granted.app_error",
 			      "The App was not granted remote_oauth2." },
+	[APP_OTHER_INSTALL] = { 401, "api.context.session_expired.app_error",
+				"This token is from an earlier install of the App; it no longer "
+				"works." },
 };
 
 int app_refusal_status(enum app_refusal r)
@@ -81,8 +84,19 @@ enum app_refusal app_open(struct apps_plugin *p, const char *app_id, unsigned ne
 	return r;
 }
 
+enum app_refusal app_refusal_of(int rc)
+{
+	switch (rc) {
+	case APP_GATE_GONE: return APP_NOT_INSTALLED;
+	case APP_GATE_DISABLED: return APP_DISABLED;
+	case APP_GATE_NOT_GRANTED: return APP_NOT_GRANTED;
+	case APP_GATE_REINSTALLED: return APP_OTHER_INSTALL;
+	default: return APP_USABLE;
+	}
+}
+
 enum app_refusal app_check(struct apps_plugin *p, const char *app_id, unsigned need,
-			   struct app_summary *out)
+			   struct app_gate *out)
 {
 	int rc;
 

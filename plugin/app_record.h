@@ -8,7 +8,10 @@
  *     "bot_user_id", "bot_username", "secret" (the JWT key),
  *     "disabled": bool, "granted_permissions": [...], "granted_locations": [...],
  *     "remote_oauth2": {"client_id", "client_secret", "remote_root_url", "data"},
+ *     "install_id": 26 characters, random at each fresh install,
  *     "installed_at": ms }
+ * Its non-secret facts are mirrored in the App's gate (app_gate.h), written
+ * in the same transaction.
  */
 #ifndef PLUGIN_APP_RECORD_H
 #define PLUGIN_APP_RECORD_H
@@ -25,19 +28,21 @@ enum app_refusal {
 	APP_UNREADABLE,    /* 500: the sealed record does not open (logged with its key) */
 	APP_DISABLED,      /* 403 */
 	APP_NOT_GRANTED,   /* 403: remote_oauth2 not granted */
+	APP_OTHER_INSTALL, /* 401: the caller's App token is from an earlier install */
 };
-
-#define APP_NEED_ENABLED 1u
-#define APP_NEED_OAUTH2 2u
 
 /* Opens app_id's record and checks what need asks (APP_NEED_*). On
  * APP_USABLE *out (may be NULL) gets the record, a new reference. */
 enum app_refusal app_open(struct apps_plugin *p, const char *app_id, unsigned need, json_t **out);
 
-/* The same checks from the App cache, without opening the record; *out gets
- * the App's summary. */
+/* The same checks from the App cache (the App's gate), without opening the
+ * record; *out gets the gate. */
 enum app_refusal app_check(struct apps_plugin *p, const char *app_id, unsigned need,
-			   struct app_summary *out);
+			   struct app_gate *out);
+
+/* The refusal a store result stands for (APP_GATE_* from a write checked in
+ * its transaction), or APP_USABLE when rc is not one. */
+enum app_refusal app_refusal_of(int rc);
 
 /* The answer to a refusal: its status and a sentence for people. */
 int app_refusal_status(enum app_refusal r);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mm_id.h"
 #include "banned.h"
 
 #define MAP_INITIAL (64UL * 1024 * 1024)
@@ -20,6 +21,8 @@ static int put_meta(MDB_txn *txn, void *arg)
 	return kv_rc(mdb_put(txn, st->meta, &k, &v, 0));
 }
 
+static int gates_add_missing(MDB_txn *txn, void *arg);
+
 int apps_store_open(struct apps_store *st, const char *dir, const struct sealer *sealer, char *err,
 		    size_t err_cap)
 {
@@ -27,12 +30,18 @@ int apps_store_open(struct apps_store *st, const char *dir, const struct sealer 
 	st->sealer = sealer;
 	if (kv_open(&st->kv, dir, 8, MAP_INITIAL, MAP_MAX, err, err_cap) != KV_OK)
 		return STORE_EIO;
-	if (kv_dbi(&st->kv, "apps", &st->apps) || kv_dbi(&st->kv, "listing", &st->listing) ||
+	if (kv_dbi(&st->kv, "apps", &st->apps) || kv_dbi(&st->kv, "app_gate", &st->gate) ||
+	    kv_dbi(&st->kv, "listing", &st->listing) ||
 	    kv_dbi(&st->kv, "oauth2_user", &st->oauth2_user) ||
 	    kv_dbi(&st->kv, "oauth2_state", &st->oauth2_state) ||
 	    kv_dbi(&st->kv, "oauth2_state_by_user", &st->state_index) ||
 	    kv_dbi(&st->kv, "meta", &st->meta) || kv_write(&st->kv, put_meta, st) != 0) {
 		snprintf(err, err_cap, "cannot open the plugin's databases in %s", dir);
+		kv_close(&st->kv);
+		return STORE_EIO;
+	}
+	if (kv_write(&st->kv, gates_add_missing, st) != 0) {
+		snprintf(err, err_cap, "cannot give the installed Apps their gates in %s", dir);
 		kv_close(&st->kv);
 		return STORE_EIO;
 	}
@@ -105,26 +114,11 @@ static int rec_get(MDB_txn *txn, void *arg)
 	return STORE_OK;
 }
 
+/* kv's codes are the store's (KV_EIO is STORE_EIO) but for the full map
+ * and the full disk. */
 static int map_kv(int rc)
 {
-	return rc == KV_EFULL ? STORE_EFULL : rc;
-}
-
-static int sealed_put(struct apps_store *st, MDB_dbi dbi, const char *db, const void *key,
-		      size_t key_len, const void *plain, size_t plain_len)
-{
-	struct rec_arg a = { st, dbi, db, key, key_len, NULL, 0, NULL, 0, 1 };
-	unsigned char *sealed;
-	size_t sealed_len;
-	int rc = seal_record(st->sealer, db, key, key_len, plain, plain_len, &sealed, &sealed_len);
-
-	if (rc != SEAL_OK)
-		return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
-	a.value = sealed;
-	a.value_len = sealed_len;
-	rc = map_kv(kv_write(&st->kv, rec_put, &a));
-	free(sealed);
-	return rc;
+	return rc == KV_EFULL ? STORE_EFULL : rc == KV_ENOSPC ? STORE_ENOSPC : rc;
 }
 
 static int sealed_get(struct apps_store *st, MDB_dbi dbi, const char *db, const void *key,
@@ -135,23 +129,6 @@ static int sealed_get(struct apps_store *st, MDB_dbi dbi, const char *db, const 
 
 	*plain = rc == STORE_OK ? a.plain : NULL;
 	*plain_len = rc == STORE_OK ? a.plain_len : 0;
-	return rc;
-}
-
-/* Encodes a JSON value, seals it and wipes the plaintext. */
-static int sealed_put_json(struct apps_store *st, MDB_dbi dbi, const char *db, const char *key,
-			   const json_t *value)
-{
-	char *text = json_dumps(value, JSON_COMPACT);
-	size_t len;
-	int rc;
-
-	if (!text)
-		return STORE_ENOMEM;
-	len = strlen(text);
-	rc = sealed_put(st, dbi, db, key, strlen(key), text, len);
-	sodium_memzero(text, len);
-	free(text);
 	return rc;
 }
 
@@ -205,17 +182,202 @@ int listing_get(struct apps_store *st, const char *app_id, json_t **out)
 
 /* ---- App records ------------------------------------------------------ */
 
-int app_record_put(struct apps_store *st, const char *app_id, const json_t *record)
-{
-	int rc = sealed_put_json(st, st->apps, "apps", app_id, record);
-
-	atomic_fetch_add(&st->app_generation, 1);
-	return rc;
-}
-
 int app_record_get(struct apps_store *st, const char *app_id, json_t **out)
 {
 	return sealed_get_json(st, st->apps, "apps", app_id, out);
+}
+
+/* Opens the record stored under app_id in txn: *out gets it (NULL when
+ * there is none). */
+static int record_read_txn(MDB_txn *txn, struct apps_store *st, const char *app_id, json_t **out)
+{
+	MDB_val k = { strlen(app_id), (void *)app_id }, v;
+	char *plain;
+	size_t len;
+	int rc = mdb_get(txn, st->apps, &k, &v);
+
+	*out = NULL;
+	if (rc == MDB_NOTFOUND)
+		return STORE_OK;
+	if (rc != 0)
+		return STORE_EIO;
+	if (unseal_record(st->sealer, "apps", app_id, k.mv_size, v.mv_data, v.mv_size, &plain,
+			  &len) != SEAL_OK)
+		return STORE_ECORRUPT;
+	*out = json_loadb(plain, len, 0, NULL);
+	unseal_free(plain);
+	return *out ? STORE_OK : STORE_ECORRUPT;
+}
+
+/* Seals record and writes it under app_id in txn. */
+static int record_write_txn(MDB_txn *txn, struct apps_store *st, const char *app_id,
+			    const json_t *record)
+{
+	char *text = json_dumps(record, JSON_COMPACT);
+	unsigned char *sealed;
+	size_t len, sealed_len;
+	MDB_val k = { strlen(app_id), (void *)app_id }, v;
+	int rc;
+
+	if (!text)
+		return STORE_ENOMEM;
+	len = strlen(text);
+	rc = seal_record(st->sealer, "apps", app_id, k.mv_size, text, len, &sealed, &sealed_len);
+	sodium_memzero(text, len);
+	free(text);
+	if (rc != SEAL_OK)
+		return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
+	v = (MDB_val){ sealed_len, sealed };
+	rc = kv_rc(mdb_put(txn, st->apps, &k, &v, 0));
+	free(sealed);
+	return rc;
+}
+
+/* The gate of record, with the generation that follows old (NULL: none):
+ * the same when nothing in the gate changed, one more otherwise. */
+static int next_gate(const json_t *record, const struct app_gate *old, struct app_gate *g)
+{
+	if (app_gate_from_record(record, g) != 0)
+		return STORE_EIO;
+	if (!old || strcmp(old->install_id, g->install_id) != 0) {
+		g->gen = 1;
+		return STORE_OK;
+	}
+	g->gen = old->gen;
+	if (old->disabled != g->disabled || old->remote_oauth2 != g->remote_oauth2 ||
+	    strcmp(old->bot_user_id, g->bot_user_id) != 0)
+		g->gen++;
+	return STORE_OK;
+}
+
+struct update_arg {
+	struct apps_store *st;
+	const char *app_id;
+	const struct app_gate_expect *expect;
+	app_record_fn fn;
+	void *fn_arg;
+	json_t *result;
+};
+
+static int update_txn(MDB_txn *txn, void *arg)
+{
+	struct update_arg *a = arg;
+	struct app_gate old, gate;
+	json_t *cur = NULL, *next = NULL;
+	int rc, has_gate;
+
+	json_decref(a->result); /* from a run before the map grew */
+	a->result = NULL;
+	rc = app_gate_read_txn(txn, a->st, a->app_id, &old);
+	if (rc != STORE_OK && rc != STORE_ENOTFOUND)
+		return rc;
+	has_gate = rc == STORE_OK;
+	if (a->expect && (rc = app_gate_judge(has_gate ? &old : NULL, a->expect)) != 0)
+		return rc;
+	rc = record_read_txn(txn, a->st, a->app_id, &cur);
+	if (rc != STORE_OK)
+		return rc;
+	rc = a->fn(cur, a->fn_arg, &next);
+	json_decref(cur);
+	if (rc != 0)
+		return rc;
+	rc = next_gate(next, has_gate ? &old : NULL, &gate);
+	if (rc == STORE_OK && strcmp(gate.app_id, a->app_id) != 0)
+		rc = STORE_EIO;
+	if (rc == STORE_OK)
+		rc = record_write_txn(txn, a->st, a->app_id, next);
+	if (rc == STORE_OK)
+		rc = app_gate_put_txn(txn, a->st, &gate);
+	if (rc != STORE_OK) {
+		json_decref(next);
+		return rc;
+	}
+	a->result = next;
+	return 0;
+}
+
+int app_record_update(struct apps_store *st, const char *app_id,
+		      const struct app_gate_expect *expect, app_record_fn fn, void *arg,
+		      json_t **out)
+{
+	struct update_arg a = { st, app_id, expect, fn, arg, NULL };
+	int rc;
+	char key[APP_ID_MAX];
+
+	if (out)
+		*out = NULL;
+	if (!app_gate_key(app_id, key))
+		return STORE_ENOTFOUND;
+	rc = map_kv(kv_write(&st->kv, update_txn, &a));
+	/* After the commit: a cache filled meanwhile is stamped old. */
+	atomic_fetch_add(&st->app_generation, 1);
+	if (rc != STORE_OK) {
+		json_decref(a.result);
+		return rc;
+	}
+	if (out)
+		*out = a.result;
+	else
+		json_decref(a.result);
+	return STORE_OK;
+}
+
+/* Gates arrived after the first release: at open, every App record without
+ * one gets it (and an install_id when it has none). Records are collected
+ * first so that no cursor walks over a write. */
+static int gate_for_record(MDB_txn *txn, struct apps_store *st, const char *app_id)
+{
+	struct app_gate g;
+	json_t *rec = NULL;
+	int rc = app_gate_read_txn(txn, st, app_id, &g);
+
+	if (rc != STORE_ENOTFOUND)
+		return rc == STORE_ECONFLICT ? STORE_OK : rc; /* has one, or APPA beside appa */
+	rc = record_read_txn(txn, st, app_id, &rec);
+	if (rc != STORE_OK || !rec)
+		return rc == STORE_ECORRUPT ? STORE_OK : rc; /* reported when it is used */
+	if (!json_is_string(json_object_get(rec, "install_id"))) {
+		char id[MM_ID_LEN + 1];
+		mm_id_new(id);
+		json_object_set_new(rec, "install_id", json_string(id));
+		rc = record_write_txn(txn, st, app_id, rec);
+	}
+	if (rc == STORE_OK)
+		rc = next_gate(rec, NULL, &g);
+	if (rc == STORE_OK)
+		rc = app_gate_put_txn(txn, st, &g);
+	json_decref(rec);
+	return rc;
+}
+
+static int gates_add_missing(MDB_txn *txn, void *arg)
+{
+	struct apps_store *st = arg;
+	json_t *ids = json_array();
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t i;
+	json_t *id;
+	int rc;
+
+	if (!ids || mdb_cursor_open(txn, st->apps, &cur) != 0) {
+		json_decref(ids);
+		return STORE_EIO;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size > 0 && k.mv_size <= APP_ID_MAX)
+			json_array_append_new(ids, json_stringn(k.mv_data, k.mv_size));
+	}
+	mdb_cursor_close(cur);
+	rc = rc == MDB_NOTFOUND ? STORE_OK : STORE_EIO;
+	json_array_foreach(ids, i, id)
+	{
+		if (rc == STORE_OK && json_is_string(id))
+			rc = gate_for_record(txn, st, json_string_value(id));
+	}
+	json_decref(ids);
+	return rc;
 }
 
 struct list_arg {
@@ -272,29 +434,60 @@ int app_records_list(struct apps_store *st, json_t **out, size_t *corrupt)
 
 /* ---- OAuth2 user data ------------------------------------------------- */
 
-int oauth2_user_put(struct apps_store *st, const char *app_id, const char *user_id,
-		    const char *data, size_t len)
+struct user_check {
+	const struct apps_store *st;
+	const struct app_gate_expect *expect;
+};
+
+static int gate_check(MDB_txn *txn, void *arg)
+{
+	const struct user_check *u = arg;
+
+	return app_gate_check_txn(txn, u->st, u->expect);
+}
+
+static int user_write(struct apps_store *st, const struct app_gate_expect *expect,
+		      const char *user_id, const char *data, size_t len, bool del)
 {
 	char key[USER_KEY_MAX];
-	size_t klen = oauth2_user_key(app_id, user_id, key, sizeof(key));
+	size_t klen = oauth2_user_key(expect->app_id, user_id, key, sizeof(key));
+	struct user_check check = { st, expect };
 	struct group_change c = { 0 };
-	unsigned char *sealed;
-	size_t sealed_len;
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0;
 	int rc;
 
 	if (!klen)
 		return STORE_EIO;
-	rc = seal_record(st->sealer, "oauth2_user", key, klen, data, len, &sealed, &sealed_len);
-	if (rc != SEAL_OK)
-		return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
+	if (!del) {
+		rc = seal_record(st->sealer, "oauth2_user", key, klen, data, len, &sealed,
+				 &sealed_len);
+		if (rc != SEAL_OK)
+			return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
+	}
 	c = (struct group_change){ .dbi = st->oauth2_user,
+				   .del = del,
 				   .key = key,
 				   .key_len = klen,
 				   .value = sealed,
-				   .value_len = sealed_len };
+				   .value_len = sealed_len,
+				   .check = gate_check,
+				   .check_arg = &check };
 	rc = map_kv(group_commit_write(&st->group, &c));
 	free(sealed);
 	return rc;
+}
+
+int oauth2_user_put(struct apps_store *st, const struct app_gate_expect *expect,
+		    const char *user_id, const char *data, size_t len)
+{
+	return user_write(st, expect, user_id, data, len, false);
+}
+
+int oauth2_user_del(struct apps_store *st, const struct app_gate_expect *expect,
+		    const char *user_id)
+{
+	return user_write(st, expect, user_id, NULL, 0, true);
 }
 
 int oauth2_user_get(struct apps_store *st, const char *app_id, const char *user_id, char **data,
@@ -308,18 +501,39 @@ int oauth2_user_get(struct apps_store *st, const char *app_id, const char *user_
 	return sealed_get(st, st->oauth2_user, "oauth2_user", key, klen, data, len);
 }
 
-int oauth2_user_del(struct apps_store *st, const char *app_id, const char *user_id)
+struct user_read_arg {
+	struct rec_arg rec;
+	const struct app_gate_expect *expect;
+};
+
+static int user_read(MDB_txn *txn, void *arg)
+{
+	struct user_read_arg *a = arg;
+	int rc = app_gate_check_txn(txn, a->rec.st, a->expect);
+
+	return rc != 0 ? rc : rec_get(txn, &a->rec);
+}
+
+int oauth2_user_read(struct apps_store *st, const struct app_gate_expect *expect,
+		     const char *user_id, char **data, size_t *len)
 {
 	char key[USER_KEY_MAX];
-	size_t klen = oauth2_user_key(app_id, user_id, key, sizeof(key));
-	struct group_change c = { 0 };
+	size_t klen = oauth2_user_key(expect->app_id, user_id, key, sizeof(key));
+	struct user_read_arg a = {
+		{ st, st->oauth2_user, "oauth2_user", key, klen, NULL, 0, NULL, 0, 1 }, expect
+	};
+	int rc;
 
+	*data = NULL;
+	*len = 0;
 	if (!klen)
 		return STORE_EIO;
-	c = (struct group_change){
-		.dbi = st->oauth2_user, .del = true, .key = key, .key_len = klen
-	};
-	return map_kv(group_commit_write(&st->group, &c));
+	rc = map_kv(kv_read(&st->kv, user_read, &a));
+	if (rc == STORE_OK) {
+		*data = a.rec.plain;
+		*len = a.rec.plain_len;
+	}
+	return rc;
 }
 
 /* ---- uninstall ---------------------------------------------------------- */
@@ -370,6 +584,22 @@ static int match_index_app(const MDB_val *k, const MDB_val *v, void *arg)
 	return v->mv_size == strlen(a->app_id) && memcmp(v->mv_data, a->app_id, v->mv_size) == 0;
 }
 
+/* The App's gate goes with its record (not another App's of another case). */
+static int delete_gate(MDB_txn *txn, struct delete_arg *a)
+{
+	struct app_gate g;
+	char key[APP_ID_MAX];
+	MDB_val k = { app_gate_key(a->app_id, key), key };
+	int rc = app_gate_read_txn(txn, a->st, a->app_id, &g);
+
+	if (rc == STORE_ENOTFOUND || rc == STORE_ECONFLICT)
+		return 0;
+	if (rc != STORE_OK && rc != STORE_ECORRUPT)
+		return rc;
+	rc = mdb_del(txn, a->st->gate, &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : kv_rc(rc);
+}
+
 static int delete_app(MDB_txn *txn, void *arg)
 {
 	struct delete_arg *a = arg;
@@ -381,6 +611,9 @@ static int delete_app(MDB_txn *txn, void *arg)
 		return STORE_ENOTFOUND;
 	if (rc != 0)
 		return kv_rc(rc);
+	rc = delete_gate(txn, a);
+	if (rc != 0)
+		return rc;
 	{
 		char prefix[APP_ID_MAX + 2];
 		size_t plen = strlen(a->app_id) + 1;

@@ -3,6 +3,7 @@
  *
  * Databases (key -> value):
  *   apps          app_id -> App record, sealed JSON
+ *   app_gate      lower-cased app_id -> the App's gate, plaintext (app_gate.h)
  *   listing       app_id -> listed manifest, JSON (nothing secret)
  *   oauth2_user   app_id 0x00 user_id -> the user's OAuth2 data, sealed, byte-exact
  *   oauth2_state  BLAKE2b-256(state) -> flow state, sealed JSON
@@ -15,6 +16,11 @@
  * data is on disk. OAuth2 user writes from many threads share commits (see
  * group_commit.h). A failed write leaves the old value. A sealed record that
  * fails to open is STORE_ECORRUPT and is never returned.
+ *
+ * Writes that depend on an App take what the caller checked (struct
+ * app_gate_expect) and re-check it against the App's gate inside the
+ * transaction that writes: a change checked before an uninstall, a disable
+ * or a reinstall is refused (APP_GATE_*), never written after it.
  * Thread-safe.
  */
 #ifndef PLUGIN_APPS_STORE_H
@@ -25,25 +31,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "app_gate.h"
 #include "group_commit.h"
 #include "kv.h"
 #include "seal.h"
 
-#define APP_ID_MAX 32
 #define STATE_HASH_LEN 32
 
 enum store_rc {
 	STORE_OK = 0,
 	STORE_ENOTFOUND = -1,
 	STORE_EIO = -2,
+	STORE_ENOSPC = -3,    /* the disk is full (ENOSPC, EDQUOT): nothing was written */
 	STORE_ECORRUPT = -10, /* a sealed record did not open: tampered, moved or wrong key */
 	STORE_ENOMEM = -11,
-	STORE_EFULL = -100,
+	STORE_ECONFLICT = -12, /* another App's id differs from this one only in case */
+	/* -30..-33: APP_GATE_* refusals (app_gate.h) */
+	STORE_EFULL = -100, /* the map reached its maximum size: nothing was written */
 };
 
 struct apps_store {
 	struct kv_env kv;
-	MDB_dbi apps, listing, oauth2_user, oauth2_state, state_index, meta;
+	MDB_dbi apps, gate, listing, oauth2_user, oauth2_state, state_index, meta;
 	const struct sealer *sealer;
 	struct group_commit group; /* OAuth2 user writes share commits */
 	/* Bumped by every change to an App record, for caches of them. */
@@ -62,25 +71,48 @@ int listing_get(struct apps_store *st, const char *app_id, json_t **out)
 
 /* App records (sealed). get returns a new reference; the caller should
  * json_decref it promptly (it holds secrets). */
-int app_record_put(struct apps_store *st, const char *app_id, const json_t *record)
-	__attribute__((warn_unused_result));
 int app_record_get(struct apps_store *st, const char *app_id, json_t **out)
 	__attribute__((warn_unused_result));
+
+/* Decides an App record's next value inside the write transaction: cur is
+ * the record stored now (NULL: none; borrowed). Returns 0 with *next a new
+ * reference to store, or a negative code (above -100) that refuses the
+ * change and is returned as is. It may run more than once (the map grew), so
+ * it depends only on cur and arg. */
+typedef int (*app_record_fn)(const json_t *cur, void *arg, json_t **next);
+
+/* The one way App records change: in one write transaction, checks that no
+ * other App has app_id in another case (STORE_ECONFLICT), checks the gate
+ * against expect (may be NULL; APP_GATE_* refusals), reads the record, runs
+ * fn, and writes the record fn made with its gate. *out (may be NULL) gets
+ * the stored record, a new reference. */
+int app_record_update(struct apps_store *st, const char *app_id,
+		      const struct app_gate_expect *expect, app_record_fn fn, void *arg,
+		      json_t **out) __attribute__((warn_unused_result));
 /* Every App record, as a new array; records that fail to open are left out
  * and counted in *corrupt. */
 int app_records_list(struct apps_store *st, json_t **out, size_t *corrupt)
 	__attribute__((warn_unused_result));
 
-/* A user's OAuth2 data for an App, stored byte-exact (sealed). get gives a
- * buffer to release with unseal_free(). */
-int oauth2_user_put(struct apps_store *st, const char *app_id, const char *user_id,
-		    const char *data, size_t len) __attribute__((warn_unused_result));
+/* A user's OAuth2 data for the App expect->app_id, stored byte-exact
+ * (sealed), in a transaction where the App's gate satisfies expect (else an
+ * APP_GATE_* refusal and nothing changes). read gives a buffer to release
+ * with unseal_free(). */
+int oauth2_user_put(struct apps_store *st, const struct app_gate_expect *expect,
+		    const char *user_id, const char *data, size_t len)
+	__attribute__((warn_unused_result));
+int oauth2_user_read(struct apps_store *st, const struct app_gate_expect *expect,
+		     const char *user_id, char **data, size_t *len)
+	__attribute__((warn_unused_result));
+int oauth2_user_del(struct apps_store *st, const struct app_gate_expect *expect,
+		    const char *user_id) __attribute__((warn_unused_result));
+/* The same read without a gate check, for a caller that holds the App's
+ * record (a call's expansion). */
 int oauth2_user_get(struct apps_store *st, const char *app_id, const char *user_id, char **data,
 		    size_t *len) __attribute__((warn_unused_result));
-int oauth2_user_del(struct apps_store *st, const char *app_id, const char *user_id);
 
-/* Deletes the App record and every OAuth2 user record and state of app_id,
- * in one transaction. Counts in *users and *states (may be NULL). */
+/* Deletes the App record, its gate and every OAuth2 user record and state of
+ * app_id, in one transaction. Counts in *users and *states (may be NULL). */
 int apps_store_delete_app(struct apps_store *st, const char *app_id, size_t *users, size_t *states)
 	__attribute__((warn_unused_result));
 

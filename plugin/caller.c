@@ -1,11 +1,27 @@
-/* Who is calling: the session the host authenticated, its user, and whether
- * it is an App's session (prop mattermost_app_id). */
+/* Who is calling: the session the host authenticated, its user, whether it
+ * is an App's session (prop mattermost_app_id) and where App sessions are
+ * accepted at all. */
 #include <stdio.h>
 #include <string.h>
 
 #include "plugin.h"
 #include "router.h"
 #include "banned.h"
+
+static bool prop_is(const struct mmplugin_session_prop *p, const char *key)
+{
+	return p->key.len == strlen(key) && memcmp(p->key.ptr, key, p->key.len) == 0;
+}
+
+/* The prop's value into out, or "" when it does not fit. */
+static void copy_value(const struct mmplugin_session_prop *p, char *out, size_t cap)
+{
+	size_t n = p->value.len < cap ? p->value.len : 0;
+
+	if (n)
+		memcpy(out, p->value.ptr, n);
+	out[n] = '\0';
+}
 
 void caller_init(struct apps_call *c)
 {
@@ -22,15 +38,28 @@ void caller_init(struct apps_call *c)
 		c->who.user = *c->req->session_user;
 		c->who.user_loaded = true;
 	}
+	/* A host before ABI 1.3 does not say: then it is not a browser. */
+	c->who.cookie = MMPLUGIN_HAS(c->req, struct mmplugin_request, session_source) &&
+			c->req->session_source == MMPLUGIN_SESSION_COOKIE;
 	for (size_t i = 0; i < s->props_len; i++) {
 		const struct mmplugin_session_prop *p = &s->props[i];
-		if (p->key.len == strlen(SESSION_PROP_APP_ID) &&
-		    memcmp(p->key.ptr, SESSION_PROP_APP_ID, p->key.len) == 0 &&
-		    p->value.len <= APP_ID_MAX) {
-			memcpy(c->who.app_id, p->value.ptr, p->value.len);
-			c->who.app_id[p->value.len] = '\0';
+		if (prop_is(p, SESSION_PROP_APP_ID)) {
+			/* Whatever its value: an App's session, never a person's. */
+			c->who.app_session = true;
+			copy_value(p, c->who.app_id, sizeof(c->who.app_id));
+		} else if (prop_is(p, SESSION_PROP_INSTALL)) {
+			copy_value(p, c->who.install_id, sizeof(c->who.install_id));
 		}
 	}
+}
+
+bool caller_in_scope(struct apps_call *c, bool apps_welcome)
+{
+	if (!c->who.app_session || apps_welcome)
+		return true;
+	reply_error(c, 403, "api.context.app_session_scope.app_error",
+		    "An App's token works only on the OAuth2 routes (oauth2/app, oauth2/user).");
+	return false;
 }
 
 bool caller_load_user(struct apps_call *c)

@@ -22,7 +22,14 @@ static int apply_batch(MDB_txn *txn, void *arg)
 {
 	for (struct group_change *c = arg; c; c = c->next) {
 		MDB_val k = { c->key_len, (void *)c->key }, v = { c->value_len, (void *)c->value };
-		int rc = c->del ? mdb_del(txn, c->dbi, &k, NULL) : mdb_put(txn, c->dbi, &k, &v, 0);
+		int rc;
+
+		c->refused = c->check ? c->check(txn, c->check_arg) : 0;
+		if (c->refused == MDB_MAP_FULL)
+			return MDB_MAP_FULL;
+		if (c->refused != 0)
+			continue;
+		rc = c->del ? mdb_del(txn, c->dbi, &k, NULL) : mdb_put(txn, c->dbi, &k, &v, 0);
 		if (rc == MDB_NOTFOUND && c->del)
 			continue;
 		if (rc != 0)
@@ -52,6 +59,7 @@ int group_commit_write(struct group_commit *g, struct group_change *c)
 {
 	c->next = NULL;
 	c->done = false;
+	c->refused = 0;
 	pthread_mutex_lock(&g->lock);
 	if (g->tail)
 		g->tail->next = c;
@@ -74,7 +82,7 @@ int group_commit_write(struct group_commit *g, struct group_change *c)
 		pthread_mutex_lock(&g->lock);
 		for (struct group_change *b = batch; b; b = next) {
 			next = b->next; /* b may be gone once done is seen */
-			b->rc = rc;
+			b->rc = rc != 0 ? rc : b->refused;
 			b->done = true;
 		}
 		g->commits++;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "call_path.h"
 #include "banned.h"
 
 #define DISPLAY_NAME_MAX 256
@@ -42,16 +43,11 @@ bool app_id_valid(const char *s)
 
 bool app_path_valid(const char *s)
 {
+	char norm[CALL_PATH_MAX + 1];
 	size_t n = s ? strlen(s) : 0;
 
-	if (n == 0 || n > APP_PATH_MAX || s[0] != '/' || strstr(s, "..") || strstr(s, "//"))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c <= 0x20 || c == 0x7f || c == '?' || c == '#' || c == '\\')
-			return false;
-	}
-	return true;
+	return n && call_path_normalize(s, n, norm, sizeof(norm)) == CALL_PATH_OK &&
+	       strcmp(norm, s) == 0;
 }
 
 /* An absolute http(s) URL with a host, without spaces or control characters. */

@@ -10,7 +10,6 @@
 #include <stddef.h>
 
 #define MANIFEST_MAX (1024 * 1024)
-#define APP_PATH_MAX 1024
 
 #define PERM_ACT_AS_BOT "act_as_bot"
 #define PERM_ACT_AS_USER "act_as_user"
@@ -22,9 +21,8 @@ int manifest_validate(const json_t *m, char *msg, size_t cap);
 /* True when s is a valid app_id: 3 to 32 of [A-Za-z0-9._-]. */
 bool app_id_valid(const char *s);
 
-/* True when s is a path an App may be called at: starts with '/', at most
- * APP_PATH_MAX bytes, no "..", no "//", no '?', '#', '\\', space or control
- * character. */
+/* True when s is a path an App may be called at, already in the normal form
+ * of call_path.h (so a manifest names each of its calls one way only). */
 bool app_path_valid(const char *s);
 
 /* The path of call field name ("on_install", "get_oauth2_connect_url", ...):

@@ -37,14 +37,23 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A logged-in person, or a redirect to the login page that brings them
- * back here. */
+/* A person logged in by cookie, or a redirect to the login page that brings
+ * them back here. A session presented as a token (header or ?access_token=)
+ * is not a browser: refused whoever it is, so that nothing but the person's
+ * own browser can drive their connection (App sessions never get here:
+ * router.c refuses them on these routes). */
 static bool require_person(struct apps_call *c)
 {
 	char target[LOCATION_MAX], enc[LOCATION_MAX * 3], location[LOCATION_MAX * 3 + 64];
 	const struct mmplugin_request *req = c->req;
 	int n;
 
+	if (c->who.has_session && !c->who.cookie) {
+		flow_page(c, 403, "Cannot connect",
+			  "Open this link in your browser, where you are logged in: connecting "
+			  "an account does not take a token.");
+		return false;
+	}
 	if (c->who.has_session) {
 		if (!caller_is_admin(c) && !c->who.user_loaded) {
 			flow_page(c, 401, "Please log in again", "Your session is not valid.");
@@ -167,13 +176,21 @@ void api_flow_connect(struct apps_call *c)
 	flow_random_token(verifier);
 	pkce_challenge_s256(verifier, challenge);
 	state_hash(state, strlen(state), hash);
-	rc = oauth2_state_create(&p->store, hash, c->param, c->who.user_id, verifier, now_ms(),
-				 p->settings.state_ttl_ms, STATES_PER_USER, &evicted);
+	rc = oauth2_state_create(&p->store, hash, c->param,
+				 json_string_value(json_object_get(app, "install_id")),
+				 c->who.user_id, verifier, now_ms(), p->settings.state_ttl_ms,
+				 STATES_PER_USER, &evicted);
 	sodium_memzero(verifier, sizeof(verifier));
+	if (app_refusal_of(rc) != APP_USABLE) { /* the App changed since flow_app */
+		flow_page(c, app_refusal_status(app_refusal_of(rc)), "Cannot connect",
+			  app_refusal_text(app_refusal_of(rc)));
+		goto out;
+	}
 	if (rc != STORE_OK) {
-		plugin_logf(p, MMPLUGIN_LOG_ERROR, "oauth2 state for app %s not saved (%d)",
-			    c->param, rc);
-		flow_page(c, 500, "Cannot connect", "The server could not start the connection.");
+		plugin_logf(p, MMPLUGIN_LOG_ERROR, "oauth2 state for app %s not saved: %s (%d)",
+			    c->param, store_reason(rc), rc);
+		flow_page(c, rc == STORE_ENOSPC || rc == STORE_EFULL ? 507 : 500, "Cannot connect",
+			  "The server could not start the connection.");
 		goto out;
 	}
 	call = flow_call(app, "get_oauth2_connect_url", "/oauth2/connect", false);
@@ -249,8 +266,11 @@ void api_flow_complete(struct apps_call *c)
 	if (rc != STATE_OK) {
 		plugin_logf(p, MMPLUGIN_LOG_WARN, "app %s: oauth2 state refused for user %s (%d)",
 			    c->param, c->who.user_id, rc);
-		flow_page(c, rc == STORE_ECORRUPT || rc == STORE_EIO ? 500 : 403, "Cannot connect",
-			  state_problem(rc));
+		flow_page(c,
+			  rc == STORE_ENOSPC || rc == STORE_EFULL   ? 507
+			  : rc == STORE_ECORRUPT || rc == STORE_EIO ? 500
+								    : 403,
+			  "Cannot connect", state_problem(rc));
 		goto out;
 	}
 	json_object_set_new(values, "code_verifier", json_string(verifier));

@@ -8,10 +8,16 @@
  *   2. no session: 401; a session that is not an App's: 403
  *   3. the caller's rule: app route: the App's bot or a system-admin acting
  *      user; user routes: an acting user, not a bot: 403
- *   4. App not installed 404, disabled 403, remote_oauth2 not granted 403
+ *   4. App not installed 404, disabled 403, remote_oauth2 not granted 403;
+ *      a token from an earlier install of the App: 401
  *   5. body not JSON or of the wrong shape: 400 (nothing changes)
- * The App is the one named by the session's mattermost_app_id prop.
+ * The App is the one named by the session's mattermost_app_id prop, in the
+ * install named by its mattermost_app_install prop. Step 4 is answered
+ * early from the App cache, and checked again inside the transaction that
+ * reads or writes (struct app_gate_expect): a write checked before an
+ * uninstall, a disable or a reinstall is refused, never written after it.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "app_call.h"
@@ -31,7 +37,7 @@ static bool check_caller(struct apps_call *c, bool app_route)
 	}
 	if (!require_session(c))
 		return false;
-	if (!c->who.app_id[0]) {
+	if (!c->who.app_session) {
 		reply_error(c, 403, "apps.oauth2.not_app_session.app_error",
 			    "This route takes an App's token (bot or acting user), not a "
 			    "user's own session.");
@@ -57,14 +63,22 @@ static bool check_caller(struct apps_call *c, bool app_route)
 	return true;
 }
 
+/* What every read and write of these routes expects of the App: the
+ * session's App, in the session's install, enabled, granted remote_oauth2. */
+static struct app_gate_expect expectation(const struct apps_call *c)
+{
+	return (struct app_gate_expect){ c->who.app_id, c->who.install_id,
+					 APP_NEED_ENABLED | APP_NEED_OAUTH2 };
+}
+
 /* Step 4: the App of the session, installed, enabled, granted remote_oauth2
  * (from the App cache: no sealed record opened per request); and a bot
  * caller must be that App's own bot. */
 static bool oauth2_app_ok(struct apps_call *c)
 {
-	struct app_summary a;
-	enum app_refusal r =
-		app_check(c->plugin, c->who.app_id, APP_NEED_ENABLED | APP_NEED_OAUTH2, &a);
+	struct app_gate_expect e = expectation(c);
+	struct app_gate a;
+	enum app_refusal r = app_check(c->plugin, c->who.app_id, e.need, &a);
 
 	if (r != APP_USABLE) {
 		reply_app_refusal(c, r);
@@ -75,19 +89,28 @@ static bool oauth2_app_ok(struct apps_call *c)
 			    "This bot is not the App's bot.");
 		return false;
 	}
+	r = app_refusal_of(app_gate_judge(&a, &e));
+	if (r != APP_USABLE) {
+		reply_app_refusal(c, r);
+		return false;
+	}
 	return true;
 }
 
+/* A store result other than STORE_OK: the App's refusal when the gate said
+ * no inside the transaction, else the store's failure. */
 static void store_failed(struct apps_call *c, int rc)
 {
-	plugin_logf(c->plugin, MMPLUGIN_LOG_ERROR, "oauth2 store: app %s user %s failed (%d)",
-		    c->who.app_id, c->who.user_id, rc);
-	if (rc == STORE_ECORRUPT)
-		reply_error(c, 500, "apps.store.record_unreadable.app_error",
-			    "The stored record could not be read; the server log says why.");
-	else
-		reply_error(c, 500, "apps.store.app_error",
-			    "The plugin's store failed; see the server log.");
+	char what[128];
+	enum app_refusal r = app_refusal_of(rc);
+
+	if (r != APP_USABLE) {
+		reply_app_refusal(c, r);
+		return;
+	}
+	snprintf(what, sizeof(what), "oauth2 data of app %s user %s", c->who.app_id,
+		 c->who.user_id);
+	reply_store_failed(c, rc, what);
 }
 
 /* {"client_id", "client_secret", "remote_root_url": strings, "data": any};
@@ -127,40 +150,48 @@ static json_t *client_from_body(struct apps_call *c)
 	return out;
 }
 
+/* In the write transaction: the App's record with its client replaced. */
+static int set_client(const json_t *cur, void *arg, json_t **next)
+{
+	if (!cur)
+		return APP_GATE_GONE;
+	*next = json_deep_copy(cur);
+	if (!*next)
+		return STORE_ENOMEM;
+	json_object_set(*next, "remote_oauth2", arg); /* a full replace */
+	return 0;
+}
+
 void api_oauth2_app(struct apps_call *c)
 {
 	struct apps_plugin *p = c->plugin;
-	json_t *app, *client;
+	struct app_gate_expect e;
+	json_t *client;
 	int rc;
 
 	if (!check_caller(c, true) || !oauth2_app_ok(c))
 		return;
-	pthread_mutex_lock(&p->admin_lock);
-	app = app_load(c, c->who.app_id, false);
-	if (!app)
-		goto out;
 	client = client_from_body(c);
 	if (!client)
-		goto out;
-	json_object_set_new(app, "remote_oauth2", client); /* a full replace */
-	rc = app_record_put(&p->store, c->who.app_id, app);
+		return;
+	e = expectation(c);
+	rc = app_record_update(&p->store, c->who.app_id, &e, set_client, client, NULL);
+	json_decref(client);
 	if (rc != STORE_OK) {
 		store_failed(c, rc);
-		goto out;
+		return;
 	}
 	plugin_logf(p, MMPLUGIN_LOG_INFO, "app %s: OAuth2 client stored by %s", c->who.app_id,
 		    c->who.user_id);
 	reply_json(c, 200, "{}", 2);
-out:
-	pthread_mutex_unlock(&p->admin_lock);
-	json_decref(app);
 }
 
 static void user_get(struct apps_call *c)
 {
+	struct app_gate_expect e = expectation(c);
 	char *data = NULL;
 	size_t len = 0;
-	int rc = oauth2_user_get(&c->plugin->store, c->who.app_id, c->who.user_id, &data, &len);
+	int rc = oauth2_user_read(&c->plugin->store, &e, c->who.user_id, &data, &len);
 
 	if (rc == STORE_ENOTFOUND) {
 		reply_json(c, 200, "null", 4);
@@ -176,7 +207,8 @@ static void user_get(struct apps_call *c)
 
 static void user_delete(struct apps_call *c)
 {
-	int rc = oauth2_user_del(&c->plugin->store, c->who.app_id, c->who.user_id);
+	struct app_gate_expect e = expectation(c);
+	int rc = oauth2_user_del(&c->plugin->store, &e, c->who.user_id);
 
 	if (rc != STORE_OK && rc != STORE_ENOTFOUND) {
 		store_failed(c, rc);
@@ -190,6 +222,7 @@ static void user_put(struct apps_call *c)
 {
 	const struct mmplugin_str *b = &c->req->body;
 	json_t *v = json_loadb(b->ptr, b->len, JSON_DECODE_ANY, NULL);
+	struct app_gate_expect e;
 	int rc;
 
 	if (!v) {
@@ -203,7 +236,8 @@ static void user_put(struct apps_call *c)
 		return;
 	}
 	json_decref(v);
-	rc = oauth2_user_put(&c->plugin->store, c->who.app_id, c->who.user_id, b->ptr, b->len);
+	e = expectation(c);
+	rc = oauth2_user_put(&c->plugin->store, &e, c->who.user_id, b->ptr, b->len);
 	if (rc != STORE_OK) {
 		store_failed(c, rc);
 		return;

@@ -22,7 +22,12 @@
 
 #define PLUGIN_ID "com.mattermost.apps"
 #define APPS_PATH_PREFIX "/plugins/com.mattermost.apps"
+/* Props of the sessions minted for Apps (app_tokens.h): the App, its install
+ * (app_gate.h) and one random id per minted session, so that one session can
+ * be revoked by itself. */
 #define SESSION_PROP_APP_ID "mattermost_app_id"
+#define SESSION_PROP_INSTALL "mattermost_app_install"
+#define SESSION_PROP_MINT "mattermost_app_mint"
 #define SITE_URL_MAX 1024
 
 /* Settings (the host config's plugins."com.mattermost.apps".settings). */
@@ -54,8 +59,11 @@ struct apps_plugin {
 /* Who is calling, from the session the host authenticated. */
 struct caller {
 	bool has_session;
+	bool cookie;      /* the session came in the MMAUTHTOKEN cookie: a browser */
+	bool app_session; /* the session has the prop mattermost_app_id */
 	char user_id[MMPLUGIN_ID_LEN + 1];
-	char app_id[APP_ID_MAX + 1]; /* the session's mattermost_app_id, or "" */
+	char app_id[APP_ID_MAX + 1];    /* the session's mattermost_app_id, or "" */
+	char install_id[MM_ID_LEN + 1]; /* its mattermost_app_install, or "" */
 	bool user_loaded;
 	struct mmplugin_user user;
 };
@@ -70,12 +78,20 @@ struct apps_call {
 	struct caller who;
 };
 
-/* Answers status with a JSON body and Content-Type: application/json. */
+/* Answers status with a JSON body, Content-Type: application/json and
+ * Cache-Control: no-store (every plugin JSON answer). */
 void reply_json(struct apps_call *c, int status, const char *json, size_t len);
 /* The same with a JSON value (consumed); 500 when it cannot be encoded. */
 void reply_value(struct apps_call *c, int status, json_t *value);
 /* Answers a Mattermost-shaped error (see docs/errors.md for the ids). */
 void reply_error(struct apps_call *c, int status, const char *id, const char *message);
+/* Logs why the store failed at what (never a secret) and answers it: 507
+ * api.store.full.app_error when the disk or the map is full, 500
+ * apps.store.record_unreadable.app_error for a record that does not open,
+ * 500 apps.store.app_error otherwise. */
+void reply_store_failed(struct apps_call *c, int rc, const char *what);
+/* One phrase naming a store error (enum store_rc), for logs. */
+const char *store_reason(int rc);
 
 /* Logs at level through the host; msg never holds a secret. */
 void plugin_log(const struct apps_plugin *p, int level, const char *msg);
@@ -90,9 +106,9 @@ int settings_parse(const char *json, const char *data_dir, struct apps_settings 
 json_t *body_json(struct apps_call *c);
 
 /* Caller checks; each answers the error and returns false when it fails. */
-bool require_session(struct apps_call *c); /* 401 */
-bool require_admin(struct apps_call *c);   /* 401, 403 */
-bool caller_is_admin(struct apps_call *c); /* loads the user when needed */
+bool require_session(struct apps_call *c);  /* 401 */
+bool require_admin(struct apps_call *c);    /* 401, 403 */
+bool caller_is_admin(struct apps_call *c);  /* loads the user when needed */
 bool caller_load_user(struct apps_call *c); /* false when the user cannot be read */
 
 #endif

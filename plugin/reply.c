@@ -1,4 +1,6 @@
-/* How route handlers answer: JSON bodies and Mattermost-shaped errors. */
+/* How route handlers answer: JSON bodies and Mattermost-shaped errors. A
+ * JSON answer may carry a secret (the App record install-app returns, a
+ * user's OAuth2 data), so no JSON answer is ever kept by a cache. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@ void reply_json(struct apps_call *c, int status, const char *json, size_t len)
 
 	api->response_set_status(c->resp, status);
 	api->response_add_header(c->resp, "Content-Type", 12, "application/json", 16);
+	api->response_add_header(c->resp, "Cache-Control", 13, "no-store", 8);
 	if (api->response_set_body(c->resp, json, len) != MMPLUGIN_OK)
 		api->response_set_status(c->resp, 500);
 }
@@ -43,6 +46,33 @@ void reply_error(struct apps_call *c, int status, const char *id, const char *me
 	}
 	reply_json(c, status, body, len);
 	free(body);
+}
+
+const char *store_reason(int rc)
+{
+	switch (rc) {
+	case STORE_ENOSPC: return "the disk is full (ENOSPC)";
+	case STORE_EFULL: return "the database reached its maximum size (MDB_MAP_FULL)";
+	case STORE_ECORRUPT: return "a sealed record does not open";
+	case STORE_ENOMEM: return "out of memory";
+	case STORE_ECONFLICT: return "another App has this id in another case";
+	default: return "the database failed";
+	}
+}
+
+void reply_store_failed(struct apps_call *c, int rc, const char *what)
+{
+	plugin_logf(c->plugin, MMPLUGIN_LOG_ERROR, "store: %s failed: %s (%d)", what,
+		    store_reason(rc), rc);
+	if (rc == STORE_ENOSPC || rc == STORE_EFULL)
+		reply_error(c, 507, "api.store.full.app_error",
+			    "The server's storage is full; nothing was changed.");
+	else if (rc == STORE_ECORRUPT)
+		reply_error(c, 500, "apps.store.record_unreadable.app_error",
+			    "The stored record could not be read; the server log says why.");
+	else
+		reply_error(c, 500, "apps.store.app_error",
+			    "The plugin's store failed; see the server log.");
 }
 
 void plugin_log(const struct apps_plugin *p, int level, const char *msg)

@@ -8,31 +8,38 @@
 
 #define PARAM_MAX 64
 
+/* Who may call a route, before its handler's own checks. */
+enum route_callers {
+	PEOPLE = 0, /* an App's session is refused (403 app_session_scope) */
+	APPS_TOO,   /* App sessions too: the OAuth2 routes Apps store through */
+};
+
 struct route {
 	const char *pattern;
 	const char *method;
 	route_handler handler;
+	enum route_callers callers;
 };
 
 /* GET routes also answer HEAD (the host sends no body for HEAD). */
 static const struct route routes[] = {
-	{ "/api/v1/ping", "GET", api_ping },
-	{ "/api/v1/update-app-listing", "POST", api_update_app_listing },
-	{ "/api/v1/install-app", "POST", api_install_app },
-	{ "/api/v1/enable-app", "POST", api_enable_app },
-	{ "/api/v1/disable-app", "POST", api_disable_app },
-	{ "/api/v1/uninstall-app", "POST", api_uninstall_app },
-	{ "/api/v1/apps", "GET", api_apps_list },
-	{ "/api/v1/apps/{id}", "GET", api_app_get },
-	{ "/api/v1/call", "POST", api_call },
-	{ "/api/v1/oauth2/app", "POST", api_oauth2_app },
-	{ "/api/v1/oauth2/app", "PUT", api_oauth2_app },
-	{ "/api/v1/oauth2/user", "POST", api_oauth2_user },
-	{ "/api/v1/oauth2/user", "PUT", api_oauth2_user },
-	{ "/api/v1/oauth2/user", "GET", api_oauth2_user },
-	{ "/api/v1/oauth2/user", "DELETE", api_oauth2_user },
-	{ "/apps/{id}/oauth2/remote/connect", "GET", api_flow_connect },
-	{ "/apps/{id}/oauth2/remote/complete", "GET", api_flow_complete },
+	{ "/api/v1/ping", "GET", api_ping, PEOPLE },
+	{ "/api/v1/update-app-listing", "POST", api_update_app_listing, PEOPLE },
+	{ "/api/v1/install-app", "POST", api_install_app, PEOPLE },
+	{ "/api/v1/enable-app", "POST", api_enable_app, PEOPLE },
+	{ "/api/v1/disable-app", "POST", api_disable_app, PEOPLE },
+	{ "/api/v1/uninstall-app", "POST", api_uninstall_app, PEOPLE },
+	{ "/api/v1/apps", "GET", api_apps_list, PEOPLE },
+	{ "/api/v1/apps/{id}", "GET", api_app_get, PEOPLE },
+	{ "/api/v1/call", "POST", api_call, PEOPLE },
+	{ "/api/v1/oauth2/app", "POST", api_oauth2_app, APPS_TOO },
+	{ "/api/v1/oauth2/app", "PUT", api_oauth2_app, APPS_TOO },
+	{ "/api/v1/oauth2/user", "POST", api_oauth2_user, APPS_TOO },
+	{ "/api/v1/oauth2/user", "PUT", api_oauth2_user, APPS_TOO },
+	{ "/api/v1/oauth2/user", "GET", api_oauth2_user, APPS_TOO },
+	{ "/api/v1/oauth2/user", "DELETE", api_oauth2_user, APPS_TOO },
+	{ "/apps/{id}/oauth2/remote/connect", "GET", api_flow_connect, PEOPLE },
+	{ "/apps/{id}/oauth2/remote/complete", "GET", api_flow_complete, PEOPLE },
 };
 
 #define ROUTES_LEN (sizeof(routes) / sizeof(routes[0]))
@@ -84,7 +91,8 @@ void router_dispatch(struct apps_call *c)
 		    (strcmp(r->method, "GET") == 0 && str_is(req->method, "HEAD"))) {
 			c->param = param;
 			caller_init(c);
-			r->handler(c);
+			if (caller_in_scope(c, r->callers == APPS_TOO))
+				r->handler(c);
 			return;
 		}
 		allow_append(allow, sizeof(allow), r->method);

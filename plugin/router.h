@@ -15,6 +15,10 @@ void router_dispatch(struct apps_call *c);
 
 /* Fills c->who from the request's session. */
 void caller_init(struct apps_call *c);
+/* App sessions are scoped: only routes that welcome them (the OAuth2 routes)
+ * take them; anywhere else they are 403 api.context.app_session_scope.app_error,
+ * answered here. True when the caller may go on. */
+bool caller_in_scope(struct apps_call *c, bool apps_welcome);
 
 /* Handlers, by file: api_ping.c, api_apps_admin.c, api_call.c. */
 void api_ping(struct apps_call *c);

@@ -51,6 +51,7 @@ static int drop(MDB_txn *txn, struct apps_store *st, const unsigned char *ikey)
 struct create_arg {
 	struct apps_store *st;
 	const unsigned char *hash;
+	const struct app_gate_expect *expect;
 	const char *app_id;
 	const char *user_id;
 	int64_t now, expires;
@@ -111,6 +112,9 @@ static int create_txn(MDB_txn *txn, void *arg)
 	int rc;
 
 	a->evicted = 0;
+	rc = app_gate_check_txn(txn, a->st, a->expect);
+	if (rc != 0)
+		return rc;
 	rc = make_room(txn, a);
 	if (rc != 0)
 		return rc;
@@ -126,11 +130,20 @@ static int create_txn(MDB_txn *txn, void *arg)
 }
 
 int oauth2_state_create(struct apps_store *st, const unsigned char hash[STATE_HASH_LEN],
-			const char *app_id, const char *user_id, const char *verifier,
-			int64_t now_ms, int64_t ttl_ms, size_t max_per_user, size_t *evicted)
+			const char *app_id, const char *install_id, const char *user_id,
+			const char *verifier, int64_t now_ms, int64_t ttl_ms, size_t max_per_user,
+			size_t *evicted)
 {
-	struct create_arg a = { st,           hash, app_id, user_id, now_ms, now_ms + ttl_ms,
-				max_per_user, NULL, 0,      0 };
+	const struct app_gate_expect expect = { app_id, install_id,
+						APP_NEED_ENABLED | APP_NEED_OAUTH2 };
+	struct create_arg a = { .st = st,
+				.hash = hash,
+				.expect = &expect,
+				.app_id = app_id,
+				.user_id = user_id,
+				.now = now_ms,
+				.expires = now_ms + ttl_ms,
+				.max = max_per_user };
 	json_t *rec;
 	char *text;
 	unsigned char *sealed;
@@ -157,7 +170,7 @@ int oauth2_state_create(struct apps_store *st, const unsigned char hash[STATE_HA
 	free(sealed);
 	if (evicted)
 		*evicted = rc == 0 ? a.evicted : 0;
-	return rc == KV_EFULL ? STORE_EFULL : rc;
+	return rc == KV_EFULL ? STORE_EFULL : rc == KV_ENOSPC ? STORE_ENOSPC : rc;
 }
 
 struct consume_arg {
@@ -225,7 +238,7 @@ int oauth2_state_consume(struct apps_store *st, const unsigned char hash[STATE_H
 	int rc = kv_write(&st->kv, consume_txn, &a);
 
 	if (rc != 0)
-		return rc == KV_EFULL ? STORE_EFULL : STORE_EIO;
+		return rc == KV_EFULL ? STORE_EFULL : rc == KV_ENOSPC ? STORE_ENOSPC : STORE_EIO;
 	return a.result;
 }
 
@@ -299,5 +312,8 @@ int oauth2_state_sweep(struct apps_store *st, int64_t now_ms, size_t *count)
 
 	if (count)
 		*count = rc == 0 ? a.count : 0;
-	return rc == 0 ? STORE_OK : rc == KV_EFULL ? STORE_EFULL : STORE_EIO;
+	return rc == 0           ? STORE_OK
+	       : rc == KV_EFULL  ? STORE_EFULL
+	       : rc == KV_ENOSPC ? STORE_ENOSPC
+				 : STORE_EIO;
 }

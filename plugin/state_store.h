@@ -21,17 +21,19 @@ enum state_rc {
 	STATE_EMISMATCH = -21,             /* another App's or another user's (left alone) */
 };
 
-/* Saves a new state. *evicted gets how many older states of the user went
- * (expired ones and those past max_per_user). */
+/* Saves a new state for install install_id of app_id, in a transaction
+ * where that install is still there, enabled and granted remote_oauth2 (else
+ * an APP_GATE_* refusal and nothing is saved). *evicted gets how many older
+ * states of the user went (expired ones and those past max_per_user). */
 int oauth2_state_create(struct apps_store *st, const unsigned char hash[STATE_HASH_LEN],
-			const char *app_id, const char *user_id, const char *verifier,
-			int64_t now_ms, int64_t ttl_ms, size_t max_per_user, size_t *evicted)
-	__attribute__((warn_unused_result));
+			const char *app_id, const char *install_id, const char *user_id,
+			const char *verifier, int64_t now_ms, int64_t ttl_ms, size_t max_per_user,
+			size_t *evicted) __attribute__((warn_unused_result));
 
 /* Reads and deletes the state in one write transaction, if it belongs to
  * app_id and user_id and has not expired; its code_verifier goes to
  * verifier. STATE_OK, STATE_ENOTFOUND, STATE_EEXPIRED, STATE_EMISMATCH,
- * STORE_ECORRUPT, STORE_EIO. */
+ * STORE_ECORRUPT, STORE_EIO, STORE_ENOSPC, STORE_EFULL. */
 int oauth2_state_consume(struct apps_store *st, const unsigned char hash[STATE_HASH_LEN],
 			 const char *app_id, const char *user_id, int64_t now_ms, char *verifier,
 			 size_t verifier_cap) __attribute__((warn_unused_result));

@@ -25,7 +25,7 @@ user_pw=$(pw)
 	--client-secret hello-secret 2>"$demo/provider.log" &
 pids="$pids $!"
 "$bin/hello-oauth2" --listen 127.0.0.1:8081 --provider-url http://127.0.0.1:8082 \
-	2>"$demo/hello-oauth2.log" &
+	--site-url "$site" --app-secret-file "$demo/app-secret" 2>"$demo/hello-oauth2.log" &
 pids="$pids $!"
 "$bin/mmhost" user create --data-dir "$demo/data" --username admin --password "$admin_pw" \
 	--system-admin >/dev/null
@@ -51,7 +51,9 @@ admin_token=$(token admin "$admin_pw")
 user_token=$(token demo "$user_pw")
 curl -s http://127.0.0.1:8081/manifest.json >"$demo/manifest.json"
 api "$admin_token" /api/v1/update-app-listing "$(cat "$demo/manifest.json")" >/dev/null
-api "$admin_token" /api/v1/install-app '{"app_id":"hello-oauth2","deploy_type":"http"}' >/dev/null
+# The App's JWT secret is shown once, in install-app's answer: hand it over.
+api "$admin_token" /api/v1/install-app '{"app_id":"hello-oauth2","deploy_type":"http"}' |
+	sed -n 's/.*"secret": *"\([^"]*\)".*/\1/p' | (umask 077 && cat >"$demo/app-secret")
 call "$admin_token" /configure '{"acting_user":"summary"}' >/dev/null
 
 cat <<MSG

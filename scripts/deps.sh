@@ -26,6 +26,22 @@ need_pc cmocka libcmocka-dev
 # util-linux).
 need_pc libpq libpq-dev
 need_pkg postgresql
+# Linking libmmapps statically (pkg-config --static --libs mmapps) also links
+# what libcurl itself links; Debian's libcurl4-openssl-dev does not bring
+# those -dev packages. mmapps.pc names each in Requires.private.
+need_pc libnghttp2 libnghttp2-dev
+need_pc libidn2 libidn2-dev
+need_pc librtmp librtmp-dev
+need_pc libssh2 libssh2-1-dev
+need_pc libpsl libpsl-dev
+need_pc openssl libssl-dev
+need_pc krb5-gssapi libkrb5-dev
+need_pc ldap libldap-dev
+need_pc libzstd libzstd-dev
+need_pc libbrotlidec libbrotli-dev
+need_pc zlib zlib1g-dev
+need_pc libsasl2 libsasl2-dev
+need_pkg libunistring-dev
 # The client4 test runs Mattermost's JavaScript client under Node.js.
 need_cmd node nodejs
 need_cmd npm npm

@@ -6,8 +6,17 @@
  * client secret and the users' tokens; this App stores and reads them with
  * the driver, using the tokens each call hands it.
  *
- *   hello-oauth2 [--listen 127.0.0.1:8081] [--root-url URL]
- *                [--provider-url URL] [--client-id ID] [--client-secret S]
+ *   hello-oauth2 --site-url URL --app-secret-file FILE [--listen 127.0.0.1:8081]
+ *                [--root-url URL] [--provider-url URL] [--client-id ID]
+ *                [--client-secret S]
+ *
+ * Trust: every call must carry the framework's JWT
+ * (Mattermost-App-Authorization: Bearer ..., signed with the App's secret,
+ * which install-app shows once and the admin puts in FILE); anything else is
+ * 401. The acting user is the one the JWT names. Tokens and secrets go only
+ * to --site-url (the Mattermost server this App serves) and --provider-url,
+ * never to a URL a request names: a call whose context names another site is
+ * refused.
  *
  * Calls (POST, JSON call requests from the Apps framework):
  *   /configure        (a system admin) registers the OAuth2 client through
@@ -29,15 +38,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 
 #define BODY_MAX (1024 * 1024)
 #define URL_MAX 4096
+#define SECRET_MAX 512
 
 struct settings {
 	char listen_host[64];
 	unsigned port;
+	char site_url[URL_MAX];     /* the Mattermost server: the only place tokens go */
+	char secret_file[URL_MAX];  /* the App's JWT secret, from install-app */
 	char root_url[URL_MAX];     /* where the Apps framework reaches this App */
 	char provider_url[URL_MAX]; /* the provider: <url>/authorize, <url>/token */
 	char client_id[256];
@@ -47,7 +62,12 @@ struct settings {
 static struct settings cfg;
 
 static const char usage[] =
-	"Usage: hello-oauth2 [options]\n"
+	"Usage: hello-oauth2 --site-url URL --app-secret-file FILE [options]\n"
+	"  --site-url URL         the Mattermost server this App serves; tokens and secrets\n"
+	"                         go there only (env HELLO_SITE_URL)\n"
+	"  --app-secret-file FILE the App's secret from install-app, read at each call so\n"
+	"                         it can be written after the App starts; not readable by\n"
+	"                         group or others (env HELLO_APP_SECRET_FILE)\n"
 	"  --listen ADDR:PORT     where to listen (default 127.0.0.1:8081; port 0 picks one)\n"
 	"  --root-url URL         the URL the Apps framework calls (default http://ADDR:PORT)\n"
 	"  --provider-url URL     the OAuth2 provider; /authorize and /token under it\n"
@@ -99,7 +119,7 @@ static json_t *manifest(void)
 		"https://example.com/hello-oauth2", "requested_permissions", "act_as_bot",
 		"act_as_user", "remote_oauth2", "requested_locations", "/command",
 		"get_oauth2_connect_url", "/oauth2/connect", "on_oauth2_complete",
-		"/oauth2/complete", "http", "root_url", cfg.root_url, "use_jwt", 0);
+		"/oauth2/complete", "http", "root_url", cfg.root_url, "use_jwt", 1);
 }
 
 /* ---- the calls ------------------------------------------------------ */
@@ -124,10 +144,9 @@ static json_t *call_configure(const json_t *req)
 	if (!*id || !*secret || !*cfg.provider_url)
 		return error(
 			"Give client_id and client_secret (values or flags) and --provider-url.");
-	mm = mmapps_client_new(str_at(ctx, "mattermost_site_url", NULL),
-			       str_at(ctx, "bot_access_token", NULL));
+	mm = mmapps_client_new(cfg.site_url, str_at(ctx, "bot_access_token", NULL));
 	if (!mm)
-		return error("The call carried no site URL or bot token.");
+		return error("The call carried no bot token.");
 	rc = mmapps_store_oauth2_app(mm, &app);
 	snprintf(text, sizeof(text), "Could not register the OAuth2 client: %s",
 		 mmapps_client_error(mm));
@@ -198,68 +217,22 @@ static size_t collect(char *d, size_t s, size_t n, void *arg)
 	return s * n;
 }
 
-/* POST form to the provider's token endpoint; returns its JSON or NULL. */
-static json_t *exchange_code(const json_t *req, char *why, size_t cap)
-{
-	const json_t *ctx = json_object_get(req, "context");
-	char *code = encode(str_at(req, "values", "code"));
-	char *redirect = encode(str_at(ctx, "oauth2", "complete_url"));
-	char *id = encode(str_at(ctx, "oauth2", "client_id"));
-	char *secret = encode(str_at(ctx, "oauth2", "client_secret"));
-	char *verifier = encode(str_at(req, "values", "code_verifier"));
-	char form[URL_MAX * 2], url[URL_MAX + 16];
-	struct buf b = { 0 };
-	long status = 0;
-	json_t *out = NULL;
-	CURL *c = curl_easy_init();
-
-	if (!c || !code || !redirect || !id || !secret || !verifier) {
-		snprintf(why, cap, "out of memory");
-		goto out;
-	}
-	snprintf(url, sizeof(url), "%s/token", cfg.provider_url);
-	snprintf(form, sizeof(form),
-		 "grant_type=authorization_code&code=%s&redirect_uri=%s&client_id=%s"
-		 "&client_secret=%s&code_verifier=%s",
-		 code, redirect, id, secret, verifier);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	if (curl_easy_perform(c) != CURLE_OK) {
-		snprintf(why, cap, "the provider did not answer");
-		goto out;
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	out = b.p ? json_loads(b.p, 0, NULL) : NULL;
-	if (status != 200 || !json_is_string(json_object_get(out, "access_token"))) {
-		snprintf(why, cap, "the provider refused the code (HTTP %ld: %.100s)", status,
-			 str_at(out, "error_description", NULL));
-		json_decref(out);
-		out = NULL;
-	}
-	memset(form, 0, sizeof(form)); /* it held the client secret */
-out:
-	if (c)
-		curl_easy_cleanup(c);
-	free(code);
-	free(redirect);
-	free(id);
-	free(secret);
-	free(verifier);
-	free(b.p);
-	return out;
-}
-
+/* Exchanges the code at the provider (client secret and PKCE verifier) and
+ * stores the token, in Go's oauth2.Token shape, as the user's data. */
 static json_t *call_oauth2_complete(const json_t *req)
 {
 	const json_t *ctx = json_object_get(req, "context");
-	char why[256], text[600];
-	json_t *token, *stored;
+	char token_url[URL_MAX + 16], text[700];
+	struct mmapps_oauth2_config oc = {
+		.client_id = str_at(ctx, "oauth2", "client_id"),
+		.client_secret = str_at(ctx, "oauth2", "client_secret"),
+		.token_url = token_url,
+		.redirect_url = str_at(ctx, "oauth2", "complete_url"),
+	};
+	struct mmapps_oauth2_error e;
 	mmapps_client *mm;
-	char *data;
+	char *token = NULL;
+	size_t len = 0;
 	int rc;
 
 	if (*str_at(req, "values", "error")) {
@@ -267,21 +240,19 @@ static json_t *call_oauth2_complete(const json_t *req)
 			 str_at(req, "values", "error"));
 		return error(text);
 	}
-	token = exchange_code(req, why, sizeof(why));
-	if (!token)
-		return error(why);
-	stored = json_pack("{s:O, s:O?}", "access_token", json_object_get(token, "access_token"),
-			   "login", json_object_get(token, "login"));
-	data = json_dumps(stored, JSON_COMPACT);
-	json_decref(stored);
-	json_decref(token);
-	mm = mmapps_client_new(str_at(ctx, "mattermost_site_url", NULL),
-			       str_at(ctx, "acting_user_access_token", NULL));
-	rc = mm && data ? mmapps_store_oauth2_user(mm, data, strlen(data)) : MMAPPS_EINVAL;
+	snprintf(token_url, sizeof(token_url), "%s/token", cfg.provider_url);
+	rc = mmapps_oauth2_exchange(&oc, str_at(req, "values", "code"),
+				    str_at(req, "values", "code_verifier"), &token, &len, &e);
+	if (rc != MMAPPS_OK) {
+		snprintf(text, sizeof(text), "Could not exchange the code: %s", e.message);
+		return error(text);
+	}
+	mm = mmapps_client_new(cfg.site_url, str_at(ctx, "acting_user_access_token", NULL));
+	rc = mm ? mmapps_store_oauth2_user(mm, token, len) : MMAPPS_EINVAL;
 	snprintf(text, sizeof(text), "Could not store your token: %s",
 		 mm ? mmapps_client_error(mm) : "no acting user token in the call");
 	mmapps_client_free(mm);
-	free(data);
+	mmapps_free(token);
 	return rc == MMAPPS_OK ? ok("Connected.") : error(text);
 }
 
@@ -289,8 +260,8 @@ static json_t *call_oauth2_complete(const json_t *req)
 static json_t *call_me(const json_t *req)
 {
 	const json_t *ctx = json_object_get(req, "context");
-	mmapps_client *mm = mmapps_client_new(str_at(ctx, "mattermost_site_url", NULL),
-					      str_at(ctx, "acting_user_access_token", NULL));
+	mmapps_client *mm =
+		mmapps_client_new(cfg.site_url, str_at(ctx, "acting_user_access_token", NULL));
 	char text[600], *data = NULL;
 	json_t *out, *user;
 	int rc;
@@ -309,8 +280,10 @@ static json_t *call_me(const json_t *req)
 		user = json_loads(data, 0, NULL);
 		snprintf(text, sizeof(text), "You are connected as %.200s.",
 			 *str_at(user, "login", NULL) ? str_at(user, "login", NULL) : "someone");
-		out = json_pack("{s:s, s:s, s:{s:b, s:s}}", "type", "ok", "text", text, "data",
-				"connected", 1, "login", str_at(user, "login", NULL));
+		/* The token is in Go's oauth2.Token shape: expiry is RFC 3339. */
+		out = json_pack("{s:s, s:s, s:{s:b, s:s, s:s}}", "type", "ok", "text", text, "data",
+				"connected", 1, "login", str_at(user, "login", NULL), "expiry",
+				str_at(user, "expiry", NULL));
 		json_decref(user);
 	}
 	mmapps_free(data);
@@ -321,8 +294,8 @@ static json_t *call_me(const json_t *req)
 static json_t *call_disconnect(const json_t *req)
 {
 	const json_t *ctx = json_object_get(req, "context");
-	mmapps_client *mm = mmapps_client_new(str_at(ctx, "mattermost_site_url", NULL),
-					      str_at(ctx, "acting_user_access_token", NULL));
+	mmapps_client *mm =
+		mmapps_client_new(cfg.site_url, str_at(ctx, "acting_user_access_token", NULL));
 	char text[600];
 	int rc;
 
@@ -370,12 +343,145 @@ static enum MHD_Result answer(struct MHD_Connection *con, unsigned status, json_
 	return ret;
 }
 
+/* The App's secret, read from --app-secret-file at each call, so that the
+ * admin can write it after install-app without restarting the App. 0, or
+ * -1 with why set. Trailing white space (a newline) is not part of it. */
+static int load_secret(char *out, size_t cap, size_t *len, char *why, size_t why_cap)
+{
+	int fd = open(cfg.secret_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	ssize_t n = -1;
+
+	if (fd < 0) {
+		snprintf(why, why_cap, "hello-oauth2 has no App secret yet (--app-secret-file)");
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+		snprintf(why, why_cap,
+			 "the App secret file must be a regular file not readable by group or "
+			 "others");
+	} else if ((n = read(fd, out, cap - 1)) < 0 || (size_t)n == cap - 1) {
+		snprintf(why, why_cap, "the App secret file cannot be read or is too long");
+		n = -1;
+	}
+	close(fd);
+	if (n < 0)
+		return -1;
+	while (n > 0 && strchr(" \t\r\n", out[n - 1]))
+		n--;
+	out[n] = '\0';
+	*len = (size_t)n;
+	return 0;
+}
+
+/* 0 when the call carries a JWT signed with the App's secret (claims
+ * filled); else the HTTP status to answer (401, or 503 when this App has no
+ * usable secret) with why set. */
+static unsigned authenticate(struct MHD_Connection *con, struct mmapps_jwt_claims *claims,
+			     char *why, size_t cap)
+{
+	const char *auth =
+		MHD_lookup_connection_value(con, MHD_HEADER_KIND, MMAPPS_OUTGOING_AUTH_HEADER);
+	char secret[SECRET_MAX];
+	size_t len = 0;
+	int rc;
+
+	if (!auth) {
+		snprintf(why, cap, "Hello OAuth2 answers only the Apps framework: no %s header.",
+			 MMAPPS_OUTGOING_AUTH_HEADER);
+		return 401;
+	}
+	if (load_secret(secret, sizeof(secret), &len, why, cap) != 0) {
+		fprintf(stderr, "hello-oauth2: %s\n", why);
+		return 503;
+	}
+	rc = mmapps_jwt_verify(auth, secret, len, claims);
+	explicit_bzero(secret, sizeof(secret));
+	if (rc == MMAPPS_EINVAL) {
+		snprintf(why, cap, "the App secret file holds no usable secret: %s", claims->error);
+		fprintf(stderr, "hello-oauth2: %s\n", why);
+		return 503;
+	}
+	if (rc != MMAPPS_OK) {
+		snprintf(why, cap, "Hello OAuth2 refused the call: %s.", claims->error);
+		return 401;
+	}
+	return 0;
+}
+
+/* The acting user the call's context names (acting_user_id or
+ * acting_user.id) must be the one the JWT names: the body is not signed. */
+static int same_acting_user(const json_t *req, const struct mmapps_jwt_claims *claims)
+{
+	const json_t *ctx = json_object_get(req, "context");
+	const char *id = str_at(ctx, "acting_user_id", NULL);
+	const char *user_id = str_at(ctx, "acting_user", "id");
+
+	return (!*id || strcmp(id, claims->acting_user_id) == 0) &&
+	       (!*user_id || strcmp(user_id, claims->acting_user_id) == 0) &&
+	       (json_object_get(ctx, "acting_user") == NULL || *user_id);
+}
+
+/* The site URL without trailing slashes, for comparing. */
+static size_t trimmed_len(const char *url)
+{
+	size_t n = strlen(url);
+
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	return n;
+}
+
+/* True when the call comes from the site this App serves. */
+static int from_our_site(const json_t *req)
+{
+	const char *site = str_at(json_object_get(req, "context"), "mattermost_site_url", NULL);
+	size_t n = trimmed_len(site);
+
+	return n == trimmed_len(cfg.site_url) && strncmp(site, cfg.site_url, n) == 0;
+}
+
+static enum MHD_Result serve_call(struct MHD_Connection *con, const char *url, struct request *rq)
+{
+	struct mmapps_jwt_claims claims;
+	char why[512], text[URL_MAX + 200];
+	unsigned status;
+	json_t *req, *out = NULL;
+
+	status = authenticate(con, &claims, why, sizeof(why));
+	if (status)
+		return answer(con, status, error(why));
+	req = rq->too_large || !rq->body.p ? NULL : json_loads(rq->body.p, 0, NULL);
+	if (!req)
+		return answer(con, 400, error("the call request is not JSON"));
+	if (!same_acting_user(req, &claims)) {
+		json_decref(req);
+		return answer(con, 401,
+			      error("The call's acting user is not the one its JWT names."));
+	}
+	if (!from_our_site(req)) {
+		snprintf(text, sizeof(text),
+			 "This call names another Mattermost site than %s, the one Hello OAuth2 "
+			 "serves (--site-url); nothing was sent.",
+			 cfg.site_url);
+		json_decref(req);
+		return answer(con, 200, error(text));
+	}
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]) && !out; i++) {
+		if (strcmp(url, calls[i].path) == 0)
+			out = calls[i].fn(req);
+	}
+	json_decref(req);
+	if (!out)
+		return answer(con, 404, error("Hello OAuth2 has no such call."));
+	return answer(con, 200, out);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
 				  const char *method, const char *version, const char *data,
 				  size_t *size, void **con_cls)
 {
 	struct request *rq = *con_cls;
-	json_t *req;
 
 	(void)cls;
 	(void)version;
@@ -393,18 +499,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		return answer(con, 200, manifest());
 	if (strcmp(method, "POST") != 0)
 		return answer(con, 404, error("not found"));
-	req = rq->too_large || !rq->body.p ? NULL : json_loads(rq->body.p, 0, NULL);
-	if (!req)
-		return answer(con, 400, error("the call request is not JSON"));
-	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
-		if (strcmp(url, calls[i].path) == 0) {
-			json_t *out = calls[i].fn(req);
-			json_decref(req);
-			return answer(con, 200, out);
-		}
-	}
-	json_decref(req);
-	return answer(con, 404, error("Hello OAuth2 has no such call."));
+	return serve_call(con, url, rq);
 }
 
 static void on_done(void *cls, struct MHD_Connection *con, void **con_cls,
@@ -435,6 +530,8 @@ static int parse_args(int argc, char **argv)
 
 	snprintf(cfg.listen_host, sizeof(cfg.listen_host), "127.0.0.1");
 	cfg.port = 8081;
+	copy_env(cfg.site_url, sizeof(cfg.site_url), "HELLO_SITE_URL");
+	copy_env(cfg.secret_file, sizeof(cfg.secret_file), "HELLO_APP_SECRET_FILE");
 	copy_env(cfg.provider_url, sizeof(cfg.provider_url), "HELLO_PROVIDER_URL");
 	copy_env(cfg.client_id, sizeof(cfg.client_id), "HELLO_CLIENT_ID");
 	copy_env(cfg.client_secret, sizeof(cfg.client_secret), "HELLO_CLIENT_SECRET");
@@ -452,6 +549,10 @@ static int parse_args(int argc, char **argv)
 			snprintf(cfg.listen_host, sizeof(cfg.listen_host), "%.*s", (int)(colon - v),
 				 v);
 			cfg.port = (unsigned)strtoul(colon + 1, NULL, 10);
+		} else if (strcmp(argv[i], "--site-url") == 0) {
+			snprintf(cfg.site_url, sizeof(cfg.site_url), "%s", v);
+		} else if (strcmp(argv[i], "--app-secret-file") == 0) {
+			snprintf(cfg.secret_file, sizeof(cfg.secret_file), "%s", v);
 		} else if (strcmp(argv[i], "--root-url") == 0) {
 			snprintf(cfg.root_url, sizeof(cfg.root_url), "%s", v);
 		} else if (strcmp(argv[i], "--provider-url") == 0) {
@@ -464,6 +565,17 @@ static int parse_args(int argc, char **argv)
 			fprintf(stderr, "hello-oauth2: unknown option %s\n%s", argv[i], usage);
 			return -1;
 		}
+	}
+	if (strncmp(cfg.site_url, "http://", 7) != 0 && strncmp(cfg.site_url, "https://", 8) != 0) {
+		fprintf(stderr,
+			"hello-oauth2: --site-url (the Mattermost server, http or https) "
+			"is required\n%s",
+			usage);
+		return -1;
+	}
+	if (!cfg.secret_file[0]) {
+		fprintf(stderr, "hello-oauth2: --app-secret-file is required\n%s", usage);
+		return -1;
 	}
 	return 0;
 }
@@ -504,6 +616,16 @@ int main(int argc, char **argv)
 			 (unsigned)info->port);
 	fprintf(stderr, "hello-oauth2 listening on %s:%u (manifest: %s/manifest.json)\n",
 		cfg.listen_host, (unsigned)info->port, cfg.root_url);
+	{
+		char secret[SECRET_MAX], why[256];
+		size_t len;
+		if (load_secret(secret, sizeof(secret), &len, why, sizeof(why)) != 0)
+			fprintf(stderr,
+				"hello-oauth2: %s: calls are refused until the secret install-app "
+				"shows is written to %s\n",
+				why, cfg.secret_file);
+		explicit_bzero(secret, sizeof(secret));
+	}
 	fflush(stderr);
 	sigwait(&set, &sig);
 	MHD_stop_daemon(d);

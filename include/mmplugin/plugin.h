@@ -33,7 +33,9 @@
  * Loading (what the host checks, in order; each failure is one log line and
  * the plugin stays inactive while the host keeps serving):
  *   1. the executable named by plugin.json is a regular file inside the
- *      plugin's folder, not a symbolic link, not writable by group or others;
+ *      plugin's folder, not a symbolic link; it and the folder are not
+ *      writable by group or others and are owned by root or by the user
+ *      running the host;
  *   2. dlopen(RTLD_NOW | RTLD_LOCAL) succeeds;
  *   3. the symbol "mmplugin_entry_v1" exists and returns non-NULL;
  *   4. magic == MMPLUGIN_MAGIC, struct_size is at least the v1.0 size;

@@ -164,6 +164,18 @@ static json_t *last_received(const char *path)
 	return hit;
 }
 
+static size_t count_received(const char *path)
+{
+	json_t *all = received();
+	size_t n = 0, i;
+	json_t *r;
+
+	json_array_foreach(all, i, r) n +=
+		strcmp(json_string_value(json_object_get(r, "path")), path) == 0;
+	json_decref(all);
+	return n;
+}
+
 /* Runs a call as token; returns the parsed answer (a call response). */
 static json_t *call(const char *token, const char *app_id, const char *path, const char *expand)
 {
@@ -295,6 +307,42 @@ static void manifest_over_1mib_is_413(void **state)
 	expect(&r, 413, NULL);
 	ts_resp_free(&r);
 	free(big);
+}
+
+static void assert_no_store(const struct ts_resp *r, const char *what)
+{
+	char v[64];
+
+	if (ts_resp_header(r, "Cache-Control", v, sizeof(v)) != 0 || strcmp(v, "no-store") != 0)
+		fail_msg("%s: no Cache-Control: no-store in %.300s", what, r->headers);
+}
+
+static void secret_bearing_answers_are_never_cached(void **state)
+{
+	struct ts_resp r;
+
+	(void)state;
+	r = api("POST", P "/api/v1/install-app", admin_tok,
+		"{\"manifest\":{\"app_id\":\"cache-app\",\"display_name\":\"C\","
+		"\"homepage_url\":\"https://x\",\"http\":{\"root_url\":\"http://127.0.0.1:1\"}}}");
+	expect(&r, 200, NULL);
+	assert_non_null(strstr(r.body, "\"secret\""));
+	assert_no_store(&r, "install-app");
+	ts_resp_free(&r);
+	r = api("GET", P "/api/v1/apps/cache-app", admin_tok, NULL);
+	expect(&r, 200, NULL);
+	assert_no_store(&r, "apps/{id}");
+	ts_resp_free(&r);
+	r = api("GET", P "/api/v1/apps", admin_tok, NULL);
+	assert_no_store(&r, "apps");
+	ts_resp_free(&r);
+	r = api("GET", P "/api/v1/ping", NULL, NULL);
+	assert_no_store(&r, "ping");
+	ts_resp_free(&r);
+	r = api("GET", P "/api/v1/apps/nope-app", admin_tok, NULL);
+	expect(&r, 404, "apps.app.not_found.app_error");
+	assert_no_store(&r, "an error");
+	ts_resp_free(&r);
 }
 
 static void install_shows_the_secret_once_then_redacts(void **state)
@@ -493,6 +541,56 @@ static void call_request_errors(void **state)
 	}
 }
 
+static void reserved_paths_are_reserved_however_spelled(void **state)
+{
+	static const char *const reserved[] = {
+		"/oauth2/%63omplete", "/oauth2/%63%6F%6Dplete", "/oauth2//complete",
+		"/./oauth2/complete", "/OAuth2/Complete",       "/oauth2/complete/",
+		"/oauth2/connect/.",  "/install%2Dhook",        "/UNINSTALL-HOOK",
+	};
+	static const char *const refused[] = {
+		"/oauth2%2Fcomplete", "/x/%2e%2e/oauth2/complete", "/oauth2/%2563omplete",
+		"/oauth2/complete;x", "/oauth2/complete%3Fx",
+	};
+	size_t completes = count_received("/oauth2/complete");
+	size_t connects = count_received("/oauth2/connect");
+	struct ts_resp r;
+	json_t *resp, *rec;
+	char body[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+		snprintf(
+			body, sizeof(body),
+			"{\"path\":\"%s\",\"values\":{\"code\":\"chosen\",\"code_verifier\":\"v\"},"
+			"\"context\":{\"app_id\":\"test-app\"}}",
+			reserved[i]);
+		r = api("POST", P "/api/v1/call", user_tok, body);
+		if (r.status != 403 || !strstr(r.body, "apps.call.forbidden_path.app_error"))
+			fail_msg("%s: %ld %.200s", reserved[i], r.status, r.body);
+		ts_resp_free(&r);
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(body, sizeof(body),
+			 "{\"path\":\"%s\",\"context\":{\"app_id\":\"test-app\"}}", refused[i]);
+		r = api("POST", P "/api/v1/call", user_tok, body);
+		if (r.status != 400 || !strstr(r.body, "apps.call.invalid.app_error"))
+			fail_msg("%s: %ld %.200s", refused[i], r.status, r.body);
+		ts_resp_free(&r);
+	}
+	assert_int_equal(count_received("/oauth2/complete"), completes);
+	assert_int_equal(count_received("/oauth2/connect"), connects);
+	/* The App is sent the path that was checked. */
+	resp = call(user_tok, "test-app", "/ech%6f//", NULL);
+	assert_string_equal(json_string_value(json_object_get(resp, "type")), "ok");
+	json_decref(resp);
+	rec = last_received("/echo");
+	assert_non_null(rec);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(rec, "body"), "path")), "/echo");
+	json_decref(rec);
+}
+
 static void every_app_failure_is_an_error_response(void **state)
 {
 	static const struct {
@@ -538,18 +636,6 @@ static void *slow_call(void *arg)
 	json_decref(resp);
 	s->done = 1;
 	return NULL;
-}
-
-static size_t count_received(const char *path)
-{
-	json_t *all = received();
-	size_t n = 0, i;
-	json_t *r;
-
-	json_array_foreach(all, i, r) n +=
-		strcmp(json_string_value(json_object_get(r, "path")), path) == 0;
-	json_decref(all);
-	return n;
 }
 
 static void slow_apps_do_not_stop_other_routes(void **state)
@@ -705,6 +791,57 @@ static void bot_name_taken_by_a_person_is_409(void **state)
 	ts_resp_free(&r);
 }
 
+static void app_ids_differing_in_case_are_one_app(void **state)
+{
+	char body[1024], bot_tok[64], bot_path[128];
+	struct ts_resp r;
+	json_t *resp;
+
+	(void)state;
+	snprintf(body, sizeof(body),
+		 "{\"manifest\":{\"app_id\":\"case-app\",\"display_name\":\"C\","
+		 "\"homepage_url\":\"https://x\",\"requested_permissions\":[\"act_as_bot\"],"
+		 "\"http\":{\"root_url\":\"%s\"}}}",
+		 app.base_url);
+	r = api("POST", P "/api/v1/install-app", admin_tok, body);
+	expect(&r, 200, NULL);
+	ts_resp_free(&r);
+	resp = call(user_tok, "case-app", "/echo", NULL);
+	snprintf(bot_tok, sizeof(bot_tok), "%s", ctx_str(resp, "bot_access_token"));
+	snprintf(bot_path, sizeof(bot_path), "/api/v4/users/%s", ctx_str(resp, "bot_user_id"));
+	json_decref(resp);
+	/* CASE-APP would get case-app's bot, and take it away when it goes. */
+	snprintf(body, sizeof(body),
+		 "{\"manifest\":{\"app_id\":\"CASE-APP\",\"display_name\":\"C\","
+		 "\"homepage_url\":\"https://x\",\"requested_permissions\":[\"act_as_bot\"],"
+		 "\"http\":{\"root_url\":\"http://127.0.0.1:1\"}}}");
+	r = api("POST", P "/api/v1/install-app", admin_tok, body);
+	expect(&r, 409, "apps.install.app_id_conflict.app_error");
+	assert_non_null(strstr(r.body, "case-app"));
+	ts_resp_free(&r);
+	r = api("POST", P "/api/v1/uninstall-app", admin_tok, "{\"app_id\":\"CASE-APP\"}");
+	expect(&r, 404, "apps.app.not_found.app_error");
+	ts_resp_free(&r);
+	r = api("POST", P "/api/v1/disable-app", admin_tok, "{\"app_id\":\"Case-App\"}");
+	expect(&r, 404, "apps.app.not_found.app_error");
+	ts_resp_free(&r);
+	/* case-app is untouched: installed, enabled, its bot active. */
+	r = api("GET", P "/api/v1/apps/case-app", admin_tok, NULL);
+	expect(&r, 200, NULL);
+	assert_non_null(strstr(r.body, "\"disabled\":false"));
+	ts_resp_free(&r);
+	r = api("GET", bot_path, admin_tok, NULL);
+	expect(&r, 200, NULL);
+	assert_non_null(strstr(r.body, "\"delete_at\":0"));
+	ts_resp_free(&r);
+	r = api("GET", "/api/v4/users/me", bot_tok, NULL);
+	expect(&r, 200, NULL);
+	ts_resp_free(&r);
+	resp = call(user_tok, "case-app", "/echo", NULL);
+	assert_string_equal(json_string_value(json_object_get(resp, "type")), "ok");
+	json_decref(resp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -712,15 +849,18 @@ int main(void)
 		cmocka_unit_test(every_manifest_error_names_its_field),
 		cmocka_unit_test(manifest_over_1mib_is_413),
 		cmocka_unit_test(install_shows_the_secret_once_then_redacts),
+		cmocka_unit_test(secret_bearing_answers_are_never_cached),
 		cmocka_unit_test(reinstall_keeps_bot_and_secret),
 		cmocka_unit_test(call_gets_expanded_context_and_real_tokens),
 		cmocka_unit_test(required_expansion_that_cannot_be_made_fails_the_call),
 		cmocka_unit_test(call_request_errors),
+		cmocka_unit_test(reserved_paths_are_reserved_however_spelled),
 		cmocka_unit_test(every_app_failure_is_an_error_response),
 		cmocka_unit_test(slow_apps_do_not_stop_other_routes),
 		cmocka_unit_test(disable_revokes_tokens_and_blocks_calls),
 		cmocka_unit_test(uninstall_calls_the_app_and_removes_everything),
 		cmocka_unit_test(bot_name_taken_by_a_person_is_409),
+		cmocka_unit_test(app_ids_differing_in_case_are_one_app),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
@@ -40,7 +44,14 @@ static int create_user(const char *name, const char *pw, int admin, char *id_out
 
 static int setup(void **state)
 {
+	struct rlimit core;
+
 	(void)state;
+	/* As an admin's shell may: core files on, as large as allowed. */
+	if (getrlimit(RLIMIT_CORE, &core) == 0 && core.rlim_max != 0) {
+		core.rlim_cur = core.rlim_max;
+		(void)setrlimit(RLIMIT_CORE, &core);
+	}
 	if (ts_tempdir("id-plugins", plugins, sizeof(plugins)) != 0 ||
 	    ts_install_plugin(plugins, "fixture.good", FIXTURE_DIR "/good.so", 0755) != 0 ||
 	    ts_install_plugin(plugins, "com.mattermost.apps", APPS_PLUGIN_SO, 0755) != 0 ||
@@ -82,6 +93,15 @@ static json_t *js(const struct ts_resp *r)
 	if (!j)
 		fail_msg("not JSON (%ld): %.300s", r->status, r->body);
 	return j;
+}
+
+/* Every JSON answer of the host's API says that no cache may keep it. */
+static void expect_no_store(const struct ts_resp *r)
+{
+	char v[64];
+
+	if (ts_resp_header(r, "Cache-Control", v, sizeof(v)) != 0 || strcmp(v, "no-store") != 0)
+		fail_msg("no Cache-Control: no-store in %.500s", r->headers);
 }
 
 static void expect_error(const struct ts_resp *r, long status, const char *id)
@@ -169,6 +189,9 @@ static void login_returns_user_token_and_cookies(void **state)
 	assert_string_equal(v, alice_id);
 	assert_int_equal(set_cookie(&r, "MMCSRF", v, sizeof(v), NULL, 0), 0);
 	assert_int_equal(strlen(v), 26);
+	/* The answer carries a token: no cache may keep it. */
+	assert_int_equal(ts_resp_header(&r, "Cache-Control", v, sizeof(v)), 0);
+	assert_string_equal(v, "no-store");
 	ts_resp_free(&r);
 	/* By email too. */
 	assert_int_equal(login("ALICE@localhost", ALICE_PW, NULL, 0), 200);
@@ -185,6 +208,7 @@ static void wrong_credentials_are_the_same_401(void **state)
 	(void)state;
 	expect_error(&a, 401, "api.user.login.invalid_credentials_email_username");
 	expect_error(&b, 401, "api.user.login.invalid_credentials_email_username");
+	expect_no_store(&a);
 	ja = js(&a);
 	jb = js(&b);
 	assert_string_equal(json_string_value(json_object_get(ja, "message")),
@@ -407,9 +431,11 @@ static void personal_access_tokens(void **state)
 	assert_int_equal(json_string_length(json_object_get(j, "id")), 26);
 	snprintf(pat, sizeof(pat), "%s", json_string_value(json_object_get(j, "token")));
 	json_decref(j);
+	expect_no_store(&r);
 	ts_resp_free(&r);
 	r = with_bearer("GET", "/api/v4/users/me", pat, NULL);
 	assert_int_equal(r.status, 200);
+	expect_no_store(&r);
 	ts_resp_free(&r);
 	r = with_bearer("POST", path, ut, "{}");
 	expect_error(&r, 400, "model.user_access_token.is_valid.description.app_error");
@@ -542,8 +568,8 @@ static void login_page_form_and_redirects(void **state)
 		{ "%2F%5Cevil.example", "/" },
 		{ "javascript%3Aalert(1)", "/" },
 	};
-	const char *form[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
-	char body[256], loc[256], v[64];
+	char to[256], v[64];
+	struct ts_browser b;
 	struct ts_resp r;
 
 	(void)state;
@@ -555,22 +581,152 @@ static void login_page_form_and_redirects(void **state)
 	assert_string_equal(v, "text/html; charset=utf-8");
 	ts_resp_free(&r);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		snprintf(body, sizeof(body), "login_id=alice&password=%s&redirect_to=%s", ALICE_PW,
-			 cases[i].redirect);
-		r = req("POST", "/login", form, body);
-		assert_int_equal(r.status, 302);
-		assert_int_equal(ts_resp_header(&r, "Location", loc, sizeof(loc)), 0);
-		if (strcmp(loc, cases[i].location) != 0)
-			fail_msg("redirect_to %s went to %s", cases[i].redirect, loc);
+		assert_int_equal(ts_browser_init(&b), 0);
+		assert_int_equal(ts_browser_login(&b, host.base_url, "alice", ALICE_PW,
+						  cases[i].redirect, &r),
+				 0);
+		assert_int_equal(r.status, 200);
+		assert_int_equal(ts_page_refresh_url(&r, to, sizeof(to)), 0);
+		if (strcmp(to, cases[i].location) != 0)
+			fail_msg("redirect_to %s went to %s", cases[i].redirect, to);
 		assert_int_equal(set_cookie(&r, "MMAUTHTOKEN", v, sizeof(v), NULL, 0), 0);
 		ts_resp_free(&r);
+		ts_browser_free(&b);
 	}
-	r = req("POST", "/login", form, "login_id=alice&password=wrong-one&redirect_to=%2F");
+	assert_int_equal(ts_browser_init(&b), 0);
+	assert_int_equal(ts_browser_login(&b, host.base_url, "alice", "wrong-one", NULL, &r), 0);
 	assert_int_equal(r.status, 401);
 	assert_non_null(strstr(r.body, "Enter a valid email or username"));
 	assert_non_null(strstr(r.body, "value=\"alice\""));
 	assert_int_not_equal(set_cookie(&r, "MMAUTHTOKEN", v, sizeof(v), NULL, 0), 0);
 	ts_resp_free(&r);
+	ts_browser_free(&b);
+}
+
+/* No core file of the server, whatever the admin's ulimit: its memory holds
+ * passwords being checked and the plugin's keys. */
+static void the_server_never_dumps_core(void **state)
+{
+	char path[64], soft[32] = "", hard[32] = "", *limits, *line;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)host.pid);
+	limits = ts_read_file(path);
+	assert_non_null(limits);
+	line = strstr(limits, "Max core file size");
+	assert_non_null(line);
+	line += strlen("Max core file size");
+	/* Soft and hard limits both 0 (setup raised the soft one). */
+	if (sscanf(line, "%31s %31s", soft, hard) != 2 || strcmp(soft, "0") != 0 ||
+	    strcmp(hard, "0") != 0)
+		fail_msg("core limit: soft %s, hard %s", soft, hard);
+	free(limits);
+}
+
+/* The config every mmhost of this run gets (the backend), as two
+ * arguments that end an argv when there is none. */
+#define CONFIG_FLAG (ts_used_config() ? "--config" : NULL)
+#define CONFIG_PATH ts_used_config()
+
+static void user_create_reads_the_password_from_stdin(void **state)
+{
+	const char *from_stdin[] = { MMHOST_BIN,   "user",   "create",
+				     "--username", "grace",  "--password-stdin",
+				     "--data-dir", data_dir, CONFIG_FLAG,
+				     CONFIG_PATH,  NULL };
+	const char *no_flag[] = { MMHOST_BIN,   "user",   "create",    "--username", "heidi",
+				  "--data-dir", data_dir, CONFIG_FLAG, CONFIG_PATH,  NULL };
+	const char *both[] = { MMHOST_BIN,   "user",       "create",        "--username",
+			       "ivan",       "--password", "ivan-password", "--password-stdin",
+			       "--data-dir", data_dir,     CONFIG_FLAG,     CONFIG_PATH,
+			       NULL };
+	char *out = NULL;
+	int code = -1;
+
+	(void)state;
+	assert_int_equal(ts_run_input(from_stdin, "grace-password\n", &code, &out), 0);
+	assert_int_equal(code, 0);
+	assert_null(strstr(out, "grace-password"));
+	free(out);
+	assert_int_equal(login("grace", "grace-password", NULL, 0), 200);
+	/* Without --password, the first line of stdin (a pipe: no prompt). */
+	assert_int_equal(ts_run_input(no_flag, "heidi-password\r\nignored\n", &code, &out), 0);
+	assert_int_equal(code, 0);
+	free(out);
+	assert_int_equal(login("heidi", "heidi-password", NULL, 0), 200);
+	assert_int_equal(ts_run_input(both, "", &code, &out), 0);
+	assert_int_equal(code, 2);
+	assert_non_null(strstr(out, "--password-stdin"));
+	free(out);
+	/* Nothing on stdin. */
+	assert_int_equal(ts_run_input(from_stdin, "", &code, &out), 0);
+	assert_int_equal(code, 2);
+	assert_non_null(strstr(out, "no password"));
+	free(out);
+}
+
+/* Reads the pseudo-terminal's master into buf (appending) until needle
+ * shows, the child closes it, or 20 s pass. True when needle showed. */
+static int pty_wait(int master, char *buf, size_t cap, size_t *len, const char *needle)
+{
+	for (int waited = 0; waited < 20000 && !strstr(buf, needle);) {
+		struct pollfd p = { master, POLLIN, 0 };
+		ssize_t n;
+		if (poll(&p, 1, 100) == 0) {
+			waited += 100;
+			continue;
+		}
+		n = read(master, buf + *len, cap - 1 - *len);
+		if (n <= 0)
+			break;
+		*len += (size_t)n;
+		buf[*len] = '\0';
+	}
+	return strstr(buf, needle) != NULL;
+}
+
+/* At a terminal: a prompt, asked twice, never shown. */
+static void user_create_prompts_at_a_terminal_without_echo(void **state)
+{
+	char buf[4096] = "", *slave_name;
+	size_t len = 0;
+	int master, status = -1;
+	pid_t pid;
+
+	(void)state;
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	assert_true(master >= 0);
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	slave_name = ptsname(master);
+	assert_non_null(slave_name);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int slave;
+		setsid();
+		slave = open(slave_name, O_RDWR);
+		if (slave < 0)
+			_exit(126);
+		dup2(slave, 0);
+		dup2(slave, 1);
+		dup2(slave, 2);
+		execl(MMHOST_BIN, MMHOST_BIN, "user", "create", "--username", "judy", "--data-dir",
+		      data_dir, CONFIG_FLAG, CONFIG_PATH, (char *)NULL);
+		_exit(127);
+	}
+	assert_true(pty_wait(master, buf, sizeof(buf), &len, "Password: "));
+	assert_int_equal(write(master, "judy-password\n", 14), 14);
+	assert_true(pty_wait(master, buf, sizeof(buf), &len, "Again: "));
+	assert_int_equal(write(master, "judy-password\n", 14), 14);
+	(void)pty_wait(master, buf, sizeof(buf), &len, "no such text");
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(master);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("user create: %s", buf);
+	if (strstr(buf, "judy-password"))
+		fail_msg("the password was echoed: %s", buf);
+	assert_int_equal(login("judy", "judy-password", NULL, 0), 200);
 }
 
 /* Sessions minted for an App through the host API (ABI 1.1). */
@@ -807,6 +963,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(plugin_cli_applies_while_serving),
 		cmocka_unit_test(token_cli_prints_only_a_working_token),
 		cmocka_unit_test(login_page_form_and_redirects),
+		cmocka_unit_test(the_server_never_dumps_core),
+		cmocka_unit_test(user_create_reads_the_password_from_stdin),
+		cmocka_unit_test(user_create_prompts_at_a_terminal_without_echo),
 		cmocka_unit_test(plugin_sessions_authenticate_and_revoke_by_prop),
 		cmocka_unit_test(deactivated_user_loses_sessions_and_login),
 		cmocka_unit_test(eleventh_failed_login_in_a_minute_is_429),

@@ -100,8 +100,10 @@ static void *run(void *arg)
 			if (status == 200 && strcmp(out.buf, last) != 0)
 				k->lost++;
 			k->reads++;
-		} else {
+		} else { /* ping takes no App token (App sessions are scoped) */
+			curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 			status = perform(c, "GET", ping_url, NULL, &out);
+			curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 			k->reads++;
 		}
 		if (status >= 500)

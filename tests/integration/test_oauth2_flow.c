@@ -115,14 +115,11 @@ static int teardown(void **state)
 
 static void login(struct ts_browser *b, const char *user, const char *pw)
 {
-	char url[256], form[256];
 	struct ts_resp r;
 
 	assert_int_equal(ts_browser_init(b), 0);
-	snprintf(url, sizeof(url), "%s/login", site);
-	snprintf(form, sizeof(form), "login_id=%s&password=%s&redirect_to=%%2F", user, pw);
-	assert_int_equal(ts_browser_go(b, url, form, &r), 0);
-	assert_int_equal(r.status, 302);
+	assert_int_equal(ts_browser_login(b, site, user, pw, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
 	ts_resp_free(&r);
 }
 
@@ -282,7 +279,7 @@ static void whole_flow_connects_and_the_app_sees_the_token(void **state)
 
 static void no_session_goes_to_login_and_comes_back(void **state)
 {
-	char location[1024], url[1200], form[1024], enc[512];
+	char location[1024], url[1200], enc[512];
 	struct ts_browser b;
 	struct ts_resp r;
 
@@ -298,11 +295,9 @@ static void no_session_goes_to_login_and_comes_back(void **state)
 	ts_resp_free(&r);
 	/* The login form carries redirect_to and brings the person back. */
 	url_encode(P "/apps/flow-app/oauth2/remote/connect", enc, sizeof(enc));
-	snprintf(form, sizeof(form), "login_id=alice&password=alice-password&redirect_to=%s", enc);
-	snprintf(url, sizeof(url), "%s/login", site);
-	assert_int_equal(ts_browser_go(&b, url, form, &r), 0);
-	assert_int_equal(r.status, 302);
-	assert_int_equal(ts_resp_header(&r, "Location", location, sizeof(location)), 0);
+	assert_int_equal(ts_browser_login(&b, site, "alice", "alice-password", enc, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(ts_page_refresh_url(&r, location, sizeof(location)), 0);
 	assert_string_equal(location, P "/apps/flow-app/oauth2/remote/connect");
 	ts_resp_free(&r);
 	snprintf(url, sizeof(url), "%s%s", site, location);
@@ -511,9 +506,68 @@ static void the_21st_state_evicts_the_first(void **state)
 	ts_browser_free(&b);
 }
 
+/* A GET of a flow route with a token (in the Authorization header, or in
+ * ?access_token=) instead of the browser's cookie. */
+static struct ts_resp with_token(const char *app_id, const char *step, const char *token,
+				 int in_query)
+{
+	char url[512], auth[128];
+	const char *hdrs[] = { auth, NULL };
+	int complete = strcmp(step, "complete") == 0;
+	struct ts_resp r;
+
+	flow_url(url, sizeof(url), app_id, step);
+	if (complete)
+		snprintf(url + strlen(url), sizeof(url) - strlen(url), "?state=x&code=chosen");
+	if (in_query)
+		snprintf(url + strlen(url), sizeof(url) - strlen(url), "%caccess_token=%s",
+			 complete ? '&' : '?', token);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	ts_http("GET", url, in_query ? NULL : hdrs, NULL, 0, 0, &r);
+	return r;
+}
+
+static void only_the_persons_browser_drives_the_flow(void **state)
+{
+	char app_tok[64];
+	size_t connects = count_received("/oauth2/connect");
+	size_t completes = count_received("/oauth2/complete");
+	struct ts_resp r;
+
+	(void)state;
+	/* alice's token for flow-app, as flow-app holds it. */
+	assert_int_equal(ts_app_tokens(host.base_url, alice_tok, "flow-app", NULL, app_tok, NULL),
+			 0);
+	/* flow-app driving alice's connection to flow-app2: refused whatever
+	 * way the token comes. */
+	for (int q = 0; q < 2; q++) {
+		r = with_token("flow-app2", "connect", app_tok, q);
+		if (r.status != 403 || !strstr(r.body, "api.context.app_session_scope.app_error"))
+			fail_msg("connect with an App token (query %d): %ld %.200s", q, r.status,
+				 r.body);
+		ts_resp_free(&r);
+	}
+	for (int q = 0; q < 2; q++) {
+		r = with_token("flow-app2", "complete", app_tok, q);
+		assert_int_equal(r.status, 403);
+		ts_resp_free(&r);
+	}
+	/* Even alice's own session is not a browser when sent as a token. */
+	for (int q = 0; q < 2; q++) {
+		r = with_token("flow-app2", "connect", alice_tok, q);
+		if (r.status != 403 || !strstr(r.body, "Open this link in your browser"))
+			fail_msg("connect with alice's token (query %d): %ld %.200s", q, r.status,
+				 r.body);
+		ts_resp_free(&r);
+	}
+	/* The Apps were never asked for anything. */
+	assert_int_equal(count_received("/oauth2/connect"), connects);
+	assert_int_equal(count_received("/oauth2/complete"), completes);
+}
+
 static void expired_state_is_403(void **state)
 {
-	char cfg[300], location[2048], st[128], url[256], form[256];
+	char cfg[300], location[2048], st[128];
 	const char *extra[] = { "--config", cfg, NULL };
 	struct ts_browser b;
 	struct ts_resp r;
@@ -529,9 +583,8 @@ static void expired_state_is_403(void **state)
 	assert_int_equal(ts_host_restart(&host, plugins, extra), 0);
 	snprintf(site, sizeof(site), "http://localhost:%d", host.port);
 	assert_int_equal(ts_browser_init(&b), 0);
-	snprintf(url, sizeof(url), "%s/login", site);
-	snprintf(form, sizeof(form), "login_id=alice&password=alice-password&redirect_to=%%2F");
-	assert_int_equal(ts_browser_go(&b, url, form, &r), 0);
+	assert_int_equal(ts_browser_login(&b, site, "alice", "alice-password", NULL, &r), 0);
+	assert_int_equal(r.status, 200);
 	ts_resp_free(&r);
 	connect(&b, "flow-app", location, sizeof(location), &status);
 	assert_int_equal(status, 307);
@@ -554,6 +607,7 @@ int main(void)
 		cmocka_unit_test(app_checks_on_the_flow_routes),
 		cmocka_unit_test(providers_error_reaches_the_app_and_is_escaped),
 		cmocka_unit_test(the_21st_state_evicts_the_first),
+		cmocka_unit_test(only_the_persons_browser_drives_the_flow),
 		cmocka_unit_test(expired_state_is_403),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

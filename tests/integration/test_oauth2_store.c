@@ -258,6 +258,9 @@ static void user_data_round_trips_byte_exact(void **state)
 		assert_memory_equal(r.body, values[i], r.body_len);
 		assert_int_equal(ts_resp_header(&r, "Content-Type", ct, sizeof(ct)), 0);
 		assert_string_equal(ct, "application/json");
+		/* The user's token: no cache may keep it. */
+		assert_int_equal(ts_resp_header(&r, "Cache-Control", ct, sizeof(ct)), 0);
+		assert_string_equal(ct, "no-store");
 		ts_resp_free(&r);
 	}
 	/* null deletes; DELETE deletes; nothing stored reads as null. */

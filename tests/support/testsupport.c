@@ -200,6 +200,11 @@ void ts_use_config(const char *path)
 	config_for_all = path;
 }
 
+const char *ts_used_config(void)
+{
+	return config_for_all;
+}
+
 int ts_host_start(struct ts_host *h, const char *plugin_dir, const char *const *extra)
 {
 	memset(h, 0, sizeof(*h));
@@ -479,6 +484,47 @@ int ts_run(const char *const *argv, int *exit_code, char **output)
 	return *output ? 0 : -1;
 }
 
+int ts_run_input(const char *const *argv, const char *input, int *exit_code, char **output)
+{
+	char dir[256], path[300];
+	int status, in[2];
+	size_t len = strlen(input), sent = 0;
+	pid_t pid;
+
+	if (ts_tempdir("run", dir, sizeof(dir)) != 0 || pipe(in) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/out", dir);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0)
+			_exit(126);
+		close(in[1]);
+		dup2(in[0], 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	signal(SIGPIPE, SIG_IGN);
+	while (sent < len) {
+		ssize_t w = write(in[1], input + sent, len - sent);
+		if (w <= 0)
+			break;
+		sent += (size_t)w;
+	}
+	close(in[1]);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	*exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	*output = ts_read_file(path);
+	ts_rmtree(dir);
+	return *output ? 0 : -1;
+}
+
 int ts_proc_start(struct ts_proc *p, const char *const *argv, const char *ready)
 {
 	char needle[128];
@@ -666,6 +712,84 @@ int ts_browser_go(struct ts_browser *b, const char *url, const char *form, struc
 	out->body_len = rb.len;
 	out->headers = hb.p ? hb.p : calloc(1, 1);
 	return out->status > 0 ? 0 : -1;
+}
+
+/* Copies the attribute value that follows marker in text, HTML-unescaped
+ * (&amp; &lt; &gt; &quot; &#39;), up to the closing quote. */
+static int attr_after(const char *text, const char *marker, char *out, size_t cap)
+{
+	static const struct {
+		const char *ent;
+		char c;
+	} ents[] = { { "&amp;", '&' },
+		     { "&lt;", '<' },
+		     { "&gt;", '>' },
+		     { "&quot;", '"' },
+		     { "&#39;", '\'' } };
+	const char *p = text ? strstr(text, marker) : NULL;
+	size_t n = 0;
+
+	if (!p || cap == 0)
+		return -1;
+	for (p += strlen(marker); *p && *p != '"'; n++) {
+		size_t i = 0;
+		if (n + 1 >= cap)
+			return -1;
+		for (; *p == '&' && i < sizeof(ents) / sizeof(ents[0]); i++) {
+			if (strncmp(p, ents[i].ent, strlen(ents[i].ent)) == 0)
+				break;
+		}
+		if (*p == '&' && i < sizeof(ents) / sizeof(ents[0])) {
+			out[n] = ents[i].c;
+			p += strlen(ents[i].ent);
+		} else {
+			out[n] = *p++;
+		}
+	}
+	out[n] = '\0';
+	return *p == '"' ? 0 : -1;
+}
+
+int ts_login_form_token(const struct ts_resp *r, char *out, size_t cap)
+{
+	return attr_after(r->body, "name=\"csrf_token\" value=\"", out, cap);
+}
+
+int ts_page_refresh_url(const struct ts_resp *r, char *out, size_t cap)
+{
+	return attr_after(r->body, "<meta http-equiv=\"refresh\" content=\"0; url=", out, cap);
+}
+
+int ts_browser_login(struct ts_browser *b, const char *site, const char *user, const char *pw,
+		     const char *redirect_to, struct ts_resp *out)
+{
+	char url[512], token[128], *form, *u, *p;
+	size_t cap;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(url, sizeof(url), "%s/login", site);
+	if (ts_browser_go(b, url, NULL, out) != 0 || out->status != 200 ||
+	    ts_login_form_token(out, token, sizeof(token)) != 0)
+		return -1;
+	ts_resp_free(out);
+	u = curl_easy_escape(b->curl, user, 0);
+	p = curl_easy_escape(b->curl, pw, 0);
+	cap = strlen(u) + strlen(p) + strlen(token) + (redirect_to ? strlen(redirect_to) : 3) + 64;
+	form = malloc(cap);
+	if (!u || !p || !form) {
+		curl_free(u);
+		curl_free(p);
+		free(form);
+		return -1;
+	}
+	snprintf(form, cap, "login_id=%s&password=%s&redirect_to=%s&csrf_token=%s", u, p,
+		 redirect_to ? redirect_to : "%2F", token);
+	rc = ts_browser_go(b, url, form, out);
+	curl_free(u);
+	curl_free(p);
+	free(form);
+	return rc;
 }
 
 int ts_raw(int port, const void *data, size_t len, size_t step, int pause_ms, int read_ms,

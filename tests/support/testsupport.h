@@ -24,6 +24,9 @@ int ts_copy_file(const char *from, const char *to, mode_t mode);
  * *output (malloc'd). 0 or -1. */
 int ts_run(const char *const *argv, int *exit_code, char **output);
 
+/* The same with input written to the command's stdin (then closed). */
+int ts_run_input(const char *const *argv, const char *input, int *exit_code, char **output);
+
 /* Writes text to path. 0 or -1. */
 int ts_write_file(const char *path, const char *text, mode_t mode);
 
@@ -37,6 +40,8 @@ char *ts_read_file_n(const char *path, size_t *len_out);
  * --config among a test's own arguments wins. NULL: none. The string must
  * outlive its use. */
 void ts_use_config(const char *path);
+/* The path given to ts_use_config, or NULL. */
+const char *ts_used_config(void);
 
 struct ts_host {
 	pid_t pid;
@@ -129,5 +134,19 @@ void ts_browser_free(struct ts_browser *b);
 /* GET url, or POST form (application/x-www-form-urlencoded) when form is not
  * NULL. 0 when an HTTP status was read. */
 int ts_browser_go(struct ts_browser *b, const char *url, const char *form, struct ts_resp *out);
+/* Logs in through the HTML form as a person does: GET site/login (the form,
+ * its login-CSRF token and cookie), then POST it with user and pw and
+ * redirect_to (already URL-encoded; NULL for "/"). out gets the POST's
+ * answer: 200 with a page that moves on to redirect_to when it worked. 0 when
+ * an HTTP status was read. */
+int ts_browser_login(struct ts_browser *b, const char *site, const char *user, const char *pw,
+		     const char *redirect_to, struct ts_resp *out);
+
+/* The login form's CSRF token in a /login page (the hidden csrf_token
+ * field). 0 or -1. */
+int ts_login_form_token(const struct ts_resp *r, char *out, size_t cap);
+/* Where a page moves on to by <meta http-equiv="refresh">, HTML-unescaped.
+ * 0 or -1 when it does not. */
+int ts_page_refresh_url(const struct ts_resp *r, char *out, size_t cap);
 
 #endif

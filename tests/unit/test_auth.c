@@ -1,5 +1,4 @@
-/* Token extraction, CSRF, form and cookie parsing, redirects, the login
- * limiter. */
+/* Token extraction, CSRF, form and cookie parsing, redirects. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +8,6 @@
 #include <cmocka.h>
 
 #include "auth.h"
-#include "login_limiter.h"
 #include "urlencoded.h"
 
 static void header_token_in_any_case(void **state)
@@ -168,27 +166,6 @@ static void html_is_escaped(void **state)
 	assert_int_equal(html_escape("<<<<", out, 8), FORM_ETOOLONG);
 }
 
-static void limiter_blocks_after_ten_failures_per_key(void **state)
-{
-	static struct login_limiter l;
-	unsigned retry;
-
-	(void)state;
-	login_limiter_init(&l);
-	for (int i = 0; i < 10; i++) {
-		assert_false(login_limiter_blocked(&l, "bob", "10.0.0.1", 1000, &retry));
-		login_limiter_fail(&l, i < 5 ? "bob" : "BOB", i % 2 ? "10.0.0.1" : "10.0.0.2",
-				   1000);
-	}
-	/* bob: 10 failures (case-insensitive); each IP only 5. */
-	assert_true(login_limiter_blocked(&l, "bob", "10.0.0.3", 2000, &retry));
-	assert_int_equal(retry, 59);
-	assert_false(login_limiter_blocked(&l, "carol", "10.0.0.1", 2000, &retry));
-	/* The window ends. */
-	assert_false(login_limiter_blocked(&l, "bob", "10.0.0.3", 1000 + LOGIN_WINDOW_MS, &retry));
-	login_limiter_destroy(&l);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,7 +178,6 @@ int main(void)
 		cmocka_unit_test(cookies_are_found_by_exact_name),
 		cmocka_unit_test(only_local_paths_are_redirect_targets),
 		cmocka_unit_test(html_is_escaped),
-		cmocka_unit_test(limiter_blocks_after_ten_failures_per_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include <mmapps/client.h>
 
@@ -267,6 +268,67 @@ static void one_connection_serves_many_requests(void **state)
 	mmapps_client_free(c);
 }
 
+/* Token endpoints that answer in their own ways (the test provider covers
+ * the usual ones). */
+static void oauth2_odd_provider_answers(void **state)
+{
+	char url[128], *out = NULL;
+	struct mmapps_oauth2_config cfg = { .client_id = "cid",
+					    .client_secret = "s3cret-value",
+					    .token_url = url,
+					    .auth_style = MMAPPS_AUTH_STYLE_IN_HEADER };
+	struct mmapps_oauth2_error e;
+	json_t *t;
+
+	(void)state;
+	snprintf(url, sizeof(url), "%stoken", site);
+	/* GitHub refuses a code with 200 and an error. */
+	serve(200, "{\"error\":\"bad_verification_code\",\"error_description\":\"The code "
+		   "passed is incorrect or expired.\"}");
+	assert_int_equal(mmapps_oauth2_exchange(&cfg, "the-code", NULL, &out, NULL, &e),
+			 MMAPPS_EHTTP);
+	assert_string_equal(e.error, "bad_verification_code");
+	assert_string_equal(srv.method, "POST");
+	assert_string_equal(srv.url, "/token");
+	assert_string_equal(srv.content_type, "application/x-www-form-urlencoded");
+	/* Basic carries the form-encoded id and secret; the form only the grant. */
+	assert_string_equal(srv.auth, "Basic Y2lkOnMzY3JldC12YWx1ZQ==");
+	assert_string_equal(srv.got, "grant_type=authorization_code&code=the-code");
+	/* A description that repeats a secret is withheld. */
+	serve(401, "{\"error\":\"invalid_client\",\"error_description\":\"secret "
+		   "s3cret-value is wrong\"}");
+	assert_int_equal(mmapps_oauth2_exchange(&cfg, "the-code", NULL, &out, NULL, &e),
+			 MMAPPS_EHTTP);
+	assert_null(strstr(e.message, "s3cret"));
+	assert_non_null(strstr(e.message, "withheld"));
+	serve(400, "{\"error\":\"invalid_grant\",\"error_description\":\"code the-code "
+		   "is used\"}");
+	assert_int_equal(mmapps_oauth2_exchange(&cfg, "the-code", NULL, &out, NULL, &e),
+			 MMAPPS_EHTTP);
+	assert_null(strstr(e.message, "the-code"));
+	/* A form-encoded answer (GitHub without Accept) is not JSON. */
+	serve(200, "access_token=gho_x&token_type=bearer");
+	assert_int_equal(mmapps_oauth2_exchange(&cfg, "c", NULL, &out, NULL, &e), MMAPPS_EPROTOCOL);
+	serve(200, "{\"token_type\":\"bearer\"}");
+	assert_int_equal(mmapps_oauth2_exchange(&cfg, "c", NULL, &out, NULL, &e), MMAPPS_EPROTOCOL);
+	assert_non_null(strstr(e.message, "no access_token"));
+	/* expires_in as a string of digits; the form style sends the client. */
+	cfg.auth_style = MMAPPS_AUTH_STYLE_IN_PARAMS;
+	serve(200, "{\"access_token\":\"a b\",\"expires_in\":\"60\",\"scope\":\"repo\"}");
+	assert_int_equal(mmapps_oauth2_refresh(&cfg, "r&t", &out, NULL, &e), MMAPPS_OK);
+	assert_string_equal(srv.auth, "");
+	assert_string_equal(srv.got, "grant_type=refresh_token&refresh_token=r%26t&client_id=cid"
+				     "&client_secret=s3cret-value");
+	t = json_loads(out, 0, NULL);
+	mmapps_free(out);
+	assert_string_equal(json_string_value(json_object_get(t, "access_token")), "a b");
+	assert_string_equal(json_string_value(json_object_get(t, "refresh_token")), "r&t");
+	assert_non_null(json_object_get(t, "expiry"));
+	assert_string_equal(json_string_value(json_object_get(t, "scope")), "repo");
+	assert_null(json_object_get(t, "token_type"));
+	json_decref(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +339,7 @@ int main(void)
 		cmocka_unit_test(answers_over_1mib_are_refused),
 		cmocka_unit_test(no_answer_is_a_network_error),
 		cmocka_unit_test(one_connection_serves_many_requests),
+		cmocka_unit_test(oauth2_odd_provider_answers),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

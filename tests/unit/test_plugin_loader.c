@@ -106,6 +106,40 @@ static void group_writable_folder_is_refused(void **state)
 	plugin_free(p);
 }
 
+/* Whoever owns the plugin can put code in the server. Making a file that
+ * belongs to another user takes root: skipped otherwise. */
+static void file_or_folder_of_another_user_is_refused(void **state)
+{
+	char other[300], dir[512], so[600];
+	struct mmplugin_host *p;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	/* The good fixture's id is fixture.good: a root of its own. */
+	assert_int_equal(ts_tempdir("loader-owner", other, sizeof(other)), 0);
+	snprintf(so, sizeof(so), "%s/good.so", FIXTURE_DIR);
+	assert_int_equal(ts_install_plugin(other, "fixture.good", so, 0755), 0);
+	snprintf(dir, sizeof(dir), "%s/fixture.good", other);
+	snprintf(so, sizeof(so), "%s/plugin.so", dir);
+	assert_int_equal(chown(so, 65534, 65534), 0);
+	p = plugin_load(other, "fixture.good");
+	assert_int_equal(p->refusal, PLUGIN_E_OWNER);
+	assert_string_equal(plugin_refusal_name(p->refusal), "owner");
+	assert_non_null(strstr(p->reason, "owned by uid 65534"));
+	plugin_free(p);
+	assert_int_equal(chown(so, 0, 0), 0);
+	p = plugin_load(other, "fixture.good");
+	assert_int_equal(p->refusal, PLUGIN_LOADED);
+	plugin_free(p);
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	p = plugin_load(other, "fixture.good");
+	assert_int_equal(p->refusal, PLUGIN_E_OWNER);
+	assert_non_null(strstr(p->reason, "folder is owned by uid 65534"));
+	plugin_free(p);
+	ts_rmtree(other);
+}
+
 static void symlinked_executable_is_refused(void **state)
 {
 	char path[512], target[512];
@@ -198,6 +232,7 @@ int main(void)
 		cmocka_unit_test(each_descriptor_fault_is_refused),
 		cmocka_unit_test(group_writable_file_is_refused),
 		cmocka_unit_test(group_writable_folder_is_refused),
+		cmocka_unit_test(file_or_folder_of_another_user_is_refused),
 		cmocka_unit_test(symlinked_executable_is_refused),
 		cmocka_unit_test(manifest_faults_are_refused),
 		cmocka_unit_test(failing_activate_leaves_plugin_inactive),
