@@ -54,7 +54,9 @@ int config_init(struct host_config *cfg)
 	cfg->idle_timeout_s = 30;
 	cfg->body_timeout_s = 30;
 	cfg->plugins = json_object();
+	store_config_init(&cfg->store);
 	if (!cfg->plugins || config_set_string(&cfg->data_dir, "./data") != 0 ||
+	    config_set_string(&cfg->store_json, "{\"backend\":\"lmdb\"}") != 0 ||
 	    config_set_listen(cfg, DEFAULT_LISTEN, err, sizeof(err)) != 0) {
 		config_free(cfg);
 		return -1;
@@ -68,6 +70,10 @@ void config_free(struct host_config *cfg)
 	free(cfg->site_url);
 	free(cfg->data_dir);
 	free(cfg->plugin_dir);
+	if (cfg->store_json) /* may hold a password */
+		explicit_bzero(cfg->store_json, strlen(cfg->store_json));
+	free(cfg->store_json);
+	explicit_bzero(&cfg->store, sizeof(cfg->store));
 	json_decref(cfg->plugins);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -301,6 +307,36 @@ static int load_plugins(struct host_config *cfg, const json_t *obj, char *err, s
 	return 0;
 }
 
+static int load_store(struct host_config *cfg, const json_t *obj, char *err, size_t cap)
+{
+	struct store_config sc;
+	char *text;
+	int rc;
+
+	if (!json_is_object(obj)) {
+		set_err(err, cap, "store must be an object");
+		return -1;
+	}
+	text = json_dumps(obj, JSON_COMPACT);
+	if (!text) {
+		set_err(err, cap, "out of memory");
+		return -1;
+	}
+	rc = store_config_parse(&sc, text, strlen(text), err, cap);
+	if (rc != STORE_OK) {
+		explicit_bzero(text, strlen(text));
+		free(text);
+		return -1;
+	}
+	if (cfg->store_json)
+		explicit_bzero(cfg->store_json, strlen(cfg->store_json));
+	free(cfg->store_json);
+	cfg->store_json = text;
+	cfg->store = sc;
+	explicit_bzero(&sc, sizeof(sc));
+	return 0;
+}
+
 static int load_path(char **slot, const json_t *v, const char *name, char *err, size_t cap)
 {
 	if (!json_is_string(v) || json_string_length(v) == 0 ||
@@ -360,6 +396,8 @@ int config_load_text(struct host_config *cfg, const char *text, size_t len, char
 			r = load_log(cfg, v, err, err_cap);
 		} else if (strcmp(key, "limits") == 0) {
 			r = load_limits(cfg, v, err, err_cap);
+		} else if (strcmp(key, "store") == 0) {
+			r = load_store(cfg, v, err, err_cap);
 		} else {
 			snprintf(sub, sizeof(sub), "unknown key \"%.64s\"", key);
 			set_err(err, err_cap, "%s", sub);

@@ -91,6 +91,14 @@ static void errors_name_the_key(void **state)
 		{ "[1]", "top level" },
 		{ "{\"listen\":\"a\",\"listen\":\"b\"}", "not valid JSON" },
 		{ "{", "not valid JSON" },
+		{ "{\"store\":{\"backend\":\"lmdb\",\"cache\":1}}", "unknown key \"store.cache\"" },
+		{ "{\"store\":{\"backend\":\"mysql\"}}", "store.backend" },
+		{ "{\"store\":{\"backend\":\"postgres\"}}", "store.url is required" },
+		{ "{\"store\":{\"backend\":\"postgres\",\"url\":\"mysql://x\"}}", "store.url" },
+		{ "{\"store\":{\"backend\":\"postgres\",\"url\":\"postgresql://h/d\","
+		  "\"pool_size\":0}}",
+		  "store.pool_size" },
+		{ "{\"store\":\"postgres\"}", "store must be an object" },
 	};
 
 	(void)state;
@@ -106,6 +114,36 @@ static void errors_name_the_key(void **state)
 				 cases[i].needle);
 		config_free(&cfg);
 	}
+}
+
+/* The store object: parsed for the host, kept as text for plugins
+ * (store_json), and never echoing a URL (it may hold a password). */
+static void store_backend_is_configured_once(void **state)
+{
+	static const char text[] = "{\"store\":{\"backend\":\"postgres\",\"url\":"
+				   "\"postgresql://mm:s3cret@db:5433/mm\",\"pool_size\":12}}";
+	static const char bad[] = "{\"store\":{\"backend\":\"postgres\",\"url\":"
+				  "\"postgresql://mm:s3cret@db/mm x\"}}";
+	struct host_config cfg;
+	char err[CONFIG_ERR_MAX] = "";
+
+	(void)state;
+	assert_int_equal(config_init(&cfg), 0);
+	assert_int_equal(cfg.store.backend, STORE_BACKEND_LMDB);
+	assert_string_equal(cfg.store_json, "{\"backend\":\"lmdb\"}");
+	assert_int_equal(load(&cfg, text, err), 0);
+	assert_int_equal(cfg.store.backend, STORE_BACKEND_POSTGRES);
+	assert_string_equal(cfg.store.url, "postgresql://mm:s3cret@db:5433/mm");
+	assert_int_equal(cfg.store.pool_size, 12);
+	assert_string_equal(cfg.store_json,
+			    "{\"backend\":\"postgres\",\"url\":"
+			    "\"postgresql://mm:s3cret@db:5433/mm\",\"pool_size\":12}");
+	config_free(&cfg);
+	assert_int_equal(config_init(&cfg), 0);
+	assert_int_not_equal(load(&cfg, bad, err), 0);
+	assert_non_null(strstr(err, "store.url"));
+	assert_null(strstr(err, "s3cret"));
+	config_free(&cfg);
 }
 
 static void listen_forms(void **state)
@@ -139,6 +177,7 @@ int main(void)
 		cmocka_unit_test(full_file_is_applied),
 		cmocka_unit_test(errors_name_the_key),
 		cmocka_unit_test(listen_forms),
+		cmocka_unit_test(store_backend_is_configured_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
