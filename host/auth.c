@@ -80,8 +80,11 @@ enum auth_state auth_resolve(struct host_store *store, const struct auth_token *
 {
 	if (t->source == AUTH_SRC_NONE)
 		return AUTH_ANONYMOUS;
-	if (sessions_lookup(store, t->token, t->len, out) != SESSIONS_OK)
-		return AUTH_INVALID;
+	switch (sessions_lookup(store, t->token, t->len, out)) {
+	case SESSIONS_OK: break;
+	case SESSIONS_EUNAVAILABLE: return AUTH_UNAVAILABLE;
+	default: return AUTH_INVALID;
+	}
 	if (t->source == AUTH_SRC_COOKIE && !auth_csrf_ok(method, csrf_header, out))
 		return AUTH_CSRF_FAILED;
 	return AUTH_OK;

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "sessions.h"
-#include "store.h"
+#include "host_store.h"
 
 #define AUTH_TOKEN_MAX 64
 
@@ -22,6 +22,7 @@ enum auth_state {
 	AUTH_OK,            /* a live session */
 	AUTH_INVALID,       /* a token that is unknown, revoked or expired */
 	AUTH_CSRF_FAILED,   /* a cookie session without the right X-CSRF-Token */
+	AUTH_UNAVAILABLE,   /* the store could not be reached to check the token */
 };
 
 struct auth_token {

@@ -1,8 +1,9 @@
 /*
  * The admin commands: mmhost user create, mmhost token create, mmhost plugin
- * list|enable|disable. They open the host's store directly, so they work
- * whether or not `mmhost serve` runs (a running server applies plugin
- * changes within a second).
+ * list|enable|disable. They open the host's store directly, in the backend
+ * the config names, so they work whether or not `mmhost serve` runs (a
+ * running server applies plugin changes within a second and hears session
+ * changes through the store's notifications).
  */
 #include <dirent.h>
 #include <getopt.h>
@@ -18,7 +19,7 @@
 #include "password_input.h"
 #include "plugin_loader.h"
 #include "sessions.h"
-#include "store.h"
+#include "host_store.h"
 #include "users.h"
 #include "banned.h"
 
@@ -122,7 +123,8 @@ static int open_store(const struct host_config *cfg, struct host_store *store)
 
 	if (sodium_init() < 0)
 		return cli_fail(1, "cannot initialise libsodium");
-	if (store_open(store, cfg->data_dir, err, sizeof(err)) != 0)
+	/* The configured backend; --data-dir still picks LMDB's folder. */
+	if (host_store_open(store, &cfg->store, cfg->data_dir, err, sizeof(err)) != 0)
 		return cli_fail(1, "%s", err);
 	return 0;
 }
@@ -204,7 +206,7 @@ static int create_user(const struct admin_args *a, const char *password)
 					store_strerror(rc));
 		break;
 	}
-	store_close(&store);
+	host_store_close(&store);
 	config_free(&cfg);
 	return rc;
 }
@@ -302,7 +304,7 @@ int cmd_token(int argc, char **argv)
 			rc = 0;
 		}
 	}
-	store_close(&store);
+	host_store_close(&store);
 	config_free(&cfg);
 	return rc;
 }
@@ -328,7 +330,7 @@ static int plugin_list(const struct host_config *cfg, struct host_store *store)
 		bool enabled;
 		if (e->d_name[0] == '.')
 			continue;
-		saved = store_plugin_state(store, e->d_name);
+		saved = host_store_plugin_state(store, e->d_name);
 		enabled = saved >= 0 ? saved == 1 : config_plugin_enabled(cfg, e->d_name);
 		printf("%s\t%s\n", e->d_name, enabled ? "enabled" : "disabled");
 	}
@@ -369,12 +371,12 @@ int cmd_plugin(int argc, char **argv)
 		bool enable = strcmp(verb, "enable") == 0;
 		if (!plugin_id_valid(id, strlen(id)))
 			rc = cli_fail(EXIT_USAGE, "plugin %s: \"%s\" is not a plugin id", verb, id);
-		else if (store_set_plugin_state(&store, id, enable) != 0)
+		else if (host_store_set_plugin_state(&store, id, enable) != 0)
 			rc = cli_fail(1, "plugin %s: the state could not be saved", verb);
 		else
 			printf("%s %s\n", id, enable ? "enabled" : "disabled");
 	}
-	store_close(&store);
+	host_store_close(&store);
 	config_free(&cfg);
 	return rc;
 }

@@ -18,7 +18,7 @@
 #include "http_server.h"
 #include "session_cache.h"
 #include "sessions.h"
-#include "store.h"
+#include "host_store.h"
 #include "log.h"
 #include "plugin_registry.h"
 #include "banned.h"
@@ -219,13 +219,14 @@ int cmd_serve(int argc, char **argv)
 		rc = cli_fail(1, "cannot derive the site URL; pass --site-url");
 		goto out_cfg;
 	}
-	if (store_open(&store, cfg.data_dir, err, sizeof(err)) != 0) {
+	if (host_store_open(&store, &cfg.store, cfg.data_dir, err, sizeof(err)) != 0) {
 		rc = cli_fail(1, "%s", err);
 		goto out_cfg;
 	}
-	/* Only the serving process caches sessions: it is the one that ends them. */
-	if (session_cache_init(&cache) == 0)
-		store.sessions_cache = &cache;
+	/* The cache hears of every session ended anywhere (this process, the
+	 * admin commands, other nodes) through the store's notifications. */
+	if (session_cache_init(&cache) == 0 && host_store_cache_sessions(&store, &cache) != 0)
+		log_kv(LOG_WARN, "sessions are not cached: the store cannot notify", NULL);
 	log_kv(LOG_INFO, "starting", "version", MMHOST_VERSION, "data_dir", cfg.data_dir,
 	       "plugin_dir", cfg.plugin_dir, "site_url", site_url, NULL);
 	if (!config_site_url_matches_listen(&cfg, site_url))
@@ -265,7 +266,7 @@ int cmd_serve(int argc, char **argv)
 out_plugins:
 	plugin_registry_close(&plugins);
 	login_limiter_destroy(&host.limiter);
-	store_close(&store);
+	host_store_close(&store);
 	session_cache_destroy(&cache);
 	if (rc == 0)
 		log_kv(LOG_INFO, "stopped", NULL);

@@ -53,8 +53,11 @@ int config_init(struct host_config *cfg)
 	cfg->max_connections = 1024;
 	cfg->per_ip_connections = 256;
 	cfg->idle_timeout_s = 30;
+	cfg->body_timeout_s = 30;
 	cfg->plugins = json_object();
+	store_config_init(&cfg->store);
 	if (!cfg->plugins || config_set_string(&cfg->data_dir, "./data") != 0 ||
+	    config_set_string(&cfg->store_json, "{\"backend\":\"lmdb\"}") != 0 ||
 	    config_set_listen(cfg, DEFAULT_LISTEN, err, sizeof(err)) != 0) {
 		config_free(cfg);
 		return -1;
@@ -68,6 +71,10 @@ void config_free(struct host_config *cfg)
 	free(cfg->site_url);
 	free(cfg->data_dir);
 	free(cfg->plugin_dir);
+	if (cfg->store_json) /* may hold a password */
+		explicit_bzero(cfg->store_json, strlen(cfg->store_json));
+	free(cfg->store_json);
+	explicit_bzero(&cfg->store, sizeof(cfg->store));
 	json_decref(cfg->plugins);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -246,6 +253,9 @@ static int load_limits(struct host_config *cfg, const json_t *obj, char *err, si
 		else if (strcmp(key, "idle_timeout_s") == 0)
 			rc = get_uint(v, "limits.idle_timeout_s", 1, 3600, &cfg->idle_timeout_s,
 				      err, cap);
+		else if (strcmp(key, "body_timeout_s") == 0)
+			rc = get_uint(v, "limits.body_timeout_s", 1, 3600, &cfg->body_timeout_s,
+				      err, cap);
 		else {
 			set_err(err, cap, "unknown key \"limits.%.64s\"", key);
 			rc = -1;
@@ -295,6 +305,36 @@ static int load_plugins(struct host_config *cfg, const json_t *obj, char *err, s
 		set_err(err, cap, "out of memory");
 		return -1;
 	}
+	return 0;
+}
+
+static int load_store(struct host_config *cfg, const json_t *obj, char *err, size_t cap)
+{
+	struct store_config sc;
+	char *text;
+	int rc;
+
+	if (!json_is_object(obj)) {
+		set_err(err, cap, "store must be an object");
+		return -1;
+	}
+	text = json_dumps(obj, JSON_COMPACT);
+	if (!text) {
+		set_err(err, cap, "out of memory");
+		return -1;
+	}
+	rc = store_config_parse(&sc, text, strlen(text), err, cap);
+	if (rc != STORE_OK) {
+		explicit_bzero(text, strlen(text));
+		free(text);
+		return -1;
+	}
+	if (cfg->store_json)
+		explicit_bzero(cfg->store_json, strlen(cfg->store_json));
+	free(cfg->store_json);
+	cfg->store_json = text;
+	cfg->store = sc;
+	explicit_bzero(&sc, sizeof(sc));
 	return 0;
 }
 
@@ -357,6 +397,8 @@ int config_load_text(struct host_config *cfg, const char *text, size_t len, char
 			r = load_log(cfg, v, err, err_cap);
 		} else if (strcmp(key, "limits") == 0) {
 			r = load_limits(cfg, v, err, err_cap);
+		} else if (strcmp(key, "store") == 0) {
+			r = load_store(cfg, v, err, err_cap);
 		} else {
 			snprintf(sub, sizeof(sub), "unknown key \"%.64s\"", key);
 			set_err(err, err_cap, "%s", sub);

@@ -7,7 +7,13 @@
  *     "plugins": { "<id>": { "enabled": true, "settings": { } } },
  *     "log": { "level": "info", "format": "text" },
  *     "limits": { "threads": 2, "workers": 32, "max_connections": 1024,
- *                 "per_ip_connections": 256, "idle_timeout_s": 30 } }
+ *                 "per_ip_connections": 256, "idle_timeout_s": 30,
+ *                 "body_timeout_s": 30 },
+ *     "store": { "backend": "lmdb" } }
+ *
+ * "store" picks the storage backend of the node: {"backend":"lmdb"} (the
+ * default: files under data_dir) or {"backend":"postgres", "url":
+ * "postgresql://user@host:port/db", "pool_size": 8} (see common/store.h).
  *
  * Relative paths are relative to the working directory, as in Mattermost.
  */
@@ -21,6 +27,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "store.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
 #define CONFIG_ERR_MAX 512
@@ -40,7 +47,10 @@ struct host_config {
 	unsigned workers; /* handler threads */
 	unsigned max_connections;
 	unsigned per_ip_connections;
-	unsigned idle_timeout_s;
+	unsigned idle_timeout_s; /* also the deadline for a whole request head */
+	unsigned body_timeout_s; /* the deadline for a request body after its head */
+	struct store_config store; /* the backend of users, sessions and the plugins' data */
+	char *store_json;          /* malloc'd: the "store" object as configured (JSON text) */
 };
 
 /* Fills the defaults. Returns 0, or -1 when out of memory. */

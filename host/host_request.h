@@ -16,7 +16,7 @@
 #include "plugin_registry.h"
 #include "request_map.h"
 #include "response.h"
-#include "store.h"
+#include "host_store.h"
 #include "users.h"
 
 /* Lifetime of a session made by logging in. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "api_error.h"
+#include "conn_watch.h"
 #include "host_request.h"
 #include "log.h"
 #include "mm_id.h"
@@ -30,17 +31,24 @@ struct header_vec {
 	size_t len;
 };
 
-/* State of one request, from its request line to its completion. */
+struct conn;
+
+/* State of one request, from its request line to its completion. A
+ * connection carries one request at a time; its state lives in the
+ * connection's and is reset for each request. */
 struct req_ctx {
+	struct conn *conn;
+	bool open; /* request line seen, not yet completed (or dropped) */
 	char request_id[MM_ID_LEN + 1];
-	char *target; /* raw request target: path?query, not decoded */
+	const char *target; /* raw request target: path?query, not decoded (conn's buffer) */
 	size_t target_len;
 	char method[16];
 	char log_path[LOG_PATH_MAX];
-	char remote[INET6_ADDRSTRLEN];
 	struct timespec t0;
 	bool started;
 	bool too_large;
+	bool must_close;    /* answer with Connection: close */
+	bool too_many_args; /* refused at the request line (414) */
 	char *body;
 	size_t body_len;
 	size_t body_cap;
@@ -50,12 +58,25 @@ struct req_ctx {
 	/* Handing the request to a worker (see work_pool.h). */
 	struct http_server *srv;
 	struct MHD_Connection *con;
-	const char *url;            /* libmicrohttpd's, valid until completion */
-	struct header_vec *headers; /* views into libmicrohttpd's memory */
+	const char *url;           /* libmicrohttpd's, valid until completion */
+	struct header_vec headers; /* views into libmicrohttpd's memory */
 	struct mmplugin_response resp;
 	bool queued;
 	atomic_bool done;
 	bool admitted; /* arrived before the drain began: counted in in_flight */
+};
+
+/* State of one connection, from accept to close (libmicrohttpd's connection
+ * notifications, which it calls on every path, unlike a request's
+ * completion). */
+struct conn {
+	struct conn_watched watch;
+	struct http_server *srv;
+	struct MHD_Connection *con;
+	char remote[INET6_ADDRSTRLEN];
+	char *target_buf; /* the current request's target; grown as needed */
+	size_t target_cap;
+	struct req_ctx req;
 };
 
 static double elapsed_ms(const struct timespec *t0)
@@ -67,63 +88,191 @@ static double elapsed_ms(const struct timespec *t0)
 }
 
 static void remote_address(struct MHD_Connection *con, char *out, size_t cap);
+static void request_end(struct conn *c, const char *aborted);
 
+static struct conn *conn_of(struct MHD_Connection *con)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Frees a buffer that held request bytes (passwords, secrets) after wiping
+ * it. */
+static void wipe_free(void *p, size_t len)
+{
+	if (!p)
+		return;
+	sodium_memzero(p, len);
+	free(p);
+}
+
+/* How many arguments libmicrohttpd will parse out of target's query. */
+static size_t query_args(const char *target, size_t len)
+{
+	const char *q = memchr(target, '?', len);
+	size_t n = 0;
+
+	if (!q || q + 1 == target + len)
+		return 0;
+	for (const char *p = q + 1; p < target + len; p++)
+		n += *p == '&';
+	return n + 1;
+}
+
+/* A new request line: the request is counted from here until its
+ * completion (or until its connection closes, if libmicrohttpd drops it). */
 static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *con)
 {
 	struct http_server *srv = cls;
-	struct req_ctx *ctx = calloc(1, sizeof(*ctx));
+	struct conn *c = conn_of(con);
+	struct req_ctx *r;
+	size_t len = strlen(uri);
 
-	if (!ctx)
+	if (!c)
 		return NULL;
-	clock_gettime(CLOCK_MONOTONIC, &ctx->t0);
-	mm_id_new(ctx->request_id);
-	ctx->target_len = strlen(uri);
-	ctx->target = strdup(uri);
-	ctx->admitted = !atomic_load(&srv->draining);
+	r = &c->req;
+	request_end(c, "dropped"); /* cannot be open: defensive */
+	if (len + 1 > c->target_cap) {
+		char *nb = malloc(len + 1);
+		if (!nb)
+			return NULL;
+		wipe_free(c->target_buf, c->target_cap);
+		c->target_buf = nb;
+		c->target_cap = len + 1;
+	}
+	memcpy(c->target_buf, uri, len + 1);
+	memset(r, 0, offsetof(struct req_ctx, headers));
+	r->conn = c;
+	r->srv = srv;
+	r->con = con;
+	r->open = true;
+	r->target = c->target_buf;
+	r->target_len = len;
+	clock_gettime(CLOCK_MONOTONIC, &r->t0);
+	mm_id_new(r->request_id);
+	r->headers.len = 0;
+	response_init(&r->resp);
+	atomic_store(&r->done, false);
+	r->admitted = !atomic_load(&srv->draining);
 	/* Until the handler runs (it may never: headers too large), the log
 	 * shows the raw path without its query. */
-	snprintf(ctx->log_path, sizeof(ctx->log_path), "%.*s", (int)strcspn(uri, "?"), uri);
-	remote_address(con, ctx->remote, sizeof(ctx->remote));
-	if (ctx->admitted)
+	snprintf(r->log_path, sizeof(r->log_path), "%.*s", (int)strcspn(uri, "?"), uri);
+	/* libmicrohttpd 0.9.75 keeps each query argument in the connection's
+	 * memory; when they do not fit it drops the request without a word
+	 * (no answer, no completion) and holds the connection until its idle
+	 * timeout. Past the bound, the read side is shut now: if the arguments
+	 * fit after all the handler answers 414; if not, the connection ends at
+	 * once and on_connection logs and frees the request. */
+	if (query_args(uri, len) > HTTP_QUERY_ARGS_MAX) {
+		r->too_many_args = true;
+		shutdown(c->watch.fd, SHUT_RD);
+	}
+	if (r->admitted)
 		atomic_fetch_add(&srv->in_flight, 1);
-	return ctx;
+	return r;
+}
+
+static const char *termination_name(enum MHD_RequestTerminationCode toe)
+{
+	switch (toe) {
+	case MHD_REQUEST_TERMINATED_COMPLETED_OK: return NULL;
+	case MHD_REQUEST_TERMINATED_WITH_ERROR: return "error";
+	case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED: return "timeout";
+	case MHD_REQUEST_TERMINATED_CLIENT_ABORT: return "client";
+	case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN: return "shutdown";
+	default: return "other";
+	}
+}
+
+static const char *cut_name(int cut)
+{
+	switch (cut) {
+	case CONN_CUT_HEAD: return "head_timeout";
+	case CONN_CUT_BODY: return "body_timeout";
+	case CONN_CUT_ROOM: return "room";
+	default: return NULL;
+	}
+}
+
+/* Ends the connection's request: its access-log line, then everything it
+ * held is wiped and freed. aborted is NULL for a request that was
+ * answered. */
+static void request_end(struct conn *c, const char *aborted)
+{
+	struct req_ctx *r = &c->req;
+	const char *cut = cut_name(atomic_load(&c->watch.cut));
+	char status[8], bytes[24], ms[24];
+
+	if (!r->open)
+		return;
+	if (r->status)
+		snprintf(status, sizeof(status), "%d", r->status);
+	else
+		snprintf(status, sizeof(status), "-");
+	snprintf(bytes, sizeof(bytes), "%zu", r->sent_len);
+	snprintf(ms, sizeof(ms), "%.2f", elapsed_ms(&r->t0));
+	/* The query is never logged: it may hold an access_token. */
+	log_kv(LOG_INFO, "http", "method", r->method[0] ? r->method : "-", "path",
+	       r->log_path[0] ? r->log_path : "-", "status", status, "bytes", bytes, "ms", ms,
+	       "remote", c->remote, "request_id", r->request_id, aborted ? "aborted" : NULL,
+	       cut ? cut : aborted, NULL);
+	sodium_memzero(c->target_buf, c->target_cap);
+	wipe_free(r->body, r->body_cap);
+	r->body = NULL;
+	response_free(&r->resp);
+	if (r->admitted)
+		atomic_fetch_sub(&c->srv->in_flight, 1);
+	r->open = false;
+	conn_watch_phase(&c->watch, CONN_WAITING, conn_watch_now_ms());
 }
 
 static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	struct http_server *srv = cls;
-	struct req_ctx *ctx = *con_cls;
-	char status[8], bytes[24], ms[24];
+	struct req_ctx *r = *con_cls;
 
+	(void)cls;
 	(void)con;
-	if (!ctx)
+	if (!r)
 		return;
-	if (ctx->status)
-		snprintf(status, sizeof(status), "%d", ctx->status);
-	else
-		snprintf(status, sizeof(status), "-");
-	snprintf(bytes, sizeof(bytes), "%zu", ctx->sent_len);
-	snprintf(ms, sizeof(ms), "%.2f", elapsed_ms(&ctx->t0));
-	/* The query is never logged: it may hold an access_token. */
-	log_kv(LOG_INFO, "http", "method", ctx->method[0] ? ctx->method : "-", "path",
-	       ctx->log_path[0] ? ctx->log_path : "-", "status", status, "bytes", bytes, "ms", ms,
-	       "remote", ctx->remote, "request_id", ctx->request_id,
-	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? NULL : "aborted",
-	       toe == MHD_REQUEST_TERMINATED_WITH_ERROR        ? "error"
-	       : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout"
-	       : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT    ? "client"
-	       : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown"
-							       : "other",
-	       NULL);
-	free(ctx->target);
-	free(ctx->body);
-	free(ctx->headers);
-	response_free(&ctx->resp);
-	if (ctx->admitted)
-		atomic_fetch_sub(&srv->in_flight, 1);
-	free(ctx);
+	request_end(r->conn, termination_name(toe));
 	*con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *srv = cls;
+	struct conn *c = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+		c = calloc(1, sizeof(*c));
+		if (!c || !ci) {
+			/* Without state every request on it is refused (on_request). */
+			free(c);
+			*socket_context = NULL;
+			return;
+		}
+		c->srv = srv;
+		c->con = con;
+		remote_address(con, c->remote, sizeof(c->remote));
+		conn_watch_add(&srv->watch, &c->watch, ci->connect_fd);
+		*socket_context = c;
+		return;
+	}
+	if (!c)
+		return;
+	conn_watch_remove(&srv->watch, &c->watch);
+	/* libmicrohttpd dropped the request without completing it (out of
+	 * connection memory while parsing it). */
+	request_end(c, "dropped");
+	wipe_free(c->target_buf, c->target_cap);
+	free(c);
+	*socket_context = NULL;
 }
 
 /* libmicrohttpd's own messages (its format strings). */
@@ -162,7 +311,7 @@ static enum MHD_Result send_response(struct MHD_Connection *con, struct req_ctx 
 			       "request_id", ctx->request_id, NULL);
 	}
 	MHD_add_response_header(mr, "X-Request-Id", ctx->request_id);
-	if (!ctx->admitted)
+	if (!ctx->admitted || ctx->must_close)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
 	ctx->status = r->status ? r->status : 200;
 	ctx->sent_len = r->body_len;
@@ -225,6 +374,7 @@ static void remote_address(struct MHD_Connection *con, char *out, size_t cap)
 static void run_request(void *arg)
 {
 	struct req_ctx *ctx = arg;
+	struct MHD_Connection *con = ctx->con;
 	struct host_request r = {
 		.host = ctx->srv->host,
 		.method = ctx->method,
@@ -232,9 +382,9 @@ static void run_request(void *arg)
 		.body = ctx->body,
 		.body_len = ctx->body_len,
 		.request_id = ctx->request_id,
-		.remote = ctx->remote,
-		.headers = ctx->headers->items,
-		.headers_len = ctx->headers->len,
+		.remote = ctx->conn->remote,
+		.headers = ctx->headers.items,
+		.headers_len = ctx->headers.len,
 		.resp = &ctx->resp,
 	};
 
@@ -244,23 +394,18 @@ static void run_request(void *arg)
 	 * memory no longer than the request. */
 	sodium_memzero(&r, sizeof(r));
 	atomic_store(&ctx->done, true);
-	MHD_resume_connection(ctx->con);
+	MHD_resume_connection(con);
 }
 
 /* Suspends the connection and queues its handler on a worker. */
 static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *con,
 				struct req_ctx *ctx, const char *url)
 {
-	ctx->headers = calloc(1, sizeof(*ctx->headers));
-	if (!ctx->headers)
-		return MHD_NO;
 	/* Collected here, on the connection's own thread; the views stay valid
 	 * until the request completes. */
-	MHD_get_connection_values_n(con, MHD_HEADER_KIND, collect_header, ctx->headers);
-	ctx->srv = srv;
-	ctx->con = con;
+	ctx->headers.len = 0;
+	MHD_get_connection_values_n(con, MHD_HEADER_KIND, collect_header, &ctx->headers);
 	ctx->url = url;
-	response_init(&ctx->resp);
 	ctx->queued = true;
 	MHD_suspend_connection(con);
 	if (work_pool_submit(&srv->workers, run_request, ctx) != 0) {
@@ -293,11 +438,17 @@ static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx 
 	const char *cl;
 
 	ctx->started = true;
+	conn_watch_phase(&ctx->conn->watch, CONN_BODY, conn_watch_now_ms());
 	snprintf(ctx->method, sizeof(ctx->method), "%s", method);
 	snprintf(ctx->log_path, sizeof(ctx->log_path), "%s", url);
 	if (!ctx->admitted)
 		return send_error(con, ctx, 503, "api.context.shutting_down.app_error",
 				  "The server is shutting down; try again shortly.", NULL);
+	if (ctx->too_many_args) {
+		ctx->must_close = true;
+		return send_error(con, ctx, 414, "api.context.query_too_long.app_error",
+				  "The query string has too many arguments.", NULL);
+	}
 	/* libmicrohttpd decodes %00 to a NUL, which would cut the path short:
 	 * "/x/ping%00y" must not be served as "/x/ping". */
 	if (path_has_encoded_nul(ctx->target))
@@ -316,7 +467,9 @@ static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx 
 	return MHD_YES;
 }
 
-/* Appends upload data; past the cap it is dropped and counted. */
+/* Appends upload data; past the cap it is dropped and counted. The buffer
+ * grows by copy and wipe (never realloc, which would leave the old bytes
+ * behind in freed memory). */
 static enum MHD_Result take_body(struct req_ctx *ctx, const char *data, size_t len)
 {
 	if (ctx->too_large || ctx->body_len + len > HTTP_BODY_MAX) {
@@ -331,9 +484,12 @@ static enum MHD_Result take_body(struct req_ctx *ctx, const char *data, size_t l
 			cap *= 2;
 		if (cap > HTTP_BODY_MAX)
 			cap = HTTP_BODY_MAX;
-		nb = realloc(ctx->body, cap);
+		nb = malloc(cap);
 		if (!nb)
 			return MHD_NO;
+		if (ctx->body_len)
+			memcpy(nb, ctx->body, ctx->body_len);
+		wipe_free(ctx->body, ctx->body_cap);
 		ctx->body = nb;
 		ctx->body_cap = cap;
 	}
@@ -350,8 +506,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	struct req_ctx *ctx = *con_cls;
 
 	(void)version;
-	if (!ctx || !ctx->target)
-		return MHD_NO; /* out of memory at the request line */
+	if (!ctx)
+		return MHD_NO; /* no state for this connection (out of memory) */
 	if (!ctx->started)
 		return begin_request(con, ctx, url, method);
 	if (*upload_data_size) {
@@ -369,6 +525,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		ctx->queued = false;
 		return send_response(con, ctx, &ctx->resp);
 	}
+	conn_watch_phase(&ctx->conn->watch, CONN_SERVING, conn_watch_now_ms());
 	return dispatch(srv, con, ctx, url);
 }
 
@@ -412,24 +569,32 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 	srv->host = host;
 	atomic_store(&srv->in_flight, 0);
 	atomic_store(&srv->draining, false);
+	if (conn_watch_start(&srv->watch, cfg->max_connections, (int64_t)cfg->idle_timeout_s * 1000,
+			     (int64_t)cfg->body_timeout_s * 1000) != 0) {
+		log_kv(LOG_ERROR, "cannot start the connection watcher", NULL);
+		return -1;
+	}
 	if (work_pool_start(&srv->workers, cfg->workers, HTTP_QUEUE_MAX) != 0) {
 		log_kv(LOG_ERROR, "cannot start the worker threads", NULL);
+		conn_watch_stop(&srv->watch);
 		return -1;
 	}
 	srv->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
-		MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-		cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections,
+		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+		MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
+		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
 		/* Malformed header lines are refused, not skipped. */
 		MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_URI_LOG_CALLBACK, on_request_line,
-		srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER,
-		on_mhd_log, srv, MHD_OPTION_END);
+		srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+		on_connection, srv, MHD_OPTION_END);
 	if (!srv->daemon) {
 		log_kv(LOG_ERROR, "cannot start the HTTP server", "listen", cfg->listen, NULL);
 		work_pool_stop(&srv->workers);
 		work_pool_destroy(&srv->workers);
+		conn_watch_stop(&srv->watch);
 		return -1;
 	}
 	return 0;
@@ -461,6 +626,7 @@ void http_server_shutdown(struct http_server *srv)
 	work_pool_stop(&srv->workers);
 	MHD_stop_daemon(srv->daemon);
 	work_pool_destroy(&srv->workers);
+	conn_watch_stop(&srv->watch);
 	srv->daemon = NULL;
 	srv->listen_fd = -1;
 }

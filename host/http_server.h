@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "conn_watch.h"
 #include "plugin_registry.h"
 #include "work_pool.h"
 
@@ -28,6 +29,10 @@ struct host_ctx;
 /* Bounds the request line and headers (libmicrohttpd answers 431 past it). */
 #define HTTP_CONNECTION_MEMORY (64 * 1024)
 #define HTTP_DRAIN_TIMEOUT_MS 30000
+/* Query arguments a request may carry (libmicrohttpd keeps each one in the
+ * connection's memory); past it 414, or the connection is closed when
+ * libmicrohttpd could not hold them. */
+#define HTTP_QUERY_ARGS_MAX 256
 /* Requests waiting for a worker; past it the server answers 503. */
 #define HTTP_QUEUE_MAX 4096
 
@@ -38,8 +43,9 @@ struct http_server {
 	const struct host_config *cfg;
 	struct host_ctx *host;
 	struct work_pool workers;
-	atomic_long in_flight; /* requests admitted and not yet completed */
-	atomic_bool draining;  /* SIGTERM: new requests are answered 503 */
+	struct conn_watch watch; /* head and body deadlines, room for new clients */
+	atomic_long in_flight;   /* requests admitted and not yet completed */
+	atomic_bool draining;    /* SIGTERM: new requests are answered 503 */
 };
 
 /* Creates the listening socket for cfg->listen and reports the bound port

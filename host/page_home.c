@@ -101,6 +101,14 @@ void page_home(struct host_request *r)
 	const struct host_user *u = &r->session.user;
 	struct html_buf b;
 
+	if (r->auth == AUTH_UNAVAILABLE) {
+		html_buf_init(&b);
+		html_add(&b, "<h1>mmhost</h1><p class=\"err\">The server cannot reach its "
+			     "database just now. Try again shortly.</p>");
+		html_send(r, 503, "mmhost", NULL, &b);
+		html_buf_free(&b);
+		return;
+	}
 	if (r->auth != AUTH_OK) {
 		not_signed_in(r);
 		return;

@@ -185,15 +185,13 @@ static int api_sessions_revoke_prop(mmplugin_host *host, const char *key, const 
 static void api_response_finish(mmplugin_response *resp)
 {
 	(void)resp;
-	log_kv(LOG_ERROR, "response_finish called but this host does not hold responses yet",
-	       NULL);
+	log_kv(LOG_ERROR, "response_finish called but this host does not hold responses yet", NULL);
 }
 
 /* The one backend this host has: LMDB under the data folder. */
 static const char *api_store_json(mmplugin_host *host)
 {
-	(void)host;
-	return "{\"backend\":\"lmdb\"}";
+	return host && host->store_json ? host->store_json : "{\"backend\":\"lmdb\"}";
 }
 
 const struct mmplugin_host_api plugin_host_api = {

@@ -64,6 +64,7 @@ struct mmplugin_host {
 	char *data_dir;
 	char *settings_json;
 	char *site_url;
+	const char *store_json; /* the config's "store" object; borrowed from the config */
 };
 
 /* Creates the record for folder name inside plugin_dir and runs every load

@@ -58,6 +58,7 @@ int plugin_activate(struct plugin_registry *reg, struct mmplugin_host *p)
 	}
 	p->ever_activated = true;
 	p->store = reg->store;
+	p->store_json = reg->cfg ? reg->cfg->store_json : NULL;
 	rc = p->desc->activate(p, &plugin_host_api, &state);
 	if (rc != 0) {
 		snprintf(p->reason, sizeof(p->reason), "activate returned %d", rc);
@@ -127,7 +128,7 @@ static int list_folders(const char *dir, char **names, size_t *count)
 /* The saved state wins over the config file. */
 static bool wanted_enabled(struct plugin_registry *reg, const char *id)
 {
-	int saved = reg->store ? store_plugin_state(reg->store, id) : -1;
+	int saved = reg->store ? host_store_plugin_state(reg->store, id) : -1;
 
 	return saved >= 0 ? saved == 1 : config_plugin_enabled(reg->cfg, id);
 }
@@ -242,7 +243,7 @@ int plugin_registry_set_enabled(struct plugin_registry *reg, const char *id, siz
 	}
 	rc = apply(reg, p, enabled, reason, reason_cap);
 	if (rc == REGISTRY_OK && reg->store &&
-	    store_set_plugin_state(reg->store, p->id, enabled) != 0) {
+	    host_store_set_plugin_state(reg->store, p->id, enabled) != 0) {
 		snprintf(reason, reason_cap, "the plugin's state could not be saved");
 		rc = REGISTRY_EIO;
 	}
@@ -257,7 +258,7 @@ void plugin_registry_sync(struct plugin_registry *reg)
 	pthread_mutex_lock(&reg->admin_lock);
 	for (size_t i = 0; i < reg->len; i++) {
 		struct mmplugin_host *p = reg->items[i];
-		int saved = reg->store ? store_plugin_state(reg->store, p->id) : -1;
+		int saved = reg->store ? host_store_plugin_state(reg->store, p->id) : -1;
 		bool active = p->status == PLUGIN_STATUS_ACTIVE;
 
 		if (saved < 0 || (saved == 1) == active)

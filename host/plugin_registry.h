@@ -9,7 +9,7 @@
 
 #include "config.h"
 #include "plugin_loader.h"
-#include "store.h"
+#include "host_store.h"
 
 #define PLUGINS_MAX 64
 

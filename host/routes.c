@@ -175,7 +175,15 @@ static bool check_caller(struct host_request *r, const struct route_entry *e)
 			   "An App's token may only read users and ping the server.");
 		return false;
 	}
-	if (need == AUTH_NONE || need == AUTH_PLUGIN)
+	if (need == AUTH_NONE)
+		return true;
+	/* Not a 401: the token may be good, and a client told 401 drops it. */
+	if (r->auth == AUTH_UNAVAILABLE) {
+		host_error(r, 503, "api.store.unavailable.app_error",
+			   "The database cannot be reached; try again shortly.");
+		return false;
+	}
+	if (need == AUTH_PLUGIN)
 		return true;
 	if (r->auth == AUTH_CSRF_FAILED) {
 		log_kv(LOG_WARN, "CSRF check failed", "path", r->path, "request_id", r->request_id,

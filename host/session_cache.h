@@ -2,9 +2,11 @@
  * A bounded in-memory cache of live sessions, keyed by the token's hash, so
  * that authenticating a request does not read and decode two records. An
  * entry is used only while the store's session generation is the one it was
- * read under (every revocation, deactivation and sweep in this process bumps
- * it; other processes, the admin commands, only ever add sessions) and
- * while the session has not expired. Thread-safe.
+ * read under and while the session has not expired. The generation is
+ * bumped after every change that can end a session is committed, in this
+ * process, another one (the admin commands) or another node: each such
+ * change notifies the store topic "sessions", and the store tells the
+ * host_store's listener after the commit (see host_store.h). Thread-safe.
  */
 #ifndef HOST_SESSION_CACHE_H
 #define HOST_SESSION_CACHE_H

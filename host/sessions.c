@@ -48,9 +48,9 @@ static char *session_record(const struct host_session *s)
 	return out;
 }
 
-static int session_parse(const MDB_val *v, struct host_session *s)
+static int session_parse(const void *data, size_t len, struct host_session *s)
 {
-	json_t *j = json_loadb(v->mv_data, v->mv_size, 0, NULL);
+	json_t *j = json_loadb(data, len, 0, NULL);
 	json_t *props, *pv;
 	const char *key;
 	int rc = SESSIONS_EIO;
@@ -85,8 +85,20 @@ out:
 	return rc;
 }
 
+static int sessions_rc(int rc)
+{
+	switch (rc) {
+	case SESSIONS_OK:
+	case SESSIONS_ENOTFOUND:
+	case SESSIONS_EUNAVAILABLE:
+	case SESSIONS_EFULL:
+	case SESSIONS_ENOMEM:
+	case SESSIONS_EINVALID: return rc;
+	default: return SESSIONS_EIO;
+	}
+}
+
 struct sess_arg {
-	struct host_store *store;
 	unsigned char hash[TOKEN_HASH_LEN];
 	const char *record;
 	struct host_session *out;
@@ -97,19 +109,19 @@ struct sess_arg {
 	size_t count;
 };
 
-static int write_session(MDB_txn *txn, void *arg)
+static int write_session(struct store_txn *txn, void *arg)
 {
 	struct sess_arg *a = arg;
-	MDB_val k = { TOKEN_HASH_LEN, a->hash }, v = { strlen(a->record), (void *)a->record };
 
-	return kv_rc(mdb_put(txn, a->store->sessions, &k, &v, MDB_NOOVERWRITE));
+	return store_put(txn, HOST_T_SESSIONS, a->hash, TOKEN_HASH_LEN, a->record,
+			 strlen(a->record), STORE_NOOVERWRITE);
 }
 
 int sessions_create(struct host_store *store, const struct session_new *n,
 		    char token[SESSION_TOKEN_LEN + 1], struct host_session *out)
 {
 	struct host_session s;
-	struct sess_arg a = { .store = store };
+	struct sess_arg a = { 0 };
 	char *record;
 	int rc;
 
@@ -137,11 +149,12 @@ int sessions_create(struct host_store *store, const struct session_new *n,
 	mm_id_new(token);
 	token_hash(token, SESSION_TOKEN_LEN, a.hash);
 	a.record = record;
-	rc = kv_write(&store->kv, write_session, &a);
+	rc = store_write(store->st, write_session, &a);
 	free(record);
-	if (rc != 0) {
+	if (rc != STORE_OK) {
 		sodium_memzero(token, SESSION_TOKEN_LEN + 1);
-		return store_write_rc(rc);
+		/* A hash collision of two fresh random tokens is not a case. */
+		return rc == STORE_EEXIST ? SESSIONS_EIO : sessions_rc(rc);
 	}
 	if (out)
 		*out = s;
@@ -150,106 +163,129 @@ int sessions_create(struct host_store *store, const struct session_new *n,
 
 /* True when the session's user exists and is active; it goes into s->user,
  * without its password hash (nothing after authentication needs it). */
-static bool user_active(MDB_txn *txn, struct host_store *store, struct host_session *s)
+static int user_active(struct store_txn *txn, struct host_session *s)
 {
-	if (users_get_txn(txn, store, s->user_id, &s->user) != USERS_OK)
-		return false;
+	int rc = users_get_txn(txn, s->user_id, &s->user);
+
 	sodium_memzero(s->user.password_hash, sizeof(s->user.password_hash));
-	return s->user.delete_at == 0;
+	if (rc != USERS_OK)
+		return rc == USERS_ENOTFOUND ? SESSIONS_ENOTFOUND : sessions_rc(rc);
+	return s->user.delete_at == 0 ? SESSIONS_OK : SESSIONS_ENOTFOUND;
 }
 
-static int read_session(MDB_txn *txn, void *arg)
+static int read_session(struct store_txn *txn, void *arg)
 {
 	struct sess_arg *a = arg;
-	MDB_val k = { TOKEN_HASH_LEN, a->hash }, v;
-	int rc = mdb_get(txn, a->store->sessions, &k, &v);
+	struct store_val v;
+	int rc = store_get(txn, HOST_T_SESSIONS, a->hash, TOKEN_HASH_LEN, 0, &v);
 
-	if (rc == MDB_NOTFOUND)
-		return SESSIONS_ENOTFOUND;
-	if (rc != 0 || session_parse(&v, a->out) != 0)
+	if (rc != STORE_OK)
+		return sessions_rc(rc);
+	if (session_parse(v.data, v.len, a->out) != 0)
 		return SESSIONS_EIO;
 	if (a->out->expires_at && a->out->expires_at <= a->now)
 		return SESSIONS_ENOTFOUND;
-	if (!user_active(txn, a->store, a->out))
-		return SESSIONS_ENOTFOUND;
-	return SESSIONS_OK;
-}
-
-static void sessions_changed(struct host_store *store)
-{
-	atomic_fetch_add(&store->session_generation, 1);
+	return user_active(txn, a->out);
 }
 
 int sessions_lookup(struct host_store *store, const char *token, size_t len,
 		    struct host_session *out)
 {
-	struct sess_arg a = { .store = store, .out = out, .now = now_ms() };
+	struct sess_arg a = { .out = out, .now = now_ms() };
+	/* Read before the store: a change committed after this point bumps
+	 * it, and what is read now is then never used from the cache. */
 	uint64_t gen = atomic_load(&store->session_generation);
+	bool cache = store->sessions_cache && store_cache_ok(store->st);
 	int rc;
 
 	if (!mm_id_valid(token, len))
 		return SESSIONS_ENOTFOUND;
 	token_hash(token, len, a.hash);
-	if (store->sessions_cache &&
-	    session_cache_get(store->sessions_cache, a.hash, gen, a.now, out) == 0)
+	if (cache && session_cache_get(store->sessions_cache, a.hash, gen, a.now, out) == 0)
 		return SESSIONS_OK;
-	rc = kv_read(&store->kv, read_session, &a);
-	if (rc == SESSIONS_OK && store->sessions_cache)
+	rc = sessions_rc(store_read(store->st, read_session, &a));
+	if (rc == SESSIONS_OK && cache)
 		session_cache_put(store->sessions_cache, a.hash, gen, out);
 	return rc;
 }
 
-static int delete_session(MDB_txn *txn, void *arg)
+static int delete_session(struct store_txn *txn, void *arg)
 {
 	struct sess_arg *a = arg;
-	MDB_val k = { TOKEN_HASH_LEN, a->hash };
-	int rc = mdb_del(txn, a->store->sessions, &k, NULL);
+	int rc = store_del(txn, HOST_T_SESSIONS, a->hash, TOKEN_HASH_LEN);
 
-	return rc == MDB_NOTFOUND ? SESSIONS_ENOTFOUND : kv_rc(rc);
+	if (rc == STORE_OK)
+		rc = store_notify(txn, HOST_TOPIC_SESSIONS, "");
+	return rc;
 }
 
 int sessions_revoke_token(struct host_store *store, const char *token, size_t len)
 {
-	struct sess_arg a = { .store = store };
-	int rc;
+	struct sess_arg a = { 0 };
 
 	if (!mm_id_valid(token, len))
 		return SESSIONS_ENOTFOUND;
 	token_hash(token, len, a.hash);
-	rc = kv_write(&store->kv, delete_session, &a);
-	sessions_changed(store);
-	return store_write_rc(rc);
+	return sessions_rc(store_write(store->st, delete_session, &a));
 }
 
-struct match_ctx {
+#define SWEEP_BATCH 256
+
+/* One page of a walk over the sessions: the keys of those to delete. */
+struct match_page {
 	struct sess_arg *a;
 	bool (*match)(const struct host_session *, const struct sess_arg *);
+	unsigned char keys[SWEEP_BATCH][TOKEN_HASH_LEN];
+	size_t n;
+	unsigned char last[TOKEN_HASH_LEN];
+	size_t last_len;
 };
 
-static int match_record(const MDB_val *k, const MDB_val *v, void *arg)
+static int match_record(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
 {
-	struct match_ctx *m = arg;
+	struct match_page *p = arg;
 	struct host_session s;
 
-	if (m->a->count >= m->a->max)
-		return -1;
-	if (k->mv_size != TOKEN_HASH_LEN || session_parse(v, &s) != 0 || !m->match(&s, m->a))
+	if (klen > sizeof(p->last))
 		return 0;
-	m->a->count++;
-	return 1;
+	memcpy(p->last, key, klen);
+	p->last_len = klen;
+	if (p->a->count + p->n >= p->a->max)
+		return 1;
+	if (klen == TOKEN_HASH_LEN && session_parse(val, vlen, &s) == 0 && p->match(&s, p->a))
+		memcpy(p->keys[p->n++], key, TOKEN_HASH_LEN);
+	return 0;
 }
 
-/* Deletes each session for which match() is true (at most a->max). */
-static int delete_matching(MDB_txn *txn, struct sess_arg *a,
+/* Deletes each session for which match() is true (at most a->max), a page
+ * at a time: a scan never walks over its own deletions. */
+static int delete_matching(struct store_txn *txn, struct sess_arg *a,
 			   bool (*match)(const struct host_session *, const struct sess_arg *))
 {
-	struct match_ctx m = { a, match };
-	size_t deleted = 0;
+	struct match_page *p = calloc(1, sizeof(*p));
+	size_t visited;
 	int rc;
 
+	if (!p)
+		return STORE_ENOMEM;
+	p->a = a;
+	p->match = match;
 	a->count = 0;
-	rc = kv_delete_matching(txn, a->store->sessions, NULL, match_record, &m, &deleted);
-	a->count = deleted;
+	do {
+		p->n = 0;
+		rc = store_scan(txn, HOST_T_SESSIONS, NULL, 0, p->last_len ? p->last : NULL,
+				p->last_len, SWEEP_BATCH, match_record, p, &visited);
+		for (size_t i = 0; rc == STORE_OK && i < p->n; i++) {
+			rc = store_del(txn, HOST_T_SESSIONS, p->keys[i], TOKEN_HASH_LEN);
+			if (rc == STORE_ENOTFOUND)
+				rc = STORE_OK;
+			else if (rc == STORE_OK)
+				a->count++;
+		}
+	} while (rc == STORE_OK && visited == SWEEP_BATCH && a->count < a->max);
+	free(p);
+	if (rc == STORE_OK && a->count > 0)
+		rc = store_notify(txn, HOST_TOPIC_SESSIONS, "");
 	return rc;
 }
 
@@ -270,17 +306,17 @@ static bool match_expired(const struct host_session *s, const struct sess_arg *a
 	return s->expires_at && s->expires_at <= a->now;
 }
 
-static int revoke_prop(MDB_txn *txn, void *arg)
+static int revoke_prop(struct store_txn *txn, void *arg)
 {
 	return delete_matching(txn, arg, match_prop);
 }
 
-static int revoke_user(MDB_txn *txn, void *arg)
+static int revoke_user(struct store_txn *txn, void *arg)
 {
 	return delete_matching(txn, arg, match_user);
 }
 
-static int sweep(MDB_txn *txn, void *arg)
+static int sweep(struct store_txn *txn, void *arg)
 {
 	return delete_matching(txn, arg, match_expired);
 }
@@ -288,45 +324,30 @@ static int sweep(MDB_txn *txn, void *arg)
 int sessions_revoke_prop(struct host_store *store, const char *key, const char *value,
 			 size_t *count)
 {
-	struct sess_arg a = { .store = store, .key = key, .value = value, .max = SIZE_MAX };
-	int rc;
-
-	rc = kv_write(&store->kv, revoke_prop, &a);
-	/* After the commit: a lookup racing it cannot cache the old session
-	 * under the new generation. */
-	sessions_changed(store);
+	struct sess_arg a = { .key = key, .value = value, .max = SIZE_MAX };
+	int rc = sessions_rc(store_write(store->st, revoke_prop, &a));
 
 	if (count)
 		*count = rc == 0 ? a.count : 0;
-	return store_write_rc(rc);
+	return rc;
 }
 
 int sessions_revoke_user(struct host_store *store, const char *user_id, size_t *count)
 {
-	struct sess_arg a = { .store = store, .value = user_id, .max = SIZE_MAX };
-	int rc;
-
-	rc = kv_write(&store->kv, revoke_user, &a);
-	/* After the commit: a lookup racing it cannot cache the old session
-	 * under the new generation. */
-	sessions_changed(store);
+	struct sess_arg a = { .value = user_id, .max = SIZE_MAX };
+	int rc = sessions_rc(store_write(store->st, revoke_user, &a));
 
 	if (count)
 		*count = rc == 0 ? a.count : 0;
-	return store_write_rc(rc);
+	return rc;
 }
 
 int sessions_sweep(struct host_store *store, size_t max, size_t *count)
 {
-	struct sess_arg a = { .store = store, .now = now_ms(), .max = max };
-	int rc;
-
-	rc = kv_write(&store->kv, sweep, &a);
-	/* After the commit: a lookup racing it cannot cache the old session
-	 * under the new generation. */
-	sessions_changed(store);
+	struct sess_arg a = { .now = now_ms(), .max = max };
+	int rc = sessions_rc(store_write(store->st, sweep, &a));
 
 	if (count)
 		*count = rc == 0 ? a.count : 0;
-	return store_write_rc(rc);
+	return rc;
 }

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "mm_id.h"
-#include "store.h"
+#include "host_store.h"
 #include "users.h"
 
 #define SESSION_PROPS_MAX 16
@@ -20,14 +20,16 @@
 #define SESSION_DESCRIPTION_MAX 256
 #define SESSION_TOKEN_LEN MM_ID_LEN
 
+/* The store's codes where they mean the same (common/store.h), then the
+ * module's own. */
 enum sessions_rc {
 	SESSIONS_OK = 0,
-	SESSIONS_ENOTFOUND = -1, /* unknown, revoked or expired token */
+	SESSIONS_ENOTFOUND = STORE_ENOTFOUND,       /* unknown, revoked or expired token */
+	SESSIONS_EUNAVAILABLE = STORE_EUNAVAILABLE, /* the database cannot be reached */
+	SESSIONS_EFULL = STORE_EFULL,
 	SESSIONS_EIO = STORE_EIO,
-	SESSIONS_EINVALID = -5, /* too many props, a prop too long, a bad user */
-	SESSIONS_ENOMEM = -6,
-	SESSIONS_EMAPFULL = STORE_EMAPFULL, /* the store is full; nothing was written */
-	SESSIONS_ENOSPC = STORE_ENOSPC,     /* the disk is full; nothing was written */
+	SESSIONS_ENOMEM = STORE_ENOMEM,
+	SESSIONS_EINVALID = STORE_ECALLER - 1, /* too many props, a prop too long, a bad user */
 };
 
 struct session_prop {
@@ -61,8 +63,9 @@ struct session_new {
 
 /* Creates a session; writes its token (NUL-terminated) into token and the
  * record into out (may be NULL). SESSIONS_OK, SESSIONS_EINVALID,
- * SESSIONS_ENOMEM, SESSIONS_EMAPFULL or SESSIONS_ENOSPC (store_strerror
- * says which for a log line), SESSIONS_EIO; on failure token is wiped. */
+ * SESSIONS_ENOMEM, SESSIONS_EFULL (the store is full: 507; the backend
+ * logged why), SESSIONS_EUNAVAILABLE (503), SESSIONS_EIO; on failure token
+ * is wiped. */
 int sessions_create(struct host_store *s, const struct session_new *n,
 		    char token[SESSION_TOKEN_LEN + 1], struct host_session *out)
 	__attribute__((warn_unused_result));

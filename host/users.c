@@ -128,9 +128,9 @@ static char *user_record(const struct host_user *u)
 	return out;
 }
 
-static int user_parse(const MDB_val *v, struct host_user *u)
+static int user_parse(const struct store_val *v, struct host_user *u)
 {
-	json_t *j = json_loadb(v->mv_data, v->mv_size, 0, NULL);
+	json_t *j = json_loadb(v->data, v->len, 0, NULL);
 	int rc = USERS_EIO;
 
 	memset(u, 0, sizeof(*u));
@@ -153,128 +153,134 @@ out:
 	return rc;
 }
 
+/* What the callers of this module see of a store result: its own codes
+ * and the store's meaningful ones pass, anything unexpected is USERS_EIO. */
+static int users_rc(int rc)
+{
+	switch (rc) {
+	case USERS_OK:
+	case USERS_ENOTFOUND:
+	case USERS_EUNAVAILABLE:
+	case USERS_EFULL:
+	case USERS_ENOMEM:
+	case USERS_EUSERNAME_TAKEN:
+	case USERS_EEMAIL_TAKEN:
+	case USERS_EINVALID: return rc;
+	default: return USERS_EIO;
+	}
+}
+
 struct user_arg {
-	struct host_store *s;
 	const char *key;
 	struct host_user *u;
 	const char *record;
 	bool active;
 };
 
-int users_get_txn(MDB_txn *txn, struct host_store *s, const char *id, struct host_user *u)
+int users_get_txn(struct store_txn *txn, const char *id, struct host_user *u)
 {
-	MDB_val k = { strlen(id), (void *)id }, v;
-	int rc = mdb_get(txn, s->users, &k, &v);
+	struct store_val v;
+	int rc = store_get(txn, HOST_T_USERS, id, strlen(id), 0, &v);
 
-	if (rc == MDB_NOTFOUND)
-		return USERS_ENOTFOUND;
-	if (rc != 0)
-		return USERS_EIO;
+	if (rc != STORE_OK)
+		return users_rc(rc);
 	return user_parse(&v, u);
 }
 
-static int read_by_id(MDB_txn *txn, void *arg)
+static int read_by_id(struct store_txn *txn, void *arg)
 {
 	struct user_arg *a = arg;
 
-	return users_get_txn(txn, a->s, a->key, a->u);
+	return users_get_txn(txn, a->key, a->u);
 }
 
 int users_get(struct host_store *s, const char *id, struct host_user *out)
 {
-	struct user_arg a = { .s = s, .key = id, .u = out };
+	struct user_arg a = { .key = id, .u = out };
 
 	if (!mm_id_valid(id, strlen(id)))
 		return USERS_ENOTFOUND;
-	return kv_read(&s->kv, read_by_id, &a);
+	return users_rc(store_read(s->st, read_by_id, &a));
 }
 
-static int get_by_index(MDB_txn *txn, struct host_store *s, MDB_dbi dbi, const char *name,
+static int get_by_index(struct store_txn *txn, unsigned table, const char *name,
 			struct host_user *u)
 {
 	char key[EMAIL_MAX + 1], id[MM_ID_LEN + 1];
-	MDB_val k, v;
+	struct store_val v;
 	int rc;
 
-	if (strlen(name) > EMAIL_MAX)
+	if (strlen(name) > EMAIL_MAX || !name[0])
 		return USERS_ENOTFOUND;
 	lower_copy(key, sizeof(key), name);
-	k = (MDB_val){ strlen(key), key };
-	rc = mdb_get(txn, dbi, &k, &v);
-	if (rc == MDB_NOTFOUND)
-		return USERS_ENOTFOUND;
-	if (rc != 0 || v.mv_size != MM_ID_LEN)
+	rc = store_get(txn, table, key, strlen(key), 0, &v);
+	if (rc != STORE_OK)
+		return users_rc(rc);
+	if (v.len != MM_ID_LEN)
 		return USERS_EIO;
-	memcpy(id, v.mv_data, MM_ID_LEN);
+	memcpy(id, v.data, MM_ID_LEN);
 	id[MM_ID_LEN] = '\0';
-	return users_get_txn(txn, s, id, u);
+	return users_get_txn(txn, id, u);
 }
 
-static int read_by_login(MDB_txn *txn, void *arg)
+static int read_by_login(struct store_txn *txn, void *arg)
 {
 	struct user_arg *a = arg;
-	int rc = get_by_index(txn, a->s, a->s->usernames, a->key, a->u);
+	int rc = get_by_index(txn, HOST_T_USERNAMES, a->key, a->u);
 
 	if (rc == USERS_ENOTFOUND && strchr(a->key, '@'))
-		rc = get_by_index(txn, a->s, a->s->emails, a->key, a->u);
+		rc = get_by_index(txn, HOST_T_EMAILS, a->key, a->u);
 	return rc;
 }
 
 int users_find_login(struct host_store *s, const char *login_id, struct host_user *out)
 {
-	struct user_arg a = { .s = s, .key = login_id, .u = out };
+	struct user_arg a = { .key = login_id, .u = out };
 
-	return kv_read(&s->kv, read_by_login, &a);
+	return users_rc(store_read(s->st, read_by_login, &a));
 }
 
-static int read_by_username(MDB_txn *txn, void *arg)
+static int read_by_username(struct store_txn *txn, void *arg)
 {
 	struct user_arg *a = arg;
 
-	return get_by_index(txn, a->s, a->s->usernames, a->key, a->u);
+	return get_by_index(txn, HOST_T_USERNAMES, a->key, a->u);
 }
 
 int users_find_username(struct host_store *s, const char *username, struct host_user *out)
 {
-	struct user_arg a = { .s = s, .key = username, .u = out };
+	struct user_arg a = { .key = username, .u = out };
 
-	return kv_read(&s->kv, read_by_username, &a);
+	return users_rc(store_read(s->st, read_by_username, &a));
 }
 
-static int write_new(MDB_txn *txn, void *arg)
+/* The indexes first, with NOOVERWRITE: of two creations racing for a name
+ * (on any node), one gets it. */
+static int write_new(struct store_txn *txn, void *arg)
 {
 	struct user_arg *a = arg;
 	struct host_user *u = a->u;
 	char uname[USERNAME_MAX + 1], email[EMAIL_MAX + 1];
-	MDB_val k, v, idv = { MM_ID_LEN, u->id };
 	int rc;
 
 	lower_copy(uname, sizeof(uname), u->username);
 	lower_copy(email, sizeof(email), u->email);
-	k = (MDB_val){ strlen(uname), uname };
-	rc = mdb_put(txn, a->s->usernames, &k, &idv, MDB_NOOVERWRITE);
-	if (rc == MDB_KEYEXIST)
-		return USERS_EUSERNAME_TAKEN;
-	if (rc != 0)
-		return kv_rc(rc);
-	k = (MDB_val){ strlen(email), email };
-	rc = mdb_put(txn, a->s->emails, &k, &idv, MDB_NOOVERWRITE);
-	if (rc == MDB_KEYEXIST)
-		return USERS_EEMAIL_TAKEN;
-	if (rc != 0)
-		return kv_rc(rc);
-	k = (MDB_val){ MM_ID_LEN, u->id };
-	v = (MDB_val){ strlen(a->record), (void *)a->record };
-	rc = mdb_put(txn, a->s->users, &k, &v, MDB_NOOVERWRITE);
-	if (rc != 0)
-		return kv_rc(rc);
-	return 0;
+	rc = store_put(txn, HOST_T_USERNAMES, uname, strlen(uname), u->id, MM_ID_LEN,
+		       STORE_NOOVERWRITE);
+	if (rc != STORE_OK)
+		return rc == STORE_EEXIST ? USERS_EUSERNAME_TAKEN : rc;
+	rc = store_put(txn, HOST_T_EMAILS, email, strlen(email), u->id, MM_ID_LEN,
+		       STORE_NOOVERWRITE);
+	if (rc != STORE_OK)
+		return rc == STORE_EEXIST ? USERS_EEMAIL_TAKEN : rc;
+	return store_put(txn, HOST_T_USERS, u->id, MM_ID_LEN, a->record, strlen(a->record),
+			 STORE_NOOVERWRITE);
 }
 
 int users_create(struct host_store *s, const struct user_new *n, struct host_user *out)
 {
 	char msg[256];
-	struct user_arg a = { .s = s, .u = out };
+	struct user_arg a = { .u = out };
 	char *record;
 	int rc;
 
@@ -299,19 +305,22 @@ int users_create(struct host_store *s, const struct user_new *n, struct host_use
 	if (!record)
 		return USERS_ENOMEM;
 	a.record = record;
-	rc = kv_write(&s->kv, write_new, &a);
+	rc = store_write(s->st, write_new, &a);
 	free(record);
-	return store_write_rc(rc);
+	return users_rc(rc);
 }
 
-static int write_active(MDB_txn *txn, void *arg)
+static int write_active(struct store_txn *txn, void *arg)
 {
 	struct user_arg *a = arg;
 	struct host_user u;
-	MDB_val k = { MM_ID_LEN, (void *)a->key }, v;
+	struct store_val v;
 	char *record;
-	int rc = users_get_txn(txn, a->s, a->key, &u);
+	int rc = store_get(txn, HOST_T_USERS, a->key, MM_ID_LEN, STORE_LOCK, &v);
 
+	if (rc != STORE_OK)
+		return rc;
+	rc = user_parse(&v, &u);
 	if (rc != USERS_OK)
 		return rc;
 	u.delete_at = a->active ? 0 : now_ms();
@@ -319,26 +328,23 @@ static int write_active(MDB_txn *txn, void *arg)
 	record = user_record(&u);
 	if (!record)
 		return USERS_ENOMEM;
-	v = (MDB_val){ strlen(record), record };
-	rc = mdb_put(txn, a->s->users, &k, &v, 0);
+	rc = store_put(txn, HOST_T_USERS, a->key, MM_ID_LEN, record, strlen(record), 0);
 	free(record);
-	if (a->u)
-		*a->u = u;
-	return kv_rc(rc);
+	sodium_memzero(u.password_hash, sizeof(u.password_hash));
+	/* A deactivated user's sessions end now, cached or not, on every
+	 * node (caches hear it after the commit). */
+	if (rc == STORE_OK)
+		rc = store_notify(txn, HOST_TOPIC_SESSIONS, "");
+	return rc;
 }
 
 int users_set_active(struct host_store *s, const char *id, bool active)
 {
-	struct user_arg a = { .s = s, .key = id, .active = active };
+	struct user_arg a = { .key = id, .active = active };
 
 	if (!mm_id_valid(id, strlen(id)))
 		return USERS_ENOTFOUND;
-	int rc = kv_write(&s->kv, write_active, &a);
-
-	/* A deactivated user's sessions end now, cached or not (bumped after
-	 * the commit, so that no lookup re-caches them). */
-	atomic_fetch_add(&s->session_generation, 1);
-	return store_write_rc(rc);
+	return users_rc(store_write(s->st, write_active, &a));
 }
 
 /* A hash of a password nobody has, computed once, for checks that must cost

@@ -6,7 +6,6 @@
 #define HOST_USERS_H
 
 #include <jansson.h>
-#include <lmdb.h>
 #include <sodium.h>
 
 #include <mmplugin/plugin.h>
@@ -14,7 +13,7 @@
 #include <stdint.h>
 
 #include "mm_id.h"
-#include "store.h"
+#include "host_store.h"
 
 #define USERNAME_MAX 64
 #define EMAIL_MAX 128
@@ -22,16 +21,18 @@
 #define PASSWORD_MAX 128
 #define ROLES_MAX 64
 
+/* The store's codes where they mean the same (common/store.h), then the
+ * module's own. */
 enum users_rc {
 	USERS_OK = 0,
-	USERS_ENOTFOUND = -1,
+	USERS_ENOTFOUND = STORE_ENOTFOUND,
+	USERS_EUNAVAILABLE = STORE_EUNAVAILABLE, /* the database cannot be reached */
+	USERS_EFULL = STORE_EFULL,
 	USERS_EIO = STORE_EIO,
-	USERS_EUSERNAME_TAKEN = -3,
-	USERS_EEMAIL_TAKEN = -4,
-	USERS_EINVALID = -5, /* a field is malformed; see users_check_new */
-	USERS_ENOMEM = -6,
-	USERS_EMAPFULL = STORE_EMAPFULL, /* the store is full; nothing was written */
-	USERS_ENOSPC = STORE_ENOSPC,     /* the disk is full; nothing was written */
+	USERS_ENOMEM = STORE_ENOMEM,
+	USERS_EUSERNAME_TAKEN = STORE_ECALLER - 1,
+	USERS_EEMAIL_TAKEN = STORE_ECALLER - 2,
+	USERS_EINVALID = STORE_ECALLER - 3, /* a field is malformed; see users_check_new */
 };
 
 struct host_user {
@@ -61,15 +62,16 @@ int users_check_new(const struct user_new *u, char *msg, size_t cap);
 /* Creates a user (hashing the password with argon2id outside any
  * transaction). Usernames and emails are unique, compared lower-case.
  * USERS_OK, USERS_EINVALID, USERS_EUSERNAME_TAKEN, USERS_EEMAIL_TAKEN,
- * USERS_ENOMEM, USERS_EMAPFULL or USERS_ENOSPC (store_strerror says which
- * for a log line), USERS_EIO. */
+ * USERS_ENOMEM, USERS_EFULL (the store is full: 507; the backend logged
+ * why), USERS_EUNAVAILABLE (the database cannot be reached: 503),
+ * USERS_EIO. Nothing is written on failure. */
 int users_create(struct host_store *s, const struct user_new *u, struct host_user *out)
 	__attribute__((warn_unused_result));
 
 int users_get(struct host_store *s, const char *id, struct host_user *out)
 	__attribute__((warn_unused_result));
 /* The same inside a transaction of the caller's (for sessions_lookup). */
-int users_get_txn(MDB_txn *txn, struct host_store *s, const char *id, struct host_user *out)
+int users_get_txn(struct store_txn *txn, const char *id, struct host_user *out)
 	__attribute__((warn_unused_result));
 /* By username or email (case-insensitive). */
 int users_find_login(struct host_store *s, const char *login_id, struct host_user *out)

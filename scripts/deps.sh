@@ -21,6 +21,11 @@ need_pc lmdb liblmdb-dev
 need_pc libmicrohttpd libmicrohttpd-dev
 need_pc libcurl libcurl4-openssl-dev
 need_pc cmocka libcmocka-dev
+# The PostgreSQL backend (libpq) and, for the tests, a throwaway server
+# (tests/pg/pg_tmp.sh runs Debian's initdb and pg_ctl; runuser comes with
+# util-linux).
+need_pc libpq libpq-dev
+need_pkg postgresql
 # Linking libmmapps statically (pkg-config --static --libs mmapps) also links
 # what libcurl itself links; Debian's libcurl4-openssl-dev does not bring
 # those -dev packages. mmapps.pc names each in Requires.private.

@@ -3,6 +3,7 @@
  * client may put them, logout, CSRF, spoofed identity headers, users,
  * personal access tokens, plugins admin, the login page, the admin command
  * line while the server runs, and the host API plugins use for sessions.
+ * Against the LMDB backend, or (argv[1] "postgres") against PostgreSQL.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "pg_harness.h"
 #include "testsupport.h"
 
 #define ADMIN_PW "admin-password-1"
@@ -28,6 +30,7 @@ static struct ts_host host;
 static char plugins[256];
 static char data_dir[320];
 static char admin_id[32], alice_id[32];
+static int postgres;
 
 static int cli(const char *const *args, char **out)
 {
@@ -620,18 +623,23 @@ static void the_server_never_dumps_core(void **state)
 	free(limits);
 }
 
+/* The config every mmhost of this run gets (the backend), as two
+ * arguments that end an argv when there is none. */
+#define CONFIG_FLAG (ts_used_config() ? "--config" : NULL)
+#define CONFIG_PATH ts_used_config()
+
 static void user_create_reads_the_password_from_stdin(void **state)
 {
 	const char *from_stdin[] = { MMHOST_BIN,   "user",   "create",
 				     "--username", "grace",  "--password-stdin",
-				     "--data-dir", data_dir, NULL };
-	const char *no_flag[] = { MMHOST_BIN, "user",       "create", "--username",
-				  "heidi",    "--data-dir", data_dir, NULL };
-	const char *both[] = {
-		MMHOST_BIN,   "user",          "create",           "--username", "ivan",
-		"--password", "ivan-password", "--password-stdin", "--data-dir", data_dir,
-		NULL
-	};
+				     "--data-dir", data_dir, CONFIG_FLAG,
+				     CONFIG_PATH,  NULL };
+	const char *no_flag[] = { MMHOST_BIN,   "user",   "create",    "--username", "heidi",
+				  "--data-dir", data_dir, CONFIG_FLAG, CONFIG_PATH,  NULL };
+	const char *both[] = { MMHOST_BIN,   "user",       "create",        "--username",
+			       "ivan",       "--password", "ivan-password", "--password-stdin",
+			       "--data-dir", data_dir,     CONFIG_FLAG,     CONFIG_PATH,
+			       NULL };
 	char *out = NULL;
 	int code = -1;
 
@@ -704,7 +712,7 @@ static void user_create_prompts_at_a_terminal_without_echo(void **state)
 		dup2(slave, 1);
 		dup2(slave, 2);
 		execl(MMHOST_BIN, MMHOST_BIN, "user", "create", "--username", "judy", "--data-dir",
-		      data_dir, (char *)NULL);
+		      data_dir, CONFIG_FLAG, CONFIG_PATH, (char *)NULL);
 		_exit(127);
 	}
 	assert_true(pty_wait(master, buf, sizeof(buf), &len, "Password: "));
@@ -826,6 +834,8 @@ static void eleventh_failed_login_in_a_minute_is_429(void **state)
 	const char *good = "{\"login_id\":\"alice\",\"password\":\"" ALICE_PW "\"}";
 
 	(void)state;
+	if (postgres) /* a host with users of its own */
+		assert_int_equal(ts_pg_use_for_hosts("identity2"), 0);
 	assert_int_equal(ts_host_start(&h, plugins, NULL), 0);
 	snprintf(saved_dir, sizeof(saved_dir), "%s", data_dir);
 	snprintf(data_dir, sizeof(data_dir), "%s/data", h.dir);
@@ -852,7 +862,92 @@ static void eleventh_failed_login_in_a_minute_is_429(void **state)
 	assert_int_equal(ts_host_stop(&h), 0);
 }
 
-int main(void)
+/* PostgreSQL goes away under a running host (a private cluster: stopping
+ * the shared one would break the other tests): a request with a good token
+ * is 503 api.store.unavailable.app_error, never 401 (a client told 401
+ * forgets its token), ping still answers, and the host recovers alone. */
+static void database_down_is_503_not_401_and_recovers(void **state)
+{
+	char pstate[300], url[512], cfg_path[300], text[700], token[64], saved_dir[320], id[32];
+	const char *extra[] = { "--config", cfg_path, NULL };
+	struct ts_host h;
+	struct ts_resp r;
+	long status = 0;
+	int tries;
+
+	(void)state;
+	if (!postgres)
+		skip();
+	snprintf(pstate, sizeof(pstate), "%s/pg.state", host.dir);
+	assert_int_equal(ts_pg_private_start(pstate), 0);
+	assert_int_equal(ts_pg_private_url(pstate, "outage", url, sizeof(url)), 0);
+	snprintf(cfg_path, sizeof(cfg_path), "%s/outage.json", host.dir);
+	snprintf(text, sizeof(text), "{\"store\":{\"backend\":\"postgres\",\"url\":\"%s\"}}", url);
+	assert_int_equal(ts_write_file(cfg_path, text, 0600), 0);
+	assert_int_equal(ts_host_start(&h, plugins, extra), 0);
+	snprintf(saved_dir, sizeof(saved_dir), "%s", data_dir);
+	snprintf(data_dir, sizeof(data_dir), "%s/data", h.dir);
+	{
+		const char *args[] = { "user",     "create",     "--username",
+				       "olga",     "--password", "olga-password",
+				       "--config", cfg_path,     NULL };
+		char *out = NULL;
+		assert_int_equal(ts_cli(data_dir, args, &out), 0);
+		free(out);
+	}
+	(void)id;
+	snprintf(data_dir, sizeof(data_dir), "%s", saved_dir);
+	{
+		char body[128], u[256];
+		snprintf(body, sizeof(body),
+			 "{\"login_id\":\"olga\",\"password\":\"olga-password\"}");
+		snprintf(u, sizeof(u), "%s/api/v4/users/login", h.base_url);
+		assert_int_equal(ts_http("POST", u, NULL, body, strlen(body), 0, &r), 0);
+		assert_int_equal(r.status, 200);
+		assert_int_equal(ts_resp_header(&r, "Token", token, sizeof(token)), 0);
+		ts_resp_free(&r);
+	}
+	r = ts_api(h.base_url, "GET", "/api/v4/users/me", token, NULL);
+	assert_int_equal(r.status, 200);
+	ts_resp_free(&r);
+
+	assert_int_equal(ts_pg_private_pause(pstate), 0);
+	/* Cached sessions may answer until the loss is noticed (seconds);
+	 * never a 401. */
+	for (tries = 0; tries < 100; tries++) {
+		r = ts_api(h.base_url, "GET", "/api/v4/users/me", token, NULL);
+		status = r.status;
+		if (status != 200 && status != 503)
+			fail_msg("status %ld while the database is down: %.200s", status, r.body);
+		if (status == 503) {
+			assert_non_null(strstr(r.body, "api.store.unavailable.app_error"));
+			ts_resp_free(&r);
+			break;
+		}
+		ts_resp_free(&r);
+		usleep(100 * 1000);
+	}
+	assert_int_equal(status, 503);
+	r = ts_api(h.base_url, "GET", "/api/v4/system/ping", NULL, NULL);
+	assert_int_equal(r.status, 200);
+	ts_resp_free(&r);
+
+	assert_int_equal(ts_pg_private_resume(pstate), 0);
+	for (tries = 0; tries < 200; tries++) {
+		r = ts_api(h.base_url, "GET", "/api/v4/users/me", token, NULL);
+		status = r.status;
+		ts_resp_free(&r);
+		if (status == 200)
+			break;
+		usleep(100 * 1000);
+	}
+	assert_int_equal(status, 200);
+	assert_true(ts_host_log_has(&h, "database"));
+	assert_int_equal(ts_host_stop(&h), 0);
+	assert_int_equal(ts_pg_private_stop(pstate), 0);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(login_returns_user_token_and_cookies),
@@ -874,6 +969,11 @@ int main(void)
 		cmocka_unit_test(plugin_sessions_authenticate_and_revoke_by_prop),
 		cmocka_unit_test(deactivated_user_loses_sessions_and_login),
 		cmocka_unit_test(eleventh_failed_login_in_a_minute_is_429),
+		cmocka_unit_test(database_down_is_503_not_401_and_recovers),
 	};
+
+	postgres = argc > 1 && strcmp(argv[1], "postgres") == 0;
+	if (postgres && ts_pg_use_for_hosts("identity") != 0)
+		return 1;
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

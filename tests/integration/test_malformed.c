@@ -4,13 +4,20 @@
  * slow clients. Each is answered with a 4xx or the connection is closed, and
  * the host keeps serving.
  */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -33,7 +40,9 @@ static int setup(void **state)
 	    ts_install_plugin(plugins, "com.mattermost.apps", APPS_PLUGIN_SO, 0755) != 0)
 		return -1;
 	snprintf(cfg, sizeof(cfg), "%s/mmhost.json", cfg_dir);
-	if (ts_write_file(cfg, "{\"limits\":{\"idle_timeout_s\":2,\"per_ip_connections\":512}}",
+	if (ts_write_file(cfg,
+			  "{\"limits\":{\"idle_timeout_s\":2,\"body_timeout_s\":2,"
+			  "\"per_ip_connections\":512}}",
 			  0600) != 0)
 		return -1;
 	return ts_host_start(&host, plugins, extra);
@@ -202,6 +211,290 @@ static void slow_clients_are_cut_off_and_others_served(void **state)
 	still_serving();
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int connect_to(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Whether the server ended the connection (closed it, or answered) within
+ * ms; the first bytes of an answer go to resp. */
+static int ended_within(int fd, int ms, char *out, size_t cap)
+{
+	long deadline = now_ms() + ms;
+	size_t got = 0;
+
+	out[0] = '\0';
+	while (now_ms() < deadline) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t r;
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		r = recv(fd, out + got, cap - 1 - got, 0);
+		if (r <= 0)
+			return 1;
+		got += (size_t)r;
+		out[got] = '\0';
+		if (got + 1 == cap)
+			return 1;
+	}
+	return got > 0;
+}
+
+/* Sends prefix, then one more byte of tail every interval_ms until the
+ * server ends the connection or tail runs out. Returns 1 when the server
+ * ended it first. */
+static int trickle_is_cut(int port, const char *prefix, const char *tail, int interval_ms)
+{
+	int fd = connect_to(port), cut = 0;
+	char buf[512];
+
+	assert_true(fd >= 0);
+	assert_int_equal(send(fd, prefix, strlen(prefix), MSG_NOSIGNAL), (ssize_t)strlen(prefix));
+	for (size_t i = 0; tail[i] && !cut; i++) {
+		if (send(fd, tail + i, 1, MSG_NOSIGNAL) != 1) {
+			cut = 1;
+			break;
+		}
+		cut = ended_within(fd, interval_ms, buf, sizeof(buf));
+	}
+	close(fd);
+	return cut;
+}
+
+static void slow_head_is_cut_at_its_deadline(void **state)
+{
+	char tail[64];
+
+	(void)state;
+	/* One byte every 300 ms keeps the idle timeout (2 s) from firing; the
+	 * whole head must still arrive within 2 s of the connection opening,
+	 * so the server ends it long before the 45 bytes (13 s) are sent. */
+	memset(tail, 'a', 45);
+	tail[45] = '\0';
+	assert_true(trickle_is_cut(host.port, "GET /api/v4/system/ping HTTP/1.1\r\nX-Slow: ", tail,
+				   300));
+	assert_true(ts_host_wait_log(&host, "aborted=head_timeout", 5000));
+	still_serving();
+}
+
+static void slow_body_is_cut_at_its_deadline(void **state)
+{
+	char tail[64];
+
+	(void)state;
+	/* The body must arrive within body_timeout_s (2 s) of the head. */
+	memset(tail, 'b', 45);
+	tail[45] = '\0';
+	assert_true(trickle_is_cut(host.port,
+				   "POST /api/v4/users/login HTTP/1.1\r\nHost: x\r\n"
+				   "Content-Length: 1000\r\n\r\n",
+				   tail, 300));
+	assert_true(ts_host_wait_log(&host, "aborted=body_timeout", 5000));
+	still_serving();
+}
+
+/* How many times needle appears in the host's log. */
+static size_t log_count(const char *needle)
+{
+	char *text = ts_read_file(host.log_path);
+	size_t n = 0;
+
+	for (const char *p = text; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	free(text);
+	return n;
+}
+
+static void many_query_arguments_end_at_once_and_are_freed(void **state)
+{
+	enum { REQUESTS = 500 };
+	size_t len = 64 + 2 * 1000 + 64;
+	char *req = malloc(len), out[512];
+	long before, after;
+	size_t off;
+
+	(void)state;
+	/* libmicrohttpd runs out of connection memory parsing 1000 query
+	 * arguments and drops the request without telling the host. Each must
+	 * still end at once (an answer, or the connection closed), leave
+	 * nothing behind, and get its access-log line. */
+	off = (size_t)snprintf(req, len, "GET /many-args?");
+	for (int i = 0; i < 1000; i++)
+		off += (size_t)snprintf(req + off, len - off, "a&");
+	snprintf(req + off, len - off, " HTTP/1.1\r\nHost: x\r\n\r\n");
+	before = ts_rss_kib(host.pid);
+	for (int i = 0; i < REQUESTS; i++) {
+		int fd = connect_to(host.port);
+		assert_true(fd >= 0);
+		assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+		if (!ended_within(fd, 1500, out, sizeof(out)))
+			fail_msg("request %d: neither answered nor closed within 1.5 s", i);
+		if (out[0] && strncmp(out, "HTTP/1.1 414", 12) != 0 &&
+		    strncmp(out, "HTTP/1.1 431", 12) != 0)
+			fail_msg("request %d: answered %.40s", i, out);
+		close(fd);
+	}
+	after = ts_rss_kib(host.pid);
+	/* Held connections cost about 50 KiB each (100 MB for 2000). */
+	if (after - before > 32 * 1024)
+		fail_msg("RSS grew from %ld KiB to %ld KiB", before, after);
+	for (int waited = 0; log_count("path=/many-args ") < REQUESTS && waited < 10000;
+	     waited += 50)
+		usleep(50 * 1000);
+	assert_int_equal(log_count("path=/many-args "), REQUESTS);
+	free(req);
+	still_serving();
+}
+
+/* Whether marker is anywhere in process pid's writable memory. */
+static int memory_holds(pid_t pid, const char *marker)
+{
+	char path[64], line[512];
+	size_t mlen = strlen(marker), cap = 1 << 20;
+	char *buf = malloc(cap + mlen);
+	FILE *maps;
+	int mem, found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	maps = fopen(path, "r");
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	mem = open(path, O_RDONLY);
+	assert_non_null(maps);
+	assert_true(mem >= 0);
+	while (!found && fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi;
+		char perms[8];
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[1] != 'w' ||
+		    hi - lo > (512ul << 20))
+			continue;
+		for (unsigned long at = lo; at < hi && !found; at += cap) {
+			size_t want = hi - at < cap + mlen ? hi - at : cap + mlen;
+			ssize_t got = pread(mem, buf, want, (off_t)at);
+			if (got <= 0)
+				break;
+			found = memmem(buf, (size_t)got, marker, mlen) != NULL;
+		}
+	}
+	fclose(maps);
+	close(mem);
+	free(buf);
+	return found;
+}
+
+static void request_bodies_are_wiped_from_memory(void **state)
+{
+	enum { BODY = 48 * 1024 };
+	char marker[64], head[256], out[512];
+	unsigned char rnd[12];
+	char *body = malloc(BODY);
+	int fd, found = 1;
+	FILE *ur = fopen("/dev/urandom", "r");
+
+	(void)state;
+	assert_non_null(ur);
+	assert_int_equal(fread(rnd, 1, sizeof(rnd), ur), sizeof(rnd));
+	fclose(ur);
+	snprintf(marker, sizeof(marker), "secret-%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x-",
+		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], rnd[8], rnd[9],
+		 rnd[10], rnd[11]);
+	for (size_t i = 0; i < BODY; i++)
+		body[i] = marker[i % strlen(marker)];
+	snprintf(head, sizeof(head),
+		 "POST /api/v4/nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+		 "Connection: close\r\n\r\n",
+		 BODY);
+	fd = connect_to(host.port);
+	assert_true(fd >= 0);
+	assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
+	for (size_t sent = 0; sent < BODY; sent += 4096) {
+		assert_int_equal(send(fd, body + sent, 4096, MSG_NOSIGNAL), 4096);
+		usleep(2000); /* in pieces, so that the host's buffer grows */
+	}
+	assert_true(ended_within(fd, 3000, out, sizeof(out)));
+	assert_int_equal(strncmp(out, "HTTP/1.1 404", 12), 0);
+	close(fd);
+	/* The request is freed right after its answer is sent. */
+	for (int waited = 0; found && waited < 5000; waited += 100) {
+		found = memory_holds(host.pid, marker);
+		if (found)
+			usleep(100 * 1000);
+	}
+	assert_false(found);
+	free(body);
+}
+
+static void slow_clients_leave_room_for_others(void **state)
+{
+	enum { MAX = 32 };
+	const char *extra[] = { "--config", NULL, NULL };
+	char cfg[300];
+	struct ts_host small;
+	int fds[2 * MAX], ok = 0;
+
+	(void)state;
+	/* A server of 32 connections with a long idle timeout: clients that
+	 * open a connection and send half a head take every connection (twice
+	 * as many as fit: each I/O thread has its share of the limit)... */
+	snprintf(cfg, sizeof(cfg), "%s/small.json", cfg_dir);
+	assert_int_equal(ts_write_file(cfg,
+				       "{\"limits\":{\"max_connections\":32,"
+				       "\"per_ip_connections\":64,\"idle_timeout_s\":60}}",
+				       0600),
+			 0);
+	extra[1] = cfg;
+	assert_int_equal(ts_host_start(&small, plugins, extra), 0);
+	for (int i = 0; i < 2 * MAX; i++) {
+		fds[i] = connect_to(small.port);
+		if (fds[i] >= 0)
+			send(fds[i], "GET / HTTP/1.1\r\nX-Slow: ", 24, MSG_NOSIGNAL);
+	}
+	/* ...yet a new client is served within seconds, not after 60 s. */
+	for (int tries = 0; !ok && tries < 15; tries++) {
+		static const char ping[] = "GET /api/v4/system/ping HTTP/1.1\r\nHost: x\r\n"
+					   "Connection: close\r\n\r\n";
+		char out[256];
+		int fd = connect_to(small.port);
+		if (fd < 0)
+			continue;
+		send(fd, ping, sizeof(ping) - 1, MSG_NOSIGNAL);
+		ok = ended_within(fd, 1000, out, sizeof(out)) &&
+		     strncmp(out, "HTTP/1.1 200", 12) == 0;
+		close(fd);
+	}
+	assert_true(ok);
+	assert_true(ts_host_wait_log(&small, "aborted=room", 5000));
+	for (int i = 0; i < 2 * MAX; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	assert_int_equal(ts_host_stop(&small), 0);
+}
+
+/* Run last: it stops the host. */
+static void drain_ends_after_dropped_requests(void **state)
+{
+	(void)state;
+	/* Nothing the server dropped is waited for at shutdown. */
+	assert_int_equal(kill(host.pid, SIGTERM), 0);
+	assert_true(ts_host_wait_log(&host, "info  stopped", 20000));
+	assert_false(ts_host_log_has(&host, "drain timed out"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +503,12 @@ int main(void)
 		cmocka_unit_test(truncated_and_broken_bodies),
 		cmocka_unit_test(bad_json_is_400_never_500),
 		cmocka_unit_test(slow_clients_are_cut_off_and_others_served),
+		cmocka_unit_test(slow_head_is_cut_at_its_deadline),
+		cmocka_unit_test(slow_body_is_cut_at_its_deadline),
+		cmocka_unit_test(many_query_arguments_end_at_once_and_are_freed),
+		cmocka_unit_test(request_bodies_are_wiped_from_memory),
+		cmocka_unit_test(slow_clients_leave_room_for_others),
+		cmocka_unit_test(drain_ends_after_dropped_requests),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

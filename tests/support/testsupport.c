@@ -193,6 +193,18 @@ static int find_port(const char *log_path)
 
 static int host_spawn(struct ts_host *h, const char *plugin_dir, const char *const *extra);
 
+static const char *config_for_all;
+
+void ts_use_config(const char *path)
+{
+	config_for_all = path;
+}
+
+const char *ts_used_config(void)
+{
+	return config_for_all;
+}
+
 int ts_host_start(struct ts_host *h, const char *plugin_dir, const char *const *extra)
 {
 	memset(h, 0, sizeof(*h));
@@ -236,6 +248,10 @@ static int host_spawn(struct ts_host *h, const char *plugin_dir, const char *con
 	snprintf(data_dir, sizeof(data_dir), "%s/data", h->dir);
 	argv[argc++] = MMHOST_BIN;
 	argv[argc++] = "serve";
+	if (config_for_all) {
+		argv[argc++] = "--config";
+		argv[argc++] = config_for_all;
+	}
 	argv[argc++] = "--listen";
 	argv[argc++] = "127.0.0.1:0";
 	argv[argc++] = "--data-dir";
@@ -583,13 +599,21 @@ int ts_proc_stop(struct ts_proc *p)
 int ts_cli(const char *data_dir, const char *const *args, char **out)
 {
 	const char *argv[24] = { MMHOST_BIN };
+	const char *config = config_for_all;
 	size_t n = 1;
 	int code = -1;
 
-	for (size_t i = 0; args[i] && n < 20; i++)
+	for (size_t i = 0; args[i] && n < 20; i++) {
+		if (strcmp(args[i], "--config") == 0)
+			config = NULL; /* the test's own wins */
 		argv[n++] = args[i];
+	}
 	argv[n++] = "--data-dir";
 	argv[n++] = data_dir;
+	if (config) {
+		argv[n++] = "--config";
+		argv[n++] = config;
+	}
 	argv[n] = NULL;
 	*out = NULL;
 	if (ts_run(argv, &code, out) != 0)

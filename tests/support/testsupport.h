@@ -35,6 +35,14 @@ char *ts_read_file(const char *path);
 /* The same, with the length (the file may hold NUL bytes). */
 char *ts_read_file_n(const char *path, size_t *len_out);
 
+/* A config file given (--config PATH, before any other argument) to every
+ * mmhost the tests start from now on, server and admin commands alike; a
+ * --config among a test's own arguments wins. NULL: none. The string must
+ * outlive its use. */
+void ts_use_config(const char *path);
+/* The path given to ts_use_config, or NULL. */
+const char *ts_used_config(void);
+
 struct ts_host {
 	pid_t pid;
 	int port;

@@ -47,7 +47,7 @@ static void full_file_is_applied(void **state)
 		     "\"plugins\":{\"a.b\":{\"enabled\":false,\"settings\":{\"k\":1}}},"
 		     "\"log\":{\"level\":\"debug\",\"format\":\"json\"},"
 		     "\"limits\":{\"threads\":4,\"max_connections\":10,\"per_ip_connections\":5,"
-		     "\"idle_timeout_s\":9}}",
+		     "\"idle_timeout_s\":9,\"body_timeout_s\":7}}",
 		     err),
 		0);
 	url = config_site_url(&cfg, 9000);
@@ -63,6 +63,7 @@ static void full_file_is_applied(void **state)
 	assert_int_equal(cfg.log_format, LOG_FORMAT_JSON);
 	assert_int_equal(cfg.threads, 4);
 	assert_int_equal(cfg.idle_timeout_s, 9);
+	assert_int_equal(cfg.body_timeout_s, 7);
 	config_free(&cfg);
 }
 
@@ -91,6 +92,14 @@ static void errors_name_the_key(void **state)
 		{ "[1]", "top level" },
 		{ "{\"listen\":\"a\",\"listen\":\"b\"}", "not valid JSON" },
 		{ "{", "not valid JSON" },
+		{ "{\"store\":{\"backend\":\"lmdb\",\"cache\":1}}", "unknown key \"store.cache\"" },
+		{ "{\"store\":{\"backend\":\"mysql\"}}", "store.backend" },
+		{ "{\"store\":{\"backend\":\"postgres\"}}", "store.url is required" },
+		{ "{\"store\":{\"backend\":\"postgres\",\"url\":\"mysql://x\"}}", "store.url" },
+		{ "{\"store\":{\"backend\":\"postgres\",\"url\":\"postgresql://h/d\","
+		  "\"pool_size\":0}}",
+		  "store.pool_size" },
+		{ "{\"store\":\"postgres\"}", "store must be an object" },
 	};
 
 	(void)state;
@@ -106,6 +115,36 @@ static void errors_name_the_key(void **state)
 				 cases[i].needle);
 		config_free(&cfg);
 	}
+}
+
+/* The store object: parsed for the host, kept as text for plugins
+ * (store_json), and never echoing a URL (it may hold a password). */
+static void store_backend_is_configured_once(void **state)
+{
+	static const char text[] = "{\"store\":{\"backend\":\"postgres\",\"url\":"
+				   "\"postgresql://mm:s3cret@db:5433/mm\",\"pool_size\":12}}";
+	static const char bad[] = "{\"store\":{\"backend\":\"postgres\",\"url\":"
+				  "\"postgresql://mm:s3cret@db/mm x\"}}";
+	struct host_config cfg;
+	char err[CONFIG_ERR_MAX] = "";
+
+	(void)state;
+	assert_int_equal(config_init(&cfg), 0);
+	assert_int_equal(cfg.store.backend, STORE_BACKEND_LMDB);
+	assert_string_equal(cfg.store_json, "{\"backend\":\"lmdb\"}");
+	assert_int_equal(load(&cfg, text, err), 0);
+	assert_int_equal(cfg.store.backend, STORE_BACKEND_POSTGRES);
+	assert_string_equal(cfg.store.url, "postgresql://mm:s3cret@db:5433/mm");
+	assert_int_equal(cfg.store.pool_size, 12);
+	assert_string_equal(cfg.store_json,
+			    "{\"backend\":\"postgres\",\"url\":"
+			    "\"postgresql://mm:s3cret@db:5433/mm\",\"pool_size\":12}");
+	config_free(&cfg);
+	assert_int_equal(config_init(&cfg), 0);
+	assert_int_not_equal(load(&cfg, bad, err), 0);
+	assert_non_null(strstr(err, "store.url"));
+	assert_null(strstr(err, "s3cret"));
+	config_free(&cfg);
 }
 
 static void listen_forms(void **state)
@@ -154,6 +193,7 @@ int main(void)
 		cmocka_unit_test(full_file_is_applied),
 		cmocka_unit_test(errors_name_the_key),
 		cmocka_unit_test(listen_forms),
+		cmocka_unit_test(store_backend_is_configured_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* Users and sessions in a real LMDB environment in a temporary folder. */
+/* Users and sessions in a real store: an LMDB environment in a temporary
+ * folder, or (argv[1] "postgres") a fresh PostgreSQL database. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,16 +7,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "session_cache.h"
 #include "sessions.h"
-#include "store.h"
+#include "host_store.h"
+#include "pg_harness.h"
 #include "testsupport.h"
 #include "users.h"
 
 static char dir[256];
 static struct host_store store;
+static struct store_config cfg;
 
 static int setup(void **state)
 {
@@ -24,13 +29,20 @@ static int setup(void **state)
 	(void)state;
 	if (sodium_init() < 0 || ts_tempdir("store", dir, sizeof(dir)) != 0)
 		return -1;
-	return store_open(&store, dir, err, sizeof(err));
+	if (cfg.backend == STORE_BACKEND_POSTGRES &&
+	    ts_pg_database("identity", cfg.url, sizeof(cfg.url)) != 0)
+		return -1;
+	if (host_store_open(&store, &cfg, dir, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	store_close(&store);
+	host_store_close(&store);
 	ts_rmtree(dir);
 	return 0;
 }
@@ -52,6 +64,8 @@ static void passwords_are_argon2id_hashes_and_verify(void **state)
 	assert_int_equal(users_find_login(&store, "gina@example.com", &again), USERS_OK);
 	assert_string_equal(again.email, "gina@example.com");
 	/* The password itself is nowhere on disk. */
+	if (cfg.backend != STORE_BACKEND_LMDB)
+		return;
 	snprintf(path, sizeof(path), "%s/host/data.mdb", dir);
 	file = ts_read_file_n(path, &len);
 	assert_non_null(file);
@@ -116,11 +130,13 @@ static void sessions_are_stored_by_hash_and_expire(void **state)
 	assert_string_equal(got.user_id, u.id);
 	assert_string_equal(session_prop(&got, "mattermost_app_id"), "app1");
 	assert_true(got.expires_at > got.create_at);
-	snprintf(path, sizeof(path), "%s/host/data.mdb", dir);
-	file = ts_read_file_n(path, &len);
-	assert_non_null(file);
-	assert_null(memmem(file, len, token, 26));
-	free(file);
+	if (cfg.backend == STORE_BACKEND_LMDB) {
+		snprintf(path, sizeof(path), "%s/host/data.mdb", dir);
+		file = ts_read_file_n(path, &len);
+		assert_non_null(file);
+		assert_null(memmem(file, len, token, 26));
+		free(file);
+	}
 	token[0] = token[0] == 'y' ? 'b' : 'y';
 	assert_int_equal(sessions_lookup(&store, token, 26, &got), SESSIONS_ENOTFOUND);
 	assert_int_equal(sessions_lookup(&store, token, 25, &got), SESSIONS_ENOTFOUND);
@@ -182,7 +198,72 @@ static void deactivated_user_has_no_live_session(void **state)
 	assert_int_equal(sessions_lookup(&store, t, 26, &got), SESSIONS_OK);
 }
 
-int main(void)
+/* Another process (an admin command, another node) ends a session: the
+ * cache of this one stops answering for it within a second, with no
+ * request reaching it in between. */
+static void session_ended_elsewhere_leaves_the_cache_within_1_s(void **state)
+{
+	struct user_new n = { "lena", "lena@x.org", "lena-password", false, false };
+	static struct session_cache cache;
+	struct session_new sn = { 0 };
+	struct host_session got;
+	struct host_user u;
+	char t[SESSION_TOKEN_LEN + 1];
+	const char *args[] = { "/proc/self/exe", "revoke", dir, cfg.url, t, NULL };
+	char *out = NULL;
+	int code = -1, rc = SESSIONS_OK;
+	struct timespec t0, t1;
+
+	(void)state;
+	assert_int_equal(session_cache_init(&cache), 0);
+	assert_int_equal(host_store_cache_sessions(&store, &cache), 0);
+	assert_int_equal(users_create(&store, &n, &u), USERS_OK);
+	sn.user_id = u.id;
+	assert_int_equal(sessions_create(&store, &sn, t, NULL), SESSIONS_OK);
+	assert_int_equal(sessions_lookup(&store, t, 26, &got), SESSIONS_OK); /* cached now */
+	assert_int_equal(ts_run(args, &code, &out), 0);
+	if (code != 0)
+		fail_msg("revoke: %s", out);
+	free(out);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		rc = sessions_lookup(&store, t, 26, &got);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (rc == SESSIONS_OK)
+			usleep(20 * 1000);
+	} while (rc == SESSIONS_OK && t1.tv_sec - t0.tv_sec < 3);
+	assert_int_equal(rc, SESSIONS_ENOTFOUND);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 1000);
+	/* And a revocation in this process is seen at once. */
+	assert_int_equal(sessions_create(&store, &sn, t, NULL), SESSIONS_OK);
+	assert_int_equal(sessions_lookup(&store, t, 26, &got), SESSIONS_OK);
+	assert_int_equal(sessions_revoke_token(&store, t, 26), SESSIONS_OK);
+	assert_int_equal(sessions_lookup(&store, t, 26, &got), SESSIONS_ENOTFOUND);
+	host_store_close(&store); /* stops the listener before the cache goes */
+	session_cache_destroy(&cache);
+	assert_int_equal(host_store_open(&store, &cfg, dir, (char[256]){ 0 }, 256), 0);
+}
+
+/* The other process of the test above: revokes one token and exits. */
+static int revoke_elsewhere(const char *data_dir, const char *url, const char *token)
+{
+	struct host_store other;
+	char err[256];
+	int rc;
+
+	store_config_init(&cfg);
+	if (url[0]) {
+		cfg.backend = STORE_BACKEND_POSTGRES;
+		snprintf(cfg.url, sizeof(cfg.url), "%s", url);
+	}
+	if (sodium_init() < 0 || host_store_open(&other, &cfg, data_dir, err, sizeof(err)) != 0)
+		return 1;
+	rc = sessions_revoke_token(&other, token, strlen(token));
+	host_store_close(&other);
+	return rc == SESSIONS_OK ? 0 : 1;
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(passwords_are_argon2id_hashes_and_verify),
@@ -191,6 +272,13 @@ int main(void)
 		cmocka_unit_test(sessions_are_stored_by_hash_and_expire),
 		cmocka_unit_test(revoke_by_prop_and_by_user),
 		cmocka_unit_test(deactivated_user_has_no_live_session),
+		cmocka_unit_test(session_ended_elsewhere_leaves_the_cache_within_1_s),
 	};
+
+	if (argc == 5 && strcmp(argv[1], "revoke") == 0)
+		return revoke_elsewhere(argv[2], argv[3], argv[4]);
+	store_config_init(&cfg);
+	if (argc > 1 && strcmp(argv[1], "postgres") == 0)
+		cfg.backend = STORE_BACKEND_POSTGRES;
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,152 @@
+#include "host_store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_util.h"
+#include "log.h"
+
+#include "banned.h"
+
+static const char *const host_tables[HOST_T_COUNT] = {
+	[HOST_T_USERS] = "users",
+	[HOST_T_USERNAMES] = "usernames",
+	[HOST_T_EMAILS] = "emails",
+	[HOST_T_SESSIONS] = "sessions",
+	[HOST_T_PLUGIN_STATE] = "plugin_state",
+};
+
+static void store_log(void *arg, int level, const char *msg)
+{
+	(void)arg;
+	log_kv(level >= STORE_LOG_ERROR  ? LOG_ERROR
+	       : level == STORE_LOG_WARN ? LOG_WARN
+					 : LOG_INFO,
+	       msg, NULL);
+}
+
+#define STORE_MAP_INITIAL (64UL * 1024 * 1024)
+#define STORE_MAP_MAX (64UL * 1024 * 1024 * 1024)
+#define STORE_TEST_MAP_MIN (64UL * 1024)
+
+/* LMDB's initial and maximum map size: the defaults, or the test cap. */
+static int map_sizes(size_t *initial, size_t *max, char *err, size_t err_cap)
+{
+	const char *cap = getenv(STORE_TEST_MAP_ENV);
+	unsigned long long v;
+	char *end;
+
+	*initial = STORE_MAP_INITIAL;
+	*max = STORE_MAP_MAX;
+	if (!cap)
+		return 0;
+	errno = 0;
+	v = strtoull(cap, &end, 10);
+	if (errno || end == cap || *end || v < STORE_TEST_MAP_MIN || v > STORE_MAP_MAX) {
+		snprintf(err, err_cap, "%s must be a number of bytes from %lu to %lu",
+			 STORE_TEST_MAP_ENV, STORE_TEST_MAP_MIN, STORE_MAP_MAX);
+		return -1;
+	}
+	*initial = *max = (size_t)v;
+	return 0;
+}
+
+int host_store_open(struct host_store *s, const struct store_config *cfg, const char *data_dir,
+		    char *err, size_t err_cap)
+{
+	struct store_options opt = {
+		.component = "host",
+		.tables = host_tables,
+		.n_tables = HOST_T_COUNT,
+		.log = store_log,
+	};
+	char dir[4096];
+	int n = snprintf(dir, sizeof(dir), "%s/host", data_dir);
+
+	memset(s, 0, sizeof(*s));
+	if (n < 0 || (size_t)n >= sizeof(dir)) {
+		snprintf(err, err_cap, "data folder path too long");
+		return -1;
+	}
+	if (map_sizes(&opt.lmdb_map_size, &opt.lmdb_map_max, err, err_cap) != 0)
+		return -1;
+	if (fs_mkdir_p(data_dir, 0700) != 0) {
+		snprintf(err, err_cap, "cannot create the data folder %s: %s", data_dir,
+			 strerror(errno));
+		return -1;
+	}
+	opt.lmdb_dir = dir;
+	if (store_open(cfg, &opt, &s->st, err, err_cap) != STORE_OK)
+		return -1;
+	return 0;
+}
+
+void host_store_close(struct host_store *s)
+{
+	store_close(s->st);
+	s->st = NULL;
+}
+
+static void sessions_heard(void *arg, const char *topic, const char *payload)
+{
+	struct host_store *s = arg;
+
+	(void)payload;
+	if (!topic || strcmp(topic, HOST_TOPIC_SESSIONS) == 0)
+		atomic_fetch_add(&s->session_generation, 1);
+}
+
+int host_store_cache_sessions(struct host_store *s, struct session_cache *cache)
+{
+	if (store_listen(s->st, sessions_heard, s) != STORE_OK)
+		return -1;
+	s->sessions_cache = cache;
+	return 0;
+}
+
+struct plugin_state_arg {
+	const char *id;
+	int state;
+};
+
+static int read_plugin_state(struct store_txn *txn, void *arg)
+{
+	struct plugin_state_arg *a = arg;
+	struct store_val v;
+	int rc = store_get(txn, HOST_T_PLUGIN_STATE, a->id, strlen(a->id), 0, &v);
+
+	if (rc == STORE_ENOTFOUND) {
+		a->state = -1;
+		return 0;
+	}
+	if (rc != STORE_OK)
+		return rc;
+	a->state = v.len == 7 && memcmp(v.data, "enabled", 7) == 0;
+	return 0;
+}
+
+int host_store_plugin_state(struct host_store *s, const char *id)
+{
+	struct plugin_state_arg a = { id, -1 };
+
+	if (store_read(s->st, read_plugin_state, &a) != STORE_OK)
+		return -1;
+	return a.state;
+}
+
+static int write_plugin_state(struct store_txn *txn, void *arg)
+{
+	struct plugin_state_arg *a = arg;
+	const char *val = a->state ? "enabled" : "disabled";
+
+	return store_put(txn, HOST_T_PLUGIN_STATE, a->id, strlen(a->id), val, strlen(val), 0);
+}
+
+int host_store_set_plugin_state(struct host_store *s, const char *id, int enabled)
+{
+	struct plugin_state_arg a = { id, enabled };
+
+	return store_write(s->st, write_plugin_state, &a) == STORE_OK ? 0 : -1;
+}
