@@ -21,6 +21,7 @@
 #include "host_store.h"
 #include "log.h"
 #include "plugin_registry.h"
+#include "serve_lock.h"
 #include "banned.h"
 
 static const char serve_usage[] =
@@ -170,6 +171,7 @@ int cmd_serve(int argc, char **argv)
 	static struct session_cache cache;
 	struct upkeep upkeep = { .lock = PTHREAD_MUTEX_INITIALIZER,
 				 .cond = PTHREAD_COND_INITIALIZER };
+	struct serve_lock lock = { .fd = -1 };
 	struct plugin_registry plugins;
 	struct host_store store;
 	struct http_server srv;
@@ -199,6 +201,10 @@ int cmd_serve(int argc, char **argv)
 	if (fs_mkdir_p(cfg.data_dir, 0700) != 0) {
 		rc = cli_fail(1, "cannot create the data folder %s: %s", cfg.data_dir,
 			      strerror(errno));
+		goto out_cfg;
+	}
+	if (serve_lock_take(&lock, cfg.data_dir, err, sizeof(err)) != 0) {
+		rc = cli_fail(1, "%s", err);
 		goto out_cfg;
 	}
 
@@ -271,6 +277,7 @@ out_plugins:
 	if (rc == 0)
 		log_kv(LOG_INFO, "stopped", NULL);
 out_cfg:
+	serve_lock_release(&lock);
 	free(site_url);
 	config_free(&cfg);
 	curl_global_cleanup();
