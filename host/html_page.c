@@ -74,7 +74,8 @@ void html_buf_free(struct html_buf *b)
 	b->text = NULL;
 }
 
-static void add_v(struct html_buf *b, const char *fmt, va_list ap)
+static __attribute__((format(printf, 2, 0))) void add_v(struct html_buf *b, const char *fmt,
+							va_list ap)
 {
 	int n;
 
