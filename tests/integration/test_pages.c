@@ -406,6 +406,21 @@ static void every_page_carries_the_strict_headers(void **state)
 	ts_browser_free(&b);
 }
 
+/* A site URL on another host name than the listen address splits a
+ * browser's cookies: serve says so at start; the default never does. */
+static void a_site_url_on_another_host_is_warned_about(void **state)
+{
+	const char *const extra[] = { "--site-url", "http://localhost:1", NULL };
+	struct ts_host h;
+
+	(void)state;
+	assert_false(ts_host_log_has(&w.host, "site_url names another host"));
+	assert_true(ts_host_log_has(&w.host, "site_url=http://127.0.0.1:"));
+	assert_int_equal(ts_host_start(&h, w.plugins, extra), 0);
+	assert_true(ts_host_wait_log(&h, "site_url names another host than listen", 5000));
+	assert_int_equal(ts_host_stop(&h), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +432,7 @@ int main(void)
 		cmocka_unit_test(a_signed_in_browser_is_sent_on_from_the_login_page),
 		cmocka_unit_test(browsers_get_an_html_404_and_apis_keep_json),
 		cmocka_unit_test(every_page_carries_the_strict_headers),
+		cmocka_unit_test(a_site_url_on_another_host_is_warned_about),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
