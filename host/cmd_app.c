@@ -27,6 +27,7 @@
 #define ANSWER_MAX (64 * 1024)
 #define CLI_SESSION_MS (60LL * 1000)
 #define APP_TOKEN_PATH "/plugins/com.mattermost.apps/api/v1/admin/app-token"
+#define ADMIN_SCAN_BATCH 64
 
 static const char app_usage[] =
 	"Usage: mmhost app token --app ID [--username NAME] [--url URL] [--as ADMIN]\n"
@@ -75,7 +76,7 @@ struct find_admin {
 	size_t last_len;
 	size_t visited;
 	bool found;
-	char ids[64][MM_ID_LEN + 1];
+	char ids[ADMIN_SCAN_BATCH][MM_ID_LEN + 1];
 	size_t n;
 };
 
@@ -99,7 +100,7 @@ static int first_admin_page(struct store_txn *txn, void *arg)
 
 	f->n = 0;
 	rc = store_scan(txn, HOST_T_USERNAMES, NULL, 0, f->last_len ? f->last : NULL, f->last_len,
-			64, collect, f, &f->visited);
+			ADMIN_SCAN_BATCH, collect, f, &f->visited);
 	for (size_t i = 0; rc == STORE_OK && i < f->n && !f->found; i++) {
 		int urc = users_get_txn(txn, f->ids[i], f->out);
 		sodium_memzero(f->out->password_hash, sizeof(f->out->password_hash));
@@ -128,7 +129,7 @@ static int find_admin(struct host_store *store, const char *as, struct host_user
 	f->out = u;
 	do
 		rc = store_read(store->st, first_admin_page, f);
-	while (rc == STORE_OK && !f->found && f->visited == 64);
+	while (rc == STORE_OK && !f->found && f->visited == ADMIN_SCAN_BATCH);
 	if (rc != STORE_OK)
 		rc = cli_fail(1, "app token: the users could not be read (%s)", store_strerror(rc));
 	else if (!f->found)
