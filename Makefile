@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := request_map config manifest unseal plugin_routes call_path
 
-.PHONY: all deps build run demo test test-normal test-sanitize sanitize-build fuzz format clean
+.PHONY: all deps build build-quiet run demo test test-normal test-sanitize sanitize-build fuzz format clean
 
 all: build
 
@@ -19,12 +19,22 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
-run: build
+# run and demo build quietly: the compiler's output only when the build
+# fails, so that what they print (a one-time password, the demo's URL and
+# credentials) is the last thing on the screen.
+build-quiet: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@echo "building (output in $(BUILD)/build.log)..."
+	@cmake --build $(BUILD) -j$(JOBS) >$(BUILD)/build.log 2>&1 || \
+		{ cat $(BUILD)/build.log; echo "make: the build failed; output above and in $(BUILD)/build.log" >&2; exit 1; }
+
+run: build-quiet
 	@scripts/run.sh
 
 # The host, the example App hello-oauth2 and a small OAuth2 provider, for a
 # person to click through the flow; prints the URL and the credentials.
-demo: build
+# Addresses: MMHOST_LISTEN, DEMO_APP_LISTEN, DEMO_PROVIDER_LISTEN.
+demo: build-quiet
 	@scripts/demo.sh
 
 # The whole suite twice: a normal build (gcc), then clang with AddressSanitizer

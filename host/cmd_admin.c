@@ -1,9 +1,9 @@
 /*
- * The admin commands: mmhost user create, mmhost token create, mmhost plugin
- * list|enable|disable. They open the host's store directly, in the backend
- * the config names, so they work whether or not `mmhost serve` runs (a
- * running server applies plugin changes within a second and hears session
- * changes through the store's notifications).
+ * What the admin commands share (cmd_admin.h), and mmhost plugin
+ * list|enable|disable. The commands open the host's store directly, in the
+ * backend the config names, so they work whether or not `mmhost serve` runs
+ * (a running server applies plugin changes within a second and hears
+ * session changes through the store's notifications).
  */
 #include <dirent.h>
 #include <getopt.h>
@@ -12,15 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "config.h"
-#include "password_input.h"
+#include "cmd_admin.h"
 #include "plugin_loader.h"
-#include "sessions.h"
-#include "host_store.h"
-#include "users.h"
 #include "banned.h"
 
 enum {
@@ -33,6 +31,9 @@ enum {
 	OPT_EMAIL,
 	OPT_ADMIN,
 	OPT_DESCRIPTION,
+	OPT_APP,
+	OPT_URL,
+	OPT_AS,
 	OPT_HELP,
 };
 
@@ -46,18 +47,14 @@ static const struct option admin_options[] = {
 	{ "email", required_argument, NULL, OPT_EMAIL },
 	{ "system-admin", no_argument, NULL, OPT_ADMIN },
 	{ "description", required_argument, NULL, OPT_DESCRIPTION },
+	{ "app", required_argument, NULL, OPT_APP },
+	{ "url", required_argument, NULL, OPT_URL },
+	{ "as", required_argument, NULL, OPT_AS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
-struct admin_args {
-	const char *config, *data_dir, *plugin_dir, *username, *password, *email, *description;
-	bool admin, help, password_stdin;
-	const char *positional[2];
-	int npositional;
-};
-
-static int parse(int argc, char **argv, const char *cmd, struct admin_args *a)
+int admin_parse(int argc, char **argv, const char *cmd, struct admin_args *a)
 {
 	int opt;
 
@@ -75,6 +72,9 @@ static int parse(int argc, char **argv, const char *cmd, struct admin_args *a)
 		case OPT_EMAIL: a->email = optarg; break;
 		case OPT_ADMIN: a->admin = true; break;
 		case OPT_DESCRIPTION: a->description = optarg; break;
+		case OPT_APP: a->app = optarg; break;
+		case OPT_URL: a->url = optarg; break;
+		case OPT_AS: a->as = optarg; break;
 		case OPT_HELP: a->help = true; break;
 		case ':':
 			return cli_fail(EXIT_USAGE, "%s: option \"%s\" needs a value", cmd,
@@ -86,7 +86,7 @@ static int parse(int argc, char **argv, const char *cmd, struct admin_args *a)
 		}
 	}
 	for (; optind < argc; optind++) {
-		if (a->npositional == 2)
+		if (a->npositional == ADMIN_POSITIONAL_MAX)
 			return cli_fail(EXIT_USAGE, "%s: unexpected argument \"%s\"", cmd,
 					argv[optind]);
 		a->positional[a->npositional++] = argv[optind];
@@ -117,196 +117,50 @@ static int load_config(const struct admin_args *a, struct host_config *cfg)
 	return 0;
 }
 
-static int open_store(const struct host_config *cfg, struct host_store *store)
+int admin_open(const struct admin_args *a, struct host_config *cfg, struct host_store *store)
 {
 	char err[CONFIG_ERR_MAX];
+	int rc = load_config(a, cfg);
 
-	if (sodium_init() < 0)
+	if (rc != 0)
+		return rc;
+	if (sodium_init() < 0) {
+		config_free(cfg);
 		return cli_fail(1, "cannot initialise libsodium");
+	}
 	/* The configured backend; --data-dir still picks LMDB's folder. */
-	if (host_store_open(store, &cfg->store, cfg->data_dir, err, sizeof(err)) != 0)
+	if (host_store_open(store, &cfg->store, cfg->data_dir, err, sizeof(err)) != 0) {
+		config_free(cfg);
 		return cli_fail(1, "%s", err);
+	}
 	return 0;
 }
 
-static const char user_usage[] =
-	"Usage: mmhost user create --username NAME [--password PW | --password-stdin]\n"
-	"                          [--email E] [--system-admin] [--config FILE]\n"
-	"                          [--data-dir DIR]\n"
-	"\n"
-	"Creates a user. Prints the new user's id. Without --email the address is\n"
-	"NAME@localhost. Passwords are %d to %d characters; usernames are lower-case\n"
-	"letters, digits, '.', '-', '_', starting with a letter.\n"
-	"\n"
-	"Without --password, the password is read from stdin: typed at a prompt\n"
-	"(twice, not shown) on a terminal, else the first line of the input\n"
-	"(--password-stdin says so explicitly). --password PW is visible to other\n"
-	"users of the machine (ps) and in shell histories.\n";
-
-/* The user's password from stdin, into pw. 0, or the exit code after saying
- * why on stderr. */
-static int read_password(char *pw, size_t cap)
+void admin_close(struct host_config *cfg, struct host_store *store)
 {
-	switch (password_read(STDIN_FILENO, "Password: ", true, pw, cap)) {
-	case PASSWORD_INPUT_OK: return 0;
-	case PASSWORD_INPUT_EMPTY:
-		return cli_fail(EXIT_USAGE, "user create: no password on stdin; type it at the "
-					    "prompt, pipe it, or pass --password");
-	case PASSWORD_INPUT_TOO_LONG:
-		return cli_fail(EXIT_USAGE, "user create: the password is over %d characters",
-				PASSWORD_MAX);
-	case PASSWORD_INPUT_MISMATCH:
-		return cli_fail(EXIT_USAGE, "user create: the two passwords differ");
-	default: return cli_fail(1, "user create: cannot read the password from stdin");
-	}
+	host_store_close(store);
+	config_free(cfg);
 }
 
-/* user create once the password is known. */
-static int create_user(const struct admin_args *a, const char *password)
+int admin_find_user(struct host_store *store, const char *what, const char *username,
+		    struct host_user *u)
 {
-	struct host_config cfg;
-	struct host_store store;
-	struct host_user u;
-	struct user_new n;
-	char localhost[EMAIL_MAX + 16], msg[256];
-	const char *email = a->email;
-	int rc;
+	int rc = users_find_username(store, username, u);
 
-	if (!email) {
-		snprintf(localhost, sizeof(localhost), "%s@localhost", a->username);
-		email = localhost;
-	}
-	n = (struct user_new){ a->username, email, password, a->admin, false };
-	if (users_check_new(&n, msg, sizeof(msg)) != USERS_OK)
-		return cli_fail(EXIT_USAGE, "user create: %s", msg);
-	if ((rc = load_config(a, &cfg)) != 0)
-		return rc;
-	if ((rc = open_store(&cfg, &store)) != 0) {
-		config_free(&cfg);
-		return rc;
-	}
-	switch (rc = users_create(&store, &n, &u)) {
-	case USERS_OK:
-		printf("%s\n", u.id);
-		rc = 0;
-		break;
-	case USERS_EUSERNAME_TAKEN:
-		rc = cli_fail(1, "user create: the username \"%s\" is taken", a->username);
-		break;
-	case USERS_EEMAIL_TAKEN:
-		rc = cli_fail(1, "user create: the email \"%s\" is taken", email);
-		break;
-	default:
-		rc = store_is_full(rc)
-			     ? cli_fail(1,
-					"user create: the store is full (%s); nothing "
-					"was saved",
-					store_strerror(rc))
-			     : cli_fail(1, "user create: the user could not be saved (%s)",
-					store_strerror(rc));
-		break;
-	}
-	host_store_close(&store);
-	config_free(&cfg);
-	return rc;
+	sodium_memzero(u->password_hash, sizeof(u->password_hash));
+	if (rc == USERS_ENOTFOUND)
+		return cli_fail(1, "%s: no user is named \"%s\"", what, username);
+	if (rc != USERS_OK)
+		return cli_fail(1, "%s: the user could not be read (%s)", what, store_strerror(rc));
+	return 0;
 }
 
-int cmd_user(int argc, char **argv)
+int admin_write_failed(const char *what, int rc)
 {
-	struct admin_args a;
-	char pw[PASSWORD_MAX + 2];
-	int rc = parse(argc, argv, "user", &a);
-
-	if (rc != 0)
-		return rc;
-	if (a.help) {
-		printf(user_usage, PASSWORD_MIN, PASSWORD_MAX);
-		return 0;
-	}
-	if (a.npositional != 1 || strcmp(a.positional[0], "create") != 0)
-		return cli_fail(EXIT_USAGE,
-				"user: expected \"user create\"; see mmhost user --help");
-	if (!a.username)
-		return cli_fail(EXIT_USAGE, "user create: --username is required");
-	if (a.password && a.password_stdin)
-		return cli_fail(EXIT_USAGE,
-				"user create: pass --password or --password-stdin, not both");
-	if (a.password)
-		return create_user(&a, a.password);
-	if ((rc = read_password(pw, sizeof(pw))) != 0)
-		return rc;
-	rc = create_user(&a, pw);
-	sodium_memzero(pw, sizeof(pw));
-	return rc;
-}
-
-static const char token_usage[] =
-	"Usage: mmhost token create --username NAME [--description D]\n"
-	"                           [--config FILE] [--data-dir DIR]\n"
-	"\n"
-	"Creates a personal access token for a user and prints the token alone on\n"
-	"stdout. It is shown once: the server keeps only its hash.\n";
-
-int cmd_token(int argc, char **argv)
-{
-	char token[SESSION_TOKEN_LEN + 1];
-	struct session_prop prop = { "type", "UserAccessToken" };
-	struct session_new sn = { 0 };
-	struct host_config cfg;
-	struct host_store store;
-	struct host_user u;
-	struct admin_args a;
-	int rc = parse(argc, argv, "token", &a);
-
-	if (rc != 0)
-		return rc;
-	if (a.help) {
-		fputs(token_usage, stdout);
-		return 0;
-	}
-	if (a.npositional != 1 || strcmp(a.positional[0], "create") != 0)
-		return cli_fail(EXIT_USAGE,
-				"token: expected \"token create\"; see mmhost token --help");
-	if (!a.username)
-		return cli_fail(EXIT_USAGE, "token create: --username is required");
-	if (a.description && strlen(a.description) > SESSION_DESCRIPTION_MAX)
-		return cli_fail(EXIT_USAGE, "token create: --description is over %d characters",
-				SESSION_DESCRIPTION_MAX);
-	if ((rc = load_config(&a, &cfg)) != 0)
-		return rc;
-	if ((rc = open_store(&cfg, &store)) != 0) {
-		config_free(&cfg);
-		return rc;
-	}
-	if (users_find_username(&store, a.username, &u) != USERS_OK) {
-		rc = cli_fail(1, "token create: no user is named \"%s\"", a.username);
-	} else if (u.delete_at != 0) {
-		rc = cli_fail(1, "token create: the user \"%s\" is deactivated", a.username);
-	} else {
-		sn.user_id = u.id;
-		sn.props = &prop;
-		sn.props_len = 1;
-		sn.personal = true;
-		sn.description = a.description ? a.description : "created by mmhost token create";
-		rc = sessions_create(&store, &sn, token, NULL);
-		if (rc != SESSIONS_OK) {
-			rc = store_is_full(rc) ? cli_fail(1,
-							  "token create: the store is full (%s); "
-							  "nothing was saved",
-							  store_strerror(rc))
-					       : cli_fail(1,
-							  "token create: the token could not be "
-							  "saved (%s)",
-							  store_strerror(rc));
-		} else {
-			printf("%s\n", token);
-			sodium_memzero(token, sizeof(token));
-			rc = 0;
-		}
-	}
-	host_store_close(&store);
-	config_free(&cfg);
-	return rc;
+	if (store_is_full(rc))
+		return cli_fail(1, "%s: the store is full (%s); nothing was saved", what,
+				store_strerror(rc));
+	return cli_fail(1, "%s: the change could not be saved (%s)", what, store_strerror(rc));
 }
 
 static const char plugin_usage[] =
@@ -338,13 +192,24 @@ static int plugin_list(const struct host_config *cfg, struct host_store *store)
 	return 0;
 }
 
+/* True when plugin_dir holds a folder id with a plugin.json. */
+static bool plugin_exists(const struct host_config *cfg, const char *id)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int n = snprintf(path, sizeof(path), "%s/%s/plugin.json", cfg->plugin_dir, id);
+
+	return n > 0 && (size_t)n < sizeof(path) && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int cmd_plugin(int argc, char **argv)
 {
 	struct host_config cfg;
 	struct host_store store;
 	struct admin_args a;
-	const char *verb;
-	int rc = parse(argc, argv, "plugin", &a);
+	const char *verb, *id;
+	bool enable;
+	int rc = admin_parse(argc, argv, "plugin", &a);
 
 	if (rc != 0)
 		return rc;
@@ -358,25 +223,20 @@ int cmd_plugin(int argc, char **argv)
 									    : true)
 		return cli_fail(EXIT_USAGE,
 				"plugin: expected \"plugin list\" or \"plugin enable|disable ID\"");
-	if ((rc = load_config(&a, &cfg)) != 0)
+	id = a.positional[1];
+	if (id && !plugin_id_valid(id, strlen(id)))
+		return cli_fail(EXIT_USAGE, "plugin %s: \"%s\" is not a plugin id", verb, id);
+	if ((rc = admin_open(&a, &cfg, &store)) != 0)
 		return rc;
-	if ((rc = open_store(&cfg, &store)) != 0) {
-		config_free(&cfg);
-		return rc;
-	}
-	if (strcmp(verb, "list") == 0) {
+	enable = strcmp(verb, "enable") == 0;
+	if (strcmp(verb, "list") == 0)
 		rc = plugin_list(&cfg, &store);
-	} else {
-		const char *id = a.positional[1];
-		bool enable = strcmp(verb, "enable") == 0;
-		if (!plugin_id_valid(id, strlen(id)))
-			rc = cli_fail(EXIT_USAGE, "plugin %s: \"%s\" is not a plugin id", verb, id);
-		else if (host_store_set_plugin_state(&store, id, enable) != 0)
-			rc = cli_fail(1, "plugin %s: the state could not be saved", verb);
-		else
-			printf("%s %s\n", id, enable ? "enabled" : "disabled");
-	}
-	host_store_close(&store);
-	config_free(&cfg);
+	else if (!plugin_exists(&cfg, id))
+		rc = cli_fail(1, "plugin %s: no plugin \"%s\" in %s", verb, id, cfg.plugin_dir);
+	else if (host_store_set_plugin_state(&store, id, enable) != 0)
+		rc = cli_fail(1, "plugin %s: the state could not be saved", verb);
+	else
+		printf("%s %s\n", id, enable ? "enabled" : "disabled");
+	admin_close(&cfg, &store);
 	return rc;
 }

@@ -21,6 +21,7 @@
 #include "host_store.h"
 #include "log.h"
 #include "plugin_registry.h"
+#include "serve_lock.h"
 #include "banned.h"
 
 static const char serve_usage[] =
@@ -36,8 +37,8 @@ static const char serve_usage[] =
 	"  --data-dir DIR     where data lives (default ./data)\n"
 	"  --plugin-dir DIR   where plugin folders are (default: ../plugins next to\n"
 	"                     the mmhost binary)\n"
-	"  --site-url URL     the server's public URL (default derived from --listen,\n"
-	"                     http://localhost:8065 for the default address)\n"
+	"  --site-url URL     the server's public URL (default: the listen address,\n"
+	"                     http://127.0.0.1:8065 for the default one)\n"
 	"  --help             show this help\n"
 	"\n"
 	"Flags override the config file.\n";
@@ -170,6 +171,7 @@ int cmd_serve(int argc, char **argv)
 	static struct session_cache cache;
 	struct upkeep upkeep = { .lock = PTHREAD_MUTEX_INITIALIZER,
 				 .cond = PTHREAD_COND_INITIALIZER };
+	struct serve_lock lock = { .fd = -1 };
 	struct plugin_registry plugins;
 	struct host_store store;
 	struct http_server srv;
@@ -201,6 +203,10 @@ int cmd_serve(int argc, char **argv)
 			      strerror(errno));
 		goto out_cfg;
 	}
+	if (serve_lock_take(&lock, cfg.data_dir, err, sizeof(err)) != 0) {
+		rc = cli_fail(1, "%s", err);
+		goto out_cfg;
+	}
 
 	/* Threads started from here on inherit the mask: signals reach only
 	 * the sigwait below. */
@@ -229,6 +235,11 @@ int cmd_serve(int argc, char **argv)
 		log_kv(LOG_WARN, "sessions are not cached: the store cannot notify", NULL);
 	log_kv(LOG_INFO, "starting", "version", MMHOST_VERSION, "data_dir", cfg.data_dir,
 	       "plugin_dir", cfg.plugin_dir, "site_url", site_url, NULL);
+	if (!config_site_url_matches_listen(&cfg, site_url))
+		log_kv(LOG_WARN,
+		       "site_url names another host than listen: browse site_url, or the "
+		       "browser's cookies split between the two",
+		       "listen", cfg.listen, "site_url", site_url, NULL);
 	(void)plugin_registry_load(&plugins, &cfg, &store, cfg.plugin_dir, site_url);
 	host.cfg = &cfg;
 	host.store = &store;
@@ -266,6 +277,7 @@ out_plugins:
 	if (rc == 0)
 		log_kv(LOG_INFO, "stopped", NULL);
 out_cfg:
+	serve_lock_release(&lock);
 	free(site_url);
 	config_free(&cfg);
 	curl_global_cleanup();

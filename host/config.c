@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -460,35 +461,57 @@ out_close:
 	return rc;
 }
 
+/* The host part of cfg->listen as written ("127.0.0.1", "[::1]",
+ * "localhost") into out; false when it does not fit. */
+static bool listen_host(const struct host_config *cfg, char *out, size_t cap)
+{
+	const char *colon = strrchr(cfg->listen, ':');
+	size_t n = colon ? (size_t)(colon - cfg->listen) : 0;
+
+	if (n == 0 || n >= cap)
+		return false;
+	memcpy(out, cfg->listen, n);
+	out[n] = '\0';
+	return true;
+}
+
+static bool listen_is_wildcard(const struct host_config *cfg)
+{
+	if (cfg->listen_addr.ss_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(
+			&((const struct sockaddr_in6 *)&cfg->listen_addr)->sin6_addr);
+	return ((const struct sockaddr_in *)&cfg->listen_addr)->sin_addr.s_addr == INADDR_ANY;
+}
+
 char *config_site_url(const struct host_config *cfg, uint16_t bound_port)
 {
-	char host[INET6_ADDRSTRLEN + 2];
-	char url[INET6_ADDRSTRLEN + 32];
+	char host[sizeof(cfg->listen)];
+	char url[sizeof(cfg->listen) + 32];
 	int n;
 
 	if (cfg->site_url)
 		return strdup(cfg->site_url);
-	if (cfg->listen_addr.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&cfg->listen_addr;
-		char txt[INET6_ADDRSTRLEN];
-		if (IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr))
-			snprintf(host, sizeof(host), "localhost");
-		else if (inet_ntop(AF_INET6, &a6->sin6_addr, txt, sizeof(txt)))
-			snprintf(host, sizeof(host), "[%s]", txt);
-		else
-			return NULL;
-	} else {
-		const struct sockaddr_in *a4 = (const struct sockaddr_in *)&cfg->listen_addr;
-		uint32_t ip = ntohl(a4->sin_addr.s_addr);
-		if ((ip >> 24) == 127 || ip == 0)
-			snprintf(host, sizeof(host), "localhost");
-		else if (!inet_ntop(AF_INET, &a4->sin_addr, host, sizeof(host)))
-			return NULL;
-	}
+	if (listen_is_wildcard(cfg))
+		snprintf(host, sizeof(host), "localhost");
+	else if (!listen_host(cfg, host, sizeof(host)))
+		return NULL;
 	n = snprintf(url, sizeof(url), "http://%s:%u", host, (unsigned)bound_port);
 	if (n < 0 || (size_t)n >= sizeof(url))
 		return NULL;
 	return strdup(url);
+}
+
+bool config_site_url_matches_listen(const struct host_config *cfg, const char *site_url)
+{
+	char host[sizeof(cfg->listen)];
+	const char *h = strstr(site_url, "://");
+	size_t n;
+
+	if (!h || listen_is_wildcard(cfg) || !listen_host(cfg, host, sizeof(host)))
+		return true;
+	h += 3;
+	n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/");
+	return strlen(host) == n && strncasecmp(host, h, n) == 0;
 }
 
 bool config_plugin_enabled(const struct host_config *cfg, const char *id)

@@ -74,9 +74,17 @@ int config_set_site_url(struct host_config *cfg, const char *value, char *err, s
 int config_set_string(char **slot, const char *value) __attribute__((warn_unused_result));
 
 /* Site URL for a server bound to port: the configured one, or derived from
- * the listen address ("http://localhost:PORT" for loopback and wildcard
- * addresses). Returns a malloc'd string or NULL. */
+ * the listen address exactly as written ("http://127.0.0.1:PORT" for
+ * 127.0.0.1, "http://[::1]:PORT", "http://localhost:PORT" for localhost
+ * and for a wildcard address, which no browser can open). The browser's
+ * cookies belong to the host it was given: a site URL on another name than
+ * the one people browse splits them. Returns a malloc'd string or NULL. */
 char *config_site_url(const struct host_config *cfg, uint16_t bound_port);
+
+/* False when site_url names another host than the listen address (compared
+ * as text, without regard to case: localhost and 127.0.0.1 differ for a
+ * browser); true for a wildcard listen address. For a warning at start. */
+bool config_site_url_matches_listen(const struct host_config *cfg, const char *site_url);
 
 /* Whether plugin id is enabled (true when the config does not mention it),
  * and its settings object (borrowed from cfg; NULL when none). */

@@ -76,5 +76,6 @@ void api_plugin_enable(struct host_request *r);
 void api_plugin_disable(struct host_request *r);
 void page_login(struct host_request *r);
 void page_home(struct host_request *r);
+void page_logout(struct host_request *r);
 
 #endif

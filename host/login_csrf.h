@@ -26,8 +26,10 @@
 
 /* False when r says it comes from another site: an Origin header that is
  * neither the site URL's origin nor the origin the browser used (the Host
- * it sent; "null" included), or a Sec-Fetch-Site other than "same-origin"
- * or "none". True when neither header is sent. */
+ * it sent), or a Sec-Fetch-Site other than "same-origin" or "none". Origin
+ * "null" passes only with Sec-Fetch-Site "same-origin": browsers send it for
+ * a form posted from a page with Referrer-Policy no-referrer, which every
+ * page of the host has. True when neither header is sent. */
 bool login_csrf_same_site(const struct host_request *r);
 
 /* The token for a form answering r: the request's login-CSRF cookie when it

@@ -20,11 +20,17 @@ static const char usage[] =
 	"A small Mattermost-style server that loads plugins (such as the Apps\n"
 	"OAuth2 plugin com.mattermost.apps) and serves them over HTTP.\n"
 	"\n"
-	"Commands:\n"
-	"  serve          run the server (mmhost serve --help for its options)\n"
-	"  user create    create a user (mmhost user --help)\n"
-	"  token create   create a personal access token (mmhost token --help)\n"
-	"  plugin list|enable|disable   manage plugins (mmhost plugin --help)\n"
+	"Commands (mmhost COMMAND --help for each):\n"
+	"  serve                                  run the server\n"
+	"  user create|list|deactivate|activate|password   manage users\n"
+	"  token create|list|revoke               personal access tokens\n"
+	"  session revoke --username NAME         end every session of a user\n"
+	"  plugin list|enable|disable             manage plugins\n"
+	"  app token --app ID [--username NAME]   the token an App is handed, to try\n"
+	"                                         the driver by hand\n"
+	"\n"
+	"The admin commands open the data folder directly and work while serve\n"
+	"runs; what they change reaches the running server within a second.\n"
 	"\n"
 	"Options:\n"
 	"  --help     show this help\n"
@@ -89,8 +95,11 @@ static void no_core_dumps(void)
 int main(int argc, char **argv)
 {
 	no_core_dumps();
-	if (argc < 2)
-		return fputs(usage, stderr), EXIT_USAGE;
+	if (argc < 2) {
+		fputs("Usage: mmhost COMMAND [OPTIONS]; mmhost --help lists the commands\n",
+		      stderr);
+		return EXIT_USAGE;
+	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		fputs(usage, stdout);
@@ -109,5 +118,9 @@ int main(int argc, char **argv)
 		return cmd_token(argc - 1, argv + 1);
 	if (strcmp(argv[1], "plugin") == 0)
 		return cmd_plugin(argc - 1, argv + 1);
+	if (strcmp(argv[1], "session") == 0)
+		return cmd_session(argc - 1, argv + 1);
+	if (strcmp(argv[1], "app") == 0)
+		return cmd_app(argc - 1, argv + 1);
 	return cli_fail(EXIT_USAGE, "unknown command \"%s\"; see mmhost --help", argv[1]);
 }

@@ -1,10 +1,11 @@
-/* The HTML pages: GET and POST /login, and / (who is signed in). */
+/* The login page: GET and POST /login. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host_request.h"
+#include "html_page.h"
 #include "log.h"
 #include "login.h"
 #include "login_csrf.h"
@@ -12,70 +13,40 @@
 #include "banned.h"
 
 #define FIELD_MAX 512
-#define PAGE_MAX 8192
-
-static void html(struct host_request *r, int status, const char *body)
-{
-	static const char ct[] = "text/html; charset=utf-8";
-	static const char csp[] =
-		"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-		"frame-ancestors 'none'";
-	struct mmplugin_response *resp = r->resp;
-
-	response_set_status(resp, status);
-	(void)response_add_header(resp, "Content-Type", 12, ct, sizeof(ct) - 1);
-	(void)response_add_header(resp, "Cache-Control", 13, "no-store", 8);
-	(void)response_add_header(resp, "Content-Security-Policy", 23, csp, sizeof(csp) - 1);
-	(void)response_add_header(resp, "X-Frame-Options", 15, "DENY", 4);
-	(void)response_add_header(resp, "Referrer-Policy", 15, "no-referrer", 11);
-	if (response_set_body(resp, body, strlen(body)) != 0)
-		response_set_status(resp, 500);
-}
-
-/* Format: the title, then more of the head (a meta refresh, or ""). */
-static const char page_head[] =
-	"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-	"<meta name=\"viewport\" content=\"width=device-width\"><title>%s</title>%s"
-	"<style>body{font-family:sans-serif;max-width:24em;margin:4em auto;padding:0 1em}"
-	"label,input,button{display:block;width:100%%;margin:.4em 0}"
-	"input,button{padding:.5em;font-size:1em}.err{color:#b00}</style></head><body>";
 
 /* The form, with a login-CSRF token bound to its cookie. */
 static void login_form(struct host_request *r, int status, const char *error, const char *login_id,
 		       const char *redirect_to)
 {
-	char page[PAGE_MAX], esc_login[FIELD_MAX * 6], esc_redirect[FIELD_MAX * 6],
-		esc_err[FIELD_MAX * 6], head[1024], csrf[LOGIN_CSRF_TOKEN_LEN + 1];
-	int n;
+	char csrf[LOGIN_CSRF_TOKEN_LEN + 1];
+	struct html_buf b;
 
-	if (html_escape(login_id ? login_id : "", esc_login, sizeof(esc_login)) != 0)
-		esc_login[0] = '\0';
-	if (!redirect_is_local(redirect_to) ||
-	    html_escape(redirect_to, esc_redirect, sizeof(esc_redirect)) != 0)
-		snprintf(esc_redirect, sizeof(esc_redirect), "/");
-	if (html_escape(error ? error : "", esc_err, sizeof(esc_err)) != 0)
-		esc_err[0] = '\0';
-	snprintf(head, sizeof(head), page_head, "Log in", "");
+	if (!redirect_is_local(redirect_to))
+		redirect_to = "/";
 	login_csrf_token(r, csrf);
-	n = snprintf(page, sizeof(page),
-		     "%s<h1>Log in</h1>%s%s%s"
-		     "<form method=\"post\" action=\"/login\">"
+	html_buf_init(&b);
+	html_add(&b, "<h1>Log in</h1>");
+	if (error) {
+		html_add(&b, "<p class=\"err\" role=\"alert\">");
+		html_text(&b, error);
+		html_add(&b, "</p>");
+	}
+	html_add(&b, "<form method=\"post\" action=\"/login\">"
 		     "<label for=\"login_id\">Username or email</label>"
 		     "<input id=\"login_id\" name=\"login_id\" autocomplete=\"username\" "
-		     "required autofocus value=\"%s\">"
-		     "<label for=\"password\">Password</label>"
+		     "required autofocus value=\"");
+	html_text(&b, login_id ? login_id : "");
+	html_add(&b, "\"><label for=\"password\">Password</label>"
 		     "<input id=\"password\" name=\"password\" type=\"password\" "
 		     "autocomplete=\"current-password\" required>"
-		     "<input type=\"hidden\" name=\"redirect_to\" value=\"%s\">"
-		     "<input type=\"hidden\" name=\"csrf_token\" value=\"%s\">"
-		     "<button type=\"submit\">Log in</button></form></body></html>",
-		     head, error ? "<p class=\"err\" role=\"alert\">" : "", esc_err,
-		     error ? "</p>" : "", esc_login, esc_redirect, csrf);
-	if (n < 0 || (size_t)n >= sizeof(page)) {
-		host_error(r, 500, "api.context.internal_error.app_error", "Page too large.");
-		return;
-	}
-	html(r, status, page);
+		     "<input type=\"hidden\" name=\"redirect_to\" value=\"");
+	html_text(&b, redirect_to);
+	html_add(&b,
+		 "\"><input type=\"hidden\" name=\"csrf_token\" value=\"%s\">"
+		 "<button type=\"submit\">Log in</button></form>",
+		 csrf);
+	html_send(r, status, "Log in", NULL, &b);
+	html_buf_free(&b);
 }
 
 /*
@@ -83,29 +54,26 @@ static void login_form(struct host_request *r, int status, const char *error, co
  * link without it) rather than by a redirect: browsers treat redirects that
  * answer a form POST as part of the form's navigation and check each hop
  * against the form page's CSP form-action, which would stop the chain
- * /login -> an App's connect -> its OAuth2 provider. to is a checked local
- * path.
+ * /login -> an App's connect -> its OAuth2 provider (Chromium does). to is
+ * a checked local path.
  */
 static void logged_in_page(struct host_request *r, const char *to)
 {
-	char page[PAGE_MAX], head[2 * FIELD_MAX * 6], refresh[FIELD_MAX * 6 + 64],
-		esc[FIELD_MAX * 6];
-	int n;
+	struct html_buf head, b;
 
-	if (html_escape(to, esc, sizeof(esc)) != 0)
-		snprintf(esc, sizeof(esc), "/");
-	snprintf(refresh, sizeof(refresh), "<meta http-equiv=\"refresh\" content=\"0; url=%s\">",
-		 esc);
-	n = snprintf(head, sizeof(head), page_head, "Logged in", refresh);
-	if (n > 0 && (size_t)n < sizeof(head))
-		n = snprintf(page, sizeof(page),
-			     "%s<h1>Logged in</h1><p><a href=\"%s\">Continue</a></p></body></html>",
-			     head, esc);
-	if (n < 0 || (size_t)n >= sizeof(page)) {
-		host_error(r, 500, "api.context.internal_error.app_error", "Page too large.");
-		return;
-	}
-	html(r, 200, page);
+	html_buf_init(&head);
+	html_add(&head, "<meta http-equiv=\"refresh\" content=\"0; url=");
+	html_text(&head, to);
+	html_add(&head, "\">");
+	html_buf_init(&b);
+	html_add(&b, "<h1>Logged in</h1><p><a href=\"");
+	html_text(&b, to);
+	html_add(&b, "\">Continue</a></p>");
+	if (head.overflow)
+		b.overflow = true;
+	html_send(r, 200, "Logged in", head.text, &b);
+	html_buf_free(&b);
+	html_buf_free(&head);
 }
 
 static void login_post(struct host_request *r)
@@ -184,25 +152,18 @@ void page_login(struct host_request *r)
 		login_post(r);
 		return;
 	}
-	if (form_get(r->query, r->query_len, "redirect_to", redirect_to, sizeof(redirect_to)) != 0)
+	if (form_get(r->query, r->query_len, "redirect_to", redirect_to, sizeof(redirect_to)) !=
+		    0 ||
+	    !redirect_is_local(redirect_to))
 		snprintf(redirect_to, sizeof(redirect_to), "/");
+	/* A browser that is signed in has nothing to do here: on to where it
+	 * was going (never back to /login), or the landing page. */
+	if (r->auth == AUTH_OK && r->token.source == AUTH_SRC_COOKIE) {
+		const char *to = strncmp(redirect_to, "/login", 6) == 0 ? "/" : redirect_to;
+		response_set_status(r->resp, 302);
+		(void)response_add_header(r->resp, "Location", 8, to, strlen(to));
+		(void)response_add_header(r->resp, "Cache-Control", 13, "no-store", 8);
+		return;
+	}
 	login_form(r, 200, NULL, NULL, redirect_to);
-}
-
-void page_home(struct host_request *r)
-{
-	char page[PAGE_MAX], head[1024], name[USERNAME_MAX * 6 + 1];
-
-	snprintf(head, sizeof(head), page_head, "mmhost", "");
-	if (r->auth == AUTH_OK && html_escape(r->session.user.username, name, sizeof(name)) == 0)
-		snprintf(page, sizeof(page),
-			 "%s<h1>mmhost</h1><p>You are signed in as <strong>%s</strong>.</p>"
-			 "</body></html>",
-			 head, name);
-	else
-		snprintf(page, sizeof(page),
-			 "%s<h1>mmhost</h1><p>You are not signed in. "
-			 "<a href=\"/login\">Log in</a>.</p></body></html>",
-			 head);
-	html(r, 200, page);
 }

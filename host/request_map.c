@@ -39,6 +39,7 @@ static const struct route_pattern patterns[] = {
 	{ "/api/v4/plugins/{id}/enable", ROUTE_PLUGIN_ENABLE, "POST" },
 	{ "/api/v4/plugins/{id}/disable", ROUTE_PLUGIN_DISABLE, "POST" },
 	{ "/login", ROUTE_LOGIN_PAGE, "GET, HEAD, POST" },
+	{ "/logout", ROUTE_LOGOUT_PAGE, "GET, HEAD, POST" },
 	{ "/", ROUTE_HOME, "GET, HEAD" },
 };
 

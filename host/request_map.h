@@ -21,6 +21,7 @@ enum route_kind {
 	ROUTE_PLUGIN_ENABLE,  /* POST /api/v4/plugins/{id}/enable */
 	ROUTE_PLUGIN_DISABLE, /* POST /api/v4/plugins/{id}/disable */
 	ROUTE_LOGIN_PAGE,     /* GET, POST /login */
+	ROUTE_LOGOUT_PAGE,    /* GET, POST /logout */
 	ROUTE_HOME,           /* GET / */
 	ROUTE_PLUGIN,         /* ANY /plugins/{id}[/...] */
 };

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "host_request.h"
+#include "html_page.h"
 #include "log.h"
 #include "banned.h"
 
@@ -56,6 +57,7 @@ static const struct route_entry table[] = {
 	{ ROUTE_PLUGIN_ENABLE, AUTH_ADMIN, APPS_REFUSED, api_plugin_enable },
 	{ ROUTE_PLUGIN_DISABLE, AUTH_ADMIN, APPS_REFUSED, api_plugin_disable },
 	{ ROUTE_LOGIN_PAGE, AUTH_NONE, APPS_REFUSED, page_login },
+	{ ROUTE_LOGOUT_PAGE, AUTH_NONE, APPS_REFUSED, page_logout },
 	{ ROUTE_HOME, AUTH_NONE, APPS_REFUSED, page_home },
 	{ ROUTE_PLUGIN, AUTH_PLUGIN, APPS_PLUGIN, serve_plugin },
 };
@@ -149,8 +151,8 @@ static void serve_plugin(struct host_request *r)
 	}
 	if (plugin_registry_serve(r->host->plugins, m->plugin_id, m->plugin_id_len, &req,
 				  r->resp) != 0) {
-		host_error(r, 404, "api.plugin.not_found.app_error",
-			   "No active plugin has this id.");
+		host_not_found(r, "api.plugin.not_found.app_error",
+			       "No active plugin has this id.");
 		return;
 	}
 	if (!r->resp->touched) {
@@ -211,8 +213,8 @@ void routes_serve(struct host_request *r)
 
 	request_map(r->path, strlen(r->path), &r->route);
 	if (r->route.kind == ROUTE_NOT_FOUND) {
-		host_error(r, 404, "api.context.404.app_error",
-			   "Sorry, we could not find the page.");
+		host_not_found(r, "api.context.404.app_error",
+			       "Sorry, we could not find the page.");
 		return;
 	}
 	if (!request_method_allowed(r->route.allow, r->method)) {
@@ -227,8 +229,8 @@ void routes_serve(struct host_request *r)
 			e = &table[i];
 	}
 	if (!e) {
-		host_error(r, 404, "api.context.404.app_error",
-			   "Sorry, we could not find the page.");
+		host_not_found(r, "api.context.404.app_error",
+			       "Sorry, we could not find the page.");
 		return;
 	}
 	auth_extract(host_request_header(r, "Authorization"), host_request_header(r, "Cookie"),

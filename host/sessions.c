@@ -351,3 +351,80 @@ int sessions_sweep(struct host_store *store, size_t max, size_t *count)
 		*count = rc == 0 ? a.count : 0;
 	return rc;
 }
+
+static bool match_id(const struct host_session *s, const struct sess_arg *a)
+{
+	return strcmp(s->id, a->value) == 0 && (!a->key || strcmp(s->user_id, a->key) == 0);
+}
+
+static int revoke_id(struct store_txn *txn, void *arg)
+{
+	return delete_matching(txn, arg, match_id);
+}
+
+int sessions_revoke_id(struct host_store *store, const char *session_id, const char *user_id)
+{
+	struct sess_arg a = { .value = session_id, .key = user_id, .max = 1 };
+	int rc;
+
+	if (!mm_id_valid(session_id, strlen(session_id)))
+		return SESSIONS_ENOTFOUND;
+	rc = sessions_rc(store_write(store->st, revoke_id, &a));
+	return rc == SESSIONS_OK && a.count == 0 ? SESSIONS_ENOTFOUND : rc;
+}
+
+/* One page of sessions_list: the sessions of the user, parsed. */
+struct list_page {
+	const char *user_id;
+	struct host_session s;
+	sessions_each_fn fn;
+	void *arg;
+	unsigned char last[TOKEN_HASH_LEN];
+	size_t last_len;
+	size_t seen;
+	size_t max;
+};
+
+static int list_record(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct list_page *p = arg;
+
+	if (klen > sizeof(p->last))
+		return 0;
+	memcpy(p->last, key, klen);
+	p->last_len = klen;
+	if (session_parse(val, vlen, &p->s) != 0 || strcmp(p->s.user_id, p->user_id) != 0)
+		return 0;
+	if (p->seen == p->max)
+		return 1;
+	p->seen++;
+	p->fn(&p->s, p->arg);
+	return 0;
+}
+
+static int list_user(struct store_txn *txn, void *arg)
+{
+	struct list_page *p = arg;
+	size_t visited;
+	int rc;
+
+	do {
+		rc = store_scan(txn, HOST_T_SESSIONS, NULL, 0, p->last_len ? p->last : NULL,
+				p->last_len, SWEEP_BATCH, list_record, p, &visited);
+	} while (rc == STORE_OK && visited == SWEEP_BATCH && p->seen < p->max);
+	return rc;
+}
+
+int sessions_list_user(struct host_store *store, const char *user_id, size_t max,
+		       sessions_each_fn fn, void *arg)
+{
+	struct list_page *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p)
+		return SESSIONS_ENOMEM;
+	*p = (struct list_page){ .user_id = user_id, .fn = fn, .arg = arg, .max = max };
+	rc = sessions_rc(store_read(store->st, list_user, p));
+	free(p);
+	return rc;
+}

@@ -86,6 +86,21 @@ int sessions_revoke_prop(struct host_store *s, const char *key, const char *valu
 /* Revokes every session of user_id; *count gets how many (may be NULL). */
 int sessions_revoke_user(struct host_store *s, const char *user_id, size_t *count);
 
+/* Revokes the session whose public id is session_id, only if it belongs to
+ * user_id (NULL: whoever it belongs to). SESSIONS_OK, SESSIONS_ENOTFOUND,
+ * or a write error as for sessions_create. */
+int sessions_revoke_id(struct host_store *s, const char *session_id, const char *user_id);
+
+/* Called for each session of sessions_list_user; s is valid during the
+ * call only and holds no token (the store has none). */
+typedef void (*sessions_each_fn)(const struct host_session *s, void *arg);
+
+/* Calls fn for each session of user_id, expired or not, at most max of
+ * them, in no particular order, from one read of the store. For the admin
+ * command line: it reads every session. SESSIONS_OK or a read error. */
+int sessions_list_user(struct host_store *s, const char *user_id, size_t max, sessions_each_fn fn,
+		       void *arg);
+
 /* Deletes expired sessions, at most max of them; *count gets how many. */
 int sessions_sweep(struct host_store *s, size_t max, size_t *count);
 

@@ -379,3 +379,57 @@ bool users_check_password(const struct host_user *u, const char *password)
 	}
 	return crypto_pwhash_str_verify(u->password_hash, password, strlen(password)) == 0;
 }
+
+struct password_arg {
+	const char *id;
+	const char *hash;
+};
+
+static int write_password(struct store_txn *txn, void *arg)
+{
+	struct password_arg *a = arg;
+	struct host_user u;
+	struct store_val v;
+	char *record;
+	int rc = store_get(txn, HOST_T_USERS, a->id, MM_ID_LEN, STORE_LOCK, &v);
+
+	if (rc != STORE_OK)
+		return rc;
+	rc = user_parse(&v, &u);
+	if (rc != USERS_OK)
+		return rc;
+	if (u.is_bot) {
+		sodium_memzero(u.password_hash, sizeof(u.password_hash));
+		return USERS_EINVALID;
+	}
+	snprintf(u.password_hash, sizeof(u.password_hash), "%s", a->hash);
+	u.update_at = now_ms();
+	record = user_record(&u);
+	sodium_memzero(u.password_hash, sizeof(u.password_hash));
+	if (!record)
+		return USERS_ENOMEM;
+	rc = store_put(txn, HOST_T_USERS, a->id, MM_ID_LEN, record, strlen(record), 0);
+	sodium_memzero(record, strlen(record));
+	free(record);
+	return rc;
+}
+
+int users_set_password(struct host_store *s, const char *id, const char *password)
+{
+	char hash[crypto_pwhash_STRBYTES];
+	struct password_arg a = { .id = id, .hash = hash };
+	size_t n = strlen(password);
+	int rc;
+
+	if (!mm_id_valid(id, strlen(id)))
+		return USERS_ENOTFOUND;
+	if (n < PASSWORD_MIN || n > PASSWORD_MAX)
+		return USERS_EINVALID;
+	/* Hashed before the transaction: a write callback must not block. */
+	if (crypto_pwhash_str(hash, password, n, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+			      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+		return USERS_ENOMEM;
+	rc = users_rc(store_write(s->st, write_password, &a));
+	sodium_memzero(hash, sizeof(hash));
+	return rc;
+}

@@ -84,6 +84,14 @@ int users_find_username(struct host_store *s, const char *username, struct host_
 int users_set_active(struct host_store *s, const char *id, bool active)
 	__attribute__((warn_unused_result));
 
+/* Sets a person's password (PASSWORD_MIN..PASSWORD_MAX characters, hashed
+ * with argon2id). Sessions are left as they are: end them with
+ * sessions_revoke_user. USERS_OK, USERS_ENOTFOUND, USERS_EINVALID (a bot,
+ * which has no password, or a password of the wrong length), or a write
+ * error as for users_create. */
+int users_set_password(struct host_store *s, const char *id, const char *password)
+	__attribute__((warn_unused_result));
+
 /* True when password matches u's hash. Always spends the time of one
  * verification, also for users without a password, so that timing does not
  * tell whether an account exists. */

@@ -32,6 +32,8 @@ static const struct route routes[] = {
 	{ "/api/v1/apps", "GET", api_apps_list, PEOPLE },
 	{ "/api/v1/apps/{id}", "GET", api_app_get, PEOPLE },
 	{ "/api/v1/call", "POST", api_call, PEOPLE },
+	{ "/api/v1/connections", "GET", api_connections, PEOPLE },
+	{ "/api/v1/admin/app-token", "POST", api_admin_app_token, PEOPLE },
 	{ "/api/v1/oauth2/app", "POST", api_oauth2_app, APPS_TOO },
 	{ "/api/v1/oauth2/app", "PUT", api_oauth2_app, APPS_TOO },
 	{ "/api/v1/oauth2/user", "POST", api_oauth2_user, APPS_TOO },

@@ -30,6 +30,8 @@ void api_uninstall_app(struct apps_call *c);
 void api_apps_list(struct apps_call *c);
 void api_app_get(struct apps_call *c);
 void api_call(struct apps_call *c);
+void api_connections(struct apps_call *c);     /* api_connections.c */
+void api_admin_app_token(struct apps_call *c); /* api_app_token.c */
 /* oauth2_store.c */
 void api_oauth2_app(struct apps_call *c);
 void api_oauth2_user(struct apps_call *c);

@@ -47,6 +47,8 @@ need_cmd node nodejs
 need_cmd npm npm
 # npm fetches @mattermost/client over HTTPS; the system CA bundle.
 need_pkg ca-certificates
+# The browser test drives Debian's Chromium (playwright-core downloads none).
+need_cmd chromium chromium
 
 [ -z "$missing" ] && exit 0
 

@@ -33,8 +33,11 @@ int tiny_serve(const char *name, unsigned port, MHD_AccessHandlerCallback handle
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
 			     NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &addr,
 			     MHD_OPTION_NOTIFY_COMPLETED, done, NULL, MHD_OPTION_END);
-	if (!d)
+	if (!d) {
+		fprintf(stderr, "%s: cannot listen on 127.0.0.1:%u (is the port in use?)\n", name,
+			port);
 		return 1;
+	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	fprintf(stderr, "%s listening on 127.0.0.1:%u\n", name, (unsigned)info->port);
 	fflush(stderr);

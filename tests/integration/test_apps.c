@@ -422,7 +422,7 @@ static void call_gets_expanded_context_and_real_tokens(void **state)
 		    "{\"acting_user\":\"summary\",\"acting_user_access_token\":\"all\"}");
 	assert_string_equal(json_string_value(json_object_get(resp, "type")), "ok");
 	assert_string_equal(ctx_str(resp, "app_id"), "test-app");
-	assert_non_null(strstr(ctx_str(resp, "mattermost_site_url"), "http://localhost:"));
+	assert_non_null(strstr(ctx_str(resp, "mattermost_site_url"), "http://127.0.0.1:"));
 	assert_string_equal(ctx_str(resp, "app_path"), P "/apps/test-app");
 	assert_string_equal(ctx_str(resp, "location"), "/command");
 	assert_string_equal(ctx_str(resp, "channel_id"), "c1");

@@ -93,12 +93,12 @@ static void a_full_disk_is_507_and_changes_nothing(void **state)
 		struct ts_browser b;
 		struct ts_resp r;
 		assert_int_equal(ts_browser_init(&b), 0);
-		snprintf(url, sizeof(url), "http://localhost:%d", world.host.port);
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d", world.host.port);
 		assert_int_equal(ts_browser_login(&b, url, "user", "user-password", NULL, &r), 0);
 		assert_int_equal(r.status, 200);
 		ts_resp_free(&r);
 		snprintf(url, sizeof(url),
-			 "http://localhost:%d" P "/apps/full-app/oauth2/remote/connect",
+			 "http://127.0.0.1:%d" P "/apps/full-app/oauth2/remote/connect",
 			 world.host.port);
 		assert_int_equal(ts_browser_go(&b, url, NULL, &r), 0);
 		if (r.status != 507 || !strstr(r.body, "could not start the connection"))

@@ -113,7 +113,7 @@ static int setup(void **state)
 	    ts_host_start(&host, plugins, NULL) != 0)
 		return -1;
 	/* The site URL the host derived, as the plugin puts it in each call. */
-	snprintf(site, sizeof(site), "http://localhost:%d", host.port);
+	snprintf(site, sizeof(site), "http://127.0.0.1:%d", host.port);
 	snprintf(secret_path, sizeof(secret_path), "%s/app-secret", secret_dir);
 	snprintf(data_dir, sizeof(data_dir), "%s/data", host.dir);
 	if (ts_proc_start(&hello, hello_argv, "hello-oauth2 listening on") != 0 ||

@@ -126,7 +126,10 @@ static void unknown_routes_are_404_with_stable_ids(void **state)
 	struct ts_resp r;
 
 	(void)state;
-	r = get("/nope");
+	r = get("/api/v4/nope");
+	assert_error_id(&r, 404, "api.context.404.app_error");
+	ts_resp_free(&r);
+	r = get("/api/nope");
 	assert_error_id(&r, 404, "api.context.404.app_error");
 	ts_resp_free(&r);
 	r = get("/plugins/no.such.plugin/api/v1/ping");

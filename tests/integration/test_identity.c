@@ -497,8 +497,9 @@ static void plugins_admin_api(void **state)
 
 static void plugin_cli_applies_while_serving(void **state)
 {
-	const char *off[] = { "plugin", "disable", "fixture.good", NULL };
-	const char *on[] = { "plugin", "enable", "fixture.good", NULL };
+	/* The plugin must exist in the plugin folder the command looks at. */
+	const char *off[] = { "plugin", "disable", "fixture.good", "--plugin-dir", plugins, NULL };
+	const char *on[] = { "plugin", "enable", "fixture.good", "--plugin-dir", plugins, NULL };
 	const char *list[] = { "plugin", "list", "--plugin-dir", plugins, NULL };
 	struct ts_resp r;
 	char *out = NULL;

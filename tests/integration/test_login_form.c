@@ -22,7 +22,7 @@
 
 static struct ts_host host;
 static char plugins[256];
-static char site[64]; /* the host's site URL: http://localhost:PORT */
+static char site[64]; /* the host's site URL: http://127.0.0.1:PORT */
 
 static int setup(void **state)
 {
@@ -32,7 +32,7 @@ static int setup(void **state)
 	if (ts_tempdir("form-plugins", plugins, sizeof(plugins)) != 0 ||
 	    ts_host_start(&host, plugins, NULL) != 0)
 		return -1;
-	snprintf(site, sizeof(site), "http://localhost:%d", host.port);
+	snprintf(site, sizeof(site), "http://127.0.0.1:%d", host.port);
 	snprintf(data_dir, sizeof(data_dir), "%s/data", host.dir);
 	return ts_create_user(data_dir, "alice", ALICE_PW, 0, id) == 0 ? 0 : -1;
 }
@@ -89,11 +89,12 @@ static void get_form(char *token, size_t token_cap, char *cookie, size_t cookie_
 }
 
 /* POSTs alice's right credentials with csrf_token token (NULL: none), the
- * cookie (NULL: none) and one more header (NULL: none). */
-static struct ts_resp post_form(const char *token, const char *cookie, const char *extra)
+ * cookie (NULL: none) and up to two more headers (NULL: none). */
+static struct ts_resp post_form2(const char *token, const char *cookie, const char *extra,
+				 const char *extra2)
 {
 	char body[512], ch[256];
-	const char *hdrs[4] = { FORM_CT };
+	const char *hdrs[5] = { FORM_CT };
 	size_t n = 1;
 
 	snprintf(body, sizeof(body), "login_id=alice&password=%s&redirect_to=%%2F%s%s", ALICE_PW,
@@ -104,7 +105,14 @@ static struct ts_resp post_form(const char *token, const char *cookie, const cha
 	}
 	if (extra)
 		hdrs[n++] = extra;
+	if (extra2)
+		hdrs[n++] = extra2;
 	return req("POST", "/login", hdrs, body);
+}
+
+static struct ts_resp post_form(const char *token, const char *cookie, const char *extra)
+{
+	return post_form2(token, cookie, extra, NULL);
 }
 
 /* r refused the login: status, no session cookie, a page saying why with a
@@ -209,6 +217,27 @@ static void a_post_from_another_sites_page_is_refused(void **state)
 	ts_resp_free(&r);
 }
 
+/* Every page of the host has Referrer-Policy: no-referrer, so a browser
+ * posting the login form sends "Origin: null" (Chromium does), with
+ * Sec-Fetch-Site telling where the form came from. */
+static void a_post_from_this_sites_no_referrer_page_is_accepted(void **state)
+{
+	char token[128], cookie[128];
+	struct ts_resp r;
+
+	(void)state;
+	get_form(token, sizeof(token), cookie, sizeof(cookie));
+	r = post_form2(token, cookie, "Origin: null", "Sec-Fetch-Site: same-origin");
+	assert_int_equal(r.status, 200);
+	ts_resp_free(&r);
+	r = post_form2(token, cookie, "Origin: null", "Sec-Fetch-Site: cross-site");
+	expect_refused(&r, "another site");
+	ts_resp_free(&r);
+	r = post_form2(token, cookie, "Origin: null", "Sec-Fetch-Site: same-site");
+	expect_refused(&r, "another site");
+	ts_resp_free(&r);
+}
+
 static void the_api_login_refuses_another_sites_page(void **state)
 {
 	/* A text/plain form can post a body that parses as JSON. */
@@ -270,7 +299,7 @@ static void a_logged_in_person_moves_on_by_a_page_not_a_redirect(void **state)
 	/* The browser is logged in. */
 	snprintf(to, sizeof(to), "%s/", site);
 	assert_int_equal(ts_browser_go(&b, to, NULL, &r), 0);
-	assert_non_null(strstr(r.body, "signed in as <strong>alice</strong>"));
+	assert_non_null(strstr(r.body, "You are <strong>alice</strong>"));
 	ts_resp_free(&r);
 	ts_browser_free(&b);
 }
@@ -281,6 +310,7 @@ int main(void)
 		cmocka_unit_test(the_form_carries_a_token_bound_to_a_cookie),
 		cmocka_unit_test(a_post_without_the_pages_token_is_refused),
 		cmocka_unit_test(a_post_from_another_sites_page_is_refused),
+		cmocka_unit_test(a_post_from_this_sites_no_referrer_page_is_accepted),
 		cmocka_unit_test(the_api_login_refuses_another_sites_page),
 		cmocka_unit_test(a_logged_in_person_moves_on_by_a_page_not_a_redirect),
 	};

@@ -89,7 +89,7 @@ static int setup(void **state)
 	    ts_world_user(&world, "bob", 0, bob_tok, bob_id) != 0)
 		return -1;
 	/* The site URL the host derived: the browser uses it, as a person would. */
-	snprintf(site, sizeof(site), "http://localhost:%d", host.port);
+	snprintf(site, sizeof(site), "http://127.0.0.1:%d", host.port);
 	install("flow-app", ALL);
 	register_client("flow-app", provider.base_url);
 	install("flow-app2", ALL);
@@ -581,7 +581,7 @@ static void expired_state_is_403(void **state)
 				       0600),
 			 0);
 	assert_int_equal(ts_host_restart(&host, plugins, extra), 0);
-	snprintf(site, sizeof(site), "http://localhost:%d", host.port);
+	snprintf(site, sizeof(site), "http://127.0.0.1:%d", host.port);
 	assert_int_equal(ts_browser_init(&b), 0);
 	assert_int_equal(ts_browser_login(&b, site, "alice", "alice-password", NULL, &r), 0);
 	assert_int_equal(r.status, 200);

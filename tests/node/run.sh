@@ -14,15 +14,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 mkdir -p "$work"
 cp "$here/package.json" "$here/package-lock.json" "$here/client4.test.mjs" "$work/"
+"$here/npm_ci.sh" "$work"
 cd "$work"
-# npm trusts only its own CA list; a machine whose egress goes through a
-# proxy with a locally installed CA has it in the system bundle instead.
-if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
-	export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
-fi
-if [ ! -d node_modules/@mattermost/client ] || [ package-lock.json -nt node_modules ]; then
-	npm ci --no-audit --no-fund --loglevel=error
-fi
 
 tmp=$(mktemp -d)
 pid=
