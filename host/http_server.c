@@ -19,6 +19,8 @@
 #include "host_request.h"
 #include "log.h"
 #include "mm_id.h"
+#include "plugin_registry.h"
+#include "request_id.h"
 #include "request_map.h"
 #include "response.h"
 #include "banned.h"
@@ -32,6 +34,28 @@ struct header_vec {
 };
 
 struct conn;
+
+/* Where a request's answer is being made. */
+enum req_stage {
+	STAGE_NEW = 0, /* not served yet: the next call of the access handler serves it */
+	STAGE_WORKER,  /* deferred: the connection is suspended, a worker serves it */
+	STAGE_HELD,    /* a plugin holds the response (MMPLUGIN_ASYNC), connection suspended */
+	STAGE_SENT,    /* the answer is queued */
+};
+
+/*
+ * Handing a suspended request's answer back (a worker's, or a plugin's
+ * response_finish from any thread) without losing a wake-up: the thread
+ * that serves sets HOLD_ARMED; when it is done it either finds HOLD_FINISHED
+ * (the answer came first: it resumes the connection itself) or moves
+ * HOLD_ARMED to HOLD_WAITING, after which whoever finishes (exchange to
+ * HOLD_FINISHED, finding HOLD_WAITING) resumes it. Exactly one resume.
+ */
+enum req_hold {
+	HOLD_ARMED = 0,
+	HOLD_WAITING = 1,
+	HOLD_FINISHED = 2,
+};
 
 /* State of one request, from its request line to its completion. A
  * connection carries one request at a time; its state lives in the
@@ -55,15 +79,15 @@ struct req_ctx {
 	size_t discarded;
 	int status; /* what was sent; 0 when nothing was */
 	size_t sent_len;
-	/* Handing the request to a worker (see work_pool.h). */
+	enum req_stage stage;
 	struct http_server *srv;
 	struct MHD_Connection *con;
-	const char *url;           /* libmicrohttpd's, valid until completion */
-	struct header_vec headers; /* views into libmicrohttpd's memory */
+	const char *url;                       /* libmicrohttpd's, valid until completion */
+	struct req_ctx *held_prev, *held_next; /* srv->held list, under held_lock */
+	struct header_vec headers;             /* views into libmicrohttpd's memory */
 	struct mmplugin_response resp;
-	bool queued;
-	atomic_bool done;
-	bool admitted; /* arrived before the drain began: counted in in_flight */
+	atomic_int hold; /* enum req_hold */
+	bool admitted;   /* arrived before the drain began: counted in in_flight */
 };
 
 /* State of one connection, from accept to close (libmicrohttpd's connection
@@ -89,6 +113,7 @@ static double elapsed_ms(const struct timespec *t0)
 
 static void remote_address(struct MHD_Connection *con, char *out, size_t cap);
 static void request_end(struct conn *c, const char *aborted);
+static void held_remove(struct req_ctx *ctx);
 
 static struct conn *conn_of(struct MHD_Connection *con)
 {
@@ -151,10 +176,10 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
 	r->target = c->target_buf;
 	r->target_len = len;
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
-	mm_id_new(r->request_id);
+	request_id_new(r->request_id);
 	r->headers.len = 0;
 	response_init(&r->resp);
-	atomic_store(&r->done, false);
+	atomic_store(&r->hold, HOLD_ARMED);
 	r->admitted = !atomic_load(&srv->draining);
 	/* Until the handler runs (it may never: headers too large), the log
 	 * shows the raw path without its query. */
@@ -207,6 +232,8 @@ static void request_end(struct conn *c, const char *aborted)
 
 	if (!r->open)
 		return;
+	if (r->stage == STAGE_HELD)
+		held_remove(r); /* cannot happen: a suspended connection is never closed */
 	if (r->status)
 		snprintf(status, sizeof(status), "%d", r->status);
 	else
@@ -214,10 +241,10 @@ static void request_end(struct conn *c, const char *aborted)
 	snprintf(bytes, sizeof(bytes), "%zu", r->sent_len);
 	snprintf(ms, sizeof(ms), "%.2f", elapsed_ms(&r->t0));
 	/* The query is never logged: it may hold an access_token. */
-	log_kv(LOG_INFO, "http", "method", r->method[0] ? r->method : "-", "path",
-	       r->log_path[0] ? r->log_path : "-", "status", status, "bytes", bytes, "ms", ms,
-	       "remote", c->remote, "request_id", r->request_id, aborted ? "aborted" : NULL,
-	       cut ? cut : aborted, NULL);
+	log_buffered(LOG_INFO, "http", "method", r->method[0] ? r->method : "-", "path",
+		     r->log_path[0] ? r->log_path : "-", "status", status, "bytes", bytes, "ms", ms,
+		     "remote", c->remote, "request_id", r->request_id, aborted ? "aborted" : NULL,
+		     cut ? cut : aborted, NULL);
 	sodium_memzero(c->target_buf, c->target_cap);
 	wipe_free(r->body, r->body_cap);
 	r->body = NULL;
@@ -370,52 +397,160 @@ static void remote_address(struct MHD_Connection *con, char *out, size_t cap)
 			  out, (socklen_t)cap);
 }
 
+static void held_add(struct req_ctx *ctx)
+{
+	struct http_server *srv = ctx->srv;
+
+	pthread_mutex_lock(&srv->held_lock);
+	ctx->held_prev = NULL;
+	ctx->held_next = srv->held;
+	if (srv->held)
+		srv->held->held_prev = ctx;
+	srv->held = ctx;
+	pthread_mutex_unlock(&srv->held_lock);
+}
+
+static void held_remove(struct req_ctx *ctx)
+{
+	struct http_server *srv = ctx->srv;
+
+	pthread_mutex_lock(&srv->held_lock);
+	if (ctx->held_prev)
+		ctx->held_prev->held_next = ctx->held_next;
+	else if (srv->held == ctx)
+		srv->held = ctx->held_next;
+	if (ctx->held_next)
+		ctx->held_next->held_prev = ctx->held_prev;
+	ctx->held_prev = ctx->held_next = NULL;
+	pthread_mutex_unlock(&srv->held_lock);
+}
+
+/* The request as the route table sees it: views into ctx. */
+static void request_view(struct req_ctx *ctx, bool on_worker, struct host_request *r)
+{
+	memset(r, 0, offsetof(struct host_request, route));
+	r->host = ctx->srv->host;
+	r->on_worker = on_worker;
+	r->method = ctx->method;
+	r->path = ctx->url;
+	r->body = ctx->body;
+	r->body_len = ctx->body_len;
+	r->request_id = ctx->request_id;
+	r->remote = ctx->conn->remote;
+	r->headers = ctx->headers.items;
+	r->headers_len = ctx->headers.len;
+	r->resp = &ctx->resp;
+	r->auth = AUTH_ANONYMOUS;
+	r->rc = ROUTE_DONE;
+	request_split_query(ctx->target, ctx->target_len, &r->query, &r->query_len);
+}
+
+/* The request's token, the session's CSRF token and the user stay in memory
+ * no longer than the request. */
+static void request_view_wipe(struct host_request *r)
+{
+	sodium_memzero(&r->token, sizeof(r->token));
+	if (r->auth != AUTH_ANONYMOUS) {
+		sodium_memzero(&r->session, sizeof(r->session));
+		sodium_memzero(&r->user, sizeof(r->user));
+	}
+}
+
+/* After serving ended with ROUTE_ASYNC on a suspended connection: the
+ * answer may already be there (then wake the connection now), else
+ * whoever finishes wakes it (see enum req_hold). ctx may be reused as soon
+ * as the CAS succeeds. */
+static void hold_suspended(struct req_ctx *ctx, struct MHD_Connection *con)
+{
+	int expected = HOLD_ARMED;
+
+	if (!atomic_compare_exchange_strong(&ctx->hold, &expected, HOLD_WAITING))
+		MHD_resume_connection(con);
+}
+
 /* Runs on a worker: the route's handler, then wakes the connection. */
 static void run_request(void *arg)
 {
 	struct req_ctx *ctx = arg;
 	struct MHD_Connection *con = ctx->con;
-	struct host_request r = {
-		.host = ctx->srv->host,
-		.method = ctx->method,
-		.path = ctx->url,
-		.body = ctx->body,
-		.body_len = ctx->body_len,
-		.request_id = ctx->request_id,
-		.remote = ctx->conn->remote,
-		.headers = ctx->headers.items,
-		.headers_len = ctx->headers.len,
-		.resp = &ctx->resp,
-	};
+	struct host_request r;
+	enum route_rc rc;
 
-	request_split_query(ctx->target, ctx->target_len, &r.query, &r.query_len);
-	routes_serve(&r);
-	/* The request's token, the session's CSRF token and the user stay in
-	 * memory no longer than the request. */
-	sodium_memzero(&r, sizeof(r));
-	atomic_store(&ctx->done, true);
+	request_view(ctx, true, &r);
+	rc = routes_serve(&r);
+	request_view_wipe(&r);
+	if (rc == ROUTE_ASYNC) {
+		ctx->stage = STAGE_HELD;
+		held_add(ctx);
+		hold_suspended(ctx, con);
+		return;
+	}
+	/* ROUTE_DONE (a deferral from a worker is answered 500 by the route
+	 * table). */
+	atomic_store(&ctx->hold, HOLD_FINISHED);
 	MHD_resume_connection(con);
 }
 
-/* Suspends the connection and queues its handler on a worker. */
-static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *con,
-				struct req_ctx *ctx, const char *url)
+void http_response_finish(struct mmplugin_response *resp)
 {
-	/* Collected here, on the connection's own thread; the views stay valid
-	 * until the request completes. */
-	ctx->headers.len = 0;
-	MHD_get_connection_values_n(con, MHD_HEADER_KIND, collect_header, &ctx->headers);
-	ctx->url = url;
-	ctx->queued = true;
+	struct req_ctx *ctx =
+		(struct req_ctx *)(void *)((char *)resp - offsetof(struct req_ctx, resp));
+	struct MHD_Connection *con = ctx->con;
+	int prev = atomic_exchange(&ctx->hold, HOLD_FINISHED);
+
+	if (prev == HOLD_WAITING)
+		MHD_resume_connection(con);
+	else if (prev != HOLD_ARMED)
+		log_kv(LOG_ERROR, "response_finish called twice for one response", NULL);
+}
+
+/* Suspends the connection and queues its handler on a worker. */
+static enum MHD_Result defer(struct http_server *srv, struct MHD_Connection *con,
+			     struct req_ctx *ctx)
+{
+	ctx->stage = STAGE_WORKER;
+	atomic_store(&ctx->hold, HOLD_ARMED);
 	MHD_suspend_connection(con);
 	if (work_pool_submit(&srv->workers, run_request, ctx) != 0) {
-		ctx->queued = false;
 		MHD_resume_connection(con);
+		ctx->stage = STAGE_SENT;
 		log_kv(LOG_WARN, "request queue full", "request_id", ctx->request_id, NULL);
 		return send_error(con, ctx, 503, "api.context.server_busy.app_error",
 				  "The server is busy; try again.", NULL);
 	}
 	return MHD_YES;
+}
+
+/* The request is complete: serve it here, on the I/O thread, unless the
+ * route table says it may block (then a worker does) or a plugin answers
+ * later. */
+static enum MHD_Result serve(struct http_server *srv, struct MHD_Connection *con,
+			     struct req_ctx *ctx, const char *url)
+{
+	struct host_request r;
+	enum route_rc rc;
+
+	conn_watch_phase(&ctx->conn->watch, CONN_SERVING, conn_watch_now_ms());
+	/* Collected here, on the connection's own thread; the views stay valid
+	 * until the request completes. */
+	ctx->headers.len = 0;
+	MHD_get_connection_values_n(con, MHD_HEADER_KIND, collect_header, &ctx->headers);
+	ctx->url = url;
+	atomic_store(&ctx->hold, HOLD_ARMED);
+	request_view(ctx, false, &r);
+	rc = routes_serve(&r);
+	request_view_wipe(&r);
+	if (rc == ROUTE_DEFER)
+		return defer(srv, con, ctx);
+	if (rc == ROUTE_ASYNC && atomic_load(&ctx->hold) != HOLD_FINISHED) {
+		ctx->stage = STAGE_HELD;
+		held_add(ctx);
+		MHD_suspend_connection(con);
+		hold_suspended(ctx, con);
+		return MHD_YES;
+	}
+	ctx->stage = STAGE_SENT;
+	return send_response(con, ctx, &ctx->resp);
 }
 
 static bool path_has_encoded_nul(const char *target)
@@ -518,15 +653,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	if (ctx->too_large)
 		return send_error(con, ctx, 413, "api.context.request_body_too_large.app_error",
 				  "The request body is larger than 1 MiB.", NULL);
-	if (ctx->queued) {
-		/* Woken by the worker: its answer is ready. */
-		if (!atomic_load(&ctx->done))
+	switch (ctx->stage) {
+	case STAGE_NEW: return serve(srv, con, ctx, url);
+	case STAGE_WORKER:
+	case STAGE_HELD:
+		/* Resumed: the answer is ready. */
+		if (atomic_load(&ctx->hold) != HOLD_FINISHED)
 			return MHD_YES;
-		ctx->queued = false;
+		if (ctx->stage == STAGE_HELD)
+			held_remove(ctx);
+		ctx->stage = STAGE_SENT;
 		return send_response(con, ctx, &ctx->resp);
+	case STAGE_SENT: break;
 	}
-	conn_watch_phase(&ctx->conn->watch, CONN_SERVING, conn_watch_now_ms());
-	return dispatch(srv, con, ctx, url);
+	return MHD_YES;
 }
 
 int http_server_bind(struct http_server *srv, const struct host_config *cfg, char *err,
@@ -561,6 +701,11 @@ fail:
 int http_server_start(struct http_server *srv, struct host_ctx *host)
 {
 	const struct host_config *cfg = srv->cfg;
+	/* Not MHD_USE_TURBO: it registers a connection with epoll only once
+	 * a read would block, so a connection whose head libmicrohttpd could
+	 * not buffer is never polled again and a shutdown(2) by the watcher or
+	 * at the request line goes unseen until the idle timeout. With
+	 * keep-alive it made no measurable difference (bench/mhd_hello). */
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
 			 MHD_ALLOW_SUSPEND_RESUME;
 
@@ -569,6 +714,8 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 	srv->host = host;
 	atomic_store(&srv->in_flight, 0);
 	atomic_store(&srv->draining, false);
+	pthread_mutex_init(&srv->held_lock, NULL);
+	srv->held = NULL;
 	if (conn_watch_start(&srv->watch, cfg->max_connections, (int64_t)cfg->idle_timeout_s * 1000,
 			     (int64_t)cfg->body_timeout_s * 1000) != 0) {
 		log_kv(LOG_ERROR, "cannot start the connection watcher", NULL);
@@ -600,11 +747,39 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 	return 0;
 }
 
-void http_server_shutdown(struct http_server *srv)
+/* Waits at most ms for every admitted request to end; true when they did. */
+static bool wait_drained(struct http_server *srv, int ms)
 {
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
-	int waited = 0;
 
+	for (int waited = 0; atomic_load(&srv->in_flight) > 0 && waited < ms; waited += 10)
+		nanosleep(&pause, NULL);
+	return atomic_load(&srv->in_flight) == 0;
+}
+
+/* After the plugins were deactivated, no one will finish what is still
+ * held: answer it here. */
+static void answer_held(struct http_server *srv)
+{
+	pthread_mutex_lock(&srv->held_lock);
+	for (struct req_ctx *ctx = srv->held; ctx; ctx = ctx->held_next) {
+		if (atomic_load(&ctx->hold) != HOLD_WAITING)
+			continue;
+		log_kv(LOG_WARN, "a plugin left a response unfinished; answering 503", "request_id",
+		       ctx->request_id, NULL);
+		response_free(&ctx->resp);
+		response_init(&ctx->resp);
+		(void)response_error(&ctx->resp, 503, "api.context.shutting_down.app_error",
+				     "The server is shutting down; try again shortly.",
+				     ctx->request_id);
+		atomic_store(&ctx->hold, HOLD_FINISHED);
+		MHD_resume_connection(ctx->con);
+	}
+	pthread_mutex_unlock(&srv->held_lock);
+}
+
+void http_server_shutdown(struct http_server *srv)
+{
 	if (!srv->daemon)
 		return;
 	/* Stop admitting requests: those that arrive from now on are answered
@@ -612,14 +787,15 @@ void http_server_shutdown(struct http_server *srv)
 	 * libmicrohttpd 0.9.75 it races its own pool threads over the listening
 	 * socket's epoll registration and can abort the process. */
 	atomic_store(&srv->draining, true);
-	while (atomic_load(&srv->in_flight) > 0 && waited < HTTP_DRAIN_TIMEOUT_MS) {
-		nanosleep(&pause, NULL);
-		waited += 10;
-	}
-	if (atomic_load(&srv->in_flight) > 0)
+	if (!wait_drained(srv, HTTP_DRAIN_TIMEOUT_MS))
 		log_kv(LOG_WARN, "drain timed out; closing the remaining connections", NULL);
-	/* Workers finish what they hold before the daemon goes: a suspended
-	 * connection must be resumed before libmicrohttpd stops. A request that
+	/* A plugin finishes the responses it still holds (calls to Apps past
+	 * the drain) in deactivate; what a plugin left is answered here: a
+	 * suspended connection must be resumed before libmicrohttpd stops. */
+	plugin_registry_deactivate_all(srv->host->plugins);
+	answer_held(srv);
+	(void)wait_drained(srv, 2000);
+	/* Workers finish what they hold before the daemon goes. A request that
 	 * arrives after this is answered 503; the pool is freed only once the
 	 * daemon, which submits to it, is gone. The daemon closes the listening
 	 * socket it was given. */
@@ -627,6 +803,8 @@ void http_server_shutdown(struct http_server *srv)
 	MHD_stop_daemon(srv->daemon);
 	work_pool_destroy(&srv->workers);
 	conn_watch_stop(&srv->watch);
+	pthread_mutex_destroy(&srv->held_lock);
+	log_flush();
 	srv->daemon = NULL;
 	srv->listen_fd = -1;
 }

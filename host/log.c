@@ -1,11 +1,15 @@
 #include "log.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "banned.h"
 
@@ -81,31 +85,32 @@ static size_t append_text_value(char *line, size_t pos, size_t cap, const char *
 	return pos;
 }
 
-static void write_text(enum log_level level, const char *msg, va_list ap)
+/* Formats one text line (with its newline) into line[0..cap); returns its
+ * length. */
+static size_t format_text(char *line, size_t cap, enum log_level level, const char *msg, va_list ap)
 {
-	char line[LOG_LINE_MAX];
 	char ts[64];
 	const char *k;
 	size_t pos;
 	int n;
 
 	format_time(ts, sizeof(ts));
-	n = snprintf(line, sizeof(line), "%s %-5s ", ts, level_names[level]);
+	n = snprintf(line, cap - 2, "%s %-5s ", ts, level_names[level]);
 	pos = n > 0 ? (size_t)n : 0;
-	pos = append_text_value(line, pos, sizeof(line) - 2, msg, 0);
+	pos = append_text_value(line, pos, cap - 2, msg, 0);
 	while ((k = va_arg(ap, const char *)) != NULL) {
 		const char *v = va_arg(ap, const char *);
-		if (pos + 2 >= sizeof(line) - 2)
+		if (pos + 2 >= cap - 2)
 			continue;
-		n = snprintf(line + pos, sizeof(line) - 2 - pos, " %s=", k);
-		if (n < 0 || (size_t)n >= sizeof(line) - 2 - pos)
+		n = snprintf(line + pos, cap - 2 - pos, " %s=", k);
+		if (n < 0 || (size_t)n >= cap - 2 - pos)
 			continue;
 		pos += (size_t)n;
-		pos = append_text_value(line, pos, sizeof(line) - 2, v ? v : "", 1);
+		pos = append_text_value(line, pos, cap - 2, v ? v : "", 1);
 	}
 	line[pos++] = '\n';
 	line[pos] = '\0';
-	fputs(line, stderr);
+	return pos;
 }
 
 /* Invalid UTF-8 is replaced by a marker rather than dropping the line. */
@@ -116,15 +121,18 @@ static json_t *json_string_or_marker(const char *s)
 	return j ? j : json_string("(invalid utf-8)");
 }
 
-static void write_json(enum log_level level, const char *msg, va_list ap)
+/* Formats one JSON line (with its newline) into line[0..cap); returns its
+ * length, 0 when it could not be made. */
+static size_t format_json(char *line, size_t cap, enum log_level level, const char *msg, va_list ap)
 {
 	char ts[64];
 	const char *k;
 	json_t *obj = json_object();
 	char *out;
+	size_t n;
 
 	if (!obj)
-		return;
+		return 0;
 	format_time(ts, sizeof(ts));
 	json_object_set_new(obj, "timestamp", json_string(ts));
 	json_object_set_new(obj, "level", json_string(level_names[level]));
@@ -136,24 +144,200 @@ static void write_json(enum log_level level, const char *msg, va_list ap)
 	out = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 	json_decref(obj);
 	if (!out)
-		return;
-	fprintf(stderr, "%s\n", out);
+		return 0;
+	n = strlen(out);
+	if (n + 2 > cap) {
+		/* Never cut (that would not be JSON): say what was lost. */
+		free(out);
+		obj = json_pack("{s:s, s:s, s:s}", "timestamp", ts, "level", level_names[level],
+				"msg", "(log line too long)");
+		out = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(obj);
+		if (!out)
+			return 0;
+		n = strlen(out);
+	}
+	memcpy(line, out, n);
+	line[n] = '\n';
+	line[n + 1] = '\0';
 	free(out);
+	return n + 1;
+}
+
+static size_t format_line(char *line, size_t cap, enum log_level level, const char *msg, va_list ap)
+{
+	return log_fmt == LOG_FORMAT_JSON ? format_json(line, cap, level, msg, ap)
+					  : format_text(line, cap, level, msg, ap);
+}
+
+/* Writes bytes to stderr whole, holding stdio's lock so that lines written
+ * by log_kv and by buffer flushes never mix. stderr is unbuffered. */
+static void write_out(const char *p, size_t len)
+{
+	flockfile(stderr);
+	while (len) {
+		ssize_t n = write(STDERR_FILENO, p, len);
+		if (n <= 0)
+			break; /* stderr closed or full: the line is lost, the server goes on */
+		p += n;
+		len -= (size_t)n;
+	}
+	funlockfile(stderr);
 }
 
 void log_kv(enum log_level level, const char *msg, ...)
 {
+	char line[LOG_LINE_MAX];
 	va_list ap;
+	size_t n;
 
 	if (level < log_min || level > LOG_ERROR)
 		return;
 	va_start(ap, msg);
-	flockfile(stderr);
-	if (log_fmt == LOG_FORMAT_JSON)
-		write_json(level, msg, ap);
-	else
-		write_text(level, msg, ap);
-	fflush(stderr);
-	funlockfile(stderr);
+	n = format_line(line, sizeof(line), level, msg, ap);
 	va_end(ap);
+	if (n)
+		write_out(line, n);
+}
+
+/*
+ * Buffered lines (the access log). Each thread that logs gets a buffer,
+ * registered once in a list; a line is formatted straight into it under the
+ * buffer's own lock (uncontended: only the flusher ever takes it too). A
+ * buffer is written out with one write(2) when the next line might not
+ * fit, and by the flusher every LOG_FLUSH_MS; log_flush writes them all.
+ */
+#define LOG_BUF_SIZE (64 * 1024)
+#define LOG_FLUSH_MS 100
+
+struct line_buf {
+	pthread_mutex_t lock;
+	struct line_buf *next; /* the list of every buffer, under bufs_lock */
+	size_t len;
+	char data[LOG_BUF_SIZE];
+};
+
+static pthread_mutex_t bufs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct line_buf *bufs;
+static _Thread_local struct line_buf *my_buf;
+
+static struct {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_bool running;
+	bool stop;
+} flusher = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+static struct line_buf *thread_buf(void)
+{
+	struct line_buf *b = my_buf;
+
+	if (b)
+		return b;
+	b = malloc(sizeof(*b));
+	if (!b)
+		return NULL;
+	pthread_mutex_init(&b->lock, NULL);
+	b->len = 0;
+	pthread_mutex_lock(&bufs_lock);
+	b->next = bufs;
+	bufs = b;
+	pthread_mutex_unlock(&bufs_lock);
+	my_buf = b;
+	return b;
+}
+
+/* Caller holds b->lock. */
+static void buf_flush(struct line_buf *b)
+{
+	if (b->len)
+		write_out(b->data, b->len);
+	b->len = 0;
+}
+
+void log_buffered(enum log_level level, const char *msg, ...)
+{
+	struct line_buf *b;
+	char line[LOG_LINE_MAX];
+	va_list ap;
+	size_t n;
+
+	if (level < log_min || level > LOG_ERROR)
+		return;
+	b = thread_buf();
+	va_start(ap, msg);
+	if (!b) {
+		n = format_line(line, sizeof(line), level, msg, ap);
+		if (n)
+			write_out(line, n);
+		va_end(ap);
+		return;
+	}
+	pthread_mutex_lock(&b->lock);
+	if (b->len + LOG_LINE_MAX > sizeof(b->data))
+		buf_flush(b);
+	b->len += format_line(b->data + b->len, LOG_LINE_MAX, level, msg, ap);
+	if (!atomic_load_explicit(&flusher.running, memory_order_relaxed))
+		buf_flush(b); /* nobody would write it later */
+	pthread_mutex_unlock(&b->lock);
+	va_end(ap);
+}
+
+void log_flush(void)
+{
+	pthread_mutex_lock(&bufs_lock);
+	for (struct line_buf *b = bufs; b; b = b->next) {
+		pthread_mutex_lock(&b->lock);
+		buf_flush(b);
+		pthread_mutex_unlock(&b->lock);
+	}
+	pthread_mutex_unlock(&bufs_lock);
+}
+
+static void *flusher_run(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&flusher.lock);
+	while (!flusher.stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += LOG_FLUSH_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&flusher.cond, &flusher.lock, &until);
+		pthread_mutex_unlock(&flusher.lock);
+		log_flush();
+		pthread_mutex_lock(&flusher.lock);
+	}
+	pthread_mutex_unlock(&flusher.lock);
+	return NULL;
+}
+
+int log_flusher_start(void)
+{
+	pthread_mutex_lock(&flusher.lock);
+	flusher.stop = false;
+	atomic_store(&flusher.running,
+		     pthread_create(&flusher.thread, NULL, flusher_run, NULL) == 0);
+	pthread_mutex_unlock(&flusher.lock);
+	return atomic_load(&flusher.running) ? 0 : -1;
+}
+
+void log_flusher_stop(void)
+{
+	pthread_mutex_lock(&flusher.lock);
+	if (!atomic_load(&flusher.running)) {
+		pthread_mutex_unlock(&flusher.lock);
+		log_flush();
+		return;
+	}
+	flusher.stop = true;
+	pthread_cond_signal(&flusher.cond);
+	pthread_mutex_unlock(&flusher.lock);
+	pthread_join(flusher.thread, NULL);
+	atomic_store(&flusher.running, false);
+	log_flush();
 }

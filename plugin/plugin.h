@@ -68,6 +68,11 @@ struct apps_call {
 	char request_id[32]; /* NUL-terminated copy for error bodies */
 	const char *param;   /* the {app_id} segment of the route, NUL-terminated */
 	struct caller who;
+	/* Set by the router when the route may block and the request is on an
+	 * I/O thread (serve_http returns MMPLUGIN_DEFER), and by a handler that
+	 * handed the response to the call loop (MMPLUGIN_ASYNC). */
+	bool deferred;
+	bool async;
 };
 
 /* Answers status with a JSON body and Content-Type: application/json. */
@@ -90,9 +95,9 @@ int settings_parse(const char *json, const char *data_dir, struct apps_settings 
 json_t *body_json(struct apps_call *c);
 
 /* Caller checks; each answers the error and returns false when it fails. */
-bool require_session(struct apps_call *c); /* 401 */
-bool require_admin(struct apps_call *c);   /* 401, 403 */
-bool caller_is_admin(struct apps_call *c); /* loads the user when needed */
+bool require_session(struct apps_call *c);  /* 401 */
+bool require_admin(struct apps_call *c);    /* 401, 403 */
+bool caller_is_admin(struct apps_call *c);  /* loads the user when needed */
 bool caller_load_user(struct apps_call *c); /* false when the user cannot be read */
 
 #endif

@@ -8,35 +8,51 @@
 
 #define PARAM_MAX 64
 
+/* Where a route's handler may run. */
+enum route_thread {
+	/* Reads memory or LMDB only: on the host's HTTP I/O thread. */
+	RUN_INLINE = 0,
+	/* Waits for a disk commit (group commit, App records, states), mints
+	 * tokens (the host's store) or calls an App: deferred to a worker. */
+	RUN_WORKER = 1,
+};
+
 struct route {
 	const char *pattern;
 	const char *method;
 	route_handler handler;
+	enum route_thread thread;
 };
 
 /* GET routes also answer HEAD (the host sends no body for HEAD). */
 static const struct route routes[] = {
-	{ "/api/v1/ping", "GET", api_ping },
-	{ "/api/v1/update-app-listing", "POST", api_update_app_listing },
-	{ "/api/v1/install-app", "POST", api_install_app },
-	{ "/api/v1/enable-app", "POST", api_enable_app },
-	{ "/api/v1/disable-app", "POST", api_disable_app },
-	{ "/api/v1/uninstall-app", "POST", api_uninstall_app },
-	{ "/api/v1/apps", "GET", api_apps_list },
-	{ "/api/v1/apps/{id}", "GET", api_app_get },
-	{ "/api/v1/call", "POST", api_call },
-	{ "/api/v1/oauth2/app", "POST", api_oauth2_app },
-	{ "/api/v1/oauth2/app", "PUT", api_oauth2_app },
-	{ "/api/v1/oauth2/user", "POST", api_oauth2_user },
-	{ "/api/v1/oauth2/user", "PUT", api_oauth2_user },
-	{ "/api/v1/oauth2/user", "GET", api_oauth2_user },
-	{ "/api/v1/oauth2/user", "DELETE", api_oauth2_user },
-	{ "/apps/{id}/oauth2/remote/connect", "GET", api_flow_connect },
-	{ "/apps/{id}/oauth2/remote/complete", "GET", api_flow_complete },
+	{ "/api/v1/ping", "GET", api_ping, RUN_INLINE },
+	{ "/api/v1/update-app-listing", "POST", api_update_app_listing, RUN_WORKER },
+	{ "/api/v1/install-app", "POST", api_install_app, RUN_WORKER },
+	{ "/api/v1/enable-app", "POST", api_enable_app, RUN_WORKER },
+	{ "/api/v1/disable-app", "POST", api_disable_app, RUN_WORKER },
+	{ "/api/v1/uninstall-app", "POST", api_uninstall_app, RUN_WORKER },
+	{ "/api/v1/apps", "GET", api_apps_list, RUN_INLINE },
+	{ "/api/v1/apps/{id}", "GET", api_app_get, RUN_INLINE },
+	{ "/api/v1/call", "POST", api_call, RUN_WORKER },
+	{ "/api/v1/oauth2/app", "POST", api_oauth2_app, RUN_WORKER },
+	{ "/api/v1/oauth2/app", "PUT", api_oauth2_app, RUN_WORKER },
+	{ "/api/v1/oauth2/user", "POST", api_oauth2_user, RUN_WORKER },
+	{ "/api/v1/oauth2/user", "PUT", api_oauth2_user, RUN_WORKER },
+	{ "/api/v1/oauth2/user", "GET", api_oauth2_user, RUN_INLINE },
+	{ "/api/v1/oauth2/user", "DELETE", api_oauth2_user, RUN_WORKER },
+	{ "/apps/{id}/oauth2/remote/connect", "GET", api_flow_connect, RUN_WORKER },
+	{ "/apps/{id}/oauth2/remote/complete", "GET", api_flow_complete, RUN_WORKER },
 };
 
 #define ROUTES_LEN (sizeof(routes) / sizeof(routes[0]))
 #define ALLOW_MAX 128
+
+/* Hosts before ABI 1.3 call serve_http on workers only. */
+static bool request_on_worker(const struct mmplugin_request *req)
+{
+	return !MMPLUGIN_HAS(req, struct mmplugin_request, on_worker) || req->on_worker;
+}
 
 static int str_is(struct mmplugin_str s, const char *lit)
 {
@@ -82,6 +98,10 @@ void router_dispatch(struct apps_call *c)
 		path_known = 1;
 		if (str_is(req->method, r->method) ||
 		    (strcmp(r->method, "GET") == 0 && str_is(req->method, "HEAD"))) {
+			if (r->thread == RUN_WORKER && !request_on_worker(req)) {
+				c->deferred = true; /* before touching the response */
+				return;
+			}
 			c->param = param;
 			caller_init(c);
 			r->handler(c);
