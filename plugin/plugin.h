@@ -28,7 +28,7 @@
 /* Settings (the host config's plugins."com.mattermost.apps".settings). */
 struct apps_settings {
 	long call_timeout_ms;           /* "call_timeout_s", default 30 */
-	unsigned max_calls;             /* "max_concurrent_calls", default 8 */
+	unsigned max_calls;             /* "max_concurrent_calls", default 1024, at most 65536 */
 	long state_ttl_ms;              /* "oauth2_state_ttl_s", default 600 */
 	char master_key_file[PATH_MAX]; /* "master_key_file", default <data dir>/master.key */
 };
