@@ -103,12 +103,41 @@ struct conn {
 	struct req_ctx req;
 };
 
-static double elapsed_ms(const struct timespec *t0)
+static uint64_t elapsed_us(const struct timespec *t0)
 {
 	struct timespec now;
+	int64_t us;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
+	us = (int64_t)(now.tv_sec - t0->tv_sec) * 1000000 + (now.tv_nsec - t0->tv_nsec) / 1000;
+	return us > 0 ? (uint64_t)us : 0;
+}
+
+/* v in decimal at out[0..cap) with a NUL (the access line is made for every
+ * request: no printf). Returns the length. */
+static size_t put_u64(char *out, size_t cap, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0, len;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n < sizeof(tmp));
+	len = n < cap ? n : cap - 1;
+	for (size_t i = 0; i < len; i++)
+		out[i] = tmp[n - 1 - i];
+	out[len] = '\0';
+	return len;
+}
+
+/* Copies at most cap - 1 bytes of s[0..n) and a NUL. */
+static void copy_cut(char *out, size_t cap, const char *s, size_t n)
+{
+	if (n > cap - 1)
+		n = cap - 1;
+	memcpy(out, s, n);
+	out[n] = '\0';
 }
 
 static void remote_address(struct MHD_Connection *con, char *out, size_t cap);
@@ -183,7 +212,7 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
 	r->admitted = !atomic_load(&srv->draining);
 	/* Until the handler runs (it may never: headers too large), the log
 	 * shows the raw path without its query. */
-	snprintf(r->log_path, sizeof(r->log_path), "%.*s", (int)strcspn(uri, "?"), uri);
+	copy_cut(r->log_path, sizeof(r->log_path), uri, strcspn(uri, "?"));
 	/* libmicrohttpd 0.9.75 keeps each query argument in the connection's
 	 * memory; when they do not fit it drops the request without a word
 	 * (no answer, no completion) and holds the connection until its idle
@@ -229,23 +258,31 @@ static void request_end(struct conn *c, const char *aborted)
 	struct req_ctx *r = &c->req;
 	const char *cut = cut_name(atomic_load(&c->watch.cut));
 	char status[8], bytes[24], ms[24];
+	uint64_t us;
+	size_t n;
 
 	if (!r->open)
 		return;
 	if (r->stage == STAGE_HELD)
 		held_remove(r); /* cannot happen: a suspended connection is never closed */
+	us = elapsed_us(&r->t0);
 	if (r->status)
-		snprintf(status, sizeof(status), "%d", r->status);
+		put_u64(status, sizeof(status), (uint64_t)r->status);
 	else
-		snprintf(status, sizeof(status), "-");
-	snprintf(bytes, sizeof(bytes), "%zu", r->sent_len);
-	snprintf(ms, sizeof(ms), "%.2f", elapsed_ms(&r->t0));
+		copy_cut(status, sizeof(status), "-", 1);
+	put_u64(bytes, sizeof(bytes), r->sent_len);
+	/* Milliseconds with two decimals. */
+	n = put_u64(ms, sizeof(ms) - 4, us / 1000);
+	ms[n] = '.';
+	ms[n + 1] = (char)('0' + us / 100 % 10);
+	ms[n + 2] = (char)('0' + us / 10 % 10);
+	ms[n + 3] = '\0';
 	/* The query is never logged: it may hold an access_token. */
 	log_buffered(LOG_INFO, "http", "method", r->method[0] ? r->method : "-", "path",
 		     r->log_path[0] ? r->log_path : "-", "status", status, "bytes", bytes, "ms", ms,
 		     "remote", c->remote, "request_id", r->request_id, aborted ? "aborted" : NULL,
 		     cut ? cut : aborted, NULL);
-	sodium_memzero(c->target_buf, c->target_cap);
+	sodium_memzero(c->target_buf, r->target_len + 1); /* past it: wiped before */
 	wipe_free(r->body, r->body_cap);
 	r->body = NULL;
 	response_free(&r->resp);
@@ -445,15 +482,14 @@ static void request_view(struct req_ctx *ctx, bool on_worker, struct host_reques
 	request_split_query(ctx->target, ctx->target_len, &r->query, &r->query_len);
 }
 
-/* The request's token, the session's CSRF token and the user stay in memory
- * no longer than the request. */
+/* The request's token and the session's CSRF token stay in memory no
+ * longer than the request (the rest of the session is no secret: the user's
+ * password hash never leaves the store). */
 static void request_view_wipe(struct host_request *r)
 {
 	sodium_memzero(&r->token, sizeof(r->token));
-	if (r->auth != AUTH_ANONYMOUS) {
-		sodium_memzero(&r->session, sizeof(r->session));
-		sodium_memzero(&r->user, sizeof(r->user));
-	}
+	if (r->auth != AUTH_ANONYMOUS)
+		sodium_memzero(r->session.csrf, sizeof(r->session.csrf));
 }
 
 /* After serving ended with ROUTE_ASYNC on a suspended connection: the
@@ -574,8 +610,8 @@ static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx 
 
 	ctx->started = true;
 	conn_watch_phase(&ctx->conn->watch, CONN_BODY, conn_watch_now_ms());
-	snprintf(ctx->method, sizeof(ctx->method), "%s", method);
-	snprintf(ctx->log_path, sizeof(ctx->log_path), "%s", url);
+	copy_cut(ctx->method, sizeof(ctx->method), method, strlen(method));
+	copy_cut(ctx->log_path, sizeof(ctx->log_path), url, strnlen(url, sizeof(ctx->log_path)));
 	if (!ctx->admitted)
 		return send_error(con, ctx, 503, "api.context.shutting_down.app_error",
 				  "The server is shutting down; try again shortly.", NULL);

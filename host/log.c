@@ -49,23 +49,77 @@ int log_format_parse(const char *s, enum log_format *out)
 	return 0;
 }
 
-static void format_time(char *buf, size_t cap)
+/* Two decimal digits of v at out. */
+static void put2(char *out, unsigned v)
 {
+	out[0] = (char)('0' + v / 10 % 10);
+	out[1] = (char)('0' + v % 10);
+}
+
+/* "2026-11-28T18:30:00.123Z" (24 characters and a NUL) into buf. The part
+ * up to the seconds is made once per second per thread: a log line costs
+ * no printf and no gmtime (this runs for every access-log line). */
+static void format_time(char buf[32])
+{
+	static _Thread_local time_t cached_sec = -1;
+	static _Thread_local char cached[24];
 	struct timespec ts;
-	struct tm tm;
+	unsigned ms;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (ts.tv_nsec / 1000000) % 1000);
+	if (ts.tv_sec != cached_sec) {
+		struct tm tm;
+		unsigned year;
+		gmtime_r(&ts.tv_sec, &tm);
+		year = (unsigned)tm.tm_year + 1900;
+		put2(cached, year / 100);
+		put2(cached + 2, year % 100);
+		cached[4] = '-';
+		put2(cached + 5, (unsigned)tm.tm_mon + 1);
+		cached[7] = '-';
+		put2(cached + 8, (unsigned)tm.tm_mday);
+		cached[10] = 'T';
+		put2(cached + 11, (unsigned)tm.tm_hour);
+		cached[13] = ':';
+		put2(cached + 14, (unsigned)tm.tm_min);
+		cached[16] = ':';
+		put2(cached + 17, (unsigned)tm.tm_sec);
+		cached[19] = '.';
+		cached_sec = ts.tv_sec;
+	}
+	memcpy(buf, cached, 20);
+	ms = (unsigned)(ts.tv_nsec / 1000000) % 1000;
+	buf[20] = (char)('0' + ms / 100);
+	put2(buf + 21, ms % 100);
+	buf[23] = 'Z';
+	buf[24] = '\0';
+}
+
+/* Appends the n bytes of s when they fit before cap. */
+static size_t append_raw(char *line, size_t pos, size_t cap, const char *s, size_t n)
+{
+	if (pos + n >= cap)
+		return pos;
+	memcpy(line + pos, s, n);
+	return pos + n;
 }
 
 /* Appends s to the text line, quoted when it holds a space, '=' or a quote,
  * with control characters escaped. Stops silently at the line's end. */
 static size_t append_text_value(char *line, size_t pos, size_t cap, const char *s, int may_quote)
 {
-	size_t n = strnlen(s, LOG_VALUE_MAX);
-	int quote = may_quote && (n == 0 || strpbrk(s, " =\"") != NULL);
+	size_t n = strnlen(s, LOG_VALUE_MAX), plain = 0;
+	int quote;
+
+	/* Most values need neither quotes nor escapes: one pass, one copy. */
+	while (plain < n && (unsigned char)s[plain] > ' ' && s[plain] != '=' && s[plain] != '"' &&
+	       s[plain] != '\\' && s[plain] != 0x7f)
+		plain++;
+	if (plain == n && n && pos + n + 5 < cap) {
+		memcpy(line + pos, s, n);
+		return pos + n;
+	}
+	quote = may_quote && (n == 0 || strpbrk(s, " =\"") != NULL);
 
 	if (quote && pos + 1 < cap)
 		line[pos++] = '"';
@@ -75,7 +129,11 @@ static size_t append_text_value(char *line, size_t pos, size_t cap, const char *
 			line[pos++] = '\\';
 			line[pos++] = (char)c;
 		} else if (c < 0x20 || c == 0x7f) {
-			pos += (size_t)snprintf(line + pos, cap - pos, "\\x%02x", c);
+			static const char hex[] = "0123456789abcdef";
+			line[pos++] = '\\';
+			line[pos++] = 'x';
+			line[pos++] = hex[c >> 4];
+			line[pos++] = hex[c & 15];
 		} else {
 			line[pos++] = (char)c;
 		}
@@ -89,23 +147,26 @@ static size_t append_text_value(char *line, size_t pos, size_t cap, const char *
  * length. */
 static size_t format_text(char *line, size_t cap, enum log_level level, const char *msg, va_list ap)
 {
-	char ts[64];
+	static const char padded[][7] = { "debug ", "info  ", "warn  ", "error " };
+	char ts[32];
 	const char *k;
 	size_t pos;
-	int n;
 
-	format_time(ts, sizeof(ts));
-	n = snprintf(line, cap - 2, "%s %-5s ", ts, level_names[level]);
-	pos = n > 0 ? (size_t)n : 0;
+	format_time(ts);
+	pos = append_raw(line, 0, cap - 2, ts, 24);
+	pos = append_raw(line, pos, cap - 2, " ", 1);
+	pos = append_raw(line, pos, cap - 2, padded[level], 6);
 	pos = append_text_value(line, pos, cap - 2, msg, 0);
 	while ((k = va_arg(ap, const char *)) != NULL) {
 		const char *v = va_arg(ap, const char *);
-		if (pos + 2 >= cap - 2)
+		size_t klen = strnlen(k, 64), before = pos;
+		pos = append_raw(line, pos, cap - 2, " ", 1);
+		pos = append_raw(line, pos, cap - 2, k, klen);
+		pos = append_raw(line, pos, cap - 2, "=", 1);
+		if (pos != before + klen + 2) {
+			pos = before; /* the key did not fit: nor will the value */
 			continue;
-		n = snprintf(line + pos, cap - 2 - pos, " %s=", k);
-		if (n < 0 || (size_t)n >= cap - 2 - pos)
-			continue;
-		pos += (size_t)n;
+		}
 		pos = append_text_value(line, pos, cap - 2, v ? v : "", 1);
 	}
 	line[pos++] = '\n';
@@ -125,7 +186,7 @@ static json_t *json_string_or_marker(const char *s)
  * length, 0 when it could not be made. */
 static size_t format_json(char *line, size_t cap, enum log_level level, const char *msg, va_list ap)
 {
-	char ts[64];
+	char ts[32];
 	const char *k;
 	json_t *obj = json_object();
 	char *out;
@@ -133,7 +194,7 @@ static size_t format_json(char *line, size_t cap, enum log_level level, const ch
 
 	if (!obj)
 		return 0;
-	format_time(ts, sizeof(ts));
+	format_time(ts);
 	json_object_set_new(obj, "timestamp", json_string(ts));
 	json_object_set_new(obj, "level", json_string(level_names[level]));
 	json_object_set_new(obj, "msg", json_string_or_marker(msg));

@@ -84,10 +84,16 @@ static void allow_append(char *allow, size_t cap, const char *method)
 	snprintf(allow + len, cap - len, "%s%s", len ? ", " : "", method);
 }
 
+static bool method_matches(const struct route *r, struct mmplugin_str method)
+{
+	return str_is(method, r->method) ||
+	       (strcmp(r->method, "GET") == 0 && str_is(method, "HEAD"));
+}
+
 void router_dispatch(struct apps_call *c)
 {
 	const struct mmplugin_request *req = c->req;
-	char allow[ALLOW_MAX] = "", param[PARAM_MAX + 1];
+	char allow[ALLOW_MAX], param[PARAM_MAX + 1];
 	int path_known = 0;
 
 	for (size_t i = 0; i < ROUTES_LEN; i++) {
@@ -96,25 +102,31 @@ void router_dispatch(struct apps_call *c)
 		if (!match(r->pattern, req->path, param))
 			continue;
 		path_known = 1;
-		if (str_is(req->method, r->method) ||
-		    (strcmp(r->method, "GET") == 0 && str_is(req->method, "HEAD"))) {
-			if (r->thread == RUN_WORKER && !request_on_worker(req)) {
-				c->deferred = true; /* before touching the response */
-				return;
-			}
-			c->param = param;
-			caller_init(c);
-			r->handler(c);
+		if (!method_matches(r, req->method))
+			continue;
+		if (r->thread == RUN_WORKER && !request_on_worker(req)) {
+			c->deferred = true; /* before touching the response */
 			return;
 		}
-		allow_append(allow, sizeof(allow), r->method);
-		if (strcmp(r->method, "GET") == 0)
-			allow_append(allow, sizeof(allow), "HEAD");
+		c->param = param;
+		caller_init(c);
+		r->handler(c);
+		return;
 	}
 	if (!path_known) {
 		reply_error(c, 404, "api.context.404.app_error",
 			    "Sorry, we could not find the page.");
 		return;
+	}
+	/* 405: a second pass lists the path's methods (only a wrong method
+	 * pays for it). */
+	allow[0] = '\0';
+	for (size_t i = 0; i < ROUTES_LEN; i++) {
+		if (!match(routes[i].pattern, req->path, param))
+			continue;
+		allow_append(allow, sizeof(allow), routes[i].method);
+		if (strcmp(routes[i].method, "GET") == 0)
+			allow_append(allow, sizeof(allow), "HEAD");
 	}
 	c->plugin->api->response_add_header(c->resp, "Allow", 5, allow, strlen(allow));
 	reply_error(c, 405, "api.context.method_not_allowed.app_error",
