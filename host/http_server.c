@@ -465,7 +465,10 @@ static void held_remove(struct req_ctx *ctx)
 /* The request as the route table sees it: views into ctx. */
 static void request_view(struct req_ctx *ctx, bool on_worker, struct host_request *r)
 {
-	memset(r, 0, offsetof(struct host_request, route));
+	/* All but the session (6 KiB of prop slots, filled by auth when there
+	 * is one): zeroing it per request showed in the profile. */
+	memset(r, 0, offsetof(struct host_request, session));
+	memset(&r->user, 0, sizeof(r->user));
 	r->host = ctx->srv->host;
 	r->on_worker = on_worker;
 	r->method = ctx->method;

@@ -165,13 +165,17 @@ static void *loop_run(void *arg)
 		while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
 			struct app_xfer *x;
 			char *priv = NULL;
+			CURLcode result;
 			if (msg->msg != CURLMSG_DONE)
 				continue;
+			/* msg is libcurl's until the handle leaves the multi
+			 * handle: read it first. */
+			result = msg->data.result;
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
 			x = (struct app_xfer *)(void *)priv;
-			curl_multi_remove_handle(h->multi, msg->easy_handle);
+			curl_multi_remove_handle(h->multi, x->easy);
 			active_remove(&active, x);
-			finish(x, msg->data.result, NULL);
+			finish(x, result, NULL);
 		}
 		curl_multi_poll(h->multi, NULL, 0, LOOP_POLL_MS, NULL);
 	}
