@@ -8,15 +8,13 @@
 
 static const char alphabet[] = "ybndrfg8ejkmcpqxot1uwisza345h769";
 
-void mm_id_new(char out[MM_ID_LEN + 1])
+void mm_id_encode(const unsigned char raw[16], char out[MM_ID_LEN + 1])
 {
-	unsigned char raw[16];
 	uint32_t acc = 0;
 	int bits = 0;
 	size_t o = 0;
 
-	randombytes_buf(raw, sizeof(raw));
-	for (size_t i = 0; i < sizeof(raw); i++) {
+	for (size_t i = 0; i < 16; i++) {
 		acc = (acc << 8) | raw[i];
 		bits += 8;
 		while (bits >= 5) {
@@ -27,6 +25,14 @@ void mm_id_new(char out[MM_ID_LEN + 1])
 	if (bits > 0)
 		out[o++] = alphabet[(acc << (5 - bits)) & 31];
 	out[o] = '\0';
+}
+
+void mm_id_new(char out[MM_ID_LEN + 1])
+{
+	unsigned char raw[16];
+
+	randombytes_buf(raw, sizeof(raw));
+	mm_id_encode(raw, out);
 	sodium_memzero(raw, sizeof(raw));
 }
 

@@ -12,7 +12,7 @@ bool path_pattern_match(const char *pattern, const char *path, size_t len, size_
 	*param = NULL;
 	*param_len = 0;
 	while (*p) {
-		if (strncmp(p, "{id}", 4) == 0) {
+		if (*p == '{' && strncmp(p, "{id}", 4) == 0) {
 			const char *seg = s;
 			while (s < end && *s != '/')
 				s++;

@@ -57,11 +57,13 @@ struct form_pair {
 /* The pair at *at, moving *at past it; false at the end of the text. */
 static bool next_pair(const char *text, size_t len, size_t *at, struct form_pair *p)
 {
-	const char *pair = text + *at, *amp, *eq;
+	const char *pair, *amp, *eq;
 	size_t plen;
 
+	/* text may be NULL when len is 0 (an empty query): no arithmetic on it. */
 	if (*at >= len)
 		return false;
+	pair = text + *at;
 	amp = memchr(pair, '&', len - *at);
 	plen = amp ? (size_t)(amp - pair) : len - *at;
 	eq = memchr(pair, '=', plen);

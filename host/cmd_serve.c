@@ -247,6 +247,9 @@ int cmd_serve(int argc, char **argv)
 	host.site_url = site_url;
 	host.secure_cookies = strncmp(site_url, "https://", 8) == 0;
 	login_limiter_init(&host.limiter);
+	if (log_flusher_start() != 0)
+		log_kv(LOG_WARN, "no log flusher thread; access lines are written one by one",
+		       NULL);
 	upkeep.plugins = &plugins;
 	upkeep.store = &store;
 	if (http_server_start(&srv, &host) != 0 ||
@@ -266,14 +269,17 @@ int cmd_serve(int argc, char **argv)
 
 	sig = wait_for_signal();
 	log_kv(LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
-	http_server_shutdown(&srv);
+	/* Upkeep first: it would activate again the plugins the drain
+	 * deactivates. */
 	upkeep_stop(&upkeep);
+	http_server_shutdown(&srv);
 	rc = 0;
 out_plugins:
 	plugin_registry_close(&plugins);
 	login_limiter_destroy(&host.limiter);
 	host_store_close(&store);
 	session_cache_destroy(&cache);
+	log_flusher_stop();
 	if (rc == 0)
 		log_kv(LOG_INFO, "stopped", NULL);
 out_cfg:

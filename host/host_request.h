@@ -31,8 +31,18 @@ struct host_ctx {
 	bool secure_cookies; /* site_url is https */
 };
 
+/* What routes_serve did. */
+enum route_rc {
+	ROUTE_DONE = 0,  /* r->resp holds the answer */
+	ROUTE_DEFER = 1, /* nothing was answered: serving may block; call again on a worker */
+	ROUTE_ASYNC = 2, /* a plugin holds r->resp and finishes it later (response_finish) */
+};
+
 struct host_request {
 	struct host_ctx *host;
+	/* false on an HTTP I/O thread, where nothing may block (see
+	 * routes_serve); true on a worker. */
+	bool on_worker;
 	const char *method;
 	const char *path;  /* URL-decoded */
 	const char *query; /* raw, without '?' */
@@ -49,14 +59,19 @@ struct host_request {
 	struct host_session session; /* when auth == AUTH_OK */
 	struct host_user user;       /* the session's user, on routes that need one */
 	struct mmplugin_response *resp;
+	enum route_rc rc; /* set by the plugin route; the host's handlers leave ROUTE_DONE */
 };
 
 /* The first value of header name (case-insensitive), NUL-terminated, or
  * NULL. */
 const char *host_request_header(const struct host_request *r, const char *name);
 
-/* Serves r through the route table (auth checks included). */
-void routes_serve(struct host_request *r);
+/* Serves r through the route table (auth checks included). With
+ * r->on_worker false it runs on an HTTP I/O thread and returns ROUTE_DEFER,
+ * before touching r->resp, for anything that may block (a password hash, a
+ * store write, a plugin that defers); routing and authentication have no
+ * side effects, so the worker runs it all again. */
+enum route_rc routes_serve(struct host_request *r);
 
 /* Answers r with a Mattermost-shaped error. */
 void host_error(struct host_request *r, int status, const char *id, const char *message);

@@ -19,6 +19,8 @@
 #include "host_request.h"
 #include "log.h"
 #include "mm_id.h"
+#include "plugin_registry.h"
+#include "request_id.h"
 #include "request_map.h"
 #include "response.h"
 #include "banned.h"
@@ -32,6 +34,28 @@ struct header_vec {
 };
 
 struct conn;
+
+/* Where a request's answer is being made. */
+enum req_stage {
+	STAGE_NEW = 0, /* not served yet: the next call of the access handler serves it */
+	STAGE_WORKER,  /* deferred: the connection is suspended, a worker serves it */
+	STAGE_HELD,    /* a plugin holds the response (MMPLUGIN_ASYNC), connection suspended */
+	STAGE_SENT,    /* the answer is queued */
+};
+
+/*
+ * Handing a suspended request's answer back (a worker's, or a plugin's
+ * response_finish from any thread) without losing a wake-up: the thread
+ * that serves sets HOLD_ARMED; when it is done it either finds HOLD_FINISHED
+ * (the answer came first: it resumes the connection itself) or moves
+ * HOLD_ARMED to HOLD_WAITING, after which whoever finishes (exchange to
+ * HOLD_FINISHED, finding HOLD_WAITING) resumes it. Exactly one resume.
+ */
+enum req_hold {
+	HOLD_ARMED = 0,
+	HOLD_WAITING = 1,
+	HOLD_FINISHED = 2,
+};
 
 /* State of one request, from its request line to its completion. A
  * connection carries one request at a time; its state lives in the
@@ -55,15 +79,15 @@ struct req_ctx {
 	size_t discarded;
 	int status; /* what was sent; 0 when nothing was */
 	size_t sent_len;
-	/* Handing the request to a worker (see work_pool.h). */
+	enum req_stage stage;
 	struct http_server *srv;
 	struct MHD_Connection *con;
-	const char *url;           /* libmicrohttpd's, valid until completion */
-	struct header_vec headers; /* views into libmicrohttpd's memory */
+	const char *url;                       /* libmicrohttpd's, valid until completion */
+	struct req_ctx *held_prev, *held_next; /* srv->held list, under held_lock */
+	struct header_vec headers;             /* views into libmicrohttpd's memory */
 	struct mmplugin_response resp;
-	bool queued;
-	atomic_bool done;
-	bool admitted; /* arrived before the drain began: counted in in_flight */
+	atomic_int hold; /* enum req_hold */
+	bool admitted;   /* arrived before the drain began: counted in in_flight */
 };
 
 /* State of one connection, from accept to close (libmicrohttpd's connection
@@ -79,16 +103,46 @@ struct conn {
 	struct req_ctx req;
 };
 
-static double elapsed_ms(const struct timespec *t0)
+static uint64_t elapsed_us(const struct timespec *t0)
 {
 	struct timespec now;
+	int64_t us;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
+	us = (int64_t)(now.tv_sec - t0->tv_sec) * 1000000 + (now.tv_nsec - t0->tv_nsec) / 1000;
+	return us > 0 ? (uint64_t)us : 0;
+}
+
+/* v in decimal at out[0..cap) with a NUL (the access line is made for every
+ * request: no printf). Returns the length. */
+static size_t put_u64(char *out, size_t cap, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0, len;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n < sizeof(tmp));
+	len = n < cap ? n : cap - 1;
+	for (size_t i = 0; i < len; i++)
+		out[i] = tmp[n - 1 - i];
+	out[len] = '\0';
+	return len;
+}
+
+/* Copies at most cap - 1 bytes of s[0..n) and a NUL. */
+static void copy_cut(char *out, size_t cap, const char *s, size_t n)
+{
+	if (n > cap - 1)
+		n = cap - 1;
+	memcpy(out, s, n);
+	out[n] = '\0';
 }
 
 static void remote_address(struct MHD_Connection *con, char *out, size_t cap);
 static void request_end(struct conn *c, const char *aborted);
+static void held_remove(struct req_ctx *ctx);
 
 static struct conn *conn_of(struct MHD_Connection *con)
 {
@@ -151,14 +205,14 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
 	r->target = c->target_buf;
 	r->target_len = len;
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
-	mm_id_new(r->request_id);
+	request_id_new(r->request_id);
 	r->headers.len = 0;
 	response_init(&r->resp);
-	atomic_store(&r->done, false);
+	atomic_store(&r->hold, HOLD_ARMED);
 	r->admitted = !atomic_load(&srv->draining);
 	/* Until the handler runs (it may never: headers too large), the log
 	 * shows the raw path without its query. */
-	snprintf(r->log_path, sizeof(r->log_path), "%.*s", (int)strcspn(uri, "?"), uri);
+	copy_cut(r->log_path, sizeof(r->log_path), uri, strcspn(uri, "?"));
 	/* libmicrohttpd 0.9.75 keeps each query argument in the connection's
 	 * memory; when they do not fit it drops the request without a word
 	 * (no answer, no completion) and holds the connection until its idle
@@ -204,21 +258,31 @@ static void request_end(struct conn *c, const char *aborted)
 	struct req_ctx *r = &c->req;
 	const char *cut = cut_name(atomic_load(&c->watch.cut));
 	char status[8], bytes[24], ms[24];
+	uint64_t us;
+	size_t n;
 
 	if (!r->open)
 		return;
+	if (r->stage == STAGE_HELD)
+		held_remove(r); /* cannot happen: a suspended connection is never closed */
+	us = elapsed_us(&r->t0);
 	if (r->status)
-		snprintf(status, sizeof(status), "%d", r->status);
+		put_u64(status, sizeof(status), (uint64_t)r->status);
 	else
-		snprintf(status, sizeof(status), "-");
-	snprintf(bytes, sizeof(bytes), "%zu", r->sent_len);
-	snprintf(ms, sizeof(ms), "%.2f", elapsed_ms(&r->t0));
+		copy_cut(status, sizeof(status), "-", 1);
+	put_u64(bytes, sizeof(bytes), r->sent_len);
+	/* Milliseconds with two decimals. */
+	n = put_u64(ms, sizeof(ms) - 4, us / 1000);
+	ms[n] = '.';
+	ms[n + 1] = (char)('0' + us / 100 % 10);
+	ms[n + 2] = (char)('0' + us / 10 % 10);
+	ms[n + 3] = '\0';
 	/* The query is never logged: it may hold an access_token. */
-	log_kv(LOG_INFO, "http", "method", r->method[0] ? r->method : "-", "path",
-	       r->log_path[0] ? r->log_path : "-", "status", status, "bytes", bytes, "ms", ms,
-	       "remote", c->remote, "request_id", r->request_id, aborted ? "aborted" : NULL,
-	       cut ? cut : aborted, NULL);
-	sodium_memzero(c->target_buf, c->target_cap);
+	log_buffered(LOG_INFO, "http", "method", r->method[0] ? r->method : "-", "path",
+		     r->log_path[0] ? r->log_path : "-", "status", status, "bytes", bytes, "ms", ms,
+		     "remote", c->remote, "request_id", r->request_id, aborted ? "aborted" : NULL,
+		     cut ? cut : aborted, NULL);
+	sodium_memzero(c->target_buf, r->target_len + 1); /* past it: wiped before */
 	wipe_free(r->body, r->body_cap);
 	r->body = NULL;
 	response_free(&r->resp);
@@ -370,52 +434,162 @@ static void remote_address(struct MHD_Connection *con, char *out, size_t cap)
 			  out, (socklen_t)cap);
 }
 
+static void held_add(struct req_ctx *ctx)
+{
+	struct http_server *srv = ctx->srv;
+
+	pthread_mutex_lock(&srv->held_lock);
+	ctx->held_prev = NULL;
+	ctx->held_next = srv->held;
+	if (srv->held)
+		srv->held->held_prev = ctx;
+	srv->held = ctx;
+	pthread_mutex_unlock(&srv->held_lock);
+}
+
+static void held_remove(struct req_ctx *ctx)
+{
+	struct http_server *srv = ctx->srv;
+
+	pthread_mutex_lock(&srv->held_lock);
+	if (ctx->held_prev)
+		ctx->held_prev->held_next = ctx->held_next;
+	else if (srv->held == ctx)
+		srv->held = ctx->held_next;
+	if (ctx->held_next)
+		ctx->held_next->held_prev = ctx->held_prev;
+	ctx->held_prev = ctx->held_next = NULL;
+	pthread_mutex_unlock(&srv->held_lock);
+}
+
+/* The request as the route table sees it: views into ctx. */
+static void request_view(struct req_ctx *ctx, bool on_worker, struct host_request *r)
+{
+	/* All but the session (6 KiB of prop slots, filled by auth when there
+	 * is one): zeroing it per request showed in the profile. */
+	memset(r, 0, offsetof(struct host_request, session));
+	memset(&r->user, 0, sizeof(r->user));
+	r->host = ctx->srv->host;
+	r->on_worker = on_worker;
+	r->method = ctx->method;
+	r->path = ctx->url;
+	r->body = ctx->body;
+	r->body_len = ctx->body_len;
+	r->request_id = ctx->request_id;
+	r->remote = ctx->conn->remote;
+	r->headers = ctx->headers.items;
+	r->headers_len = ctx->headers.len;
+	r->resp = &ctx->resp;
+	r->auth = AUTH_ANONYMOUS;
+	r->rc = ROUTE_DONE;
+	request_split_query(ctx->target, ctx->target_len, &r->query, &r->query_len);
+}
+
+/* The request's token and the session's CSRF token stay in memory no
+ * longer than the request (the rest of the session is no secret: the user's
+ * password hash never leaves the store). */
+static void request_view_wipe(struct host_request *r)
+{
+	sodium_memzero(&r->token, sizeof(r->token));
+	if (r->auth != AUTH_ANONYMOUS)
+		sodium_memzero(r->session.csrf, sizeof(r->session.csrf));
+}
+
+/* After serving ended with ROUTE_ASYNC on a suspended connection: the
+ * answer may already be there (then wake the connection now), else
+ * whoever finishes wakes it (see enum req_hold). ctx may be reused as soon
+ * as the CAS succeeds. */
+static void hold_suspended(struct req_ctx *ctx, struct MHD_Connection *con)
+{
+	int expected = HOLD_ARMED;
+
+	if (!atomic_compare_exchange_strong(&ctx->hold, &expected, HOLD_WAITING))
+		MHD_resume_connection(con);
+}
+
 /* Runs on a worker: the route's handler, then wakes the connection. */
 static void run_request(void *arg)
 {
 	struct req_ctx *ctx = arg;
 	struct MHD_Connection *con = ctx->con;
-	struct host_request r = {
-		.host = ctx->srv->host,
-		.method = ctx->method,
-		.path = ctx->url,
-		.body = ctx->body,
-		.body_len = ctx->body_len,
-		.request_id = ctx->request_id,
-		.remote = ctx->conn->remote,
-		.headers = ctx->headers.items,
-		.headers_len = ctx->headers.len,
-		.resp = &ctx->resp,
-	};
+	struct host_request r;
+	enum route_rc rc;
 
-	request_split_query(ctx->target, ctx->target_len, &r.query, &r.query_len);
-	routes_serve(&r);
-	/* The request's token, the session's CSRF token and the user stay in
-	 * memory no longer than the request. */
-	sodium_memzero(&r, sizeof(r));
-	atomic_store(&ctx->done, true);
+	request_view(ctx, true, &r);
+	rc = routes_serve(&r);
+	request_view_wipe(&r);
+	if (rc == ROUTE_ASYNC) {
+		ctx->stage = STAGE_HELD;
+		held_add(ctx);
+		hold_suspended(ctx, con);
+		return;
+	}
+	/* ROUTE_DONE (a deferral from a worker is answered 500 by the route
+	 * table). */
+	atomic_store(&ctx->hold, HOLD_FINISHED);
 	MHD_resume_connection(con);
 }
 
-/* Suspends the connection and queues its handler on a worker. */
-static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *con,
-				struct req_ctx *ctx, const char *url)
+void http_response_finish(struct mmplugin_response *resp)
 {
-	/* Collected here, on the connection's own thread; the views stay valid
-	 * until the request completes. */
-	ctx->headers.len = 0;
-	MHD_get_connection_values_n(con, MHD_HEADER_KIND, collect_header, &ctx->headers);
-	ctx->url = url;
-	ctx->queued = true;
+	struct req_ctx *ctx =
+		(struct req_ctx *)(void *)((char *)resp - offsetof(struct req_ctx, resp));
+	struct MHD_Connection *con = ctx->con;
+	int prev = atomic_exchange(&ctx->hold, HOLD_FINISHED);
+
+	if (prev == HOLD_WAITING)
+		MHD_resume_connection(con);
+	else if (prev != HOLD_ARMED)
+		log_kv(LOG_ERROR, "response_finish called twice for one response", NULL);
+}
+
+/* Suspends the connection and queues its handler on a worker. */
+static enum MHD_Result defer(struct http_server *srv, struct MHD_Connection *con,
+			     struct req_ctx *ctx)
+{
+	ctx->stage = STAGE_WORKER;
+	atomic_store(&ctx->hold, HOLD_ARMED);
 	MHD_suspend_connection(con);
 	if (work_pool_submit(&srv->workers, run_request, ctx) != 0) {
-		ctx->queued = false;
 		MHD_resume_connection(con);
+		ctx->stage = STAGE_SENT;
 		log_kv(LOG_WARN, "request queue full", "request_id", ctx->request_id, NULL);
 		return send_error(con, ctx, 503, "api.context.server_busy.app_error",
 				  "The server is busy; try again.", NULL);
 	}
 	return MHD_YES;
+}
+
+/* The request is complete: serve it here, on the I/O thread, unless the
+ * route table says it may block (then a worker does) or a plugin answers
+ * later. */
+static enum MHD_Result serve(struct http_server *srv, struct MHD_Connection *con,
+			     struct req_ctx *ctx, const char *url)
+{
+	struct host_request r;
+	enum route_rc rc;
+
+	conn_watch_phase(&ctx->conn->watch, CONN_SERVING, conn_watch_now_ms());
+	/* Collected here, on the connection's own thread; the views stay valid
+	 * until the request completes. */
+	ctx->headers.len = 0;
+	MHD_get_connection_values_n(con, MHD_HEADER_KIND, collect_header, &ctx->headers);
+	ctx->url = url;
+	atomic_store(&ctx->hold, HOLD_ARMED);
+	request_view(ctx, false, &r);
+	rc = routes_serve(&r);
+	request_view_wipe(&r);
+	if (rc == ROUTE_DEFER)
+		return defer(srv, con, ctx);
+	if (rc == ROUTE_ASYNC && atomic_load(&ctx->hold) != HOLD_FINISHED) {
+		ctx->stage = STAGE_HELD;
+		held_add(ctx);
+		MHD_suspend_connection(con);
+		hold_suspended(ctx, con);
+		return MHD_YES;
+	}
+	ctx->stage = STAGE_SENT;
+	return send_response(con, ctx, &ctx->resp);
 }
 
 static bool path_has_encoded_nul(const char *target)
@@ -439,8 +613,8 @@ static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx 
 
 	ctx->started = true;
 	conn_watch_phase(&ctx->conn->watch, CONN_BODY, conn_watch_now_ms());
-	snprintf(ctx->method, sizeof(ctx->method), "%s", method);
-	snprintf(ctx->log_path, sizeof(ctx->log_path), "%s", url);
+	copy_cut(ctx->method, sizeof(ctx->method), method, strlen(method));
+	copy_cut(ctx->log_path, sizeof(ctx->log_path), url, strnlen(url, sizeof(ctx->log_path)));
 	if (!ctx->admitted)
 		return send_error(con, ctx, 503, "api.context.shutting_down.app_error",
 				  "The server is shutting down; try again shortly.", NULL);
@@ -518,15 +692,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	if (ctx->too_large)
 		return send_error(con, ctx, 413, "api.context.request_body_too_large.app_error",
 				  "The request body is larger than 1 MiB.", NULL);
-	if (ctx->queued) {
-		/* Woken by the worker: its answer is ready. */
-		if (!atomic_load(&ctx->done))
+	switch (ctx->stage) {
+	case STAGE_NEW: return serve(srv, con, ctx, url);
+	case STAGE_WORKER:
+	case STAGE_HELD:
+		/* Resumed: the answer is ready. */
+		if (atomic_load(&ctx->hold) != HOLD_FINISHED)
 			return MHD_YES;
-		ctx->queued = false;
+		if (ctx->stage == STAGE_HELD)
+			held_remove(ctx);
+		ctx->stage = STAGE_SENT;
 		return send_response(con, ctx, &ctx->resp);
+	case STAGE_SENT: break;
 	}
-	conn_watch_phase(&ctx->conn->watch, CONN_SERVING, conn_watch_now_ms());
-	return dispatch(srv, con, ctx, url);
+	return MHD_YES;
 }
 
 int http_server_bind(struct http_server *srv, const struct host_config *cfg, char *err,
@@ -561,6 +740,11 @@ fail:
 int http_server_start(struct http_server *srv, struct host_ctx *host)
 {
 	const struct host_config *cfg = srv->cfg;
+	/* Not MHD_USE_TURBO: it registers a connection with epoll only once
+	 * a read would block, so a connection whose head libmicrohttpd could
+	 * not buffer is never polled again and a shutdown(2) by the watcher or
+	 * at the request line goes unseen until the idle timeout. With
+	 * keep-alive it made no measurable difference (bench/mhd_hello). */
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
 			 MHD_ALLOW_SUSPEND_RESUME;
 
@@ -569,6 +753,8 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 	srv->host = host;
 	atomic_store(&srv->in_flight, 0);
 	atomic_store(&srv->draining, false);
+	pthread_mutex_init(&srv->held_lock, NULL);
+	srv->held = NULL;
 	if (conn_watch_start(&srv->watch, cfg->max_connections, (int64_t)cfg->idle_timeout_s * 1000,
 			     (int64_t)cfg->body_timeout_s * 1000) != 0) {
 		log_kv(LOG_ERROR, "cannot start the connection watcher", NULL);
@@ -600,11 +786,39 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 	return 0;
 }
 
-void http_server_shutdown(struct http_server *srv)
+/* Waits at most ms for every admitted request to end; true when they did. */
+static bool wait_drained(struct http_server *srv, int ms)
 {
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
-	int waited = 0;
 
+	for (int waited = 0; atomic_load(&srv->in_flight) > 0 && waited < ms; waited += 10)
+		nanosleep(&pause, NULL);
+	return atomic_load(&srv->in_flight) == 0;
+}
+
+/* After the plugins were deactivated, no one will finish what is still
+ * held: answer it here. */
+static void answer_held(struct http_server *srv)
+{
+	pthread_mutex_lock(&srv->held_lock);
+	for (struct req_ctx *ctx = srv->held; ctx; ctx = ctx->held_next) {
+		if (atomic_load(&ctx->hold) != HOLD_WAITING)
+			continue;
+		log_kv(LOG_WARN, "a plugin left a response unfinished; answering 503", "request_id",
+		       ctx->request_id, NULL);
+		response_free(&ctx->resp);
+		response_init(&ctx->resp);
+		(void)response_error(&ctx->resp, 503, "api.context.shutting_down.app_error",
+				     "The server is shutting down; try again shortly.",
+				     ctx->request_id);
+		atomic_store(&ctx->hold, HOLD_FINISHED);
+		MHD_resume_connection(ctx->con);
+	}
+	pthread_mutex_unlock(&srv->held_lock);
+}
+
+void http_server_shutdown(struct http_server *srv)
+{
 	if (!srv->daemon)
 		return;
 	/* Stop admitting requests: those that arrive from now on are answered
@@ -612,14 +826,15 @@ void http_server_shutdown(struct http_server *srv)
 	 * libmicrohttpd 0.9.75 it races its own pool threads over the listening
 	 * socket's epoll registration and can abort the process. */
 	atomic_store(&srv->draining, true);
-	while (atomic_load(&srv->in_flight) > 0 && waited < HTTP_DRAIN_TIMEOUT_MS) {
-		nanosleep(&pause, NULL);
-		waited += 10;
-	}
-	if (atomic_load(&srv->in_flight) > 0)
+	if (!wait_drained(srv, HTTP_DRAIN_TIMEOUT_MS))
 		log_kv(LOG_WARN, "drain timed out; closing the remaining connections", NULL);
-	/* Workers finish what they hold before the daemon goes: a suspended
-	 * connection must be resumed before libmicrohttpd stops. A request that
+	/* A plugin finishes the responses it still holds (calls to Apps past
+	 * the drain) in deactivate; what a plugin left is answered here: a
+	 * suspended connection must be resumed before libmicrohttpd stops. */
+	plugin_registry_deactivate_all(srv->host->plugins);
+	answer_held(srv);
+	(void)wait_drained(srv, 2000);
+	/* Workers finish what they hold before the daemon goes. A request that
 	 * arrives after this is answered 503; the pool is freed only once the
 	 * daemon, which submits to it, is gone. The daemon closes the listening
 	 * socket it was given. */
@@ -627,6 +842,8 @@ void http_server_shutdown(struct http_server *srv)
 	MHD_stop_daemon(srv->daemon);
 	work_pool_destroy(&srv->workers);
 	conn_watch_stop(&srv->watch);
+	pthread_mutex_destroy(&srv->held_lock);
+	log_flush();
 	srv->daemon = NULL;
 	srv->listen_fd = -1;
 }

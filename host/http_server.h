@@ -3,10 +3,14 @@
  * connections, bodies and headers, one access-log line and an X-Request-Id
  * per request, and a drain on shutdown.
  *
- * Threading: libmicrohttpd's epoll threads (limits.threads) only read and
- * write sockets. Each complete request is handed to a worker thread
- * (limits.workers) while its connection is suspended; the host's handlers and
- * plugins' serve_http run there (see README, "Threads").
+ * Threading: a complete request is served on the libmicrohttpd epoll thread
+ * that read it (limits.threads) when nothing on its way can block: the
+ * route table says which host routes may (password hashes, store writes),
+ * and plugins built for ABI 1.3 say so by returning MMPLUGIN_DEFER. Those
+ * are handed to a worker thread (limits.workers) while the connection is
+ * suspended. A plugin may also keep a response and finish it later from a
+ * thread of its own (MMPLUGIN_ASYNC, http_response_finish): the connection
+ * stays suspended meanwhile, without a thread. See README, "Threads".
  */
 #ifndef HOST_HTTP_SERVER_H
 #define HOST_HTTP_SERVER_H
@@ -20,14 +24,19 @@
 #include "work_pool.h"
 
 struct host_ctx;
+struct req_ctx;
+struct mmplugin_response;
 
 #define HTTP_BODY_MAX (1024 * 1024)
 /* A chunked body that passes HTTP_BODY_MAX is read and dropped up to this
  * many more bytes so that the client can read its 413; past it the
  * connection is closed. */
 #define HTTP_BODY_DISCARD_MAX (4 * 1024 * 1024)
-/* Bounds the request line and headers (libmicrohttpd answers 431 past it). */
-#define HTTP_CONNECTION_MEMORY (64 * 1024)
+/* Bounds the request line and headers (libmicrohttpd answers 431 past it).
+ * libmicrohttpd 0.9.75 zeroes all of it at every request of a connection:
+ * 64 KiB cost a 64 KiB memset per request (a tenth of a GET's time), so it
+ * is libmicrohttpd's own default. */
+#define HTTP_CONNECTION_MEMORY (32 * 1024)
 #define HTTP_DRAIN_TIMEOUT_MS 30000
 /* Query arguments a request may carry (libmicrohttpd keeps each one in the
  * connection's memory); past it 414, or the connection is closed when
@@ -46,6 +55,8 @@ struct http_server {
 	struct conn_watch watch; /* head and body deadlines, room for new clients */
 	atomic_long in_flight;   /* requests admitted and not yet completed */
 	atomic_bool draining;    /* SIGTERM: new requests are answered 503 */
+	pthread_mutex_t held_lock;
+	struct req_ctx *held; /* requests whose response a plugin holds */
 };
 
 /* Creates the listening socket for cfg->listen and reports the bound port
@@ -58,8 +69,14 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 	__attribute__((warn_unused_result));
 
 /* Stops admitting requests (new ones get 503 and a closed connection),
- * waits for the admitted ones (at most HTTP_DRAIN_TIMEOUT_MS), then stops
- * every thread. */
+ * waits for the admitted ones, held responses included (at most
+ * HTTP_DRAIN_TIMEOUT_MS), deactivates the plugins (each finishes what it
+ * still holds), answers 503 to anything still held, then stops every
+ * thread. */
 void http_server_shutdown(struct http_server *srv);
+
+/* The host side of the ABI's response_finish: hands back a response whose
+ * serve_http returned (or will return) MMPLUGIN_ASYNC, from any thread. */
+void http_response_finish(struct mmplugin_response *resp);
 
 #endif

@@ -27,4 +27,23 @@ int log_format_parse(const char *s, enum log_format *out);
  */
 void log_kv(enum log_level level, const char *msg, ...) __attribute__((sentinel));
 
+/*
+ * The same line, for the access log: formatted into a buffer of the calling
+ * thread and written with many others in one write(2), when the buffer is
+ * full or at the latest LOG_FLUSH_MS (100 ms) later by the flusher thread,
+ * instead of one write per line. Lines of one thread keep their order; a
+ * buffered line may appear after a later log_kv line of another thread (each
+ * carries its time). Lost on SIGKILL or a crash: at most the last 100 ms of
+ * access lines, never an event written with log_kv. Without the flusher
+ * (log_flusher_start) the line is written at once.
+ */
+void log_buffered(enum log_level level, const char *msg, ...) __attribute__((sentinel));
+
+/* Writes every thread's buffered lines now. Thread-safe. */
+void log_flush(void);
+
+/* Starts / stops the flusher thread (stop writes what is left). 0 or -1. */
+int log_flusher_start(void) __attribute__((warn_unused_result));
+void log_flusher_stop(void);
+
 #endif

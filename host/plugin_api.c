@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http_server.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "response.h"
@@ -180,12 +181,10 @@ static int api_sessions_revoke_prop(mmplugin_host *host, const char *key, const 
 	return MMPLUGIN_OK;
 }
 
-/* Every request is served on a worker and answered when serve_http returns
- * (held responses arrive with the I/O fast path). */
 static void api_response_finish(mmplugin_response *resp)
 {
-	(void)resp;
-	log_kv(LOG_ERROR, "response_finish called but this host does not hold responses yet", NULL);
+	if (resp)
+		http_response_finish(resp);
 }
 
 /* The one backend this host has: LMDB under the data folder. */

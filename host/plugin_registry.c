@@ -176,6 +176,8 @@ int plugin_registry_load(struct plugin_registry *reg, const struct host_config *
 int plugin_registry_serve(struct plugin_registry *reg, const char *id, size_t id_len,
 			  const struct mmplugin_request *req, struct mmplugin_response *resp)
 {
+	int rc;
+
 	for (size_t i = 0; i < reg->len; i++) {
 		struct mmplugin_host *p = reg->items[i];
 
@@ -184,16 +186,28 @@ int plugin_registry_serve(struct plugin_registry *reg, const char *id, size_t id
 		pthread_rwlock_rdlock(&p->lock);
 		if (p->status != PLUGIN_STATUS_ACTIVE) {
 			pthread_rwlock_unlock(&p->lock);
-			return -1;
+			return REGISTRY_SERVE_NONE;
 		}
-		if (p->desc->abi_minor >= 3)
-			(void)p->desc->serve_http(p->state, req, resp);
-		else
+		if (p->desc->abi_minor < 3 && !req->on_worker) {
+			rc = MMPLUGIN_DEFER; /* 1.2 plugins run on workers only */
+		} else if (p->desc->abi_minor >= 3) {
+			rc = p->desc->serve_http(p->state, req, resp);
+		} else {
 			p->desc->serve_http_v12(p->state, req, resp);
+			rc = MMPLUGIN_DONE;
+		}
 		pthread_rwlock_unlock(&p->lock);
-		return 0;
+		return rc;
 	}
-	return -1;
+	return REGISTRY_SERVE_NONE;
+}
+
+void plugin_registry_deactivate_all(struct plugin_registry *reg)
+{
+	pthread_mutex_lock(&reg->admin_lock);
+	for (size_t i = 0; i < reg->len; i++)
+		plugin_deactivate(reg->items[i]);
+	pthread_mutex_unlock(&reg->admin_lock);
 }
 
 static struct mmplugin_host *find(struct plugin_registry *reg, const char *id, size_t id_len)

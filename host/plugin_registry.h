@@ -55,10 +55,20 @@ json_t *plugin_registry_list(struct plugin_registry *reg);
 int plugin_activate(struct plugin_registry *reg, struct mmplugin_host *p);
 void plugin_deactivate(struct mmplugin_host *p);
 
-/* Calls the active plugin id's serve_http. Returns 0 when it was called,
- * -1 when no such plugin is active. */
+/* No active plugin has the id (plugin_registry_serve). */
+#define REGISTRY_SERVE_NONE (-1)
+
+/* Calls the active plugin id's serve_http and returns what it returned (enum
+ * mmplugin_serve_rc; MMPLUGIN_DONE for plugins built for ABI 1.2), or
+ * REGISTRY_SERVE_NONE when no such plugin is active. A 1.2 plugin is only
+ * called with req->on_worker set: for a request on an I/O thread it returns
+ * MMPLUGIN_DEFER without calling it. */
 int plugin_registry_serve(struct plugin_registry *reg, const char *id, size_t id_len,
 			  const struct mmplugin_request *req, struct mmplugin_response *resp);
+
+/* Deactivates every active plugin (at shutdown, before the HTTP server
+ * stops: a plugin finishes the responses it holds in deactivate). */
+void plugin_registry_deactivate_all(struct plugin_registry *reg);
 
 /* Deactivates every active plugin and frees the registry. */
 void plugin_registry_close(struct plugin_registry *reg);

@@ -107,6 +107,7 @@ static void serve_ping(struct host_request *r)
 	host_json(r, 200, "{\"status\":\"OK\"}");
 }
 
+/* Sets r->rc: ROUTE_DEFER or ROUTE_ASYNC when the plugin said so. */
 static void serve_plugin(struct host_request *r)
 {
 	struct mmplugin_session_prop props[SESSION_PROPS_MAX];
@@ -114,6 +115,7 @@ static void serve_plugin(struct host_request *r)
 	struct mmplugin_user user;
 	struct mmplugin_request req;
 	const struct route_match *m = &r->route;
+	int rc;
 
 	memset(&req, 0, sizeof(req));
 	req.struct_size = sizeof(req);
@@ -125,7 +127,7 @@ static void serve_plugin(struct host_request *r)
 	req.headers = r->headers;
 	req.headers_len = r->headers_len;
 	req.remote_addr = (struct mmplugin_str){ r->remote, strlen(r->remote) };
-	req.on_worker = 1;
+	req.on_worker = r->on_worker;
 	if (r->auth == AUTH_OK) {
 		const struct host_session *s = &r->session;
 		for (size_t i = 0; i < s->props_len; i++) {
@@ -149,10 +151,28 @@ static void serve_plugin(struct host_request *r)
 				     : r->token.source == AUTH_SRC_COOKIE ? MMPLUGIN_SESSION_COOKIE
 									  : MMPLUGIN_SESSION_QUERY;
 	}
-	if (plugin_registry_serve(r->host->plugins, m->plugin_id, m->plugin_id_len, &req,
-				  r->resp) != 0) {
+	rc = plugin_registry_serve(r->host->plugins, m->plugin_id, m->plugin_id_len, &req, r->resp);
+	if (rc == REGISTRY_SERVE_NONE) {
 		host_not_found(r, "api.plugin.not_found.app_error",
 			       "No active plugin has this id.");
+		return;
+	}
+	if (rc == MMPLUGIN_DEFER && !r->on_worker) {
+		/* Whatever it touched (it should not have) is dropped. */
+		response_free(r->resp);
+		response_init(r->resp);
+		r->rc = ROUTE_DEFER;
+		return;
+	}
+	if (rc == MMPLUGIN_ASYNC) {
+		r->rc = ROUTE_ASYNC;
+		return;
+	}
+	if (rc != MMPLUGIN_DONE) {
+		log_kv(LOG_ERROR, "plugin returned an unknown serve code (or deferred on a worker)",
+		       "path", r->path, "request_id", r->request_id, NULL);
+		host_error(r, 500, "api.plugin.no_response.app_error",
+			   "The plugin did not answer the request.");
 		return;
 	}
 	if (!r->resp->touched) {
@@ -207,7 +227,30 @@ static bool check_caller(struct host_request *r, const struct route_entry *e)
 	return true;
 }
 
-void routes_serve(struct host_request *r)
+/* Whether serving r may block its thread (a password hash, a store write
+ * that waits for its commit, activating a plugin): such requests go to a
+ * worker. Everything else only reads memory or LMDB (cheap, never waits on
+ * a lock held across a commit) and runs on the I/O thread. */
+static bool route_blocks(const struct host_request *r)
+{
+	switch (r->route.kind) {
+	case ROUTE_USERS_LOGIN:
+	case ROUTE_USERS_LOGOUT:
+	case ROUTE_USERS_CREATE:
+	case ROUTE_USER_TOKENS:
+	case ROUTE_PLUGIN_ENABLE:
+	case ROUTE_PLUGIN_DISABLE: return true;
+	/* The landing page asks the plugin in-process (plugin_subrequest.c,
+	 * which says on_worker): a worker, not an I/O thread. */
+	case ROUTE_HOME: return true;
+	case ROUTE_LOGIN_PAGE:
+	case ROUTE_LOGOUT_PAGE:
+		return strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0;
+	default: return false;
+	}
+}
+
+enum route_rc routes_serve(struct host_request *r)
 {
 	const struct route_entry *e = NULL;
 
@@ -215,14 +258,14 @@ void routes_serve(struct host_request *r)
 	if (r->route.kind == ROUTE_NOT_FOUND) {
 		host_not_found(r, "api.context.404.app_error",
 			       "Sorry, we could not find the page.");
-		return;
+		return ROUTE_DONE;
 	}
 	if (!request_method_allowed(r->route.allow, r->method)) {
 		host_error(r, 405, "api.context.method_not_allowed.app_error",
 			   "This method is not allowed on this route.");
 		(void)response_add_header(r->resp, "Allow", 5, r->route.allow,
 					  strlen(r->route.allow));
-		return;
+		return ROUTE_DONE;
 	}
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		if (table[i].kind == r->route.kind)
@@ -231,13 +274,20 @@ void routes_serve(struct host_request *r)
 	if (!e) {
 		host_not_found(r, "api.context.404.app_error",
 			       "Sorry, we could not find the page.");
-		return;
+		return ROUTE_DONE;
 	}
+	if (!r->on_worker && route_blocks(r))
+		return ROUTE_DEFER;
+	/* A session lookup is a cache hit or one LMDB read: inline. A store
+	 * whose reads may wait (a database server) would return ROUTE_DEFER
+	 * from here when !r->on_worker. */
 	auth_extract(host_request_header(r, "Authorization"), host_request_header(r, "Cookie"),
 		     r->query, r->query_len, &r->token);
 	r->auth = auth_resolve(r->host->store, &r->token, r->method,
 			       host_request_header(r, "X-CSRF-Token"), &r->session);
 	if (!check_caller(r, e))
-		return;
+		return ROUTE_DONE;
+	r->rc = ROUTE_DONE;
 	e->handler(r);
+	return r->rc;
 }

@@ -1,6 +1,7 @@
 #include "session_cache.h"
 
 #include <sodium.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,7 +44,12 @@ int session_cache_get(struct session_cache *c, const unsigned char *hash, uint64
 	if (s->used && s->generation == generation &&
 	    sodium_memcmp(s->hash, hash, SESSION_HASH_LEN) == 0 &&
 	    (s->session.expires_at == 0 || s->session.expires_at > now_ms)) {
-		*out = s->session;
+		/* Only the props in use: a whole session is 6 KiB, copied for
+		 * every request. */
+		memcpy(out, &s->session, offsetof(struct host_session, props));
+		memcpy(out->props, s->session.props,
+		       s->session.props_len * sizeof(s->session.props[0]));
+		out->user = s->session.user;
 		rc = 0;
 	}
 	pthread_rwlock_unlock(&c->lock);

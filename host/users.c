@@ -22,13 +22,22 @@ bool user_is_admin(const struct host_user *u)
 	return strstr(u->roles, "system_admin") != NULL;
 }
 
+/* A bounded copy with its NUL (this runs for every plugin request). */
+static void copy_field(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 void user_to_plugin(const struct host_user *u, struct mmplugin_user *out)
 {
 	memset(out, 0, sizeof(*out));
-	snprintf(out->id, sizeof(out->id), "%s", u->id);
-	snprintf(out->username, sizeof(out->username), "%s", u->username);
-	snprintf(out->email, sizeof(out->email), "%s", u->email);
-	snprintf(out->roles, sizeof(out->roles), "%s", u->roles);
+	copy_field(out->id, sizeof(out->id), u->id);
+	copy_field(out->username, sizeof(out->username), u->username);
+	copy_field(out->email, sizeof(out->email), u->email);
+	copy_field(out->roles, sizeof(out->roles), u->roles);
 	out->is_bot = u->is_bot;
 	out->deleted = u->delete_at != 0;
 	out->create_at_ms = u->create_at;

@@ -9,6 +9,9 @@ static void *worker(void *arg)
 {
 	struct work_pool *p = arg;
 
+	/* Named so that a profile (and the tests) tell workers from I/O
+	 * threads. */
+	pthread_setname_np(pthread_self(), "mmhost-worker");
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		struct work_item item;

@@ -5,6 +5,7 @@
  * failed; request problems are 4xx.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app_call.h"
@@ -39,11 +40,28 @@ static bool path_reserved(const json_t *app, const char *path)
 	return false;
 }
 
+/* The answer to a call, once the App answered: its call response (or the
+ * error), with the App's bot. */
+struct call_answer {
+	struct app_call_job job; /* first: freed as one */
+	json_t *metadata;        /* app_metadata */
+};
+
+static void answer_call(struct app_call_job *job, json_t *response, const char *err)
+{
+	struct call_answer *a = (struct call_answer *)job;
+	json_t *out = response ? json_incref(response) : call_error_response(err);
+
+	json_object_set_new(out, "app_metadata", a->metadata);
+	reply_value(&job->later, 200, out);
+}
+
 void api_call(struct apps_call *c)
 {
 	const char *path, *app_id;
 	struct app_call_req r = { 0 };
-	json_t *body, *app = NULL, *resp, *ctx;
+	json_t *body, *app = NULL, *ctx;
+	struct call_answer *a;
 	struct expand ex;
 	char err[512], norm[CALL_PATH_MAX + 1];
 
@@ -87,14 +105,16 @@ void api_call(struct apps_call *c)
 	r.state = json_object_get(body, "state");
 	r.acting_user_id = c->who.user_id;
 	r.client_call = body;
-	resp = app_call_invoke(c->plugin, &r, err, sizeof(err));
-	if (!resp)
-		resp = call_error_response(err);
-	json_object_set_new(resp, "app_metadata",
-			    json_pack("{s:O?, s:O?}", "bot_user_id",
-				      json_object_get(app, "bot_user_id"), "bot_username",
-				      json_object_get(app, "bot_username")));
-	reply_value(c, 200, resp);
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		reply_error(c, 500, "api.context.internal_error.app_error", "Out of memory.");
+		goto out;
+	}
+	a->job.answer = answer_call;
+	a->metadata = json_pack("{s:O?, s:O?}", "bot_user_id", json_object_get(app, "bot_user_id"),
+				"bot_username", json_object_get(app, "bot_username"));
+	/* Answered when the App answers, from the call loop. */
+	app_call_answer_later(c, &r, &a->job);
 out:
 	json_decref(app);
 	json_decref(body);

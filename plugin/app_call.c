@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "app_http.h"
 #include "jwt.h"
 #include "manifest.h"
 #include "banned.h"
@@ -239,59 +240,180 @@ json_t *app_response_parse(const char *body, size_t len, char *err, size_t cap)
 	return j;
 }
 
-json_t *app_call_invoke(struct apps_plugin *p, const struct app_call_req *r, char *err, size_t cap)
+/* A call ready to go: where, what (the body holds tokens) and the JWT. */
+struct prepared {
+	char url[4096];
+	char *body; /* malloc'd by jansson */
+	size_t len;
+	char auth[1024]; /* "Bearer <JWT>" or "" */
+};
+
+static void prepared_wipe(struct prepared *c)
+{
+	if (c->body) {
+		sodium_memzero(c->body, c->len);
+		free(c->body);
+		c->body = NULL;
+	}
+	sodium_memzero(c->auth, sizeof(c->auth));
+}
+
+/* Builds the call: URL, request with its expanded context (minting the
+ * App's tokens), and the JWT when http.use_jwt. 0, or -1 with err. */
+static int prepare(struct apps_plugin *p, const struct app_call_req *r, struct prepared *out,
+		   char *err, size_t cap)
 {
 	const json_t *http = json_object_get(json_object_get(r->app, "manifest"), "http");
 	const char *root = json_string_value(json_object_get(http, "root_url"));
-	struct app_response resp;
-	char url[4096], auth[1024], *body, *jwt = NULL;
-	json_t *req, *out = NULL;
+	char *jwt;
+	json_t *req;
 	size_t root_len;
-	int rc;
 
+	memset(out, 0, sizeof(*out));
 	if (!root)
-		return fail(err, cap, "the App has no http.root_url"), NULL;
+		return fail(err, cap, "the App has no http.root_url");
 	root_len = strlen(root);
 	while (root_len && root[root_len - 1] == '/')
 		root_len--;
-	if (snprintf(url, sizeof(url), "%.*s%s", (int)root_len, root, r->path) >= (int)sizeof(url))
-		return fail(err, cap, "the App's URL is too long"), NULL;
+	if (snprintf(out->url, sizeof(out->url), "%.*s%s", (int)root_len, root, r->path) >=
+	    (int)sizeof(out->url))
+		return fail(err, cap, "the App's URL is too long");
 	req = build_request(p, r, err, cap);
 	if (!req)
-		return NULL;
-	body = json_dumps(req, JSON_COMPACT);
+		return -1;
+	out->body = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
-	if (!body)
-		return fail(err, cap, "out of memory"), NULL;
+	if (!out->body)
+		return fail(err, cap, "out of memory");
+	out->len = strlen(out->body);
 	if (json_is_true(json_object_get(http, "use_jwt"))) {
 		const char *secret = str(r->app, "secret");
 		jwt = jwt_sign_hs256((const unsigned char *)secret, strlen(secret),
 				     r->acting_user_id, (int64_t)time(NULL));
 		if (!jwt) {
-			free(body);
-			return fail(err, cap, "the call's JWT could not be made"), NULL;
+			prepared_wipe(out);
+			return fail(err, cap, "the call's JWT could not be made");
 		}
-		snprintf(auth, sizeof(auth), "Bearer %s", jwt);
-	}
-	rc = app_http_post(&p->http, url, jwt ? auth : NULL, body, strlen(body), &resp);
-	/* The body held tokens and maybe secrets. */
-	sodium_memzero(body, strlen(body));
-	free(body);
-	if (jwt) {
+		snprintf(out->auth, sizeof(out->auth), "Bearer %s", jwt);
 		sodium_memzero(jwt, strlen(jwt));
-		sodium_memzero(auth, sizeof(auth));
 		free(jwt);
 	}
-	if (rc != 0) {
-		snprintf(err, cap, "%s", resp.error);
-	} else if (resp.status != 200) {
-		snprintf(err, cap, "the App answered HTTP %ld", resp.status);
-	} else {
-		out = app_response_parse(resp.body, resp.len, err, cap);
-	}
+	return 0;
+}
+
+/* The App's answer checked: a call response, or NULL with err (logged). */
+static json_t *result(struct apps_plugin *p, const char *app_id, const char *path, int rc,
+		      const struct app_response *resp, char *err, size_t cap)
+{
+	json_t *out = NULL;
+
+	if (rc != 0)
+		snprintf(err, cap, "%s", resp->error);
+	else if (resp->status != 200)
+		snprintf(err, cap, "the App answered HTTP %ld", resp->status);
+	else
+		out = app_response_parse(resp->body, resp->len, err, cap);
 	if (!out)
-		plugin_logf(p, MMPLUGIN_LOG_WARN, "call to app %s at %s failed: %s",
+		plugin_logf(p, MMPLUGIN_LOG_WARN, "call to app %s at %.256s failed: %s", app_id,
+			    path, err);
+	return out;
+}
+
+json_t *app_call_invoke(struct apps_plugin *p, const struct app_call_req *r, char *err, size_t cap)
+{
+	struct app_response resp;
+	struct prepared call;
+	json_t *out;
+	int rc;
+
+	if (prepare(p, r, &call, err, cap) != 0) {
+		plugin_logf(p, MMPLUGIN_LOG_WARN, "call to app %s at %.256s failed: %s",
 			    str(r->app, "app_id"), r->path, err);
+		return NULL;
+	}
+	rc = app_http_post(&p->http, call.url, call.auth[0] ? call.auth : NULL, call.body, call.len,
+			   &resp);
+	prepared_wipe(&call);
+	out = result(p, str(r->app, "app_id"), r->path, rc, &resp, err, cap);
 	app_response_free(&resp);
 	return out;
+}
+
+/* A call in flight, as the call loop sees it. */
+struct pending {
+	struct app_call_job *job;
+	char app_id[APP_ID_MAX + 1];
+	char path[256]; /* for the log line */
+};
+
+static void answer_now(struct app_call_job *job, json_t *response, const char *err)
+{
+	job->answer(job, response, err);
+	free(job);
+}
+
+/* On the call loop's thread: the App answered (or did not). */
+static void on_answer(void *arg, int rc, struct app_response *resp)
+{
+	struct pending *pe = arg;
+	struct app_call_job *job = pe->job;
+	struct apps_plugin *p = job->later.plugin;
+	mmplugin_response *held = job->later.resp;
+	char err[512] = "";
+	json_t *out = result(p, pe->app_id, pe->path, rc, resp, err, sizeof(err));
+
+	app_response_free(resp);
+	answer_now(job, out, err);
+	json_decref(out);
+	free(pe);
+	p->api->response_finish(held);
+}
+
+void app_call_answer_later(struct apps_call *c, const struct app_call_req *r,
+			   struct app_call_job *job)
+{
+	struct apps_plugin *p = c->plugin;
+	struct pending *pe = NULL;
+	struct prepared call;
+	char err[512];
+	json_t *out;
+
+	job->later = (struct apps_call){ .plugin = p, .resp = c->resp };
+	memcpy(job->later.request_id, c->request_id, sizeof(job->later.request_id));
+	/* A host without response_finish (none can load this plugin: it is
+	 * built for ABI 1.3) gets the answer the blocking way. */
+	if (!MMPLUGIN_HAS(p->api, struct mmplugin_host_api, response_finish)) {
+		out = app_call_invoke(p, r, err, sizeof(err));
+		answer_now(job, out, err);
+		json_decref(out);
+		return;
+	}
+	if (prepare(p, r, &call, err, sizeof(err)) != 0) {
+		plugin_logf(p, MMPLUGIN_LOG_WARN, "call to app %s at %.256s failed: %s",
+			    str(r->app, "app_id"), r->path, err);
+		answer_now(job, NULL, err);
+		return;
+	}
+	pe = calloc(1, sizeof(*pe));
+	if (!pe) {
+		prepared_wipe(&call);
+		answer_now(job, NULL, "out of memory");
+		return;
+	}
+	pe->job = job;
+	snprintf(pe->app_id, sizeof(pe->app_id), "%s", str(r->app, "app_id"));
+	snprintf(pe->path, sizeof(pe->path), "%s", r->path);
+	/* From here the response belongs to the call loop: it may even be
+	 * finished before app_http_start returns. */
+	c->async = true;
+	if (app_http_start(&p->http, call.url, call.auth[0] ? call.auth : NULL, call.body, call.len,
+			   on_answer, pe, err, sizeof(err)) != 0) {
+		c->async = false;
+		free(pe);
+		plugin_logf(p, MMPLUGIN_LOG_WARN, "call to app %s at %.256s failed: %s",
+			    str(r->app, "app_id"), r->path, err);
+		answer_now(job, NULL, err);
+	}
+	call.body = NULL; /* app_http_start took it */
+	prepared_wipe(&call);
 }

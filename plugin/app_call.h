@@ -27,8 +27,33 @@ struct app_call_req {
 /* Returns the App's call response (a JSON object with a known "type"), or
  * NULL with one sentence in err saying what went wrong (the App is
  * unreachable, too slow, answered non-200, too much, not JSON; a required
- * expansion is not possible). Never returns a secret in err. */
+ * expansion is not possible). Never returns a secret in err. Blocks until
+ * the App answers: only for a worker thread (install, uninstall). */
 json_t *app_call_invoke(struct apps_plugin *p, const struct app_call_req *r, char *err, size_t cap);
+
+/* What answering a request needs once its App has answered, possibly on
+ * another thread. A handler embeds it first in a struct of its own. */
+struct app_call_job {
+	/* plugin, resp and request_id of the request; req and param are NULL
+	 * (the request's views end when serve_http returns). */
+	struct apps_call later;
+	/* Answers from the App's call response (NULL when the call failed:
+	 * err says why, as for app_call_invoke). Runs on the call loop's
+	 * thread, or on the request's own when the call could not start; must
+	 * not block (no store write, no other call). */
+	void (*answer)(struct app_call_job *job, json_t *response, const char *err);
+};
+
+/* Calls the App for request c (on a worker: the call's tokens are minted
+ * here) and answers c through job->answer when the App answers, without
+ * holding a thread meanwhile: c->async is set and serve_http returns
+ * MMPLUGIN_ASYNC; the host holds the connection until the call loop
+ * finishes the response. When the call cannot start (too many in flight, a
+ * required expansion) job->answer runs before this returns and c->async is
+ * not set. job is malloc'd and taken: freed after answer. c->resp must not
+ * be touched after this returns. */
+void app_call_answer_later(struct apps_call *c, const struct app_call_req *r,
+			   struct app_call_job *job);
 
 /* Checks a 200 answer's body: a JSON object with a known "type" ("" and a
  * missing type become "ok"). New reference, or NULL with err set. */

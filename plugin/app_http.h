@@ -1,9 +1,17 @@
 /*
- * Calling Apps over HTTP with libcurl: POST of a JSON call request, a total
- * timeout, at most 1 MiB read back, no redirects followed, http and https
- * only, connections reused across calls (a shared connection cache), and at
- * most max_calls calls in flight so that slow Apps cannot take every server
- * thread. Thread-safe.
+ * Calling Apps over HTTP: POST of a JSON call request, a total timeout, at
+ * most 1 MiB read back, no redirects followed, http and https only.
+ *
+ * Every call runs on one libcurl multi handle driven by a thread of its own
+ * (the call loop), not on the thread that asked for it: hundreds of slow
+ * Apps cost no thread each, only a socket and a bounded buffer. Connections
+ * to an App are kept and reused across calls (the multi handle's cache).
+ * At most max_calls are in flight; past it a call is refused at once.
+ *
+ * Threading: app_http_start and app_http_post may be called from any thread.
+ * Completions (app_http_done_fn) run on the call loop's thread, one at a
+ * time: they must not block (no disk commit, no call waiting on another
+ * call).
  */
 #ifndef PLUGIN_APP_HTTP_H
 #define PLUGIN_APP_HTTP_H
@@ -11,17 +19,12 @@
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define APP_RESPONSE_MAX (1024 * 1024)
-
-struct app_http {
-	CURLSH *share;
-	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
-	atomic_uint in_flight;
-	unsigned max_calls;
-	long timeout_ms;
-};
+/* Bounds of the max_concurrent_calls setting. */
+#define APP_CALLS_MAX 65536
 
 struct app_response {
 	long status; /* the App's HTTP status */
@@ -30,15 +33,51 @@ struct app_response {
 	char error[256]; /* why there is no usable response */
 };
 
+/* Called once per started call, on the call loop's thread. rc is 0 when a
+ * complete response of at most 1 MiB arrived (any status), -1 with
+ * resp->error saying what went wrong. resp is the callee's: it frees it with
+ * app_response_free. */
+typedef void (*app_http_done_fn)(void *arg, int rc, struct app_response *resp);
+
+struct app_xfer;
+
+struct app_http {
+	CURLM *multi;
+	pthread_t loop;
+	bool loop_started;
+	pthread_mutex_t lock;   /* guards queue and stop */
+	struct app_xfer *queue; /* started, not yet handed to the multi handle */
+	bool stop;
+	atomic_uint in_flight;
+	unsigned max_calls;
+	long timeout_ms;
+};
+
+/* Starts the call loop. 0, or -1 when libcurl or a thread could not be had. */
 int app_http_init(struct app_http *h, unsigned max_calls, long timeout_ms)
 	__attribute__((warn_unused_result));
+
+/* Stops the loop. Calls still in flight end at once with the error "the
+ * server is shutting down" (their completions run, on this thread). */
 void app_http_cleanup(struct app_http *h);
 
-/* POSTs body to url. auth is the Mattermost-App-Authorization value or NULL.
- * Returns 0 when a complete response of at most 1 MiB arrived (any status);
- * -1 with out->error saying what went wrong otherwise. */
+/* Starts POSTing body (len bytes; ownership taken: wiped and freed when the
+ * call ends, since it holds tokens) to url. auth is the
+ * Mattermost-App-Authorization value or NULL (copied). Returns 0 when the
+ * call started: done(arg, ...) will run exactly once, on the loop's thread,
+ * possibly before this returns. Returns -1 with err (one sentence) when it
+ * did not start (too many calls in flight, out of memory, stopping): done is
+ * not called and body was freed. */
+int app_http_start(struct app_http *h, const char *url, const char *auth, char *body, size_t len,
+		   app_http_done_fn done, void *arg, char *err, size_t err_cap)
+	__attribute__((warn_unused_result));
+
+/* The same call, waiting for its end (for a worker thread that may block:
+ * install and uninstall). body is borrowed. 0 or -1 as for done's rc, with
+ * out filled. Never call it from a completion. */
 int app_http_post(struct app_http *h, const char *url, const char *auth, const char *body,
 		  size_t len, struct app_response *out) __attribute__((warn_unused_result));
+
 void app_response_free(struct app_response *r);
 
 #endif

@@ -111,18 +111,19 @@ static json_t *flow_call(const json_t *app, const char *field, const char *def, 
 	return call;
 }
 
-/* Runs the flow call; returns the App's response or NULL after a 502 page. */
-static json_t *invoke(struct apps_call *c, const json_t *app, const json_t *call,
-		      const json_t *values)
+/* Runs the flow call; job->answer makes the page when the App answers
+ * (from the call loop: the response is held meanwhile). Takes job. */
+static void invoke_later(struct apps_call *c, const json_t *app, const json_t *call,
+			 const json_t *values, struct app_call_job *job)
 {
 	struct app_call_req r = { 0 };
 	struct expand ex;
 	char err[512];
-	json_t *resp;
 
 	if (expand_parse(json_object_get(call, "expand"), &ex, err, sizeof(err)) != 0) {
 		flow_page(c, 502, "Cannot connect", err);
-		return NULL;
+		free(job);
+		return;
 	}
 	r.app = app;
 	r.path = json_string_value(json_object_get(call, "path"));
@@ -131,18 +132,13 @@ static json_t *invoke(struct apps_call *c, const json_t *app, const json_t *call
 	r.values = values;
 	r.state = json_object_get(call, "state");
 	r.acting_user_id = c->who.user_id;
-	resp = app_call_invoke(c->plugin, &r, err, sizeof(err));
-	if (!resp)
-		flow_page(c, 502, "Cannot connect", err);
-	return resp;
+	app_call_answer_later(c, &r, job);
 }
 
 /* The URL the App gave: absolute http(s), and on remote_root_url's origin
  * when that is set. */
-static bool connect_url_ok(const json_t *app, const char *url)
+static bool connect_url_ok(const char *root, const char *url)
 {
-	const char *root = json_string_value(
-		json_object_get(json_object_get(app, "remote_oauth2"), "remote_root_url"));
 	struct url_origin to, allowed;
 
 	if (url_origin_parse(url, &to) != 0)
@@ -152,13 +148,46 @@ static bool connect_url_ok(const json_t *app, const char *url)
 	return url_origin_parse(root, &allowed) == 0 && url_same_origin(&to, &allowed);
 }
 
+/* What the connect page needs once the App answered. */
+struct connect_answer {
+	struct app_call_job job; /* first: freed as one */
+	char app_id[APP_ID_MAX + 1];
+	char root[LOCATION_MAX]; /* remote_root_url, "" when unset */
+};
+
+static void answer_connect(struct app_call_job *job, json_t *resp, const char *err)
+{
+	struct connect_answer *a = (struct connect_answer *)job;
+	struct apps_call *c = &job->later;
+	const char *url;
+
+	if (!resp) {
+		flow_page(c, 502, "Cannot connect", err);
+		return;
+	}
+	url = json_string_value(json_object_get(resp, "data"));
+	if (strcmp(json_string_value(json_object_get(resp, "type")), "error") == 0) {
+		const char *text = json_string_value(json_object_get(resp, "text"));
+		flow_page(c, 502, "Cannot connect",
+			  text ? text : "The App answered with an error.");
+	} else if (!url || !connect_url_ok(a->root, url)) {
+		plugin_logf(c->plugin, MMPLUGIN_LOG_WARN, "app %s gave an unusable connect URL",
+			    a->app_id);
+		flow_page(c, 502, "Cannot connect",
+			  "The App did not give a valid address to connect to.");
+	} else {
+		flow_redirect(c, 307, url);
+	}
+}
+
 void api_flow_connect(struct apps_call *c)
 {
 	struct apps_plugin *p = c->plugin;
 	char state[FLOW_TOKEN_LEN + 1], verifier[FLOW_TOKEN_LEN + 1], challenge[FLOW_TOKEN_LEN + 1];
 	unsigned char hash[STATE_HASH_LEN];
-	const char *client_id, *url;
-	json_t *app, *call = NULL, *values = NULL, *resp = NULL;
+	const char *client_id, *root;
+	json_t *app, *call = NULL, *values = NULL;
+	struct connect_answer *a;
 	size_t evicted = 0;
 	int rc;
 
@@ -196,24 +225,19 @@ void api_flow_connect(struct apps_call *c)
 	call = flow_call(app, "get_oauth2_connect_url", "/oauth2/connect", false);
 	values = json_pack("{s:s, s:s, s:s}", "state", state, "code_challenge", challenge,
 			   "code_challenge_method", "S256");
-	resp = invoke(c, app, call, values);
-	if (!resp)
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		flow_page(c, 500, "Cannot connect", "The server is out of memory.");
 		goto out;
-	url = json_string_value(json_object_get(resp, "data"));
-	if (strcmp(json_string_value(json_object_get(resp, "type")), "error") == 0) {
-		const char *text = json_string_value(json_object_get(resp, "text"));
-		flow_page(c, 502, "Cannot connect",
-			  text ? text : "The App answered with an error.");
-	} else if (!url || !connect_url_ok(app, url)) {
-		plugin_logf(p, MMPLUGIN_LOG_WARN, "app %s gave an unusable connect URL", c->param);
-		flow_page(c, 502, "Cannot connect",
-			  "The App did not give a valid address to connect to.");
-	} else {
-		flow_redirect(c, 307, url);
 	}
+	a->job.answer = answer_connect;
+	snprintf(a->app_id, sizeof(a->app_id), "%s", c->param);
+	root = json_string_value(
+		json_object_get(json_object_get(app, "remote_oauth2"), "remote_root_url"));
+	snprintf(a->root, sizeof(a->root), "%s", root ? root : "");
+	invoke_later(c, app, call, values, &a->job);
 out:
 	sodium_memzero(state, sizeof(state));
-	json_decref(resp);
 	json_decref(values);
 	json_decref(call);
 	json_decref(app);
@@ -241,13 +265,42 @@ static const char *state_problem(int rc)
 	}
 }
 
+/* What the complete page needs once the App answered. */
+struct complete_answer {
+	struct app_call_job job; /* first: freed as one */
+	char app_id[APP_ID_MAX + 1];
+	char user_id[MMPLUGIN_ID_LEN + 1];
+};
+
+static void answer_complete(struct app_call_job *job, json_t *resp, const char *err)
+{
+	struct complete_answer *a = (struct complete_answer *)job;
+	struct apps_call *c = &job->later;
+
+	if (!resp) {
+		flow_page(c, 502, "Cannot connect", err);
+		return;
+	}
+	if (strcmp(json_string_value(json_object_get(resp, "type")), "error") == 0) {
+		const char *text = json_string_value(json_object_get(resp, "text"));
+		flow_page(c, 400, "Could not connect your account",
+			  text ? text : "The App could not finish the connection.");
+	} else {
+		plugin_logf(c->plugin, MMPLUGIN_LOG_INFO, "app %s: user %s connected", a->app_id,
+			    a->user_id);
+		flow_page(c, 200, "Connected",
+			  "You have connected your account. You can close this window.");
+	}
+}
+
 void api_flow_complete(struct apps_call *c)
 {
 	struct apps_plugin *p = c->plugin;
 	char verifier[STATE_VERIFIER_MAX];
 	unsigned char hash[STATE_HASH_LEN];
-	json_t *app, *values = json_object(), *call = NULL, *resp = NULL;
-	const char *state, *type;
+	json_t *app, *values = json_object(), *call = NULL;
+	struct complete_answer *a;
+	const char *state;
 	int rc;
 
 	if (!require_person(c) || !(app = flow_app(c))) {
@@ -276,22 +329,16 @@ void api_flow_complete(struct apps_call *c)
 	json_object_set_new(values, "code_verifier", json_string(verifier));
 	sodium_memzero(verifier, sizeof(verifier));
 	call = flow_call(app, "on_oauth2_complete", "/oauth2/complete", true);
-	resp = invoke(c, app, call, values);
-	if (!resp)
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		flow_page(c, 500, "Cannot connect", "The server is out of memory.");
 		goto out;
-	type = json_string_value(json_object_get(resp, "type"));
-	if (strcmp(type, "error") == 0) {
-		const char *text = json_string_value(json_object_get(resp, "text"));
-		flow_page(c, 400, "Could not connect your account",
-			  text ? text : "The App could not finish the connection.");
-	} else {
-		plugin_logf(p, MMPLUGIN_LOG_INFO, "app %s: user %s connected", c->param,
-			    c->who.user_id);
-		flow_page(c, 200, "Connected",
-			  "You have connected your account. You can close this window.");
 	}
+	a->job.answer = answer_complete;
+	snprintf(a->app_id, sizeof(a->app_id), "%s", c->param);
+	snprintf(a->user_id, sizeof(a->user_id), "%s", c->who.user_id);
+	invoke_later(c, app, call, values, &a->job);
 out:
-	json_decref(resp);
 	json_decref(call);
 	json_decref(values);
 	json_decref(app);

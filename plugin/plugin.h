@@ -33,7 +33,7 @@
 /* Settings (the host config's plugins."com.mattermost.apps".settings). */
 struct apps_settings {
 	long call_timeout_ms;           /* "call_timeout_s", default 30 */
-	unsigned max_calls;             /* "max_concurrent_calls", default 8 */
+	unsigned max_calls;             /* "max_concurrent_calls", default 1024, at most 65536 */
 	long state_ttl_ms;              /* "oauth2_state_ttl_s", default 600 */
 	char master_key_file[PATH_MAX]; /* "master_key_file", default <data dir>/master.key */
 };
@@ -76,6 +76,11 @@ struct apps_call {
 	char request_id[32]; /* NUL-terminated copy for error bodies */
 	const char *param;   /* the {app_id} segment of the route, NUL-terminated */
 	struct caller who;
+	/* Set by the router when the route may block and the request is on an
+	 * I/O thread (serve_http returns MMPLUGIN_DEFER), and by a handler that
+	 * handed the response to the call loop (MMPLUGIN_ASYNC). */
+	bool deferred;
+	bool async;
 };
 
 /* Answers status with a JSON body, Content-Type: application/json and

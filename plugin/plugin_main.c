@@ -120,8 +120,7 @@ static void apps_deactivate(void *state)
 	free(p);
 }
 
-static int apps_serve_http(void *state, const struct mmplugin_request *req,
-			   mmplugin_response *resp)
+static int apps_serve_http(void *state, const struct mmplugin_request *req, mmplugin_response *resp)
 {
 	struct apps_call c = { .plugin = state, .req = req, .resp = resp };
 	size_t n = req->request_id.len < sizeof(c.request_id) - 1 ? req->request_id.len
@@ -130,7 +129,9 @@ static int apps_serve_http(void *state, const struct mmplugin_request *req,
 	memcpy(c.request_id, req->request_id.ptr, n);
 	c.request_id[n] = '\0';
 	router_dispatch(&c);
-	return MMPLUGIN_DONE;
+	if (c.deferred)
+		return MMPLUGIN_DEFER;
+	return c.async ? MMPLUGIN_ASYNC : MMPLUGIN_DONE;
 }
 
 static const struct mmplugin_descriptor descriptor = {

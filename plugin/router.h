@@ -10,7 +10,9 @@
 
 typedef void (*route_handler)(struct apps_call *c);
 
-/* Serves c->req through the table. */
+/* Serves c->req through the table. On an I/O thread (req->on_worker 0) a
+ * route that may block is not run: c->deferred is set and nothing is
+ * answered (serve_http returns MMPLUGIN_DEFER). */
 void router_dispatch(struct apps_call *c);
 
 /* Fills c->who from the request's session. */

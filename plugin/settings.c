@@ -27,7 +27,7 @@ int settings_parse(const char *json, const char *data_dir, struct apps_settings 
 
 	memset(s, 0, sizeof(*s));
 	s->call_timeout_ms = 30000;
-	s->max_calls = 8;
+	s->max_calls = 1024;
 	s->state_ttl_ms = 600000;
 	snprintf(s->master_key_file, sizeof(s->master_key_file), "%s/master.key", data_dir);
 	if (!json_is_object(root)) {
@@ -46,7 +46,7 @@ int settings_parse(const char *json, const char *data_dir, struct apps_settings 
 				goto out;
 			s->state_ttl_ms = n * 1000;
 		} else if (strcmp(key, "max_concurrent_calls") == 0) {
-			if (get_int(v, key, 1, 1024, &n, msg, cap) != 0)
+			if (get_int(v, key, 1, APP_CALLS_MAX, &n, msg, cap) != 0)
 				goto out;
 			s->max_calls = (unsigned)n;
 		} else if (strcmp(key, "master_key_file") == 0) {

@@ -348,7 +348,11 @@ struct mmplugin_host_api {
  *   until deactivate returns.
  * - deactivate: once after a successful activate, from one thread, after
  *   every serve_http call has returned and before the host exits or the
- *   plugin is disabled. The plugin releases everything it holds.
+ *   plugin is disabled. The plugin releases everything it holds: a response
+ *   it still holds (MMPLUGIN_ASYNC) is finished with response_finish before
+ *   deactivate returns (the host answers 503 to any it is left with). At
+ *   shutdown the host first waits for held responses like any request in
+ *   flight (up to its drain timeout), then deactivates.
  * - serve_http: from many threads at once; must be thread-safe. req and resp
  *   are valid only during the call (resp longer after MMPLUGIN_ASYNC). The
  *   plugin answers through the response_* functions of the host API and

@@ -8,6 +8,7 @@
  * recorded requests, newest last. POST answers by path:
  *   /fail     HTTP 500          /garbage  200, not JSON
  *   /huge     2 MiB of JSON     /slow     waits 3 s, then ok
+ *   /slow/MS  waits MS ms, then ok (the echo)    /hang  never answers (until stopped)
  *   /error    {"type":"error"}  /badtype  {"type":"weird"}
  *   /oauth2/connect   {"type":"ok","data":"<--connect-url>?client_id=..&state=..
  *                     &code_challenge=..&redirect_uri=<complete_url>"}, or, for
@@ -28,7 +29,6 @@
 #include <time.h>
 #include "tiny_server.h"
 #include "urlencoded.h"
-
 
 #define BODY_MAX (2 * 1024 * 1024)
 #define KEEP 4096
@@ -267,10 +267,12 @@ static enum MHD_Result serve_post(struct MHD_Connection *con, const char *url, s
 		json_decref(rec);
 		return ret;
 	}
-	if (strcmp(url, "/slow") == 0) {
-		struct timespec ts = { 3, 0 };
-		nanosleep(&ts, NULL);
-	}
+	if (strcmp(url, "/slow") == 0)
+		tiny_sleep_ms(3000);
+	else if (strncmp(url, "/slow/", 6) == 0)
+		tiny_sleep_ms(strtol(url + 6, NULL, 10));
+	else if (strcmp(url, "/hang") == 0)
+		tiny_sleep_ms(3600 * 1000L);
 	json_decref(rec);
 	if (strcmp(url, "/error") == 0)
 		return answer(con, 200, "{\"type\":\"error\",\"text\":\"it broke\"}");

@@ -7,6 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+volatile int tiny_stopping;
+
+void tiny_sleep_ms(long ms)
+{
+	for (long slept = 0; slept < ms && !tiny_stopping; slept += 20) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
 
 unsigned tiny_port(const char *listen)
 {
@@ -42,6 +53,7 @@ int tiny_serve(const char *name, unsigned port, MHD_AccessHandlerCallback handle
 	fprintf(stderr, "%s listening on 127.0.0.1:%u\n", name, (unsigned)info->port);
 	fflush(stderr);
 	sigwait(&set, &sig);
+	tiny_stopping = 1;
 	MHD_stop_daemon(d);
 	return 0;
 }

@@ -6,6 +6,13 @@
 
 #include <microhttpd.h>
 
+/* Set once the server is stopping (SIGTERM): handlers that wait stop
+ * waiting. */
+extern volatile int tiny_stopping;
+
+/* Sleeps ms, or less when the server stops. */
+void tiny_sleep_ms(long ms);
+
 /* The port of a "--listen ADDR:PORT" value (0 when there is none). */
 unsigned tiny_port(const char *listen);
 

@@ -5,11 +5,17 @@
  *   METHOD \n PATH[?QUERY] \n (Name: value \n)* \n BODY
  * Calls to Apps go through a closed proxy on 127.0.0.1:1: whatever URL a
  * fuzzed manifest names, nothing leaves this machine.
+ *
+ * As the host does: a request is served first as on an I/O thread
+ * (on_worker 0); MMPLUGIN_DEFER serves it again with on_worker 1; a held
+ * response (MMPLUGIN_ASYNC) is waited for until response_finish.
  */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mmplugin/plugin.h>
@@ -102,6 +108,20 @@ static int f_revoke(mmplugin_host *h, const char *k, const char *v, size_t *n)
 	return MMPLUGIN_OK;
 }
 
+static atomic_int finished;
+
+static void f_finish(mmplugin_response *resp)
+{
+	(void)resp;
+	atomic_fetch_add(&finished, 1);
+}
+
+static const char *f_store(mmplugin_host *h)
+{
+	(void)h;
+	return "{\"backend\":\"lmdb\"}";
+}
+
 static const struct mmplugin_host_api api = {
 	.struct_size = sizeof(struct mmplugin_host_api),
 	.abi_major = MMPLUGIN_ABI_MAJOR,
@@ -118,6 +138,8 @@ static const struct mmplugin_host_api api = {
 	.user_set_active = f_set_active,
 	.session_create = f_session_create,
 	.sessions_revoke_prop = f_revoke,
+	.response_finish = f_finish,
+	.store_json = f_store,
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -162,6 +184,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mmplugin_request req;
 	struct mmplugin_response resp;
 	size_t len, nh = 0;
+	int rc;
 
 	if (size < 1)
 		return 0;
@@ -193,7 +216,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	session.props_len = flags & 2 ? 1 : 0;
 	req.session = flags & 1 ? &session : NULL;
 	response_init(&resp);
-	mmplugin_entry_v1()->serve_http(state, &req, &resp);
+	atomic_store(&finished, 0);
+	rc = mmplugin_entry_v1()->serve_http(state, &req, &resp);
+	if (rc == MMPLUGIN_DEFER) {
+		if (resp.touched)
+			abort(); /* deferred after touching the response */
+		req.on_worker = 1;
+		rc = mmplugin_entry_v1()->serve_http(state, &req, &resp);
+	}
+	if (rc == MMPLUGIN_ASYNC) {
+		/* The call loop finishes it: the App cannot be reached. */
+		struct timespec pause = { 0, 1000 * 1000 };
+		for (int waited = 0; !atomic_load(&finished) && waited < 20000; waited++)
+			nanosleep(&pause, NULL);
+		if (atomic_load(&finished) != 1) {
+			fprintf(stderr, "held response finished %d times\n",
+				atomic_load(&finished));
+			abort(); /* exactly once */
+		}
+	} else if (rc != MMPLUGIN_DONE || atomic_load(&finished) != 0) {
+		fprintf(stderr, "serve_http returned %d, %d responses finished\n", rc,
+			atomic_load(&finished));
+		abort();
+	}
 	if (!resp.touched || resp.status < 100 || resp.status > 599)
 		abort(); /* every request gets an answer */
 	response_free(&resp);

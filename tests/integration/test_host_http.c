@@ -2,6 +2,7 @@
  * The real mmhost with the real plugin and the echo fixture plugin, over
  * HTTP: routing, errors, limits, request ids, what a plugin receives.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,7 +31,8 @@ static int setup(void **state)
 	snprintf(path, sizeof(path), "%s/com.mattermost.apps/plugin.json", plugins);
 	if (ts_copy_file(APPS_PLUGIN_JSON, path, 0644) != 0)
 		return -1;
-	if (ts_install_plugin(plugins, "fixture.good", FIXTURE_DIR "/good.so", 0755) != 0)
+	if (ts_install_plugin(plugins, "fixture.good", FIXTURE_DIR "/good.so", 0755) != 0 ||
+	    ts_install_plugin(plugins, "fixture.v13", FIXTURE_DIR "/v13.so", 0755) != 0)
 		return -1;
 	return ts_host_start(&host, plugins, NULL);
 }
@@ -53,6 +55,14 @@ static struct ts_resp get(const char *path)
 	snprintf(url, sizeof(url), "%s%s", host.base_url, path);
 	ts_http("GET", url, NULL, NULL, 0, 0, &r);
 	return r;
+}
+
+static void still_pings(void)
+{
+	struct ts_resp r = get("/api/v4/system/ping");
+
+	assert_int_equal(r.status, 200);
+	ts_resp_free(&r);
 }
 
 static struct ts_resp send_body(const char *method, const char *path, const char *const *hdrs,
@@ -338,6 +348,97 @@ static void access_log_has_one_line_and_never_the_query(void **state)
 	ts_resp_free(&r);
 }
 
+/* The echo's "thread" and "on_worker", after checking the status. */
+static json_t *echo_of(const char *path, int status)
+{
+	struct ts_resp r = get(path);
+	json_t *j;
+
+	if (r.status != status)
+		fail_msg("%s: %ld %.300s", path, r.status, r.body ? r.body : "");
+	j = json_loadb(r.body, r.body_len, 0, NULL);
+	ts_resp_free(&r);
+	assert_non_null(j);
+	return j;
+}
+
+static void plugin_built_for_1_2_runs_on_workers_only(void **state)
+{
+	json_t *j = echo_of("/plugins/fixture.good/echo", 200);
+
+	(void)state;
+	/* The 1.2 fixture answers 500 when called off a worker. */
+	assert_string_equal(json_string_value(json_object_get(j, "thread")), "mmhost-worker");
+	assert_int_equal(json_integer_value(json_object_get(j, "on_worker")), 1);
+	json_decref(j);
+}
+
+static void plugin_built_for_1_3_answers_inline_and_defers_what_blocks(void **state)
+{
+	json_t *j = echo_of("/plugins/fixture.v13/inline", 200);
+
+	(void)state;
+	/* No hand-off: the I/O thread that read the request answers it. */
+	assert_string_equal(json_string_value(json_object_get(j, "thread")), "MHD-worker");
+	assert_int_equal(json_integer_value(json_object_get(j, "on_worker")), 0);
+	json_decref(j);
+	/* MMPLUGIN_DEFER: called again on a worker, never blocking an I/O
+	 * thread. */
+	j = echo_of("/plugins/fixture.v13/echo?x=1", 200);
+	assert_string_equal(json_string_value(json_object_get(j, "thread")), "mmhost-worker");
+	assert_int_equal(json_integer_value(json_object_get(j, "on_worker")), 1);
+	assert_string_equal(json_string_value(json_object_get(j, "query")), "x=1");
+	json_decref(j);
+	/* Deferring again from a worker is a plugin bug: 500. */
+	j = echo_of("/plugins/fixture.v13/defer-again", 500);
+	assert_string_equal(json_string_value(json_object_get(j, "id")),
+			    "api.plugin.no_response.app_error");
+	json_decref(j);
+	/* The host's own routes answer on the I/O thread too. */
+	still_pings();
+}
+
+struct async_get {
+	pthread_t t;
+	char path[128];
+	long status;
+	char body[512];
+};
+
+static void *do_async_get(void *arg)
+{
+	struct async_get *g = arg;
+	struct ts_resp r = get(g->path);
+
+	g->status = r.status;
+	snprintf(g->body, sizeof(g->body), "%s", r.body ? r.body : "");
+	ts_resp_free(&r);
+	return NULL;
+}
+
+static void held_responses_are_answered_when_the_plugin_finishes_them(void **state)
+{
+	enum { N = 64 };
+	static struct async_get g[N];
+	const char *paths[] = { "/plugins/fixture.v13/async?ms=300",
+				"/plugins/fixture.v13/async-early",
+				"/plugins/fixture.v13/async-self" };
+
+	(void)state;
+	/* Finished later, by another thread; before serve_http returned; by
+	 * serve_http itself: each answered once, none lost. */
+	for (int i = 0; i < N; i++) {
+		snprintf(g[i].path, sizeof(g[i].path), "%s", paths[i % 3]);
+		assert_int_equal(pthread_create(&g[i].t, NULL, do_async_get, &g[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(g[i].t, NULL);
+		if (g[i].status != 200 || !strstr(g[i].body, "\"async\""))
+			fail_msg("%s: %ld %s", g[i].path, g[i].status, g[i].body);
+	}
+	still_pings();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +456,9 @@ int main(void)
 		cmocka_unit_test(plugin_that_sets_nothing_gives_500),
 		cmocka_unit_test(plugin_cannot_inject_headers),
 		cmocka_unit_test(access_log_has_one_line_and_never_the_query),
+		cmocka_unit_test(plugin_built_for_1_2_runs_on_workers_only),
+		cmocka_unit_test(plugin_built_for_1_3_answers_inline_and_defers_what_blocks),
+		cmocka_unit_test(held_responses_are_answered_when_the_plugin_finishes_them),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

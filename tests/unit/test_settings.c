@@ -16,7 +16,7 @@ static void defaults_when_empty(void **state)
 	(void)state;
 	assert_int_equal(settings_parse("{}", "data", &s, msg, sizeof(msg)), 0);
 	assert_int_equal(s.call_timeout_ms, 30000);
-	assert_int_equal(s.max_calls, 8);
+	assert_int_equal(s.max_calls, 1024);
 	assert_int_equal(s.state_ttl_ms, 600000);
 	assert_string_equal(s.master_key_file, "data/master.key");
 }
@@ -27,13 +27,13 @@ static void every_key_is_read(void **state)
 	char msg[128] = "";
 
 	(void)state;
-	assert_int_equal(settings_parse("{\"call_timeout_s\":5,\"max_concurrent_calls\":1024,"
+	assert_int_equal(settings_parse("{\"call_timeout_s\":5,\"max_concurrent_calls\":65536,"
 					"\"oauth2_state_ttl_s\":86400,"
 					"\"master_key_file\":\"/etc/keys/apps.key\"}",
 					"data", &s, msg, sizeof(msg)),
 			 0);
 	assert_int_equal(s.call_timeout_ms, 5000);
-	assert_int_equal(s.max_calls, 1024);
+	assert_int_equal(s.max_calls, 65536);
 	assert_int_equal(s.state_ttl_ms, 86400000L);
 	assert_string_equal(s.master_key_file, "/etc/keys/apps.key");
 }
@@ -50,8 +50,8 @@ static void bad_settings_are_named(void **state)
 		  "setting call_timeout_s must be an integer from 1 to 300" },
 		{ "{\"call_timeout_s\":\"5\"}",
 		  "setting call_timeout_s must be an integer from 1 to 300" },
-		{ "{\"max_concurrent_calls\":1025}",
-		  "setting max_concurrent_calls must be an integer from 1 to 1024" },
+		{ "{\"max_concurrent_calls\":65537}",
+		  "setting max_concurrent_calls must be an integer from 1 to 65536" },
 		{ "{\"oauth2_state_ttl_s\":-1}",
 		  "setting oauth2_state_ttl_s must be an integer from 1 to 86400" },
 		{ "{\"master_key_file\":\"\"}", "setting master_key_file must be a path" },
