@@ -192,6 +192,13 @@ int store_backup(const struct store_config *cfg, const char *lmdb_dir, int fd, c
 	return store_lmdb_backup(lmdb_dir, fd, err, err_cap);
 }
 
+int store_backup_supported(const struct store_config *cfg, char *err, size_t err_cap)
+{
+	if (cfg->backend == STORE_BACKEND_POSTGRES)
+		return store_postgres_backup(err, err_cap);
+	return STORE_OK;
+}
+
 void store_close(struct store *st)
 {
 	if (st)

@@ -279,6 +279,12 @@ bool store_cache_ok(const struct store *st);
 int store_backup(const struct store_config *cfg, const char *lmdb_dir, int fd, char *err,
 		 size_t err_cap) __attribute__((warn_unused_result));
 
+/* Whether cfg's backend is backed up with store_backup: 0 (LMDB), or
+ * STORE_EINVAL with err naming the engine's own tools (PostgreSQL). For a
+ * command that must decide before it copies anything. */
+int store_backup_supported(const struct store_config *cfg, char *err, size_t err_cap)
+	__attribute__((warn_unused_result));
+
 /* Counters, for logs and tests. commits counts durable write commits
  * (with LMDB's group commit, fewer than writes), writes the store_write
  * calls that committed. */

@@ -708,6 +708,7 @@ static void a_backup_of_what_is_not_there_is_refused(void **state)
 	snprintf(missing, sizeof(missing), "%s/nothing", dir);
 	fd = open("/dev/null", O_WRONLY);
 	assert_true(fd >= 0);
+	assert_int_equal(store_backup_supported(&cfg, err, sizeof(err)), STORE_OK);
 	assert_int_equal(store_backup(&cfg, missing, fd, err, sizeof(err)), STORE_ENOTFOUND);
 	assert_non_null(strstr(err, "no database"));
 	/* Nothing was created where there was nothing. */
@@ -724,6 +725,9 @@ static void a_backup_of_postgres_points_to_its_own_tools(void **state)
 	(void)state;
 	assert_true(fd >= 0);
 	assert_int_equal(store_backup(&cfg, dir, fd, err, sizeof(err)), STORE_EINVAL);
+	assert_non_null(strstr(err, "pg_dump"));
+	err[0] = '\0';
+	assert_int_equal(store_backup_supported(&cfg, err, sizeof(err)), STORE_EINVAL);
 	assert_non_null(strstr(err, "pg_dump"));
 	close(fd);
 }
