@@ -47,8 +47,8 @@ struct host_config {
 	unsigned workers; /* handler threads */
 	unsigned max_connections;
 	unsigned per_ip_connections;
-	unsigned idle_timeout_s;   /* also the deadline for a whole request head */
-	unsigned body_timeout_s;   /* the deadline for a request body after its head */
+	unsigned idle_timeout_s; /* also the deadline for a whole request head */
+	unsigned body_timeout_s; /* the deadline for a request body after its head */
 	struct store_config store; /* the backend of users, sessions and the plugins' data */
 	char *store_json;          /* malloc'd: the "store" object as configured (JSON text) */
 };
