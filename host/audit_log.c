@@ -20,8 +20,15 @@
 #include "mm_id.h"
 #include "banned.h"
 
-/* Enough of the file's end to hold a cut line and two whole lines. */
-#define TAIL_MAX 4096
+/* The file's end read to continue the chain: a whole write that never
+ * reached the disk may read back as zeros after a power cut (the size made
+ * it, the data did not), so enough for a full batch and two lines. */
+#define TAIL_MAX ((AUDIT_BATCH_MAX + 3) * (AUDIT_LINE_MAX + 1))
+/* Gathering: while events keep arriving, a leader that wrote more than one
+ * event last time waits GATHER_STEP_US at a time, at most GATHER_MAX_US,
+ * before it takes its batch (see gather()). */
+#define GATHER_STEP_US 50
+#define GATHER_MAX_US 400
 /* One write: the batch's lines, a recovery line and a closing '\n'. */
 #define BUF_CAP ((AUDIT_BATCH_MAX + 1) * (AUDIT_LINE_MAX + 1) + 1)
 
@@ -47,6 +54,8 @@ struct audit_log {
 	pthread_mutex_t lock;
 	struct entry *head, *tail;
 	size_t async_queued;
+	size_t queued;     /* every entry waiting */
+	size_t last_batch; /* events in the previous write */
 	bool leading;
 	/* Writes queued by audit_record_async when no caller leads. */
 	pthread_t flusher;
@@ -59,7 +68,8 @@ struct audit_log {
 	off_t end;
 	uint64_t next_seq;
 	unsigned char prev[AUDIT_HASH_LEN];
-	char *buf; /* BUF_CAP bytes, the leader's */
+	char *buf;      /* BUF_CAP bytes, the leader's */
+	char *tail_buf; /* TAIL_MAX bytes, the leader's */
 	atomic_uint_fast64_t lines, syncs;
 };
 
@@ -128,7 +138,7 @@ static void continue_after(struct audit_log *a, const char *line, size_t len)
  */
 static int read_tail(struct audit_log *a, off_t size, bool *close_cut, bool *recover)
 {
-	char tail[TAIL_MAX];
+	char *tail = a->tail_buf;
 	size_t w = size < TAIL_MAX ? (size_t)size : TAIL_MAX, end, start;
 	bool whole = (off_t)w == size;
 	struct audit_line l;
@@ -277,6 +287,41 @@ out:
 
 /* ---- group commit ---- */
 
+/*
+ * Writers come in waves: the store's group commit wakes its 64 writers one
+ * after another, and the first to reach the trail would otherwise write
+ * alone while the other 63 wait a whole fdatasync for the next write. So
+ * when the last write held more than one event (writers are concurrent), the
+ * leader lets the wave arrive: it waits while the queue keeps growing, a
+ * short step at a time, never longer than a fraction of one sync. A lone
+ * writer never waits.
+ */
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void gather(struct audit_log *a)
+{
+	const struct timespec step = { 0, GATHER_STEP_US * 1000 };
+	int64_t until = mono_us() + GATHER_MAX_US;
+	size_t seen = a->queued;
+
+	if (a->last_batch < 2)
+		return;
+	while (a->queued < AUDIT_BATCH_MAX && mono_us() < until) {
+		pthread_mutex_unlock(&a->lock);
+		nanosleep(&step, NULL);
+		pthread_mutex_lock(&a->lock);
+		if (a->queued == seen)
+			break;
+		seen = a->queued;
+	}
+}
+
 /* With the lock held and nobody leading: writes the events at the head of
  * the queue, completes them, and hands the lead to the next waiter. */
 static void lead(struct audit_log *a)
@@ -286,10 +331,13 @@ static void lead(struct audit_log *a)
 	int rc;
 
 	a->leading = true;
+	gather(a);
 	while (a->head && n < AUDIT_BATCH_MAX) {
 		batch[n++] = a->head;
 		a->head = a->head->next;
 	}
+	a->queued -= n;
+	a->last_batch = n;
 	if (!a->head)
 		a->tail = NULL;
 	pthread_mutex_unlock(&a->lock);
@@ -325,6 +373,7 @@ static void lead(struct audit_log *a)
 
 static void enqueue(struct audit_log *a, struct entry *e)
 {
+	a->queued++;
 	e->next = NULL;
 	if (a->tail)
 		a->tail->next = e;
@@ -452,7 +501,8 @@ int audit_open(const char *data_dir, const unsigned char *key, struct audit_log 
 	a->fd = -1;
 	a->key = sodium_malloc(AUDIT_KEY_LEN);
 	a->buf = malloc(BUF_CAP);
-	if (!a->key || !a->buf) {
+	a->tail_buf = malloc(TAIL_MAX);
+	if (!a->key || !a->buf || !a->tail_buf) {
 		snprintf(err, err_cap, "out of memory");
 		goto fail;
 	}
@@ -478,6 +528,7 @@ fail:
 	if (a->key)
 		sodium_free(a->key);
 	free(a->buf);
+	free(a->tail_buf);
 	free(a);
 	return rc;
 }
@@ -497,6 +548,7 @@ void audit_close(struct audit_log *a)
 	close(a->fd);
 	sodium_free(a->key);
 	free(a->buf);
+	free(a->tail_buf);
 	free(a);
 }
 

@@ -347,6 +347,35 @@ static void a_line_cut_by_a_crash_is_kept_and_recorded(void **state)
 	free_lines(lines, n);
 }
 
+/* After a power cut the file's size may have reached the disk and its last
+ * write's data not: the tail reads back as zeros, as long as a whole batch.
+ * The writer still finds the last whole line and chains past the zeros. */
+static void a_tail_of_zeros_after_a_power_cut_is_recorded(void **state)
+{
+	static char zeros[100000];
+	struct audit_log *a;
+	struct audit_verify v;
+	int fd;
+
+	(void)state;
+	six_lines();
+	fd = open(path, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, zeros, sizeof(zeros)), (ssize_t)sizeof(zeros));
+	close(fd);
+	v = verify_file(path);
+	assert_int_equal(v.bad_line, 7);
+	assert_non_null(strstr(v.problem, "cut short"));
+	a = open_log(key);
+	record(a, "login_failed", NULL, NULL, NULL);
+	audit_close(a);
+	v = verify_file(path);
+	assert_int_equal(v.bad_line, 0);
+	assert_int_equal(v.cut, 1);
+	assert_int_equal(v.first_cut, 7);
+	assert_int_equal(v.last_seq, 8);
+}
+
 /* Cut right before its '\n': the line is whole and the chain goes on
  * through it. */
 static void a_whole_last_line_without_its_newline_goes_on(void **state)
@@ -545,6 +574,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_line_cut_by_a_crash_is_kept_and_recorded, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_whole_last_line_without_its_newline_goes_on,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(a_tail_of_zeros_after_a_power_cut_is_recorded,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(two_writers_on_one_file_keep_one_chain, setup,
 						teardown),
