@@ -41,4 +41,10 @@ int plugin_audit_later(struct apps_plugin *p, const char *event, const char *act
 		       const char *app_id, const char *target_user, const char *request_id,
 		       void (*done)(void *arg, int rc), void *arg);
 
+/* Sets up and tears down the count of lines plugin_audit_later queued;
+ * plugin_audit_drain waits until each one's done has returned (deactivate:
+ * those callbacks finish responses and use the plugin's state). */
+void plugin_audit_init(struct apps_plugin *p);
+void plugin_audit_drain(struct apps_plugin *p);
+
 #endif
