@@ -180,6 +180,25 @@ int store_open(const struct store_config *cfg, const struct store_options *opt, 
 	return store_lmdb_open(opt, out, err, err_cap);
 }
 
+int store_backup(const struct store_config *cfg, const char *lmdb_dir, int fd, char *err,
+		 size_t err_cap)
+{
+	if (cfg->backend == STORE_BACKEND_POSTGRES)
+		return store_postgres_backup(err, err_cap);
+	if (!lmdb_dir || fd < 0) {
+		snprintf(err, err_cap, "store: backup needs a folder and a file");
+		return STORE_EINVAL;
+	}
+	return store_lmdb_backup(lmdb_dir, fd, err, err_cap);
+}
+
+int store_backup_supported(const struct store_config *cfg, char *err, size_t err_cap)
+{
+	if (cfg->backend == STORE_BACKEND_POSTGRES)
+		return store_postgres_backup(err, err_cap);
+	return STORE_OK;
+}
+
 void store_close(struct store *st)
 {
 	if (st)

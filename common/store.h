@@ -262,6 +262,29 @@ int store_listen(struct store *st, store_listen_fn fn, void *arg)
  * Always true for LMDB and before store_listen. */
 bool store_cache_ok(const struct store *st);
 
+/* Backups (mmhost backup). */
+
+/* Writes a consistent copy of the LMDB environment in lmdb_dir to fd, from
+ * fd's current offset on: one read transaction's snapshot, taken while other
+ * processes go on writing, so every write committed before the call is in
+ * it. The copy is the environment's data file as it is (data.mdb: sealed
+ * records stay sealed); laid back as <dir>/data.mdb it opens as the same
+ * store. The environment must exist (nothing is created) and must not be
+ * open in this process (LMDB allows one handle per process and file).
+ * fd: a regular file or a pipe, blocking. PostgreSQL (cfg's backend) has no
+ * such copy: STORE_EINVAL, with err saying to use the engine's own tools
+ * (pg_dump, base backups). Returns 0; STORE_ENOTFOUND when lmdb_dir holds no
+ * environment; STORE_EIO (the environment could not be read or fd written);
+ * each with one line in err. */
+int store_backup(const struct store_config *cfg, const char *lmdb_dir, int fd, char *err,
+		 size_t err_cap) __attribute__((warn_unused_result));
+
+/* Whether cfg's backend is backed up with store_backup: 0 (LMDB), or
+ * STORE_EINVAL with err naming the engine's own tools (PostgreSQL). For a
+ * command that must decide before it copies anything. */
+int store_backup_supported(const struct store_config *cfg, char *err, size_t err_cap)
+	__attribute__((warn_unused_result));
+
 /* Counters, for logs and tests. commits counts durable write commits
  * (with LMDB's group commit, fewer than writes), writes the store_write
  * calls that committed. */

@@ -102,4 +102,8 @@ int store_lmdb_open(const struct store_options *opt, struct store **out, char *e
 int store_postgres_open(const struct store_config *cfg, const struct store_options *opt,
 			struct store **out, char *err, size_t cap);
 
+/* Backups (store_backup), per backend. */
+int store_lmdb_backup(const char *dir, int fd, char *err, size_t cap);
+int store_postgres_backup(char *err, size_t cap);
+
 #endif

@@ -1155,6 +1155,16 @@ static int schema(struct pg_store *s, PGconn *pg, char *err, size_t cap)
 	return rc;
 }
 
+/* PostgreSQL is backed up with its own tools: they see every node's
+ * writes, which no copy taken through one node's connections would. */
+int store_postgres_backup(char *err, size_t cap)
+{
+	snprintf(err, cap,
+		 "the PostgreSQL backend is backed up with PostgreSQL's own tools: pg_dump, or "
+		 "base backups (pg_basebackup) with WAL archiving");
+	return STORE_EINVAL;
+}
+
 int store_postgres_open(const struct store_config *cfg, const struct store_options *opt,
 			struct store **out, char *err, size_t cap)
 {

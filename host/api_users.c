@@ -113,6 +113,12 @@ void api_users_login(struct host_request *r)
 			   "The server's storage is full; the session could not be saved.");
 		return;
 	}
+	if (rc == LOGIN_AUDIT_FAILED) {
+		host_error(r, 500, "api.audit.write_failed.app_error",
+			   "The server could not record the login in its audit trail; see the "
+			   "server log.");
+		return;
+	}
 	if (rc != LOGIN_OK) {
 		host_error(r, 500, "api.user.login.app_error", "The session could not be saved.");
 		return;

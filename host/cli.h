@@ -11,6 +11,9 @@ int cmd_token(int argc, char **argv);
 int cmd_plugin(int argc, char **argv);
 int cmd_session(int argc, char **argv);
 int cmd_app(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* Prints "mmhost: <msg>" on stderr; returns code. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

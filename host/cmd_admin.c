@@ -94,8 +94,7 @@ int admin_parse(int argc, char **argv, const char *cmd, struct admin_args *a)
 	return 0;
 }
 
-/* The configuration the server would use: defaults, --config, then flags. */
-static int load_config(const struct admin_args *a, struct host_config *cfg)
+int admin_load_config(const struct admin_args *a, struct host_config *cfg)
 {
 	char err[CONFIG_ERR_MAX];
 
@@ -120,7 +119,7 @@ static int load_config(const struct admin_args *a, struct host_config *cfg)
 int admin_open(const struct admin_args *a, struct host_config *cfg, struct host_store *store)
 {
 	char err[CONFIG_ERR_MAX];
-	int rc = load_config(a, cfg);
+	int rc = admin_load_config(a, cfg);
 
 	if (rc != 0)
 		return rc;

@@ -29,8 +29,13 @@ struct admin_args {
  * after one line on stderr. */
 int admin_parse(int argc, char **argv, const char *cmd, struct admin_args *a);
 
-/* The configuration (defaults, --config, then --data-dir and
- * --plugin-dir) and the host's store in its backend. 0, or the exit code
+/* The configuration the server would use: defaults, --config, then
+ * --data-dir and --plugin-dir. 0, or the exit code after one line on stderr
+ * (then cfg holds nothing). */
+int admin_load_config(const struct admin_args *a, struct host_config *cfg);
+
+/* The configuration (as admin_load_config) and the host's store in its
+ * backend. 0, or the exit code
  * after one line on stderr (then nothing is left open). */
 int admin_open(const struct admin_args *a, struct host_config *cfg, struct host_store *store);
 void admin_close(struct host_config *cfg, struct host_store *store);

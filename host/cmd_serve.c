@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit_log.h"
 #include "cli.h"
 #include "config.h"
 #include "fs_util.h"
@@ -20,6 +21,7 @@
 #include "sessions.h"
 #include "host_store.h"
 #include "log.h"
+#include "master_key.h"
 #include "plugin_registry.h"
 #include "serve_lock.h"
 #include "banned.h"
@@ -152,6 +154,28 @@ static void upkeep_stop(struct upkeep *u)
 	pthread_join(u->thread, NULL);
 }
 
+/* The node's audit trail, keyed from the master key (created here when
+ * missing, before any plugin activates: plugins record from activate on). */
+static int open_audit(const struct host_config *cfg, struct audit_log **out, char *err,
+		      size_t err_cap)
+{
+	struct master_key_files keys;
+	unsigned char *key = NULL;
+	char why[512];
+	int rc = -1;
+
+	if (master_key_files(cfg, &keys, why, sizeof(why)) != 0 ||
+	    audit_key_load(&keys, false, true, &key, why, sizeof(why)) != 0 ||
+	    audit_open(cfg->data_dir, key, out, why, sizeof(why)) != AUDIT_OK)
+		snprintf(err, err_cap, "the audit trail cannot be opened: %.400s", why);
+	else
+		rc = 0;
+	audit_key_free(key);
+	if (rc == 0)
+		log_kv(LOG_INFO, "audit trail", "path", audit_path(*out), NULL);
+	return rc;
+}
+
 static int wait_for_signal(void)
 {
 	sigset_t set;
@@ -174,6 +198,7 @@ int cmd_serve(int argc, char **argv)
 	struct serve_lock lock = { .fd = -1 };
 	struct plugin_registry plugins;
 	struct host_store store;
+	struct audit_log *audit = NULL;
 	struct http_server srv;
 	struct host_config cfg;
 	char err[CONFIG_ERR_MAX];
@@ -229,6 +254,11 @@ int cmd_serve(int argc, char **argv)
 		rc = cli_fail(1, "%s", err);
 		goto out_cfg;
 	}
+	if (open_audit(&cfg, &audit, err, sizeof(err)) != 0) {
+		rc = cli_fail(1, "%s", err);
+		host_store_close(&store);
+		goto out_cfg;
+	}
 	/* The cache hears of every session ended anywhere (this process, the
 	 * admin commands, other nodes) through the store's notifications. */
 	if (session_cache_init(&cache) == 0 && host_store_cache_sessions(&store, &cache) != 0)
@@ -240,9 +270,10 @@ int cmd_serve(int argc, char **argv)
 		       "site_url names another host than listen: browse site_url, or the "
 		       "browser's cookies split between the two",
 		       "listen", cfg.listen, "site_url", site_url, NULL);
-	(void)plugin_registry_load(&plugins, &cfg, &store, cfg.plugin_dir, site_url);
+	(void)plugin_registry_load(&plugins, &cfg, &store, audit, cfg.plugin_dir, site_url);
 	host.cfg = &cfg;
 	host.store = &store;
+	host.audit = audit;
 	host.plugins = &plugins;
 	host.site_url = site_url;
 	host.secure_cookies = strncmp(site_url, "https://", 8) == 0;
@@ -277,6 +308,7 @@ int cmd_serve(int argc, char **argv)
 out_plugins:
 	plugin_registry_close(&plugins);
 	login_limiter_destroy(&host.limiter);
+	audit_close(audit); /* after the plugins: they record until deactivated */
 	host_store_close(&store);
 	session_cache_destroy(&cache);
 	log_flusher_stop();

@@ -22,9 +22,12 @@
 /* Lifetime of a session made by logging in. */
 #define LOGIN_SESSION_MS (30LL * 24 * 3600 * 1000)
 
+struct audit_log;
+
 struct host_ctx {
 	const struct host_config *cfg;
 	struct host_store *store;
+	struct audit_log *audit; /* the node's audit trail (logins) */
 	struct plugin_registry *plugins;
 	struct login_limiter limiter;
 	const char *site_url;

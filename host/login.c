@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit_log.h"
 #include "log.h"
 #include "banned.h"
 
@@ -58,6 +59,15 @@ static void log_failure(const struct host_request *r, const char *login_id,
 	       r->remote, "request_id", r->request_id, NULL);
 }
 
+/* The attempt in the audit trail, on disk before the answer. */
+static bool audited(const struct host_request *r, const char *event, const char *actor,
+		    const char *target_user)
+{
+	const struct audit_event ev = { event, actor, NULL, target_user, r->request_id };
+
+	return !r->host->audit || audit_record(r->host->audit, &ev, AUDIT_FROM_HOST) == AUDIT_OK;
+}
+
 int login_attempt(struct host_request *r, const char *login_id, const char *password,
 		  struct host_user *user, char token[SESSION_TOKEN_LEN + 1],
 		  struct host_session *session, unsigned *retry_after_s)
@@ -84,6 +94,8 @@ int login_attempt(struct host_request *r, const char *login_id, const char *pass
 	if (!ok) {
 		log_failure(r, login_id, found ? user : NULL);
 		sodium_memzero(user->password_hash, sizeof(user->password_hash));
+		if (!audited(r, "login_failed", NULL, found ? user->id : NULL))
+			return LOGIN_AUDIT_FAILED;
 		return LOGIN_BAD_CREDENTIALS;
 	}
 	sodium_memzero(user->password_hash, sizeof(user->password_hash));
@@ -96,6 +108,11 @@ int login_attempt(struct host_request *r, const char *login_id, const char *pass
 		       "login", "reason", store_strerror(rc), "user_id", user->id, "request_id",
 		       r->request_id, NULL);
 		return store_is_full(rc) ? LOGIN_STORE_FULL : LOGIN_ERROR;
+	}
+	if (!audited(r, "login_succeeded", user->id, NULL)) {
+		(void)sessions_revoke_id(r->host->store, session->id, user->id);
+		sodium_memzero(token, SESSION_TOKEN_LEN + 1);
+		return LOGIN_AUDIT_FAILED;
 	}
 	log_kv(LOG_INFO, "login", "user_id", user->id, "username", user->username, "remote",
 	       r->remote, "request_id", r->request_id, NULL);

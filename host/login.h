@@ -8,12 +8,19 @@ enum login_rc {
 	LOGIN_OK = 0,
 	LOGIN_BAD_CREDENTIALS = -1, /* unknown user, wrong password, bot, deactivated */
 	LOGIN_RATE_LIMITED = -2,
-	LOGIN_ERROR = -3,      /* the session could not be saved */
-	LOGIN_STORE_FULL = -4, /* the session could not be saved: the store is full (507) */
+	LOGIN_ERROR = -3,        /* the session could not be saved */
+	LOGIN_STORE_FULL = -4,   /* the session could not be saved: the store is full (507) */
+	LOGIN_AUDIT_FAILED = -5, /* the audit trail could not record the attempt (500) */
 };
 
 /* Checks the credentials and creates a session; on LOGIN_OK user, token and
- * session are filled. The attempt is counted by the limiter before the
+ * session are filled. Each checked attempt is recorded in the audit trail
+ * (login_succeeded with the user as actor, login_failed with the account
+ * named as target_user when there is one) before it returns; when that
+ * fails the answer is LOGIN_AUDIT_FAILED, and a session it made is revoked
+ * (no token of a login the trail does not show). Rate-limited attempts are
+ * logged, not audited: they cost no password check, so anyone could fill
+ * the trail with them. The attempt is counted by the limiter before the
  * password is checked (and given back when it succeeds); *retry_after_s is
  * set for LOGIN_RATE_LIMITED. Every outcome is logged, never with the
  * password nor, for a failure, the login_id's text: a known account is

@@ -28,6 +28,10 @@ static const char usage[] =
 	"  plugin list|enable|disable             manage plugins\n"
 	"  app token --app ID [--username NAME]   the token an App is handed, to try\n"
 	"                                         the driver by hand\n"
+	"  backup --out FILE                      a copy of the node's data, taken\n"
+	"                                         while it serves\n"
+	"  restore --in FILE --data-dir DIR       lay a backup into an empty folder\n"
+	"  audit verify FILE                      check the node's audit trail\n"
 	"\n"
 	"The admin commands open the data folder directly and work while serve\n"
 	"runs; what they change reaches the running server within a second.\n"
@@ -122,5 +126,11 @@ int main(int argc, char **argv)
 		return cmd_session(argc - 1, argv + 1);
 	if (strcmp(argv[1], "app") == 0)
 		return cmd_app(argc - 1, argv + 1);
+	if (strcmp(argv[1], "backup") == 0)
+		return cmd_backup(argc - 1, argv + 1);
+	if (strcmp(argv[1], "restore") == 0)
+		return cmd_restore(argc - 1, argv + 1);
+	if (strcmp(argv[1], "audit") == 0)
+		return cmd_audit(argc - 1, argv + 1);
 	return cli_fail(EXIT_USAGE, "unknown command \"%s\"; see mmhost --help", argv[1]);
 }

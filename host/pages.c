@@ -133,6 +133,12 @@ static void login_post(struct host_request *r)
 			   "Tell the server's administrator.",
 			   login_id, redirect_to);
 		return;
+	case LOGIN_AUDIT_FAILED:
+		login_form(r, 500,
+			   "The server could not record your login in its audit trail, so it did "
+			   "not log you in. Tell the server's administrator.",
+			   login_id, redirect_to);
+		return;
 	default:
 		login_form(r, 500, "The server could not log you in. Try again.", login_id,
 			   redirect_to);

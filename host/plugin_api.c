@@ -2,8 +2,10 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "audit_log.h"
 #include "http_server.h"
 #include "log.h"
 #include "plugin_loader.h"
@@ -193,6 +195,65 @@ static const char *api_store_json(mmplugin_host *host)
 	return host && host->store_json ? host->store_json : "{\"backend\":\"lmdb\"}";
 }
 
+static int map_audit_rc(int rc)
+{
+	switch (rc) {
+	case AUDIT_OK: return MMPLUGIN_OK;
+	case AUDIT_EINVAL: return MMPLUGIN_EINVAL;
+	case AUDIT_EBUSY: return MMPLUGIN_ELIMIT;
+	case AUDIT_ENOMEM: return MMPLUGIN_ENOMEM;
+	default: return MMPLUGIN_EIO;
+	}
+}
+
+static int api_audit(mmplugin_host *host, const char *event, const char *actor, const char *app_id,
+		     const char *target_user, const char *request_id)
+{
+	const struct audit_event ev = { event, actor, app_id, target_user, request_id };
+
+	if (!host)
+		return MMPLUGIN_EINVAL;
+	if (!host->audit)
+		return MMPLUGIN_ESTATE;
+	return map_audit_rc(audit_record(host->audit, &ev, AUDIT_FROM_PLUGIN));
+}
+
+/* The plugin's callback, called with the ABI's codes. */
+struct audit_later {
+	void (*done)(void *arg, int rc);
+	void *arg;
+};
+
+static void audit_later_done(void *arg, int rc)
+{
+	struct audit_later l = *(struct audit_later *)arg;
+
+	free(arg);
+	l.done(l.arg, map_audit_rc(rc));
+}
+
+static int api_audit_async(mmplugin_host *host, const char *event, const char *actor,
+			   const char *app_id, const char *target_user, const char *request_id,
+			   void (*done)(void *arg, int rc), void *arg)
+{
+	const struct audit_event ev = { event, actor, app_id, target_user, request_id };
+	struct audit_later *l;
+	int rc;
+
+	if (!host || !done)
+		return MMPLUGIN_EINVAL;
+	if (!host->audit)
+		return MMPLUGIN_ESTATE;
+	l = malloc(sizeof(*l));
+	if (!l)
+		return MMPLUGIN_ENOMEM;
+	*l = (struct audit_later){ done, arg };
+	rc = audit_record_async(host->audit, &ev, AUDIT_FROM_PLUGIN, audit_later_done, l);
+	if (rc != AUDIT_OK)
+		free(l);
+	return map_audit_rc(rc);
+}
+
 const struct mmplugin_host_api plugin_host_api = {
 	.struct_size = sizeof(struct mmplugin_host_api),
 	.abi_major = MMPLUGIN_ABI_MAJOR,
@@ -211,4 +272,6 @@ const struct mmplugin_host_api plugin_host_api = {
 	.sessions_revoke_prop = api_sessions_revoke_prop,
 	.response_finish = api_response_finish,
 	.store_json = api_store_json,
+	.audit = api_audit,
+	.audit_async = api_audit_async,
 };

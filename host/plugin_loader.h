@@ -15,6 +15,7 @@
 #include "request_map.h"
 
 struct host_store;
+struct audit_log;
 
 #define PLUGIN_MANIFEST_MAX (64 * 1024)
 #define PLUGIN_REASON_MAX 320
@@ -64,7 +65,8 @@ struct mmplugin_host {
 	char *data_dir;
 	char *settings_json;
 	char *site_url;
-	const char *store_json; /* the config's "store" object; borrowed from the config */
+	const char *store_json;  /* the config's "store" object; borrowed from the config */
+	struct audit_log *audit; /* the node's audit trail; NULL: none */
 };
 
 /* Creates the record for folder name inside plugin_dir and runs every load

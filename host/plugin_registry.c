@@ -58,6 +58,7 @@ int plugin_activate(struct plugin_registry *reg, struct mmplugin_host *p)
 	}
 	p->ever_activated = true;
 	p->store = reg->store;
+	p->audit = reg->audit;
 	p->store_json = reg->cfg ? reg->cfg->store_json : NULL;
 	rc = p->desc->activate(p, &plugin_host_api, &state);
 	if (rc != 0) {
@@ -134,7 +135,8 @@ static bool wanted_enabled(struct plugin_registry *reg, const char *id)
 }
 
 int plugin_registry_load(struct plugin_registry *reg, const struct host_config *cfg,
-			 struct host_store *store, const char *plugin_dir, const char *site_url)
+			 struct host_store *store, struct audit_log *audit, const char *plugin_dir,
+			 const char *site_url)
 {
 	char *names[PLUGINS_MAX];
 	size_t count = 0;
@@ -143,6 +145,7 @@ int plugin_registry_load(struct plugin_registry *reg, const struct host_config *
 	pthread_mutex_init(&reg->admin_lock, NULL);
 	reg->cfg = cfg;
 	reg->store = store;
+	reg->audit = audit;
 	reg->site_url = site_url;
 	if (list_folders(plugin_dir, names, &count) != 0) {
 		log_kv(LOG_ERROR, "cannot read the plugin folder; no plugin is loaded",

@@ -18,6 +18,7 @@ struct plugin_registry {
 	size_t len;
 	const struct host_config *cfg;
 	struct host_store *store;   /* plugin states; handed to plugins' host API */
+	struct audit_log *audit;    /* the node's audit trail, for plugins' events; may be NULL */
 	const char *site_url;       /* borrowed from the server */
 	pthread_mutex_t admin_lock; /* serialises enable, disable and sync */
 };
@@ -31,12 +32,14 @@ enum registry_rc {
 };
 
 /* Loads every folder of cfg's plugin_dir (sorted by name, at most
- * PLUGINS_MAX) and activates the enabled ones. Refusals and failed
+ * PLUGINS_MAX) and activates the enabled ones, handing them store and audit
+ * (may be NULL: then their audit calls answer MMPLUGIN_ESTATE). Refusals and failed
  * activations are logged, one line each, and do not stop the host. Returns 0,
  * or -1 only when plugin_dir cannot be read (logged; the registry is then
  * empty and the host keeps serving). */
 int plugin_registry_load(struct plugin_registry *reg, const struct host_config *cfg,
-			 struct host_store *store, const char *plugin_dir, const char *site_url);
+			 struct host_store *store, struct audit_log *audit, const char *plugin_dir,
+			 const char *site_url);
 
 /* Enables or disables plugin id now and saves the choice in the store (it
  * then wins over the config file). On failure reason gets one line. */

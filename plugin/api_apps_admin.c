@@ -10,6 +10,7 @@
 
 #include "app_call.h"
 #include "app_record.h"
+#include "audit.h"
 #include "manifest.h"
 #include "mm_id.h"
 #include "router.h"
@@ -85,6 +86,11 @@ void api_update_app_listing(struct apps_call *c)
 	}
 	plugin_logf(c->plugin, MMPLUGIN_LOG_INFO, "app %s listed by %s",
 		    json_string_value(json_object_get(m, "app_id")), c->who.user_id);
+	if (!audit_request(c, "app_listed", json_string_value(json_object_get(m, "app_id")),
+			   NULL)) {
+		json_decref(m);
+		return;
+	}
 	reply_value(c, 200, m);
 }
 
@@ -305,6 +311,8 @@ static void install(struct apps_call *c, json_t *body)
 		    ia.fresh ? "installed" : "reinstalled", c->who.user_id, bot.id);
 	if (ia.fresh)
 		call_lifecycle(c, app, "on_install");
+	if (!audit_request(c, "app_installed", app_id, bot.id))
+		goto out;
 	/* The secret is shown once: in the answer that created it. */
 	view = app_view(app, ia.fresh);
 	reply_value(c, 200, view);
@@ -392,7 +400,8 @@ static void set_disabled(struct apps_call *c, bool disabled)
 			revoke_app_sessions(p, app_id);
 		plugin_logf(p, MMPLUGIN_LOG_INFO, "app %s %s by %s", app_id,
 			    disabled ? "disabled" : "enabled", c->who.user_id);
-		reply_value(c, 200, app_view(app, false));
+		if (audit_request(c, disabled ? "app_disabled" : "app_enabled", app_id, NULL))
+			reply_value(c, 200, app_view(app, false));
 	}
 	json_decref(app);
 	pthread_mutex_unlock(&p->admin_lock);
@@ -438,7 +447,9 @@ void api_uninstall_app(struct apps_call *c)
 	plugin_logf(p, MMPLUGIN_LOG_INFO,
 		    "app %s uninstalled by %s (%zu user records, %zu states deleted)", app_id,
 		    c->who.user_id, users, states);
-	reply_json(c, 200, "{}", 2);
+	if (audit_request(c, "app_uninstalled", app_id,
+			  json_string_value(json_object_get(app, "bot_user_id"))))
+		reply_json(c, 200, "{}", 2);
 out:
 	pthread_mutex_unlock(&p->admin_lock);
 	json_decref(app);

@@ -47,13 +47,14 @@ struct call_answer {
 	json_t *metadata;        /* app_metadata */
 };
 
-static void answer_call(struct app_call_job *job, json_t *response, const char *err)
+static bool answer_call(struct app_call_job *job, json_t *response, const char *err)
 {
 	struct call_answer *a = (struct call_answer *)job;
 	json_t *out = response ? json_incref(response) : call_error_response(err);
 
 	json_object_set_new(out, "app_metadata", a->metadata);
 	reply_value(&job->later, 200, out);
+	return false;
 }
 
 void api_call(struct apps_call *c)

@@ -346,10 +346,13 @@ struct pending {
 	char path[256]; /* for the log line */
 };
 
-static void answer_now(struct app_call_job *job, json_t *response, const char *err)
+/* Whether the answer kept the response (it finishes it itself). */
+static bool answer_now(struct app_call_job *job, json_t *response, const char *err)
 {
-	job->answer(job, response, err);
+	bool kept = job->answer(job, response, err);
+
 	free(job);
+	return kept;
 }
 
 /* On the call loop's thread: the App answered (or did not). */
@@ -360,13 +363,15 @@ static void on_answer(void *arg, int rc, struct app_response *resp)
 	struct apps_plugin *p = job->later.plugin;
 	mmplugin_response *held = job->later.resp;
 	char err[512] = "";
+	bool kept;
 	json_t *out = result(p, pe->app_id, pe->path, rc, resp, err, sizeof(err));
 
 	app_response_free(resp);
-	answer_now(job, out, err);
+	kept = answer_now(job, out, err);
 	json_decref(out);
 	free(pe);
-	p->api->response_finish(held);
+	if (!kept)
+		p->api->response_finish(held);
 }
 
 void app_call_answer_later(struct apps_call *c, const struct app_call_req *r,
@@ -384,20 +389,20 @@ void app_call_answer_later(struct apps_call *c, const struct app_call_req *r,
 	 * built for ABI 1.3) gets the answer the blocking way. */
 	if (!MMPLUGIN_HAS(p->api, struct mmplugin_host_api, response_finish)) {
 		out = app_call_invoke(p, r, err, sizeof(err));
-		answer_now(job, out, err);
+		c->async = answer_now(job, out, err);
 		json_decref(out);
 		return;
 	}
 	if (prepare(p, r, &call, err, sizeof(err)) != 0) {
 		plugin_logf(p, MMPLUGIN_LOG_WARN, "call to app %s at %.256s failed: %s",
 			    str(r->app, "app_id"), r->path, err);
-		answer_now(job, NULL, err);
+		c->async = answer_now(job, NULL, err);
 		return;
 	}
 	pe = calloc(1, sizeof(*pe));
 	if (!pe) {
 		prepared_wipe(&call);
-		answer_now(job, NULL, "out of memory");
+		c->async = answer_now(job, NULL, "out of memory");
 		return;
 	}
 	pe->job = job;
@@ -408,11 +413,10 @@ void app_call_answer_later(struct apps_call *c, const struct app_call_req *r,
 	c->async = true;
 	if (app_http_start(&p->http, call.url, call.auth[0] ? call.auth : NULL, call.body, call.len,
 			   on_answer, pe, err, sizeof(err)) != 0) {
-		c->async = false;
 		free(pe);
 		plugin_logf(p, MMPLUGIN_LOG_WARN, "call to app %s at %.256s failed: %s",
 			    str(r->app, "app_id"), r->path, err);
-		answer_now(job, NULL, err);
+		c->async = answer_now(job, NULL, err);
 	}
 	call.body = NULL; /* app_http_start took it */
 	prepared_wipe(&call);

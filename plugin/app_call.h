@@ -40,8 +40,12 @@ struct app_call_job {
 	/* Answers from the App's call response (NULL when the call failed:
 	 * err says why, as for app_call_invoke). Runs on the call loop's
 	 * thread, or on the request's own when the call could not start; must
-	 * not block (no store write, no other call). */
-	void (*answer)(struct app_call_job *job, json_t *response, const char *err);
+	 * not block (no store write, no other call). Returns false when the
+	 * response is complete (it is sent at once), true when it kept the
+	 * response to finish it itself later with response_finish (after its
+	 * audit line is on disk: audit.h); job is freed either way, so it
+	 * copies what it needs. */
+	bool (*answer)(struct app_call_job *job, json_t *response, const char *err);
 };
 
 /* Calls the App for request c (on a worker: the call's tokens are minted
@@ -50,8 +54,8 @@ struct app_call_job {
  * MMPLUGIN_ASYNC; the host holds the connection until the call loop
  * finishes the response. When the call cannot start (too many in flight, a
  * required expansion) job->answer runs before this returns and c->async is
- * not set. job is malloc'd and taken: freed after answer. c->resp must not
- * be touched after this returns. */
+ * set only when the answer kept the response. job is malloc'd and taken: freed after answer.
+ * c->resp must not be touched after this returns. */
 void app_call_answer_later(struct apps_call *c, const struct app_call_req *r,
 			   struct app_call_job *job);
 

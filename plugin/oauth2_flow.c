@@ -17,6 +17,7 @@
 
 #include "app_call.h"
 #include "app_record.h"
+#include "audit.h"
 #include "flow_page.h"
 #include "flow_tokens.h"
 #include "manifest.h"
@@ -155,7 +156,7 @@ struct connect_answer {
 	char root[LOCATION_MAX]; /* remote_root_url, "" when unset */
 };
 
-static void answer_connect(struct app_call_job *job, json_t *resp, const char *err)
+static bool answer_connect(struct app_call_job *job, json_t *resp, const char *err)
 {
 	struct connect_answer *a = (struct connect_answer *)job;
 	struct apps_call *c = &job->later;
@@ -163,7 +164,7 @@ static void answer_connect(struct app_call_job *job, json_t *resp, const char *e
 
 	if (!resp) {
 		flow_page(c, 502, "Cannot connect", err);
-		return;
+		return false;
 	}
 	url = json_string_value(json_object_get(resp, "data"));
 	if (strcmp(json_string_value(json_object_get(resp, "type")), "error") == 0) {
@@ -178,6 +179,7 @@ static void answer_connect(struct app_call_job *job, json_t *resp, const char *e
 	} else {
 		flow_redirect(c, 307, url);
 	}
+	return false;
 }
 
 void api_flow_connect(struct apps_call *c)
@@ -272,25 +274,87 @@ struct complete_answer {
 	char user_id[MMPLUGIN_ID_LEN + 1];
 };
 
-static void answer_complete(struct app_call_job *job, json_t *resp, const char *err)
+#define OUTCOME_TEXT_MAX 2048
+
+/* The complete page, shown once its audit line is on disk. */
+struct flow_outcome {
+	struct apps_call later; /* plugin, resp, request_id */
+	int status;
+	const char *title;
+	char text[OUTCOME_TEXT_MAX];
+};
+
+static const char audit_failed_text[] =
+	"The server could not record this in its audit trail, so it cannot tell you that your "
+	"account is connected. Tell the server's administrator.";
+
+static void outcome_audited(void *arg, int rc)
+{
+	struct flow_outcome *o = arg;
+
+	if (rc == MMPLUGIN_OK)
+		flow_page(&o->later, o->status, o->title, o->text);
+	else
+		flow_page(&o->later, 500, "Cannot connect", audit_failed_text);
+	o->later.plugin->api->response_finish(o->later.resp);
+	free(o);
+}
+
+/* On the call loop's thread (must not block): the outcome goes to the audit
+ * trail first, and the page follows from outcome_audited. */
+static bool answer_complete(struct app_call_job *job, json_t *resp, const char *err)
 {
 	struct complete_answer *a = (struct complete_answer *)job;
 	struct apps_call *c = &job->later;
+	struct flow_outcome *o = calloc(1, sizeof(*o));
+	const char *text = NULL;
+	int queued;
 
-	if (!resp) {
-		flow_page(c, 502, "Cannot connect", err);
-		return;
+	if (!o) {
+		flow_page(c, 500, "Cannot connect", "The server is out of memory.");
+		return false;
 	}
-	if (strcmp(json_string_value(json_object_get(resp, "type")), "error") == 0) {
-		const char *text = json_string_value(json_object_get(resp, "text"));
-		flow_page(c, 400, "Could not connect your account",
-			  text ? text : "The App could not finish the connection.");
+	o->later = *c;
+	if (!resp) {
+		o->status = 502;
+		o->title = "Cannot connect";
+		text = err;
+	} else if (strcmp(json_string_value(json_object_get(resp, "type")), "error") == 0) {
+		o->status = 400;
+		o->title = "Could not connect your account";
+		text = json_string_value(json_object_get(resp, "text"));
+		if (!text)
+			text = "The App could not finish the connection.";
 	} else {
 		plugin_logf(c->plugin, MMPLUGIN_LOG_INFO, "app %s: user %s connected", a->app_id,
 			    a->user_id);
-		flow_page(c, 200, "Connected",
-			  "You have connected your account. You can close this window.");
+		o->status = 200;
+		o->title = "Connected";
+		text = "You have connected your account. You can close this window.";
 	}
+	snprintf(o->text, sizeof(o->text), "%s", text);
+	queued = plugin_audit_later(c->plugin, o->status == 200 ? "flow_connected" : "flow_failed",
+				    a->user_id, a->app_id, a->user_id, c->request_id,
+				    outcome_audited, o);
+	if (queued > 0)
+		return true;
+	if (queued == 0)
+		flow_page(c, o->status, o->title, o->text);
+	else
+		flow_page(c, 500, "Cannot connect", audit_failed_text);
+	free(o);
+	return false;
+}
+
+/* A complete refused before the App is called (on a worker): flow_failed in
+ * the audit trail, then the page. */
+static void flow_failed(struct apps_call *c, int status, const char *text)
+{
+	if (plugin_audit(c->plugin, "flow_failed", c->who.user_id, c->param, c->who.user_id,
+			 c->request_id) != MMPLUGIN_OK)
+		flow_page(c, 500, "Cannot connect", audit_failed_text);
+	else
+		flow_page(c, status, "Cannot connect", text);
 }
 
 void api_flow_complete(struct apps_call *c)
@@ -310,7 +374,7 @@ void api_flow_complete(struct apps_call *c)
 	form_each(c->req->query.ptr, c->req->query.len, add_first, values);
 	state = json_string_value(json_object_get(values, "state"));
 	if (!state || !*state) {
-		flow_page(c, 403, "Cannot connect", "The provider sent no state back.");
+		flow_failed(c, 403, "The provider sent no state back.");
 		goto out;
 	}
 	state_hash(state, strlen(state), hash);
@@ -319,11 +383,11 @@ void api_flow_complete(struct apps_call *c)
 	if (rc != STATE_OK) {
 		plugin_logf(p, MMPLUGIN_LOG_WARN, "app %s: oauth2 state refused for user %s (%d)",
 			    c->param, c->who.user_id, rc);
-		flow_page(c,
-			  rc == STORE_ENOSPC || rc == STORE_EFULL   ? 507
-			  : rc == STORE_ECORRUPT || rc == STORE_EIO ? 500
-								    : 403,
-			  "Cannot connect", state_problem(rc));
+		flow_failed(c,
+			    rc == STORE_ENOSPC || rc == STORE_EFULL   ? 507
+			    : rc == STORE_ECORRUPT || rc == STORE_EIO ? 500
+								      : 403,
+			    state_problem(rc));
 		goto out;
 	}
 	json_object_set_new(values, "code_verifier", json_string(verifier));

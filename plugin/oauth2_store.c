@@ -22,6 +22,7 @@
 
 #include "app_call.h"
 #include "app_record.h"
+#include "audit.h"
 #include "router.h"
 #include "banned.h"
 
@@ -183,7 +184,8 @@ void api_oauth2_app(struct apps_call *c)
 	}
 	plugin_logf(p, MMPLUGIN_LOG_INFO, "app %s: OAuth2 client stored by %s", c->who.app_id,
 		    c->who.user_id);
-	reply_json(c, 200, "{}", 2);
+	if (audit_request(c, "oauth2_client_stored", c->who.app_id, NULL))
+		reply_json(c, 200, "{}", 2);
 }
 
 static void user_get(struct apps_call *c)
@@ -214,7 +216,8 @@ static void user_delete(struct apps_call *c)
 		store_failed(c, rc);
 		return;
 	}
-	reply_json(c, 200, "{}", 2);
+	if (audit_request(c, "oauth2_user_deleted", c->who.app_id, c->who.user_id))
+		reply_json(c, 200, "{}", 2);
 }
 
 /* Any JSON value, stored as the bytes that were sent; null deletes. */
@@ -242,7 +245,8 @@ static void user_put(struct apps_call *c)
 		store_failed(c, rc);
 		return;
 	}
-	reply_json(c, 200, "{}", 2);
+	if (audit_request(c, "oauth2_user_stored", c->who.app_id, c->who.user_id))
+		reply_json(c, 200, "{}", 2);
 }
 
 void api_oauth2_user(struct apps_call *c)

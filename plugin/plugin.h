@@ -49,6 +49,12 @@ struct apps_plugin {
 	struct app_cache apps;
 	struct app_http http;
 	pthread_mutex_t admin_lock; /* install, enable, disable, uninstall one at a time */
+	/* Audit lines queued with plugin_audit_later and not yet done
+	 * (audit.h): deactivate waits for them, as their callbacks finish
+	 * responses and touch this struct. */
+	pthread_mutex_t audit_lock;
+	pthread_cond_t audit_cond;
+	unsigned audits_pending;
 	/* Sweeps expired OAuth2 states every minute until deactivate. */
 	pthread_t sweeper;
 	pthread_mutex_t sweep_lock;

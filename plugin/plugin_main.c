@@ -6,6 +6,7 @@
 
 #include <time.h>
 
+#include "audit.h"
 #include "plugin.h"
 #include "router.h"
 #include "state_store.h"
@@ -59,6 +60,7 @@ static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *ap
 		return -1;
 	p->host = host;
 	p->api = api;
+	plugin_audit_init(p);
 	data_dir = api->data_dir(host);
 	snprintf(p->site_url, sizeof(p->site_url), "%s", api->site_url(host));
 	if (settings_parse(api->settings_json(host), data_dir, &p->settings, err, sizeof(err)) != 0)
@@ -93,6 +95,7 @@ fail_sealer:
 	sealer_close(&p->sealer);
 fail_log:
 	api->log(host, MMPLUGIN_LOG_ERROR, err);
+	plugin_audit_drain(p);
 	free(p);
 	return -1;
 }
@@ -112,6 +115,9 @@ static void apps_deactivate(void *state)
 	pthread_cond_destroy(&p->sweep_cond);
 	pthread_mutex_destroy(&p->sweep_lock);
 	app_http_cleanup(&p->http);
+	/* The calls the loop ended may have queued their flow pages' audit
+	 * lines: their callbacks finish those responses. */
+	plugin_audit_drain(p);
 	token_cache_destroy(&p->tokens);
 	app_cache_destroy(&p->apps);
 	apps_store_close(&p->store);

@@ -55,7 +55,8 @@
  *      plugin may answer later from a thread of its own (response_finish);
  *      the request says how its session was presented (session_source) and
  *      whether it runs on a worker (on_worker); the host tells the plugin
- *      which storage backend the admin configured (store_json).
+ *      which storage backend the admin configured (store_json); security
+ *      events go to the node's audit trail (audit, audit_async).
  *      Plugins built for 1.2 keep working: the host calls their serve_http
  *      (serve_http_v12) on a worker only.
  */
@@ -338,6 +339,51 @@ struct mmplugin_host_api {
 	 * hold a password: never log it. Borrowed, NUL-terminated, valid until
 	 * deactivate() returns. */
 	const char *(*store_json)(mmplugin_host *host);
+
+	/* ---- ABI 1.3: the audit trail -------------------------------------- */
+
+	/* Records one security event in the node's audit trail (a hash-chained,
+	 * MAC'd file of JSON lines, <data_dir>/audit/audit.log; see the README)
+	 * and returns once its line is on disk. Call it after the change it
+	 * records committed and before answering the request that reports it.
+	 * Concurrent calls share one write and one fdatasync. It blocks on the
+	 * disk: call it on a worker (req->on_worker) or a thread of the
+	 * plugin's own, never on an HTTP I/O thread nor from a thread that must
+	 * not block (use audit_async there).
+	 *
+	 * event: one of
+	 *   app_listed, app_installed, app_enabled, app_disabled, app_uninstalled,
+	 *   oauth2_client_stored, oauth2_user_stored, oauth2_user_deleted,
+	 *   flow_connected, flow_failed, key_rotated, key_retired,
+	 *   master_key_changed
+	 * actor (the user who acted), target_user (the user acted upon),
+	 * request_id (the request's, as in struct mmplugin_request): a
+	 * 26-character id or NULL; app_id: an App id (1..32 of [A-Za-z0-9._-])
+	 * or NULL. There is no free text: nothing else reaches the file, so no
+	 * secret can. All NUL-terminated, borrowed for the call.
+	 *
+	 * MMPLUGIN_OK; MMPLUGIN_EINVAL (an unknown event, or a field that is not
+	 * an id: nothing written); MMPLUGIN_EIO (the line could not be written
+	 * or synced; the host logged why; the change it records stands, so
+	 * answer the request with an error: the node's policy is that what is
+	 * not audited is not acknowledged); MMPLUGIN_ESTATE (the host keeps no
+	 * audit trail). */
+	int (*audit)(mmplugin_host *host, const char *event, const char *actor, const char *app_id,
+		     const char *target_user, const char *request_id);
+
+	/* The same for a thread that must not block (a response finished from
+	 * the plugin's own thread after MMPLUGIN_ASYNC): the event is copied and
+	 * queued, and done(arg, rc) is called exactly once, from a host thread,
+	 * when its line is on disk (rc MMPLUGIN_OK) or could not be written
+	 * (MMPLUGIN_EIO); only then answer what reports it. done must not block
+	 * and may run before audit_async returns. Returns MMPLUGIN_OK (done will
+	 * be called), or without calling done: MMPLUGIN_EINVAL,
+	 * MMPLUGIN_ELIMIT (4096 events already wait), MMPLUGIN_ENOMEM,
+	 * MMPLUGIN_ESTATE. While the host drains at shutdown it waits for
+	 * held responses, so a response held until done is answered. */
+	int (*audit_async)(mmplugin_host *host, const char *event, const char *actor,
+			   const char *app_id, const char *target_user, const char *request_id,
+			   void (*done)(void *arg, int rc), void *arg);
 };
 
 /*

@@ -214,7 +214,8 @@ static void failing_activate_leaves_plugin_inactive(void **state)
 	assert_int_equal(ts_install_plugin(dir, "fixture.good", so, 0755), 0);
 	assert_int_equal(config_init(&cfg), 0);
 	assert_int_equal(config_set_string(&cfg.data_dir, dir), 0);
-	assert_int_equal(plugin_registry_load(&reg, &cfg, NULL, dir, "http://localhost:1"), 0);
+	assert_int_equal(plugin_registry_load(&reg, &cfg, NULL, NULL, dir, "http://localhost:1"),
+			 0);
 	assert_int_equal(reg.len, 2);
 	assert_string_equal(reg.items[0]->id, "fixture.activate_fails");
 	assert_int_equal(reg.items[0]->status, PLUGIN_STATUS_INACTIVE);

@@ -2,10 +2,13 @@
  * The storage seam against one backend, named by argv[1] ("lmdb" or
  * "postgres"): every operation, NOOVERWRITE, take racing on two threads,
  * compare-and-set, prefix scans (prefixes ending in 0xff), notifications in
- * this process and from another one, group commit, and (PostgreSQL) the
- * server going away and coming back.
+ * this process and from another one, group commit, backups (LMDB: a copy
+ * taken by another process while this one writes; PostgreSQL: refused), and
+ * (PostgreSQL) the server going away and coming back.
  */
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -593,6 +597,141 @@ static void reads_block_is_the_backends_capability(void **state)
 	assert_int_equal(store_reads_block(st), postgres);
 }
 
+/* ---- backups ---- */
+
+#define BACKUP_WRITERS 4
+
+struct backup_writer {
+	pthread_t t;
+	int id;
+	atomic_int done; /* writes acknowledged */
+	atomic_bool *stop;
+	int failed;
+};
+
+static void backup_value(int id, int n, char *out, size_t cap)
+{
+	snprintf(out, cap, "value %d of writer %d, sealed or not", n, id);
+}
+
+static void *backup_writer_run(void *arg)
+{
+	struct backup_writer *w = arg;
+
+	for (int n = 0; !atomic_load(w->stop) && n < 100000; n++) {
+		char key[32], value[64];
+		struct op o = { .table = T_B };
+		snprintf(key, sizeof(key), "bk-%d-%06d", w->id, n);
+		backup_value(w->id, n, value, sizeof(value));
+		o.key = key;
+		o.klen = strlen(key);
+		o.val = value;
+		o.vlen = strlen(value);
+		if (store_write(st, do_put, &o) != STORE_OK) {
+			w->failed = 1;
+			break;
+		}
+		atomic_store(&w->done, n + 1);
+	}
+	return NULL;
+}
+
+/* LMDB: another process copies the environment while writers of this one
+ * go on; the copy, laid out as a data file, opens as a store holding every
+ * write acknowledged before the copy began, byte for byte. */
+static void a_backup_taken_while_writing_holds_every_acknowledged_write(void **state)
+{
+	struct backup_writer w[BACKUP_WRITERS];
+	atomic_bool stop = false;
+	int before[BACKUP_WRITERS], status = 0;
+	char copy[300], restored[300], data[340];
+	struct store *back;
+	struct store_options o;
+	char err[STORE_ERR_MAX];
+	char *out = NULL;
+
+	(void)state;
+	for (int i = 0; i < BACKUP_WRITERS; i++) {
+		w[i] = (struct backup_writer){ .id = i, .stop = &stop };
+		assert_int_equal(pthread_create(&w[i].t, NULL, backup_writer_run, &w[i]), 0);
+	}
+	/* Let them get going, so that the copy overlaps their commits. */
+	for (int i = 0; i < BACKUP_WRITERS; i++)
+		while (atomic_load(&w[i].done) < 20 && !w[i].failed)
+			usleep(1000);
+	for (int i = 0; i < BACKUP_WRITERS; i++)
+		before[i] = atomic_load(&w[i].done);
+	snprintf(copy, sizeof(copy), "%s/copy.mdb", dir);
+	o = options();
+	{
+		const char *args[] = { "/proc/self/exe", "backup-one", o.lmdb_dir, copy, NULL };
+		assert_int_equal(ts_run(args, &status, &out), 0);
+		if (status != 0)
+			fail_msg("backup: %s", out);
+		free(out);
+	}
+	atomic_store(&stop, true);
+	for (int i = 0; i < BACKUP_WRITERS; i++) {
+		pthread_join(w[i].t, NULL);
+		assert_false(w[i].failed);
+	}
+	/* The copy is a data file: it opens as the same store. */
+	snprintf(restored, sizeof(restored), "%s/restored", dir);
+	assert_int_equal(mkdir(restored, 0700), 0);
+	snprintf(data, sizeof(data), "%s/data.mdb", restored);
+	assert_int_equal(rename(copy, data), 0);
+	o = options();
+	o.lmdb_dir = restored;
+	assert_int_equal(store_open(&cfg, &o, &back, err, sizeof(err)), STORE_OK);
+	for (int i = 0; i < BACKUP_WRITERS; i++) {
+		for (int n = 0; n < before[i]; n++) {
+			char key[32], want[64];
+			struct op g = { .table = T_B };
+			snprintf(key, sizeof(key), "bk-%d-%06d", i, n);
+			backup_value(i, n, want, sizeof(want));
+			g.key = key;
+			g.klen = strlen(key);
+			assert_int_equal(store_read(back, do_get, &g), STORE_OK);
+			assert_int_equal(g.out_len, strlen(want));
+			assert_memory_equal(g.out, want, g.out_len);
+		}
+	}
+	store_close(back);
+}
+
+static void a_backup_of_what_is_not_there_is_refused(void **state)
+{
+	char err[STORE_ERR_MAX], missing[300];
+	int fd;
+
+	(void)state;
+	snprintf(missing, sizeof(missing), "%s/nothing", dir);
+	fd = open("/dev/null", O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(store_backup_supported(&cfg, err, sizeof(err)), STORE_OK);
+	assert_int_equal(store_backup(&cfg, missing, fd, err, sizeof(err)), STORE_ENOTFOUND);
+	assert_non_null(strstr(err, "no database"));
+	/* Nothing was created where there was nothing. */
+	assert_int_not_equal(access(missing, F_OK), 0);
+	close(fd);
+}
+
+/* PostgreSQL: its own tools are the way, and the answer says so. */
+static void a_backup_of_postgres_points_to_its_own_tools(void **state)
+{
+	char err[STORE_ERR_MAX];
+	int fd = open("/dev/null", O_WRONLY);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(store_backup(&cfg, dir, fd, err, sizeof(err)), STORE_EINVAL);
+	assert_non_null(strstr(err, "pg_dump"));
+	err[0] = '\0';
+	assert_int_equal(store_backup_supported(&cfg, err, sizeof(err)), STORE_EINVAL);
+	assert_non_null(strstr(err, "pg_dump"));
+	close(fd);
+}
+
 /* ---- LMDB: the map grows, up to its maximum ---- */
 
 #define BIG (256 * 1024)
@@ -750,13 +889,35 @@ int main(int argc, char **argv)
 	const struct CMUnitTest lmdb_only[] = {
 		cmocka_unit_test_setup_teardown(
 			a_full_map_grows_and_at_its_maximum_writes_fail_cleanly, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_backup_taken_while_writing_holds_every_acknowledged_write, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(a_backup_of_what_is_not_there_is_refused, setup,
+						teardown),
 	};
 	const struct CMUnitTest pg_only[] = {
 		cmocka_unit_test_setup_teardown(unavailable_within_5_s_then_reconnects, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(a_backup_of_postgres_points_to_its_own_tools, setup,
+						teardown),
 	};
 	int failed;
 
+	if (argc == 4 && strcmp(argv[1], "backup-one") == 0) {
+		char err[STORE_ERR_MAX];
+		int fd = open(argv[3], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), rc;
+
+		store_config_init(&cfg);
+		rc = fd < 0 ? STORE_EIO : store_backup(&cfg, argv[2], fd, err, sizeof(err));
+		if (rc != STORE_OK)
+			fprintf(stderr, "store_backup: %s\n",
+				fd < 0 ? "cannot create the copy" : err);
+		if (fd >= 0 && fsync(fd) != 0)
+			rc = STORE_EIO;
+		if (fd >= 0)
+			close(fd);
+		return rc == STORE_OK ? 0 : 1;
+	}
 	if (argc == 5 && strcmp(argv[1], "write-one") == 0) {
 		struct store *other;
 		struct op o = { .table = T_A,
