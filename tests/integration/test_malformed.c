@@ -590,13 +590,13 @@ static void dropped_long_targets_end_at_once_and_hold_no_drain(void **state)
 	fd = connect_to(h.port);
 	assert_true(fd >= 0);
 	assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	free(req);
 	usleep(300 * 1000);
 	assert_int_equal(kill(h.pid, SIGTERM), 0);
 	assert_true(ended);
 	assert_true(ts_host_wait_log(&h, "info  stopped", 10000));
 	assert_false(ts_host_log_has(&h, "drain timed out"));
 	close(fd);
-	free(req);
 	assert_int_equal(ts_host_stop(&h), 0);
 }
 
