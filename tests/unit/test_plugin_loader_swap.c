@@ -33,6 +33,9 @@
 
 static char root[256], plugin_dir[300], checked[400], swapped[400], mark[400];
 static bool armed;
+/* Swap around the next dlopen() whatever it is asked to open: the moment a
+ * racing attacker aims at, however the loader names the library. */
+static bool armed_any;
 
 static int exchange(void)
 {
@@ -44,7 +47,8 @@ static int exchange(void)
 void *dlopen(const char *file, int flags)
 {
 	static void *(*real)(const char *, int);
-	bool swap = armed && file && strncmp(file, plugin_dir, strlen(plugin_dir)) == 0;
+	bool swap =
+		(armed && file && strncmp(file, plugin_dir, strlen(plugin_dir)) == 0) || armed_any;
 	void *h;
 
 	if (!real) {
@@ -54,6 +58,7 @@ void *dlopen(const char *file, int flags)
 	if (!swap)
 		return real(file, flags);
 	armed = true;
+	armed_any = false;
 	assert_int_equal(exchange(), 0);
 	h = real(file, flags);
 	assert_int_equal(exchange(), 0);
@@ -113,10 +118,48 @@ static void a_folder_swapped_in_before_dlopen_runs_no_code(void **state)
 			 said);
 }
 
+/* plugin_dir as it should be (only its owner may rename entries), and the
+ * swap still won at dlopen(): as by a process of the host's own user. The
+ * loader maps the file it checked, whatever the path names by then. */
+static void the_library_mapped_is_the_file_checked(void **state)
+{
+	char so[512], said[640];
+	struct stat st;
+	struct mmplugin_host *p;
+	bool ran;
+
+	(void)state;
+	armed = false;
+	snprintf(plugin_dir, sizeof(plugin_dir), "%s/trusted", root);
+	snprintf(checked, sizeof(checked), "%s/fixture.good", plugin_dir);
+	snprintf(swapped, sizeof(swapped), "%s/.theirs", plugin_dir);
+	(void)unlink(mark);
+	assert_int_equal(mkdir(plugin_dir, 0755), 0);
+	assert_int_equal(chmod(plugin_dir, 0755), 0);
+	snprintf(so, sizeof(so), "%s/good.so", FIXTURE_DIR);
+	assert_int_equal(ts_install_plugin(plugin_dir, "fixture.good", so, 0755), 0);
+	snprintf(so, sizeof(so), "%s/swapped.so", FIXTURE_DIR);
+	assert_int_equal(ts_install_plugin(plugin_dir, ".theirs", so, 0755), 0);
+	armed_any = true;
+	p = plugin_load(plugin_dir, "fixture.good");
+	armed_any = false;
+	assert_non_null(p);
+	ran = stat(mark, &st) == 0;
+	snprintf(said, sizeof(said), "%s, %.300s", plugin_refusal_name(p->refusal),
+		 p->reason[0] ? p->reason : "loaded");
+	plugin_free(p);
+	if (ran)
+		fail_msg("the loader mapped a library other than the one it checked (it said: "
+			 "%s)",
+			 said);
+	assert_string_equal(said, "loaded, not activated");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_folder_swapped_in_before_dlopen_runs_no_code),
+		cmocka_unit_test(the_library_mapped_is_the_file_checked),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
