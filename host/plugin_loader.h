@@ -25,7 +25,7 @@ enum plugin_refusal {
 	PLUGIN_E_MANIFEST,    /* plugin.json missing, too large, not JSON or missing fields */
 	PLUGIN_E_EXECUTABLE,  /* server.executable missing or not a file name */
 	PLUGIN_E_NOT_REGULAR, /* not a regular file (missing, symlink, directory) */
-	PLUGIN_E_PERMISSIONS, /* file or folder writable by group or others */
+	PLUGIN_E_PERMISSIONS, /* file, folder or plugin_dir writable by group or others */
 	PLUGIN_E_DLOPEN,      /* dlopen failed */
 	PLUGIN_E_NO_ENTRY,    /* no mmplugin_entry_v1 symbol, or it returned NULL */
 	PLUGIN_E_MAGIC,       /* wrong magic */
@@ -34,7 +34,7 @@ enum plugin_refusal {
 	PLUGIN_E_ABI_MINOR,   /* minor newer than the host's */
 	PLUGIN_E_ID,          /* descriptor id differs from plugin.json's, or no version */
 	PLUGIN_E_HOOKS,       /* a hook is NULL */
-	PLUGIN_E_OWNER,       /* file or folder owned by neither root nor the host's user */
+	PLUGIN_E_OWNER, /* file, folder or plugin_dir owned by neither root nor the host's user */
 };
 
 enum plugin_status {
@@ -50,6 +50,10 @@ struct mmplugin_host {
 	char *dir;        /* the plugin's folder */
 	json_t *manifest; /* plugin.json */
 	void *dl;         /* dlopen handle; never closed after an activation */
+	/* The executable checked and loaded (as /proc/self/fd/<so_fd>); open
+	 * while anything may answer to that name, so that it never names
+	 * another file; -1 when none. */
+	int so_fd;
 	const struct mmplugin_descriptor *desc;
 	void *state; /* what activate returned */
 	enum plugin_status status;
@@ -68,8 +72,9 @@ struct mmplugin_host {
 };
 
 /* Creates the record for folder name inside plugin_dir and runs every load
- * check. Returns NULL only when out of memory; otherwise a record whose
- * refusal and reason say how loading went (status REFUSED or INACTIVE). */
+ * check (plugin_dir itself is checked too: see include/mmplugin/plugin.h). Returns NULL only when
+ * out of memory; otherwise a record whose refusal and reason say how loading went (status REFUSED
+ * or INACTIVE). */
 struct mmplugin_host *plugin_load(const char *plugin_dir, const char *name);
 
 /* Frees a record. A plugin that was ever activated stays mapped. */
