@@ -20,6 +20,7 @@
 #include "log.h"
 #include "mm_id.h"
 #include "plugin_registry.h"
+#include "query_room.h"
 #include "request_id.h"
 #include "request_map.h"
 #include "response.h"
@@ -72,7 +73,7 @@ struct req_ctx {
 	bool started;
 	bool too_large;
 	bool must_close;    /* answer with Connection: close */
-	bool too_many_args; /* refused at the request line (414) */
+	bool query_no_room; /* refused at the request line (414) */
 	char *body;
 	size_t body_len;
 	size_t body_cap;
@@ -87,7 +88,7 @@ struct req_ctx {
 	struct header_vec headers;             /* views into libmicrohttpd's memory */
 	struct mmplugin_response resp;
 	atomic_int hold; /* enum req_hold */
-	bool admitted;   /* arrived before the drain began: counted in in_flight */
+	bool admitted;   /* head complete before the drain began: counted in in_flight */
 };
 
 /* State of one connection, from accept to close (libmicrohttpd's connection
@@ -162,21 +163,8 @@ static void wipe_free(void *p, size_t len)
 	free(p);
 }
 
-/* How many arguments libmicrohttpd will parse out of target's query. */
-static size_t query_args(const char *target, size_t len)
-{
-	const char *q = memchr(target, '?', len);
-	size_t n = 0;
-
-	if (!q || q + 1 == target + len)
-		return 0;
-	for (const char *p = q + 1; p < target + len; p++)
-		n += *p == '&';
-	return n + 1;
-}
-
-/* A new request line: the request is counted from here until its
- * completion (or until its connection closes, if libmicrohttpd drops it). */
+/* A new request line: the request is logged from here, at its completion
+ * or, if libmicrohttpd drops it, when its connection closes. */
 static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *con)
 {
 	struct http_server *srv = cls;
@@ -209,22 +197,21 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
 	r->headers.len = 0;
 	response_init(&r->resp);
 	atomic_store(&r->hold, HOLD_ARMED);
-	r->admitted = !atomic_load(&srv->draining);
+	r->admitted = false;
 	/* Until the handler runs (it may never: headers too large), the log
 	 * shows the raw path without its query. */
 	copy_cut(r->log_path, sizeof(r->log_path), uri, strcspn(uri, "?"));
 	/* libmicrohttpd 0.9.75 keeps each query argument in the connection's
 	 * memory; when they do not fit it drops the request without a word
 	 * (no answer, no completion) and holds the connection until its idle
-	 * timeout. Past the bound, the read side is shut now: if the arguments
-	 * fit after all the handler answers 414; if not, the connection ends at
-	 * once and on_connection logs and frees the request. */
-	if (query_args(uri, len) > HTTP_QUERY_ARGS_MAX) {
-		r->too_many_args = true;
+	 * timeout (query_room.h). When they might not fit, the read side is
+	 * shut now: if they fit after all the handler answers 414; if not, the
+	 * connection ends at once and on_connection logs and frees the
+	 * request. */
+	if (!query_room_fits(len, query_room_args(uri, len), HTTP_CONNECTION_MEMORY)) {
+		r->query_no_room = true;
 		shutdown(c->watch.fd, SHUT_RD);
 	}
-	if (r->admitted)
-		atomic_fetch_add(&srv->in_flight, 1);
 	return r;
 }
 
@@ -603,6 +590,22 @@ static bool path_has_encoded_nul(const char *target)
 	return false;
 }
 
+/*
+ * A request counts for the drain from its complete head: what has not sent
+ * its head yet (a slow client, a request libmicrohttpd dropped while
+ * parsing it) is not waited for. Counted first, then checked, so that the
+ * drain (which sets draining, then waits for in_flight to reach 0) either
+ * sees this request or this request sees the drain.
+ */
+static bool admit(struct http_server *srv)
+{
+	atomic_fetch_add(&srv->in_flight, 1);
+	if (!atomic_load(&srv->draining))
+		return true;
+	atomic_fetch_sub(&srv->in_flight, 1);
+	return false;
+}
+
 /* First call for a request: headers are in. A request that arrived after
  * SIGTERM is told to come back (and its connection closed: send_response);
  * a declared body that is too large is refused before any of it is read. */
@@ -615,13 +618,15 @@ static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx 
 	conn_watch_phase(&ctx->conn->watch, CONN_BODY, conn_watch_now_ms());
 	copy_cut(ctx->method, sizeof(ctx->method), method, strlen(method));
 	copy_cut(ctx->log_path, sizeof(ctx->log_path), url, strnlen(url, sizeof(ctx->log_path)));
+	ctx->admitted = admit(ctx->srv);
 	if (!ctx->admitted)
 		return send_error(con, ctx, 503, "api.context.shutting_down.app_error",
 				  "The server is shutting down; try again shortly.", NULL);
-	if (ctx->too_many_args) {
+	if (ctx->query_no_room) {
 		ctx->must_close = true;
 		return send_error(con, ctx, 414, "api.context.query_too_long.app_error",
-				  "The query string has too many arguments.", NULL);
+				  "The query string is too long for its number of arguments.",
+				  NULL);
 	}
 	/* libmicrohttpd decodes %00 to a NUL, which would cut the path short:
 	 * "/x/ping%00y" must not be served as "/x/ping". */

@@ -35,13 +35,10 @@ struct mmplugin_response;
 /* Bounds the request line and headers (libmicrohttpd answers 431 past it).
  * libmicrohttpd 0.9.75 zeroes all of it at every request of a connection:
  * 64 KiB cost a 64 KiB memset per request (a tenth of a GET's time), so it
- * is libmicrohttpd's own default. */
+ * is libmicrohttpd's own default. The query arguments must fit beside the
+ * request line (query_room.h). */
 #define HTTP_CONNECTION_MEMORY (32 * 1024)
 #define HTTP_DRAIN_TIMEOUT_MS 30000
-/* Query arguments a request may carry (libmicrohttpd keeps each one in the
- * connection's memory); past it 414, or the connection is closed when
- * libmicrohttpd could not hold them. */
-#define HTTP_QUERY_ARGS_MAX 256
 /* Requests waiting for a worker; past it the server answers 503. */
 #define HTTP_QUEUE_MAX 4096
 
@@ -68,8 +65,9 @@ int http_server_bind(struct http_server *srv, const struct host_config *cfg, cha
 int http_server_start(struct http_server *srv, struct host_ctx *host)
 	__attribute__((warn_unused_result));
 
-/* Stops admitting requests (new ones get 503 and a closed connection),
- * waits for the admitted ones, held responses included (at most
+/* Stops admitting requests (a request whose head completes from now on gets
+ * 503 and a closed connection), waits for the admitted ones (from their
+ * complete head to their completion), held responses included (at most
  * HTTP_DRAIN_TIMEOUT_MS), deactivates the plugins (each finishes what it
  * still holds), answers 503 to anything still held, then stops every
  * thread. */
