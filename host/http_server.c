@@ -612,10 +612,20 @@ static bool admit(struct http_server *srv)
 static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx *ctx,
 				     const char *url, const char *method)
 {
-	const char *cl;
+	const char *cl =
+		MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long long declared = 0;
+	bool too_long = false;
 
+	if (cl) {
+		char *end;
+		errno = 0;
+		declared = strtoull(cl, &end, 10);
+		too_long = errno == ERANGE || declared > HTTP_BODY_MAX;
+	}
 	ctx->started = true;
-	conn_watch_phase(&ctx->conn->watch, CONN_BODY, conn_watch_now_ms());
+	conn_watch_body_start(&ctx->conn->watch, cl && !too_long ? (int64_t)declared : -1,
+			      conn_watch_now_ms());
 	copy_cut(ctx->method, sizeof(ctx->method), method, strlen(method));
 	copy_cut(ctx->log_path, sizeof(ctx->log_path), url, strnlen(url, sizeof(ctx->log_path)));
 	ctx->admitted = admit(ctx->srv);
@@ -633,16 +643,9 @@ static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx 
 	if (path_has_encoded_nul(ctx->target))
 		return send_error(con, ctx, 400, "api.context.invalid_url.app_error",
 				  "The path holds an encoded NUL (%00).", NULL);
-	cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl) {
-		char *end;
-		errno = 0;
-		unsigned long long n = strtoull(cl, &end, 10);
-		if (errno == ERANGE || n > HTTP_BODY_MAX)
-			return send_error(con, ctx, 413,
-					  "api.context.request_body_too_large.app_error",
-					  "The request body is larger than 1 MiB.", NULL);
-	}
+	if (too_long)
+		return send_error(con, ctx, 413, "api.context.request_body_too_large.app_error",
+				  "The request body is larger than 1 MiB.", NULL);
 	return MHD_YES;
 }
 
@@ -651,6 +654,7 @@ static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx 
  * behind in freed memory). */
 static enum MHD_Result take_body(struct req_ctx *ctx, const char *data, size_t len)
 {
+	conn_watch_body_got(&ctx->conn->watch, (int64_t)(ctx->body_len + ctx->discarded + len));
 	if (ctx->too_large || ctx->body_len + len > HTTP_BODY_MAX) {
 		ctx->too_large = true;
 		ctx->discarded += len;
