@@ -144,6 +144,7 @@ static void copy_cut(char *out, size_t cap, const char *s, size_t n)
 static void remote_address(struct MHD_Connection *con, char *out, size_t cap);
 static void request_end(struct conn *c, const char *aborted);
 static void held_remove(struct req_ctx *ctx);
+static void answer_left_held(void *arg, struct mmplugin_host *p);
 
 static struct conn *conn_of(struct MHD_Connection *con)
 {
@@ -785,6 +786,8 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 		MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_URI_LOG_CALLBACK, on_request_line,
 		srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
 		on_connection, srv, MHD_OPTION_END);
+	if (srv->daemon)
+		plugin_registry_on_left_held(host->plugins, answer_left_held, srv);
 	if (!srv->daemon) {
 		log_kv(LOG_ERROR, "cannot start the HTTP server", "listen", cfg->listen, NULL);
 		work_pool_stop(&srv->workers);
@@ -805,25 +808,53 @@ static bool wait_drained(struct http_server *srv, int ms)
 	return atomic_load(&srv->in_flight) == 0;
 }
 
-/* After the plugins were deactivated, no one will finish what is still
- * held: answer it here. */
-static void answer_held(struct http_server *srv)
+/*
+ * Answers 503 to the responses a plugin (holder; NULL: any) holds and will
+ * not finish: it was deactivated. Safe against the serving thread (the
+ * exchange of enum req_hold decides who resumes) and, since deactivate has
+ * returned, against the plugin. A request is in the list from just after
+ * its serve_http returned until its answer is sent.
+ */
+static void answer_held(struct http_server *srv, const struct mmplugin_host *holder)
 {
 	pthread_mutex_lock(&srv->held_lock);
 	for (struct req_ctx *ctx = srv->held; ctx; ctx = ctx->held_next) {
-		if (atomic_load(&ctx->hold) != HOLD_WAITING)
+		if ((holder && ctx->resp.holder != holder) ||
+		    atomic_load(&ctx->hold) == HOLD_FINISHED)
 			continue;
 		log_kv(LOG_WARN, "a plugin left a response unfinished; answering 503", "request_id",
 		       ctx->request_id, NULL);
+		plugin_registry_hold_finished(&ctx->resp);
 		response_free(&ctx->resp);
 		response_init(&ctx->resp);
-		(void)response_error(&ctx->resp, 503, "api.context.shutting_down.app_error",
-				     "The server is shutting down; try again shortly.",
-				     ctx->request_id);
-		atomic_store(&ctx->hold, HOLD_FINISHED);
-		MHD_resume_connection(ctx->con);
+		if (atomic_load(&srv->draining))
+			(void)response_error(&ctx->resp, 503, "api.context.shutting_down.app_error",
+					     "The server is shutting down; try again shortly.",
+					     ctx->request_id);
+		else
+			(void)response_error(&ctx->resp, 503, "api.plugin.unavailable.app_error",
+					     "The plugin was disabled before it answered.",
+					     ctx->request_id);
+		if (atomic_exchange(&ctx->hold, HOLD_FINISHED) == HOLD_WAITING)
+			MHD_resume_connection(ctx->con);
 	}
 	pthread_mutex_unlock(&srv->held_lock);
+}
+
+/* The registry's hook after plugin p was deactivated with responses still
+ * held. One that was just handed back (ASYNC) may not be in the list yet:
+ * look again until the plugin's count says none is left (a bounded wait:
+ * the serving thread adds it right after serve_http returns). */
+static void answer_left_held(void *arg, struct mmplugin_host *p)
+{
+	struct http_server *srv = arg;
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+
+	for (int waited = 0; atomic_load(&p->held) > 0 && waited < 2000; waited += 10) {
+		answer_held(srv, p);
+		if (atomic_load(&p->held) > 0)
+			nanosleep(&pause, NULL);
+	}
 }
 
 void http_server_shutdown(struct http_server *srv)
@@ -841,7 +872,8 @@ void http_server_shutdown(struct http_server *srv)
 	 * the drain) in deactivate; what a plugin left is answered here: a
 	 * suspended connection must be resumed before libmicrohttpd stops. */
 	plugin_registry_deactivate_all(srv->host->plugins);
-	answer_held(srv);
+	plugin_registry_on_left_held(srv->host->plugins, NULL, NULL);
+	answer_held(srv, NULL);
 	(void)wait_drained(srv, 2000);
 	/* Workers finish what they hold before the daemon goes. A request that
 	 * arrives after this is answered 503; the pool is freed only once the

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "banned.h"
@@ -335,17 +336,20 @@ static int load_checked(struct mmplugin_host *p, int dirfd)
 struct mmplugin_host *plugin_load(const char *plugin_dir, const char *name)
 {
 	struct mmplugin_host *p = calloc(1, sizeof(*p));
-	pthread_rwlockattr_t attr;
+	pthread_condattr_t ca;
 	size_t dlen;
 	int dirfd;
 
 	if (!p)
 		return NULL;
-	pthread_rwlockattr_init(&attr);
-	/* Writers ((de)activation) must not starve behind a stream of requests. */
-	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&p->lock, &attr);
-	pthread_rwlockattr_destroy(&attr);
+	atomic_init(&p->open, false);
+	atomic_init(&p->calls, 0);
+	atomic_init(&p->held, 0);
+	pthread_mutex_init(&p->idle_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->idle, &ca);
+	pthread_condattr_destroy(&ca);
 	p->status = PLUGIN_STATUS_REFUSED;
 	p->so_fd = -1;
 	snprintf(p->id, sizeof(p->id), "%s", name);
@@ -383,7 +387,8 @@ void plugin_free(struct mmplugin_host *p)
 	 * must keep meaning its file). */
 	if (p->dl && !p->ever_activated)
 		unload(p);
-	pthread_rwlock_destroy(&p->lock);
+	pthread_cond_destroy(&p->idle);
+	pthread_mutex_destroy(&p->idle_lock);
 	json_decref(p->manifest);
 	free(p->dir);
 	free(p->data_dir);

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include <mmplugin/plugin.h>
@@ -56,13 +57,25 @@ struct mmplugin_host {
 	int so_fd;
 	const struct mmplugin_descriptor *desc;
 	void *state; /* what activate returned */
+	/* Changed only by (de)activation, which the registry serialises
+	 * (admin_lock); requests look at open instead. */
 	enum plugin_status status;
 	bool ever_activated;
 	bool activate_failed; /* its last activate returned an error */
 	enum plugin_refusal refusal;
 	char reason[PLUGIN_REASON_MAX]; /* why refused or inactive; "" when active */
-	/* Held shared by serve_http callers, exclusive by (de)activation. */
-	pthread_rwlock_t lock;
+	/*
+	 * Requests get in while open (activated, not being deactivated), and
+	 * nobody waits for them: serve_http calls are counted (calls), and
+	 * deactivation closes, then waits on idle for the count to reach 0.
+	 * held counts the responses the plugin keeps (MMPLUGIN_ASYNC) and has
+	 * not finished; the host answers what deactivate leaves.
+	 */
+	atomic_bool open;
+	atomic_long calls;
+	atomic_long held;
+	pthread_mutex_t idle_lock;
+	pthread_cond_t idle;
 	/* Environment handed to the plugin; valid while active. */
 	struct host_store *store; /* users and sessions, for the host API */
 	char *data_dir;

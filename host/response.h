@@ -23,6 +23,9 @@ struct response_header {
 struct mmplugin_response {
 	int status;   /* 0 until set */
 	bool touched; /* something was set */
+	/* The plugin serving it (plugin_registry_serve), so that a response
+	 * it holds is counted against it until finished. */
+	struct mmplugin_host *holder;
 	struct response_header headers[RESPONSE_HEADERS_MAX];
 	size_t headers_len;
 	size_t header_bytes;
