@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +88,9 @@ struct req_ctx {
 	struct req_ctx *held_prev, *held_next; /* srv->held list, under held_lock */
 	struct header_vec headers;             /* views into libmicrohttpd's memory */
 	struct mmplugin_response resp;
-	atomic_int hold; /* enum req_hold */
-	bool admitted;   /* head complete before the drain began: counted in in_flight */
+	struct MHD_Response *mhd_resp; /* queued from resp; released by request_end */
+	atomic_int hold;               /* enum req_hold */
+	bool admitted; /* head complete before the drain began: counted in in_flight */
 };
 
 /* State of one connection, from accept to close (libmicrohttpd's connection
@@ -143,6 +145,7 @@ static void copy_cut(char *out, size_t cap, const char *s, size_t n)
 
 static void remote_address(struct MHD_Connection *con, char *out, size_t cap);
 static void request_end(struct conn *c, const char *aborted);
+static void release_mhd_response(struct req_ctx *ctx);
 static void held_remove(struct req_ctx *ctx);
 static void answer_left_held(void *arg, struct mmplugin_host *p);
 
@@ -199,6 +202,7 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
 	response_init(&r->resp);
 	atomic_store(&r->hold, HOLD_ARMED);
 	r->admitted = false;
+	r->mhd_resp = NULL;
 	/* Until the handler runs (it may never: headers too large), the log
 	 * shows the raw path without its query. */
 	copy_cut(r->log_path, sizeof(r->log_path), uri, strcspn(uri, "?"));
@@ -273,6 +277,7 @@ static void request_end(struct conn *c, const char *aborted)
 	sodium_memzero(c->target_buf, r->target_len + 1); /* past it: wiped before */
 	wipe_free(r->body, r->body_cap);
 	r->body = NULL;
+	release_mhd_response(r);
 	response_free(&r->resp);
 	if (r->admitted)
 		atomic_fetch_sub(&c->srv->in_flight, 1);
@@ -341,20 +346,25 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_kv(LOG_DEBUG, "libmicrohttpd", "detail", msg, NULL);
 }
 
-/* Sends r (consuming its body) with the request id header. */
-static enum MHD_Result send_response(struct MHD_Connection *con, struct req_ctx *ctx,
-				     struct mmplugin_response *r)
+/*
+ * Queues the request's response (ctx->resp) with the request id header.
+ * libmicrohttpd sends the body from ctx->resp without copying it
+ * (MHD_RESPMEM_PERSISTENT): the request keeps it until request_end, which
+ * wipes it (it may be a new token) once libmicrohttpd is done with it (the
+ * completion comes before libmicrohttpd drops its response). The response
+ * object is kept as long, so that request_end can wipe libmicrohttpd's
+ * copies of the header values (Set-Cookie, Token) too.
+ */
+static enum MHD_Result send_response(struct MHD_Connection *con, struct req_ctx *ctx)
 {
+	struct mmplugin_response *r = &ctx->resp;
 	struct MHD_Response *mr;
 	enum MHD_Result ret;
 
-	if (r->body_len) {
-		mr = MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE);
-		if (mr)
-			r->body = NULL;
-	} else {
-		mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-	}
+	if (ctx->mhd_resp)
+		return MHD_YES; /* one answer per request */
+	mr = MHD_create_response_from_buffer(r->body_len, r->body_len ? r->body : (void *)"",
+					     MHD_RESPMEM_PERSISTENT);
 	if (!mr)
 		return MHD_NO;
 	for (size_t i = 0; i < r->headers_len; i++) {
@@ -368,26 +378,50 @@ static enum MHD_Result send_response(struct MHD_Connection *con, struct req_ctx 
 	ctx->status = r->status ? r->status : 200;
 	ctx->sent_len = r->body_len;
 	ret = MHD_queue_response(con, (unsigned)ctx->status, mr);
-	MHD_destroy_response(mr);
+	if (ret == MHD_YES)
+		ctx->mhd_resp = mr;
+	else
+		MHD_destroy_response(mr);
 	return ret;
 }
 
+static enum MHD_Result wipe_value(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	(void)cls;
+	(void)kind;
+	(void)key;
+	/* libmicrohttpd's own copy (malloc'd by MHD_add_response_header),
+	 * about to be freed, no longer read: the answer was sent. */
+	if (value)
+		sodium_memzero((char *)(uintptr_t)value, strlen(value));
+	return MHD_YES;
+}
+
+/* Drops the request's reference to its libmicrohttpd response after wiping
+ * the header values libmicrohttpd copied. */
+static void release_mhd_response(struct req_ctx *ctx)
+{
+	if (!ctx->mhd_resp)
+		return;
+	(void)MHD_get_response_headers(ctx->mhd_resp, wipe_value, NULL);
+	MHD_destroy_response(ctx->mhd_resp);
+	ctx->mhd_resp = NULL;
+}
+
+/* Answers with a Mattermost-shaped error (nothing was answered yet). */
 static enum MHD_Result send_error(struct MHD_Connection *con, struct req_ctx *ctx, int status,
 				  const char *id, const char *message, const char *allow)
 {
-	struct mmplugin_response r;
-	enum MHD_Result ret;
-
-	response_init(&r);
-	if (response_error(&r, status, id, message, ctx->request_id) != 0) {
-		response_free(&r);
+	if (ctx->mhd_resp)
+		return MHD_YES;
+	response_free(&ctx->resp);
+	response_init(&ctx->resp);
+	if (response_error(&ctx->resp, status, id, message, ctx->request_id) != 0)
 		return MHD_NO;
-	}
 	if (allow)
-		(void)response_add_header(&r, "Allow", 5, allow, strlen(allow));
-	ret = send_response(con, ctx, &r);
-	response_free(&r);
-	return ret;
+		(void)response_add_header(&ctx->resp, "Allow", 5, allow, strlen(allow));
+	return send_response(con, ctx);
 }
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -577,7 +611,7 @@ static enum MHD_Result serve(struct http_server *srv, struct MHD_Connection *con
 		return MHD_YES;
 	}
 	ctx->stage = STAGE_SENT;
-	return send_response(con, ctx, &ctx->resp);
+	return send_response(con, ctx);
 }
 
 static bool path_has_encoded_nul(const char *target)
@@ -712,7 +746,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		if (ctx->stage == STAGE_HELD)
 			held_remove(ctx);
 		ctx->stage = STAGE_SENT;
-		return send_response(con, ctx, &ctx->resp);
+		return send_response(con, ctx);
 	case STAGE_SENT: break;
 	}
 	return MHD_YES;

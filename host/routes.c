@@ -2,6 +2,7 @@
  * The host's route table: for each route, who may call it and its handler.
  * Authentication happens here, once, before any handler touches data.
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,8 @@ void host_json_value(struct host_request *r, int status, json_t *value)
 		return;
 	}
 	host_json(r, status, text);
+	/* It may hold a secret (a new token): the response has its copy. */
+	sodium_memzero(text, strlen(text));
 	free(text);
 }
 

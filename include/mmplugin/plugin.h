@@ -22,6 +22,15 @@
  * built through host setters that copy what they are given. No json_t, LMDB
  * handle, FILE * or other library object ever crosses the boundary.
  *
+ * Shared libraries are shared: a library the plugin links dynamically that
+ * the host also uses is one instance in the process. The host sets
+ * jansson's allocation functions before it loads any plugin (malloc, and a
+ * free that wipes each block: what jansson copies may be a secret); a
+ * plugin must not call json_set_alloc_funcs. Memory jansson returns
+ * (json_dumps) is still released with free(): wipe such text first when it
+ * may hold a secret. Response bodies and headers are wiped by the host when
+ * it frees them.
+ *
  * Versioning
  * ----------
  * MMPLUGIN_ABI_MAJOR changes when an existing member changes meaning or

@@ -1,8 +1,9 @@
 /*
  * Secrets the server hands out do not stay in its memory once the answer is
  * sent, as request bodies do not: a personal access token (it never
- * expires; the store keeps only its hash) and a user's OAuth2 token read
- * back by its App (sealed in the store). Freed memory counts: it is what a
+ * expires; the store keeps only its hash), a login's session token (in
+ * the answer's headers) and a user's OAuth2 token read back by its App
+ * (sealed in the store). Freed memory counts: it is what a
  * later bug or a core file would show.
  */
 #include <setjmp.h>
@@ -66,6 +67,24 @@ static void a_personal_access_token_is_wiped_once_handed_out(void **state)
 		fail_msg("the new personal access token is still in the server's memory");
 }
 
+static void a_login_session_token_is_wiped_once_handed_out(void **state)
+{
+	char token[64];
+
+	(void)state;
+	/* In the Token header and the MMAUTHTOKEN cookie of the answer. */
+	assert_int_equal(ts_create_user(world.data_dir, "memuser", "memuser-password", 0, NULL), 0);
+	assert_int_equal(
+		ts_login(world.host.base_url, "memuser", "memuser-password", token, sizeof(token)),
+		200);
+	assert_int_equal(strlen(token), 26);
+	/* Its last 10 characters (50 random bits): a freed small block gets
+	 * the allocator's bookkeeping over its first 16 bytes, which would
+	 * hide a copy of the whole token (each header value is one). */
+	if (still_held(token + 16))
+		fail_msg("the new session token is still in the server's memory");
+}
+
 static void a_users_oauth2_token_is_wiped_once_read_back(void **state)
 {
 	char acting[64], secret[64], body[128];
@@ -98,6 +117,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_personal_access_token_is_wiped_once_handed_out),
+		cmocka_unit_test(a_login_session_token_is_wiped_once_handed_out),
 		cmocka_unit_test(a_users_oauth2_token_is_wiped_once_read_back),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
