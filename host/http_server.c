@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr_limit.h"
 #include "api_error.h"
 #include "conn_watch.h"
 #include "host_request.h"
@@ -101,7 +102,9 @@ struct conn {
 	struct http_server *srv;
 	struct MHD_Connection *con;
 	char remote[INET6_ADDRSTRLEN];
-	char *target_buf; /* the current request's target; grown as needed */
+	struct addr_key addr; /* its group for the per-address limit */
+	bool addr_counted;    /* counted in srv->per_addr */
+	char *target_buf;     /* the current request's target; grown as needed */
 	size_t target_cap;
 	struct req_ctx req;
 };
@@ -144,6 +147,7 @@ static void copy_cut(char *out, size_t cap, const char *s, size_t n)
 }
 
 static void remote_address(struct MHD_Connection *con, char *out, size_t cap);
+static void client_group(struct MHD_Connection *con, struct addr_key *out);
 static void request_end(struct conn *c, const char *aborted);
 static void release_mhd_response(struct req_ctx *ctx);
 static void held_remove(struct req_ctx *ctx);
@@ -176,8 +180,8 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
 	struct req_ctx *r;
 	size_t len = strlen(uri);
 
-	if (!c)
-		return NULL;
+	if (!c || !c->addr_counted)
+		return NULL; /* no state, or over its address's limit: closed */
 	r = &c->req;
 	request_end(c, "dropped"); /* cannot be open: defensive */
 	if (len + 1 > c->target_cap) {
@@ -317,13 +321,25 @@ static void on_connection(void *cls, struct MHD_Connection *con, void **socket_c
 		c->srv = srv;
 		c->con = con;
 		remote_address(con, c->remote, sizeof(c->remote));
+		client_group(con, &c->addr);
+		c->addr_counted = addr_limit_take(&srv->per_addr, &c->addr);
 		conn_watch_add(&srv->watch, &c->watch, ci->connect_fd);
 		*socket_context = c;
+		if (!c->addr_counted) {
+			/* Over per_ip_connections for its IPv4 address or IPv6
+			 * /64: closed at once, as libmicrohttpd does with its own
+			 * limit (which counts exact addresses only). */
+			log_kv(LOG_DEBUG, "connection refused: too many from one address", "remote",
+			       c->remote, NULL);
+			shutdown(ci->connect_fd, SHUT_RDWR);
+		}
 		return;
 	}
 	if (!c)
 		return;
 	conn_watch_remove(&srv->watch, &c->watch);
+	if (c->addr_counted)
+		addr_limit_give(&srv->per_addr, &c->addr);
 	/* libmicrohttpd dropped the request without completing it (out of
 	 * connection memory while parsing it). */
 	request_end(c, "dropped");
@@ -437,6 +453,14 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 		(struct mmplugin_str){ value ? value : "", value ? value_size : 0 };
 	v->len++;
 	return MHD_YES;
+}
+
+static void client_group(struct MHD_Connection *con, struct addr_key *out)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	addr_key_of(ci ? ci->client_addr : NULL, out);
 }
 
 static void remote_address(struct MHD_Connection *con, char *out, size_t cap)
@@ -804,8 +828,14 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 		log_kv(LOG_ERROR, "cannot start the connection watcher", NULL);
 		return -1;
 	}
+	if (addr_limit_init(&srv->per_addr, cfg->max_connections, cfg->per_ip_connections) != 0) {
+		log_kv(LOG_ERROR, "out of memory for the per-address limit", NULL);
+		conn_watch_stop(&srv->watch);
+		return -1;
+	}
 	if (work_pool_start(&srv->workers, cfg->workers, HTTP_QUEUE_MAX) != 0) {
 		log_kv(LOG_ERROR, "cannot start the worker threads", NULL);
+		addr_limit_destroy(&srv->per_addr);
 		conn_watch_stop(&srv->watch);
 		return -1;
 	}
@@ -813,7 +843,8 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
 		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections,
+		/* The per-address limit is the host's (addr_limit.h): libmicrohttpd
+		 * counts each exact IPv6 address. */
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
 		/* Malformed header lines are refused, not skipped. */
@@ -826,6 +857,7 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 		log_kv(LOG_ERROR, "cannot start the HTTP server", "listen", cfg->listen, NULL);
 		work_pool_stop(&srv->workers);
 		work_pool_destroy(&srv->workers);
+		addr_limit_destroy(&srv->per_addr);
 		conn_watch_stop(&srv->watch);
 		return -1;
 	}
@@ -917,6 +949,7 @@ void http_server_shutdown(struct http_server *srv)
 	MHD_stop_daemon(srv->daemon);
 	work_pool_destroy(&srv->workers);
 	conn_watch_stop(&srv->watch);
+	addr_limit_destroy(&srv->per_addr);
 	pthread_mutex_destroy(&srv->held_lock);
 	log_flush();
 	srv->daemon = NULL;

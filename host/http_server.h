@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "addr_limit.h"
 #include "config.h"
 #include "conn_watch.h"
 #include "plugin_registry.h"
@@ -49,9 +50,10 @@ struct http_server {
 	const struct host_config *cfg;
 	struct host_ctx *host;
 	struct work_pool workers;
-	struct conn_watch watch; /* head and body deadlines, room for new clients */
-	atomic_long in_flight;   /* requests admitted and not yet completed */
-	atomic_bool draining;    /* SIGTERM: new requests are answered 503 */
+	struct conn_watch watch;    /* head and body deadlines, room for new clients */
+	struct addr_limit per_addr; /* connections per IPv4 address or IPv6 /64 */
+	atomic_long in_flight;      /* requests admitted and not yet completed */
+	atomic_bool draining;       /* SIGTERM: new requests are answered 503 */
 	pthread_mutex_t held_lock;
 	struct req_ctx *held; /* requests whose response a plugin holds */
 };
