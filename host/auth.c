@@ -76,12 +76,18 @@ bool auth_is_app_session(const struct host_session *s)
 }
 
 enum auth_state auth_resolve(struct host_store *store, const struct auth_token *t,
-			     const char *method, const char *csrf_header, struct host_session *out)
+			     const char *method, const char *csrf_header, bool cached_only,
+			     struct host_session *out)
 {
+	int rc;
+
 	if (t->source == AUTH_SRC_NONE)
 		return AUTH_ANONYMOUS;
-	switch (sessions_lookup(store, t->token, t->len, out)) {
+	rc = cached_only ? sessions_lookup_cached(store, t->token, t->len, out)
+			 : sessions_lookup(store, t->token, t->len, out);
+	switch (rc) {
 	case SESSIONS_OK: break;
+	case SESSIONS_ENOTCACHED: return AUTH_NOT_CACHED;
 	case SESSIONS_EUNAVAILABLE: return AUTH_UNAVAILABLE;
 	default: return AUTH_INVALID;
 	}

@@ -23,6 +23,7 @@ enum auth_state {
 	AUTH_INVALID,       /* a token that is unknown, revoked or expired */
 	AUTH_CSRF_FAILED,   /* a cookie session without the right X-CSRF-Token */
 	AUTH_UNAVAILABLE,   /* the store could not be reached to check the token */
+	AUTH_NOT_CACHED,    /* not checked: only the store can tell, and it may wait */
 };
 
 struct auth_token {
@@ -50,8 +51,11 @@ bool auth_csrf_ok(const char *method, const char *csrf_header, const struct host
  * App sessions are scoped: routes.c lets them only read users and ping. */
 bool auth_is_app_session(const struct host_session *s);
 
-/* Resolves the token to a session and applies the CSRF rule. */
+/* Resolves the token to a session and applies the CSRF rule. With
+ * cached_only, only the session cache is asked (sessions_lookup_cached):
+ * AUTH_NOT_CACHED when it cannot tell. */
 enum auth_state auth_resolve(struct host_store *store, const struct auth_token *t,
-			     const char *method, const char *csrf_header, struct host_session *out);
+			     const char *method, const char *csrf_header, bool cached_only,
+			     struct host_session *out);
 
 #endif

@@ -46,11 +46,11 @@ struct host_config {
 	unsigned threads; /* libmicrohttpd's epoll threads */
 	unsigned workers; /* handler threads */
 	unsigned max_connections;
-	unsigned per_ip_connections;
-	unsigned idle_timeout_s; /* also the deadline for a whole request head */
-	unsigned body_timeout_s; /* the deadline for a request body after its head */
-	struct store_config store; /* the backend of users, sessions and the plugins' data */
-	char *store_json;          /* malloc'd: the "store" object as configured (JSON text) */
+	unsigned per_ip_connections; /* per IPv4 address or IPv6 /64 (addr_limit.h) */
+	unsigned idle_timeout_s;     /* also the deadline for a whole request head */
+	unsigned body_timeout_s;     /* the deadline for a request body after its head */
+	struct store_config store;   /* the backend of users, sessions and the plugins' data */
+	char *store_json;            /* malloc'd: the "store" object as configured (JSON text) */
 };
 
 /* Fills the defaults. Returns 0, or -1 when out of memory. */

@@ -34,14 +34,33 @@ static void cut(struct conn_watch *w, struct conn_watched *c, enum conn_cut why)
 	shutdown(c->fd, SHUT_RDWR);
 }
 
-static int older_first(const void *a, const void *b)
+static int room_order(const void *a, const void *b)
 {
-	const struct conn_watched *x = *(struct conn_watched *const *)a;
-	const struct conn_watched *y = *(struct conn_watched *const *)b;
-	long long sx = atomic_load_explicit(&x->since_ms, memory_order_relaxed);
-	long long sy = atomic_load_explicit(&y->since_ms, memory_order_relaxed);
+	const struct conn_room *x = a, *y = b;
 
-	return sx < sy ? -1 : sx > sy;
+	if (x->slow_body != y->slow_body)
+		return x->slow_body - y->slow_body;
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+/*
+ * Whether a body that has been arriving for age ms (at least
+ * ROOM_MIN_WAIT_MS) gives up its connection under pressure: slower than
+ * CONN_BODY_MIN_RATE, or, at its pace so far, not complete before its
+ * deadline (it would be cut then anyway). *rate gets its bytes a second.
+ */
+static bool body_is_slow(const struct conn_watch *w, const struct conn_watched *c, int64_t age,
+			 int64_t *rate)
+{
+	int64_t got = atomic_load_explicit(&c->body_got, memory_order_relaxed);
+	int64_t total = atomic_load_explicit(&c->body_total, memory_order_relaxed);
+
+	*rate = got * 1000 / age;
+	if (*rate < CONN_BODY_MIN_RATE)
+		return true;
+	/* The rest at this pace takes (total - got) * age / got ms; bodies are
+	 * at most a few MiB and ages a few hours, so the products fit. */
+	return total > got && age < w->body_ms && (total - got) * age > got * (w->body_ms - age);
 }
 
 /* Caller holds the lock. */
@@ -52,7 +71,8 @@ static void scan(struct conn_watch *w, int64_t now)
 
 	for (struct conn_watched *c = w->list.next; c != &w->list; c = c->next) {
 		int phase = atomic_load_explicit(&c->phase, memory_order_acquire);
-		int64_t age = now - atomic_load_explicit(&c->since_ms, memory_order_relaxed);
+		int64_t since = atomic_load_explicit(&c->since_ms, memory_order_relaxed);
+		int64_t age = now - since, rate;
 
 		if (atomic_load_explicit(&c->cut, memory_order_relaxed) != CONN_CUT_NONE)
 			continue;
@@ -60,21 +80,24 @@ static void scan(struct conn_watch *w, int64_t now)
 			cut(w, c, CONN_CUT_HEAD);
 		else if (phase == CONN_BODY && age > w->body_ms)
 			cut(w, c, CONN_CUT_BODY);
-		else if (phase == CONN_WAITING && age >= ROOM_MIN_WAIT_MS) {
-			w->scratch[candidates++] = c;
-		}
+		else if (age < ROOM_MIN_WAIT_MS || candidates == w->scratch_len)
+			continue;
+		else if (phase == CONN_WAITING)
+			w->scratch[candidates++] = (struct conn_room){ c, 0, since };
+		else if (phase == CONN_BODY && body_is_slow(w, c, age, &rate))
+			w->scratch[candidates++] = (struct conn_room){ c, 1, rate };
 	}
 	if (w->count - w->cut_count > keep && candidates) {
 		size_t need = w->count - w->cut_count - keep;
-		qsort(w->scratch, candidates, sizeof(w->scratch[0]), older_first);
+		qsort(w->scratch, candidates, sizeof(w->scratch[0]), room_order);
 		for (size_t i = 0; i < candidates && i < need; i++, room++)
-			cut(w, w->scratch[i], CONN_CUT_ROOM);
+			cut(w, w->scratch[i].c, CONN_CUT_ROOM);
 	}
 	if (room) {
 		char n[24];
 		snprintf(n, sizeof(n), "%zu", room);
-		log_kv(LOG_WARN, "connections nearly exhausted; closed waiting ones", "closed", n,
-		       NULL);
+		log_kv(LOG_WARN, "connections nearly exhausted; closed idle and slow ones",
+		       "closed", n, NULL);
 	}
 }
 
@@ -115,7 +138,8 @@ int conn_watch_start(struct conn_watch *w, size_t max_connections, int64_t head_
 	pthread_condattr_destroy(&ca);
 	/* The list may briefly hold a few more than max_connections (a
 	 * connection is removed after libmicrohttpd stops counting it). */
-	w->scratch = calloc(w->max_connections + 64, sizeof(*w->scratch));
+	w->scratch_len = w->max_connections + 64;
+	w->scratch = calloc(w->scratch_len, sizeof(*w->scratch));
 	if (!w->scratch)
 		goto fail;
 	if (pthread_create(&w->thread, NULL, watch_run, w) != 0)
@@ -148,6 +172,8 @@ void conn_watch_add(struct conn_watch *w, struct conn_watched *c, int fd)
 {
 	c->fd = fd;
 	atomic_store(&c->cut, CONN_CUT_NONE);
+	atomic_store(&c->body_got, 0);
+	atomic_store(&c->body_total, -1);
 	conn_watch_phase(c, CONN_WAITING, conn_watch_now_ms());
 	pthread_mutex_lock(&w->lock);
 	if (w->count >= w->max_connections + 64) {

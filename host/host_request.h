@@ -72,7 +72,9 @@ const char *host_request_header(const struct host_request *r, const char *name);
 /* Serves r through the route table (auth checks included). With
  * r->on_worker false it runs on an HTTP I/O thread and returns ROUTE_DEFER,
  * before touching r->resp, for anything that may block (a password hash, a
- * store write, a plugin that defers); routing and authentication have no
+ * store write, a plugin that defers, and when the store's reads may wait
+ * (store_reads_block: PostgreSQL) a session the session cache does not hold
+ * or a route that reads the store); routing and authentication have no
  * side effects, so the worker runs it all again. */
 enum route_rc routes_serve(struct host_request *r);
 

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr_limit.h"
 #include "api_error.h"
 #include "conn_watch.h"
 #include "host_request.h"
 #include "log.h"
 #include "mm_id.h"
 #include "plugin_registry.h"
+#include "query_room.h"
 #include "request_id.h"
 #include "request_map.h"
 #include "response.h"
@@ -72,7 +75,7 @@ struct req_ctx {
 	bool started;
 	bool too_large;
 	bool must_close;    /* answer with Connection: close */
-	bool too_many_args; /* refused at the request line (414) */
+	bool query_no_room; /* refused at the request line (414) */
 	char *body;
 	size_t body_len;
 	size_t body_cap;
@@ -86,8 +89,9 @@ struct req_ctx {
 	struct req_ctx *held_prev, *held_next; /* srv->held list, under held_lock */
 	struct header_vec headers;             /* views into libmicrohttpd's memory */
 	struct mmplugin_response resp;
-	atomic_int hold; /* enum req_hold */
-	bool admitted;   /* arrived before the drain began: counted in in_flight */
+	struct MHD_Response *mhd_resp; /* queued from resp; released by request_end */
+	atomic_int hold;               /* enum req_hold */
+	bool admitted; /* head complete before the drain began: counted in in_flight */
 };
 
 /* State of one connection, from accept to close (libmicrohttpd's connection
@@ -98,7 +102,9 @@ struct conn {
 	struct http_server *srv;
 	struct MHD_Connection *con;
 	char remote[INET6_ADDRSTRLEN];
-	char *target_buf; /* the current request's target; grown as needed */
+	struct addr_key addr; /* its group for the per-address limit */
+	bool addr_counted;    /* counted in srv->per_addr */
+	char *target_buf;     /* the current request's target; grown as needed */
 	size_t target_cap;
 	struct req_ctx req;
 };
@@ -141,8 +147,11 @@ static void copy_cut(char *out, size_t cap, const char *s, size_t n)
 }
 
 static void remote_address(struct MHD_Connection *con, char *out, size_t cap);
+static void client_group(struct MHD_Connection *con, struct addr_key *out);
 static void request_end(struct conn *c, const char *aborted);
+static void release_mhd_response(struct req_ctx *ctx);
 static void held_remove(struct req_ctx *ctx);
+static void answer_left_held(void *arg, struct mmplugin_host *p);
 
 static struct conn *conn_of(struct MHD_Connection *con)
 {
@@ -162,21 +171,8 @@ static void wipe_free(void *p, size_t len)
 	free(p);
 }
 
-/* How many arguments libmicrohttpd will parse out of target's query. */
-static size_t query_args(const char *target, size_t len)
-{
-	const char *q = memchr(target, '?', len);
-	size_t n = 0;
-
-	if (!q || q + 1 == target + len)
-		return 0;
-	for (const char *p = q + 1; p < target + len; p++)
-		n += *p == '&';
-	return n + 1;
-}
-
-/* A new request line: the request is counted from here until its
- * completion (or until its connection closes, if libmicrohttpd drops it). */
+/* A new request line: the request is logged from here, at its completion
+ * or, if libmicrohttpd drops it, when its connection closes. */
 static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *con)
 {
 	struct http_server *srv = cls;
@@ -184,8 +180,8 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
 	struct req_ctx *r;
 	size_t len = strlen(uri);
 
-	if (!c)
-		return NULL;
+	if (!c || !c->addr_counted)
+		return NULL; /* no state, or over its address's limit: closed */
 	r = &c->req;
 	request_end(c, "dropped"); /* cannot be open: defensive */
 	if (len + 1 > c->target_cap) {
@@ -209,22 +205,22 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
 	r->headers.len = 0;
 	response_init(&r->resp);
 	atomic_store(&r->hold, HOLD_ARMED);
-	r->admitted = !atomic_load(&srv->draining);
+	r->admitted = false;
+	r->mhd_resp = NULL;
 	/* Until the handler runs (it may never: headers too large), the log
 	 * shows the raw path without its query. */
 	copy_cut(r->log_path, sizeof(r->log_path), uri, strcspn(uri, "?"));
 	/* libmicrohttpd 0.9.75 keeps each query argument in the connection's
 	 * memory; when they do not fit it drops the request without a word
 	 * (no answer, no completion) and holds the connection until its idle
-	 * timeout. Past the bound, the read side is shut now: if the arguments
-	 * fit after all the handler answers 414; if not, the connection ends at
-	 * once and on_connection logs and frees the request. */
-	if (query_args(uri, len) > HTTP_QUERY_ARGS_MAX) {
-		r->too_many_args = true;
+	 * timeout (query_room.h). When they might not fit, the read side is
+	 * shut now: if they fit after all the handler answers 414; if not, the
+	 * connection ends at once and on_connection logs and frees the
+	 * request. */
+	if (!query_room_fits(len, query_room_args(uri, len), HTTP_CONNECTION_MEMORY)) {
+		r->query_no_room = true;
 		shutdown(c->watch.fd, SHUT_RD);
 	}
-	if (r->admitted)
-		atomic_fetch_add(&srv->in_flight, 1);
 	return r;
 }
 
@@ -285,6 +281,7 @@ static void request_end(struct conn *c, const char *aborted)
 	sodium_memzero(c->target_buf, r->target_len + 1); /* past it: wiped before */
 	wipe_free(r->body, r->body_cap);
 	r->body = NULL;
+	release_mhd_response(r);
 	response_free(&r->resp);
 	if (r->admitted)
 		atomic_fetch_sub(&c->srv->in_flight, 1);
@@ -324,13 +321,25 @@ static void on_connection(void *cls, struct MHD_Connection *con, void **socket_c
 		c->srv = srv;
 		c->con = con;
 		remote_address(con, c->remote, sizeof(c->remote));
+		client_group(con, &c->addr);
+		c->addr_counted = addr_limit_take(&srv->per_addr, &c->addr);
 		conn_watch_add(&srv->watch, &c->watch, ci->connect_fd);
 		*socket_context = c;
+		if (!c->addr_counted) {
+			/* Over per_ip_connections for its IPv4 address or IPv6
+			 * /64: closed at once, as libmicrohttpd does with its own
+			 * limit (which counts exact addresses only). */
+			log_kv(LOG_DEBUG, "connection refused: too many from one address", "remote",
+			       c->remote, NULL);
+			shutdown(ci->connect_fd, SHUT_RDWR);
+		}
 		return;
 	}
 	if (!c)
 		return;
 	conn_watch_remove(&srv->watch, &c->watch);
+	if (c->addr_counted)
+		addr_limit_give(&srv->per_addr, &c->addr);
 	/* libmicrohttpd dropped the request without completing it (out of
 	 * connection memory while parsing it). */
 	request_end(c, "dropped");
@@ -353,20 +362,25 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_kv(LOG_DEBUG, "libmicrohttpd", "detail", msg, NULL);
 }
 
-/* Sends r (consuming its body) with the request id header. */
-static enum MHD_Result send_response(struct MHD_Connection *con, struct req_ctx *ctx,
-				     struct mmplugin_response *r)
+/*
+ * Queues the request's response (ctx->resp) with the request id header.
+ * libmicrohttpd sends the body from ctx->resp without copying it
+ * (MHD_RESPMEM_PERSISTENT): the request keeps it until request_end, which
+ * wipes it (it may be a new token) once libmicrohttpd is done with it (the
+ * completion comes before libmicrohttpd drops its response). The response
+ * object is kept as long, so that request_end can wipe libmicrohttpd's
+ * copies of the header values (Set-Cookie, Token) too.
+ */
+static enum MHD_Result send_response(struct MHD_Connection *con, struct req_ctx *ctx)
 {
+	struct mmplugin_response *r = &ctx->resp;
 	struct MHD_Response *mr;
 	enum MHD_Result ret;
 
-	if (r->body_len) {
-		mr = MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE);
-		if (mr)
-			r->body = NULL;
-	} else {
-		mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-	}
+	if (ctx->mhd_resp)
+		return MHD_YES; /* one answer per request */
+	mr = MHD_create_response_from_buffer(r->body_len, r->body_len ? r->body : (void *)"",
+					     MHD_RESPMEM_PERSISTENT);
 	if (!mr)
 		return MHD_NO;
 	for (size_t i = 0; i < r->headers_len; i++) {
@@ -380,26 +394,50 @@ static enum MHD_Result send_response(struct MHD_Connection *con, struct req_ctx 
 	ctx->status = r->status ? r->status : 200;
 	ctx->sent_len = r->body_len;
 	ret = MHD_queue_response(con, (unsigned)ctx->status, mr);
-	MHD_destroy_response(mr);
+	if (ret == MHD_YES)
+		ctx->mhd_resp = mr;
+	else
+		MHD_destroy_response(mr);
 	return ret;
 }
 
+static enum MHD_Result wipe_value(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	(void)cls;
+	(void)kind;
+	(void)key;
+	/* libmicrohttpd's own copy (malloc'd by MHD_add_response_header),
+	 * about to be freed, no longer read: the answer was sent. */
+	if (value)
+		sodium_memzero((char *)(uintptr_t)value, strlen(value));
+	return MHD_YES;
+}
+
+/* Drops the request's reference to its libmicrohttpd response after wiping
+ * the header values libmicrohttpd copied. */
+static void release_mhd_response(struct req_ctx *ctx)
+{
+	if (!ctx->mhd_resp)
+		return;
+	(void)MHD_get_response_headers(ctx->mhd_resp, wipe_value, NULL);
+	MHD_destroy_response(ctx->mhd_resp);
+	ctx->mhd_resp = NULL;
+}
+
+/* Answers with a Mattermost-shaped error (nothing was answered yet). */
 static enum MHD_Result send_error(struct MHD_Connection *con, struct req_ctx *ctx, int status,
 				  const char *id, const char *message, const char *allow)
 {
-	struct mmplugin_response r;
-	enum MHD_Result ret;
-
-	response_init(&r);
-	if (response_error(&r, status, id, message, ctx->request_id) != 0) {
-		response_free(&r);
+	if (ctx->mhd_resp)
+		return MHD_YES;
+	response_free(&ctx->resp);
+	response_init(&ctx->resp);
+	if (response_error(&ctx->resp, status, id, message, ctx->request_id) != 0)
 		return MHD_NO;
-	}
 	if (allow)
-		(void)response_add_header(&r, "Allow", 5, allow, strlen(allow));
-	ret = send_response(con, ctx, &r);
-	response_free(&r);
-	return ret;
+		(void)response_add_header(&ctx->resp, "Allow", 5, allow, strlen(allow));
+	return send_response(con, ctx);
 }
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -415,6 +453,14 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 		(struct mmplugin_str){ value ? value : "", value ? value_size : 0 };
 	v->len++;
 	return MHD_YES;
+}
+
+static void client_group(struct MHD_Connection *con, struct addr_key *out)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	addr_key_of(ci ? ci->client_addr : NULL, out);
 }
 
 static void remote_address(struct MHD_Connection *con, char *out, size_t cap)
@@ -589,7 +635,7 @@ static enum MHD_Result serve(struct http_server *srv, struct MHD_Connection *con
 		return MHD_YES;
 	}
 	ctx->stage = STAGE_SENT;
-	return send_response(con, ctx, &ctx->resp);
+	return send_response(con, ctx);
 }
 
 static bool path_has_encoded_nul(const char *target)
@@ -603,41 +649,62 @@ static bool path_has_encoded_nul(const char *target)
 	return false;
 }
 
+/*
+ * A request counts for the drain from its complete head: what has not sent
+ * its head yet (a slow client, a request libmicrohttpd dropped while
+ * parsing it) is not waited for. Counted first, then checked, so that the
+ * drain (which sets draining, then waits for in_flight to reach 0) either
+ * sees this request or this request sees the drain.
+ */
+static bool admit(struct http_server *srv)
+{
+	atomic_fetch_add(&srv->in_flight, 1);
+	if (!atomic_load(&srv->draining))
+		return true;
+	atomic_fetch_sub(&srv->in_flight, 1);
+	return false;
+}
+
 /* First call for a request: headers are in. A request that arrived after
  * SIGTERM is told to come back (and its connection closed: send_response);
  * a declared body that is too large is refused before any of it is read. */
 static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx *ctx,
 				     const char *url, const char *method)
 {
-	const char *cl;
+	const char *cl =
+		MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long long declared = 0;
+	bool too_long = false;
 
+	if (cl) {
+		char *end;
+		errno = 0;
+		declared = strtoull(cl, &end, 10);
+		too_long = errno == ERANGE || declared > HTTP_BODY_MAX;
+	}
 	ctx->started = true;
-	conn_watch_phase(&ctx->conn->watch, CONN_BODY, conn_watch_now_ms());
+	conn_watch_body_start(&ctx->conn->watch, cl && !too_long ? (int64_t)declared : -1,
+			      conn_watch_now_ms());
 	copy_cut(ctx->method, sizeof(ctx->method), method, strlen(method));
 	copy_cut(ctx->log_path, sizeof(ctx->log_path), url, strnlen(url, sizeof(ctx->log_path)));
+	ctx->admitted = admit(ctx->srv);
 	if (!ctx->admitted)
 		return send_error(con, ctx, 503, "api.context.shutting_down.app_error",
 				  "The server is shutting down; try again shortly.", NULL);
-	if (ctx->too_many_args) {
+	if (ctx->query_no_room) {
 		ctx->must_close = true;
 		return send_error(con, ctx, 414, "api.context.query_too_long.app_error",
-				  "The query string has too many arguments.", NULL);
+				  "The query string is too long for its number of arguments.",
+				  NULL);
 	}
 	/* libmicrohttpd decodes %00 to a NUL, which would cut the path short:
 	 * "/x/ping%00y" must not be served as "/x/ping". */
 	if (path_has_encoded_nul(ctx->target))
 		return send_error(con, ctx, 400, "api.context.invalid_url.app_error",
 				  "The path holds an encoded NUL (%00).", NULL);
-	cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl) {
-		char *end;
-		errno = 0;
-		unsigned long long n = strtoull(cl, &end, 10);
-		if (errno == ERANGE || n > HTTP_BODY_MAX)
-			return send_error(con, ctx, 413,
-					  "api.context.request_body_too_large.app_error",
-					  "The request body is larger than 1 MiB.", NULL);
-	}
+	if (too_long)
+		return send_error(con, ctx, 413, "api.context.request_body_too_large.app_error",
+				  "The request body is larger than 1 MiB.", NULL);
 	return MHD_YES;
 }
 
@@ -646,6 +713,7 @@ static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx 
  * behind in freed memory). */
 static enum MHD_Result take_body(struct req_ctx *ctx, const char *data, size_t len)
 {
+	conn_watch_body_got(&ctx->conn->watch, (int64_t)(ctx->body_len + ctx->discarded + len));
 	if (ctx->too_large || ctx->body_len + len > HTTP_BODY_MAX) {
 		ctx->too_large = true;
 		ctx->discarded += len;
@@ -702,7 +770,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		if (ctx->stage == STAGE_HELD)
 			held_remove(ctx);
 		ctx->stage = STAGE_SENT;
-		return send_response(con, ctx, &ctx->resp);
+		return send_response(con, ctx);
 	case STAGE_SENT: break;
 	}
 	return MHD_YES;
@@ -760,8 +828,14 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 		log_kv(LOG_ERROR, "cannot start the connection watcher", NULL);
 		return -1;
 	}
+	if (addr_limit_init(&srv->per_addr, cfg->max_connections, cfg->per_ip_connections) != 0) {
+		log_kv(LOG_ERROR, "out of memory for the per-address limit", NULL);
+		conn_watch_stop(&srv->watch);
+		return -1;
+	}
 	if (work_pool_start(&srv->workers, cfg->workers, HTTP_QUEUE_MAX) != 0) {
 		log_kv(LOG_ERROR, "cannot start the worker threads", NULL);
+		addr_limit_destroy(&srv->per_addr);
 		conn_watch_stop(&srv->watch);
 		return -1;
 	}
@@ -769,17 +843,21 @@ int http_server_start(struct http_server *srv, struct host_ctx *host)
 		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
 		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections,
+		/* The per-address limit is the host's (addr_limit.h): libmicrohttpd
+		 * counts each exact IPv6 address. */
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
 		/* Malformed header lines are refused, not skipped. */
 		MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_URI_LOG_CALLBACK, on_request_line,
 		srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
 		on_connection, srv, MHD_OPTION_END);
+	if (srv->daemon)
+		plugin_registry_on_left_held(host->plugins, answer_left_held, srv);
 	if (!srv->daemon) {
 		log_kv(LOG_ERROR, "cannot start the HTTP server", "listen", cfg->listen, NULL);
 		work_pool_stop(&srv->workers);
 		work_pool_destroy(&srv->workers);
+		addr_limit_destroy(&srv->per_addr);
 		conn_watch_stop(&srv->watch);
 		return -1;
 	}
@@ -796,25 +874,53 @@ static bool wait_drained(struct http_server *srv, int ms)
 	return atomic_load(&srv->in_flight) == 0;
 }
 
-/* After the plugins were deactivated, no one will finish what is still
- * held: answer it here. */
-static void answer_held(struct http_server *srv)
+/*
+ * Answers 503 to the responses a plugin (holder; NULL: any) holds and will
+ * not finish: it was deactivated. Safe against the serving thread (the
+ * exchange of enum req_hold decides who resumes) and, since deactivate has
+ * returned, against the plugin. A request is in the list from just after
+ * its serve_http returned until its answer is sent.
+ */
+static void answer_held(struct http_server *srv, const struct mmplugin_host *holder)
 {
 	pthread_mutex_lock(&srv->held_lock);
 	for (struct req_ctx *ctx = srv->held; ctx; ctx = ctx->held_next) {
-		if (atomic_load(&ctx->hold) != HOLD_WAITING)
+		if ((holder && ctx->resp.holder != holder) ||
+		    atomic_load(&ctx->hold) == HOLD_FINISHED)
 			continue;
 		log_kv(LOG_WARN, "a plugin left a response unfinished; answering 503", "request_id",
 		       ctx->request_id, NULL);
+		plugin_registry_hold_finished(&ctx->resp);
 		response_free(&ctx->resp);
 		response_init(&ctx->resp);
-		(void)response_error(&ctx->resp, 503, "api.context.shutting_down.app_error",
-				     "The server is shutting down; try again shortly.",
-				     ctx->request_id);
-		atomic_store(&ctx->hold, HOLD_FINISHED);
-		MHD_resume_connection(ctx->con);
+		if (atomic_load(&srv->draining))
+			(void)response_error(&ctx->resp, 503, "api.context.shutting_down.app_error",
+					     "The server is shutting down; try again shortly.",
+					     ctx->request_id);
+		else
+			(void)response_error(&ctx->resp, 503, "api.plugin.unavailable.app_error",
+					     "The plugin was disabled before it answered.",
+					     ctx->request_id);
+		if (atomic_exchange(&ctx->hold, HOLD_FINISHED) == HOLD_WAITING)
+			MHD_resume_connection(ctx->con);
 	}
 	pthread_mutex_unlock(&srv->held_lock);
+}
+
+/* The registry's hook after plugin p was deactivated with responses still
+ * held. One that was just handed back (ASYNC) may not be in the list yet:
+ * look again until the plugin's count says none is left (a bounded wait:
+ * the serving thread adds it right after serve_http returns). */
+static void answer_left_held(void *arg, struct mmplugin_host *p)
+{
+	struct http_server *srv = arg;
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+
+	for (int waited = 0; atomic_load(&p->held) > 0 && waited < 2000; waited += 10) {
+		answer_held(srv, p);
+		if (atomic_load(&p->held) > 0)
+			nanosleep(&pause, NULL);
+	}
 }
 
 void http_server_shutdown(struct http_server *srv)
@@ -832,7 +938,8 @@ void http_server_shutdown(struct http_server *srv)
 	 * the drain) in deactivate; what a plugin left is answered here: a
 	 * suspended connection must be resumed before libmicrohttpd stops. */
 	plugin_registry_deactivate_all(srv->host->plugins);
-	answer_held(srv);
+	plugin_registry_on_left_held(srv->host->plugins, NULL, NULL);
+	answer_held(srv, NULL);
 	(void)wait_drained(srv, 2000);
 	/* Workers finish what they hold before the daemon goes. A request that
 	 * arrives after this is answered 503; the pool is freed only once the
@@ -842,6 +949,7 @@ void http_server_shutdown(struct http_server *srv)
 	MHD_stop_daemon(srv->daemon);
 	work_pool_destroy(&srv->workers);
 	conn_watch_stop(&srv->watch);
+	addr_limit_destroy(&srv->per_addr);
 	pthread_mutex_destroy(&srv->held_lock);
 	log_flush();
 	srv->daemon = NULL;

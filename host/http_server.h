@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "addr_limit.h"
 #include "config.h"
 #include "conn_watch.h"
 #include "plugin_registry.h"
@@ -35,13 +36,10 @@ struct mmplugin_response;
 /* Bounds the request line and headers (libmicrohttpd answers 431 past it).
  * libmicrohttpd 0.9.75 zeroes all of it at every request of a connection:
  * 64 KiB cost a 64 KiB memset per request (a tenth of a GET's time), so it
- * is libmicrohttpd's own default. */
+ * is libmicrohttpd's own default. The query arguments must fit beside the
+ * request line (query_room.h). */
 #define HTTP_CONNECTION_MEMORY (32 * 1024)
 #define HTTP_DRAIN_TIMEOUT_MS 30000
-/* Query arguments a request may carry (libmicrohttpd keeps each one in the
- * connection's memory); past it 414, or the connection is closed when
- * libmicrohttpd could not hold them. */
-#define HTTP_QUERY_ARGS_MAX 256
 /* Requests waiting for a worker; past it the server answers 503. */
 #define HTTP_QUEUE_MAX 4096
 
@@ -52,9 +50,10 @@ struct http_server {
 	const struct host_config *cfg;
 	struct host_ctx *host;
 	struct work_pool workers;
-	struct conn_watch watch; /* head and body deadlines, room for new clients */
-	atomic_long in_flight;   /* requests admitted and not yet completed */
-	atomic_bool draining;    /* SIGTERM: new requests are answered 503 */
+	struct conn_watch watch;    /* head and body deadlines, room for new clients */
+	struct addr_limit per_addr; /* connections per IPv4 address or IPv6 /64 */
+	atomic_long in_flight;      /* requests admitted and not yet completed */
+	atomic_bool draining;       /* SIGTERM: new requests are answered 503 */
 	pthread_mutex_t held_lock;
 	struct req_ctx *held; /* requests whose response a plugin holds */
 };
@@ -68,8 +67,9 @@ int http_server_bind(struct http_server *srv, const struct host_config *cfg, cha
 int http_server_start(struct http_server *srv, struct host_ctx *host)
 	__attribute__((warn_unused_result));
 
-/* Stops admitting requests (new ones get 503 and a closed connection),
- * waits for the admitted ones, held responses included (at most
+/* Stops admitting requests (a request whose head completes from now on gets
+ * 503 and a closed connection), waits for the admitted ones (from their
+ * complete head to their completion), held responses included (at most
  * HTTP_DRAIN_TIMEOUT_MS), deactivates the plugins (each finishes what it
  * still holds), answers 503 to anything still held, then stops every
  * thread. */

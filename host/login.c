@@ -35,7 +35,7 @@ static void fingerprint(const char *login_id, char hex[FINGERPRINT_BYTES * 2 + 1
 static const char *limit_reason(int rc)
 {
 	switch (rc) {
-	case LOGIN_LIMIT_NAME: return "account";
+	case LOGIN_LIMIT_ACCOUNT: return "account";
 	case LOGIN_LIMIT_ADDR: return "address";
 	default: return "table_full";
 	}
@@ -68,6 +68,15 @@ static bool audited(const struct host_request *r, const char *event, const char 
 	return !r->host->audit || audit_record(r->host->audit, &ev, AUDIT_FROM_HOST) == AUDIT_OK;
 }
 
+/*
+ * The order is the limiter's contract: find which account login_id names
+ * (index reads only, the same reads for a known and an unknown login_id of
+ * one shape), count the attempt against that account and the address, then
+ * read the account and check the password. So an account's name and email
+ * share one count, and what a refusal costs does not tell whether an
+ * account exists. The password is checked against the account that was
+ * counted, whatever its names became meanwhile.
+ */
 int login_attempt(struct host_request *r, const char *login_id, const char *password,
 		  struct host_user *user, char token[SESSION_TOKEN_LEN + 1],
 		  struct host_session *session, unsigned *retry_after_s)
@@ -75,16 +84,19 @@ int login_attempt(struct host_request *r, const char *login_id, const char *pass
 	struct login_limiter *lim = &r->host->limiter;
 	struct login_ticket ticket;
 	struct session_new sn = { 0 };
+	char id[MM_ID_LEN + 1];
 	bool found, ok;
 	int rc;
 
-	rc = login_limiter_take(lim, login_id, r->remote, now_ms(), retry_after_s, &ticket);
+	found = users_find_login_id(r->host->store, login_id, id) == USERS_OK;
+	rc = login_limiter_take(lim, found ? LOGIN_ACCOUNT_ID : LOGIN_ACCOUNT_NAME,
+				found ? id : login_id, r->remote, now_ms(), retry_after_s, &ticket);
 	if (rc != LOGIN_LIMIT_OK) {
 		log_kv(LOG_WARN, "login rate limited", "limit", limit_reason(rc), "remote",
 		       r->remote, "request_id", r->request_id, NULL);
 		return LOGIN_RATE_LIMITED;
 	}
-	found = users_find_login(r->host->store, login_id, user) == USERS_OK;
+	found = found && users_get(r->host->store, id, user) == USERS_OK;
 	if (found) {
 		ok = users_check_password(user, password) && user->delete_at == 0;
 	} else {

@@ -132,10 +132,14 @@ static void count(struct login_count *c, uint64_t tag, int64_t now)
 	c->failures++;
 }
 
-int login_limiter_take(struct login_limiter *l, const char *name, const char *addr, int64_t now_ms,
-		       unsigned *retry_after_s, struct login_ticket *t)
+int login_limiter_take(struct login_limiter *l, enum login_account_kind kind, const char *account,
+		       const char *addr, int64_t now_ms, unsigned *retry_after_s,
+		       struct login_ticket *t)
 {
-	struct slot sn = slot_of(l, 'n', (const unsigned char *)name, strlen(name), true);
+	/* The kind is hashed in: a login_id that spells a user id is not that
+	 * account. */
+	struct slot sn = slot_of(l, (unsigned char)kind, (const unsigned char *)account,
+				 strlen(account), kind == LOGIN_ACCOUNT_NAME);
 	struct slot sa = addr_slot(l, addr);
 	struct login_count *cn = NULL, *ca = NULL;
 	int rc;
@@ -145,17 +149,17 @@ int login_limiter_take(struct login_limiter *l, const char *name, const char *ad
 	pthread_mutex_lock(&l->lock);
 	rc = find(&l->addrs, sa, now_ms, LOGIN_LIMIT_ADDR, &ca, retry_after_s);
 	if (rc == LOGIN_LIMIT_OK)
-		rc = find(&l->names, sn, now_ms, LOGIN_LIMIT_NAME, &cn, retry_after_s);
+		rc = find(&l->accounts, sn, now_ms, LOGIN_LIMIT_ACCOUNT, &cn, retry_after_s);
 	if (rc == LOGIN_LIMIT_OK) {
 		count(ca, sa.tag, now_ms);
 		count(cn, sn.tag, now_ms);
 		*t = (struct login_ticket){
 			.counted = true,
-			.name_tag = sn.tag,
+			.acct_tag = sn.tag,
 			.addr_tag = sa.tag,
-			.name_bucket = sn.bucket,
+			.acct_bucket = sn.bucket,
 			.addr_bucket = sa.bucket,
-			.name_window = cn->window_start_ms,
+			.acct_window = cn->window_start_ms,
 			.addr_window = ca->window_start_ms,
 		};
 	}
@@ -179,7 +183,7 @@ void login_limiter_refund(struct login_limiter *l, const struct login_ticket *t)
 	if (!t->counted)
 		return;
 	pthread_mutex_lock(&l->lock);
-	give_back(&l->names, t->name_bucket, t->name_tag, t->name_window);
+	give_back(&l->accounts, t->acct_bucket, t->acct_tag, t->acct_window);
 	give_back(&l->addrs, t->addr_bucket, t->addr_tag, t->addr_window);
 	pthread_mutex_unlock(&l->lock);
 }

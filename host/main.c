@@ -12,6 +12,7 @@
 #include <mmplugin/plugin.h>
 
 #include "cli.h"
+#include "json_wipe.h"
 #include "banned.h"
 
 static const char usage[] =
@@ -99,6 +100,7 @@ static void no_core_dumps(void)
 int main(int argc, char **argv)
 {
 	no_core_dumps();
+	json_wipe_install();
 	if (argc < 2) {
 		fputs("Usage: mmhost COMMAND [OPTIONS]; mmhost --help lists the commands\n",
 		      stderr);

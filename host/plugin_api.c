@@ -185,8 +185,10 @@ static int api_sessions_revoke_prop(mmplugin_host *host, const char *key, const 
 
 static void api_response_finish(mmplugin_response *resp)
 {
-	if (resp)
-		http_response_finish(resp);
+	if (!resp)
+		return;
+	plugin_registry_hold_finished(resp);
+	http_response_finish(resp);
 }
 
 /* The one backend this host has: LMDB under the data folder. */

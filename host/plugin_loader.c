@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "banned.h"
@@ -115,30 +116,70 @@ static int load_manifest(struct mmplugin_host *p, int dirfd, const char **exec_o
 	return 0;
 }
 
-/* Whoever owns the file or the folder can put code in the server: only root
- * and the user the server runs as may. */
+/* Whoever owns the file or a folder on its way can put code in the server:
+ * only root and the user the server runs as may. */
 static bool owner_trusted(const struct stat *st)
 {
 	return st->st_uid == 0 || st->st_uid == geteuid();
 }
 
+/* A folder the loader goes through (plugin_dir, the plugin's folder): only
+ * root and the host's user may change what its entries are. Whoever may
+ * rename them may swap a folder or a file of theirs in for the one that
+ * was checked. */
+static int check_folder(struct mmplugin_host *p, int fd, const char *what)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return refuse(p, PLUGIN_E_MANIFEST, "cannot stat %s: %s", what, strerror(errno));
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return refuse(p, PLUGIN_E_PERMISSIONS,
+			      "%s is writable by group or others (mode %04o)", what,
+			      (unsigned)(st.st_mode & 07777));
+	if (!owner_trusted(&st))
+		return refuse(p, PLUGIN_E_OWNER,
+			      "%s is owned by uid %u, neither root nor the user running mmhost "
+			      "(uid %u)",
+			      what, (unsigned)st.st_uid, (unsigned)geteuid());
+	return 0;
+}
+
+/* Opens the plugin's folder through plugin_dir, checking both: from here
+ * on every step goes through a descriptor of something checked. */
+static int open_folder(struct mmplugin_host *p, const char *plugin_dir, const char *name)
+{
+	int top, dirfd;
+
+	top = open(plugin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (top < 0)
+		return refuse(p, PLUGIN_E_MANIFEST, "cannot open plugin_dir: %s", strerror(errno));
+	if (check_folder(p, top, "plugin_dir") != 0) {
+		close(top);
+		return -1;
+	}
+	dirfd = openat(top, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	close(top);
+	if (dirfd < 0)
+		return refuse(p, PLUGIN_E_MANIFEST, "cannot open the folder: %s",
+			      errno == ELOOP || errno == ENOTDIR
+				      ? "not a folder (or a symbolic link)"
+				      : strerror(errno));
+	if (check_folder(p, dirfd, "the plugin's folder") != 0) {
+		close(dirfd);
+		return -1;
+	}
+	return dirfd;
+}
+
 /* Opens the executable without following links and checks its mode and
- * owner, and its folder's. The returned descriptor identifies the file
- * checked (see dlopen_checked). */
+ * owner. The returned descriptor is the file that is loaded (see
+ * dlopen_checked). */
 static int open_executable(struct mmplugin_host *p, int dirfd, const char *exec)
 {
-	struct stat st, dst;
+	struct stat st;
 	int fd;
 
-	if (fstat(dirfd, &dst) != 0 || (dst.st_mode & (S_IWGRP | S_IWOTH)))
-		return refuse(p, PLUGIN_E_PERMISSIONS,
-			      "the plugin's folder is writable by group or others (mode %04o)",
-			      (unsigned)(dst.st_mode & 07777));
-	if (!owner_trusted(&dst))
-		return refuse(p, PLUGIN_E_OWNER,
-			      "the plugin's folder is owned by uid %u, neither root nor the user "
-			      "running mmhost (uid %u)",
-			      (unsigned)dst.st_uid, (unsigned)geteuid());
 	fd = openat(dirfd, exec, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return refuse(p, PLUGIN_E_NOT_REGULAR, "%.100s: %s", exec,
@@ -192,32 +233,73 @@ static int check_descriptor(struct mmplugin_host *p, const struct mmplugin_descr
 	return 0;
 }
 
-/* dlopen()s the checked file by its path, then makes sure the path still
- * names the file that was checked (same device and inode as fd). Loading by
- * /proc/self/fd/N is not an option: glibc takes an equal name for an already
- * loaded library, and descriptor numbers are reused. */
+/* "/proc/self/fd/N": the name a library is loaded by. */
+#define FD_NAME_MAX 32
+
+static void fd_name(int fd, char name[FD_NAME_MAX])
+{
+	snprintf(name, FD_NAME_MAX, "/proc/self/fd/%d", fd);
+}
+
+/*
+ * dlopen()s the file behind fd, the one that was checked, by its name
+ * /proc/self/fd/N: opening that name opens the very file fd holds, wherever
+ * its path points now. (Loading by path maps whatever the path names at
+ * that moment, and a library's constructors run inside dlopen(), before any
+ * check after it can refuse anything.)
+ *
+ * glibc gives back an object already loaded under an equal name without
+ * opening anything, and one already loaded from the same device and inode
+ * after opening it. The second is the checked file by definition. The
+ * first is why fd stays open as long as anything may answer to its name
+ * (p->so_fd; see unload): a descriptor number, hence a name, is never
+ * reused while an object loaded through it is mapped. So there is nothing
+ * left to compare after dlopen(): the object is the checked file.
+ */
 static int dlopen_checked(struct mmplugin_host *p, int fd, const char *exec)
 {
-	struct stat checked, loaded;
-	size_t len = strlen(p->dir) + 1 + strlen(exec) + 1;
-	char *path = malloc(len);
+	char name[FD_NAME_MAX];
+	struct stat st;
 
-	if (!path)
-		return refuse(p, PLUGIN_E_DLOPEN, "out of memory");
-	snprintf(path, len, "%s/%s", p->dir, exec);
-	p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	fd_name(fd, name);
+	p->dl = dlopen(name, RTLD_NOW | RTLD_LOCAL);
 	if (!p->dl) {
 		const char *e = dlerror();
-		free(path);
+		if (stat("/proc/self/fd", &st) != 0)
+			return refuse(p, PLUGIN_E_DLOPEN,
+				      "dlopen %.100s: /proc is not mounted (plugins are loaded "
+				      "through /proc/self/fd)",
+				      exec);
 		return refuse(p, PLUGIN_E_DLOPEN, "dlopen %.100s: %.200s", exec, e ? e : "failed");
 	}
-	if (fstat(fd, &checked) != 0 || lstat(path, &loaded) != 0 ||
-	    checked.st_dev != loaded.st_dev || checked.st_ino != loaded.st_ino) {
-		free(path);
-		return refuse(p, PLUGIN_E_NOT_REGULAR, "%.100s changed while it was loaded", exec);
-	}
-	free(path);
+	p->so_fd = fd;
 	return 0;
+}
+
+/*
+ * Unmaps a library that was never activated. Its descriptor is closed only
+ * when nothing answers to its name any more: dlclose() may keep an object
+ * mapped (a unique symbol, another reference), and a load of the same file
+ * under another name adds this name to that object. While something does,
+ * the descriptor stays open for the life of the process (at most one per
+ * plugin folder loaded), so that the name never comes to mean another file.
+ */
+static void unload(struct mmplugin_host *p)
+{
+	char name[FD_NAME_MAX];
+	void *still;
+
+	dlclose(p->dl);
+	p->dl = NULL;
+	if (p->so_fd < 0)
+		return;
+	fd_name(p->so_fd, name);
+	still = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+	if (still)
+		dlclose(still);
+	else
+		close(p->so_fd);
+	p->so_fd = -1;
 }
 
 static int load_checked(struct mmplugin_host *p, int dirfd)
@@ -226,17 +308,17 @@ static int load_checked(struct mmplugin_host *p, int dirfd)
 	mmplugin_entry_fn entry;
 	const char *exec = NULL;
 	void *sym;
-	int fd, rc;
+	int fd;
 
 	if (load_manifest(p, dirfd, &exec) != 0)
 		return -1;
 	fd = open_executable(p, dirfd, exec);
 	if (fd < 0)
 		return -1;
-	rc = dlopen_checked(p, fd, exec);
-	close(fd);
-	if (rc != 0)
+	if (dlopen_checked(p, fd, exec) != 0) {
+		close(fd);
 		return -1;
+	}
 	sym = dlsym(p->dl, MMPLUGIN_ENTRY_SYMBOL);
 	if (!sym)
 		return refuse(p, PLUGIN_E_NO_ENTRY, "%.100s does not export %s", exec,
@@ -254,18 +336,22 @@ static int load_checked(struct mmplugin_host *p, int dirfd)
 struct mmplugin_host *plugin_load(const char *plugin_dir, const char *name)
 {
 	struct mmplugin_host *p = calloc(1, sizeof(*p));
-	pthread_rwlockattr_t attr;
+	pthread_condattr_t ca;
 	size_t dlen;
 	int dirfd;
 
 	if (!p)
 		return NULL;
-	pthread_rwlockattr_init(&attr);
-	/* Writers ((de)activation) must not starve behind a stream of requests. */
-	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&p->lock, &attr);
-	pthread_rwlockattr_destroy(&attr);
+	atomic_init(&p->open, false);
+	atomic_init(&p->calls, 0);
+	atomic_init(&p->held, 0);
+	pthread_mutex_init(&p->idle_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->idle, &ca);
+	pthread_condattr_destroy(&ca);
 	p->status = PLUGIN_STATUS_REFUSED;
+	p->so_fd = -1;
 	snprintf(p->id, sizeof(p->id), "%s", name);
 	dlen = strlen(plugin_dir) + 1 + strlen(name) + 1;
 	p->dir = malloc(dlen);
@@ -278,19 +364,16 @@ struct mmplugin_host *plugin_load(const char *plugin_dir, const char *name)
 		refuse(p, PLUGIN_E_MANIFEST, "folder name is not a valid plugin id");
 		return p;
 	}
-	dirfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (dirfd < 0) {
-		refuse(p, PLUGIN_E_MANIFEST, "cannot open the folder: %s", strerror(errno));
+	dirfd = open_folder(p, plugin_dir, name);
+	if (dirfd < 0)
 		return p;
-	}
 	if (load_checked(p, dirfd) == 0) {
 		p->refusal = PLUGIN_LOADED;
 		p->status = PLUGIN_STATUS_INACTIVE;
 		snprintf(p->reason, sizeof(p->reason), "not activated");
 	} else if (p->dl) {
 		/* Refused before any activation: safe to unmap. */
-		dlclose(p->dl);
-		p->dl = NULL;
+		unload(p);
 	}
 	close(dirfd);
 	return p;
@@ -300,9 +383,12 @@ void plugin_free(struct mmplugin_host *p)
 {
 	if (!p)
 		return;
+	/* An activated plugin stays mapped, and its descriptor open (its name
+	 * must keep meaning its file). */
 	if (p->dl && !p->ever_activated)
-		dlclose(p->dl);
-	pthread_rwlock_destroy(&p->lock);
+		unload(p);
+	pthread_cond_destroy(&p->idle);
+	pthread_mutex_destroy(&p->idle_lock);
 	json_decref(p->manifest);
 	free(p->dir);
 	free(p->data_dir);

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include <mmplugin/plugin.h>
@@ -26,7 +27,7 @@ enum plugin_refusal {
 	PLUGIN_E_MANIFEST,    /* plugin.json missing, too large, not JSON or missing fields */
 	PLUGIN_E_EXECUTABLE,  /* server.executable missing or not a file name */
 	PLUGIN_E_NOT_REGULAR, /* not a regular file (missing, symlink, directory) */
-	PLUGIN_E_PERMISSIONS, /* file or folder writable by group or others */
+	PLUGIN_E_PERMISSIONS, /* file, folder or plugin_dir writable by group or others */
 	PLUGIN_E_DLOPEN,      /* dlopen failed */
 	PLUGIN_E_NO_ENTRY,    /* no mmplugin_entry_v1 symbol, or it returned NULL */
 	PLUGIN_E_MAGIC,       /* wrong magic */
@@ -35,7 +36,7 @@ enum plugin_refusal {
 	PLUGIN_E_ABI_MINOR,   /* minor newer than the host's */
 	PLUGIN_E_ID,          /* descriptor id differs from plugin.json's, or no version */
 	PLUGIN_E_HOOKS,       /* a hook is NULL */
-	PLUGIN_E_OWNER,       /* file or folder owned by neither root nor the host's user */
+	PLUGIN_E_OWNER, /* file, folder or plugin_dir owned by neither root nor the host's user */
 };
 
 enum plugin_status {
@@ -51,15 +52,31 @@ struct mmplugin_host {
 	char *dir;        /* the plugin's folder */
 	json_t *manifest; /* plugin.json */
 	void *dl;         /* dlopen handle; never closed after an activation */
+	/* The executable checked and loaded (as /proc/self/fd/<so_fd>); open
+	 * while anything may answer to that name, so that it never names
+	 * another file; -1 when none. */
+	int so_fd;
 	const struct mmplugin_descriptor *desc;
 	void *state; /* what activate returned */
+	/* Changed only by (de)activation, which the registry serialises
+	 * (admin_lock); requests look at open instead. */
 	enum plugin_status status;
 	bool ever_activated;
 	bool activate_failed; /* its last activate returned an error */
 	enum plugin_refusal refusal;
 	char reason[PLUGIN_REASON_MAX]; /* why refused or inactive; "" when active */
-	/* Held shared by serve_http callers, exclusive by (de)activation. */
-	pthread_rwlock_t lock;
+	/*
+	 * Requests get in while open (activated, not being deactivated), and
+	 * nobody waits for them: serve_http calls are counted (calls), and
+	 * deactivation closes, then waits on idle for the count to reach 0.
+	 * held counts the responses the plugin keeps (MMPLUGIN_ASYNC) and has
+	 * not finished; the host answers what deactivate leaves.
+	 */
+	atomic_bool open;
+	atomic_long calls;
+	atomic_long held;
+	pthread_mutex_t idle_lock;
+	pthread_cond_t idle;
 	/* Environment handed to the plugin; valid while active. */
 	struct host_store *store; /* users and sessions, for the host API */
 	char *data_dir;
@@ -70,8 +87,9 @@ struct mmplugin_host {
 };
 
 /* Creates the record for folder name inside plugin_dir and runs every load
- * check. Returns NULL only when out of memory; otherwise a record whose
- * refusal and reason say how loading went (status REFUSED or INACTIVE). */
+ * check (plugin_dir itself is checked too: see include/mmplugin/plugin.h). Returns NULL only when
+ * out of memory; otherwise a record whose refusal and reason say how loading went (status REFUSED
+ * or INACTIVE). */
 struct mmplugin_host *plugin_load(const char *plugin_dir, const char *name);
 
 /* Frees a record. A plugin that was ever activated stays mapped. */

@@ -6,15 +6,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "fs_util.h"
 #include "log.h"
 #include "plugin_api.h"
+#include "response.h"
 #include "banned.h"
 
 static int cmp_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static struct mmplugin_host *find(struct plugin_registry *reg, const char *id, size_t id_len)
+{
+	for (size_t i = 0; i < reg->len; i++) {
+		struct mmplugin_host *p = reg->items[i];
+		if (strlen(p->id) == id_len && memcmp(p->id, id, id_len) == 0)
+			return p;
+	}
+	return NULL;
 }
 
 /* Prepares what the plugin is handed: its data folder, settings, site URL. */
@@ -51,11 +63,8 @@ int plugin_activate(struct plugin_registry *reg, struct mmplugin_host *p)
 		return 0;
 	if (p->status == PLUGIN_STATUS_REFUSED)
 		return -1;
-	pthread_rwlock_wrlock(&p->lock);
-	if (prepare_env(reg, p) != 0) {
-		rc = -1;
-		goto out;
-	}
+	if (prepare_env(reg, p) != 0)
+		goto fail;
 	p->ever_activated = true;
 	p->store = reg->store;
 	p->audit = reg->audit;
@@ -64,36 +73,84 @@ int plugin_activate(struct plugin_registry *reg, struct mmplugin_host *p)
 	if (rc != 0) {
 		snprintf(p->reason, sizeof(p->reason), "activate returned %d", rc);
 		p->activate_failed = true;
-		rc = -1;
-		goto out;
+		goto fail;
 	}
 	p->state = state;
 	p->status = PLUGIN_STATUS_ACTIVE;
 	p->activate_failed = false;
 	p->reason[0] = '\0';
-out:
-	pthread_rwlock_unlock(&p->lock);
-	if (rc == 0)
-		log_kv(LOG_INFO, "plugin activated", "plugin_id", p->id, "version",
-		       p->desc->version, NULL);
-	else
-		log_kv(LOG_ERROR, "plugin not activated", "plugin_id", p->id, "reason", p->reason,
-		       NULL);
-	return rc;
+	/* Requests see the state only after this. */
+	atomic_store(&p->open, true);
+	log_kv(LOG_INFO, "plugin activated", "plugin_id", p->id, "version", p->desc->version, NULL);
+	return 0;
+fail:
+	log_kv(LOG_ERROR, "plugin not activated", "plugin_id", p->id, "reason", p->reason, NULL);
+	return -1;
 }
 
-void plugin_deactivate(struct mmplugin_host *p)
+/*
+ * A serve_http call gets in only while the plugin is open. Counted first,
+ * then checked: deactivation closes, then waits for the count to reach 0,
+ * so either it waits for this call or this call sees it closed. Nobody
+ * waits here: a plugin being deactivated is not found.
+ */
+static void plugin_leave(struct mmplugin_host *p)
 {
-	pthread_rwlock_wrlock(&p->lock);
-	if (p->status != PLUGIN_STATUS_ACTIVE) {
-		pthread_rwlock_unlock(&p->lock);
-		return;
+	if (atomic_fetch_sub(&p->calls, 1) == 1 && !atomic_load(&p->open)) {
+		pthread_mutex_lock(&p->idle_lock);
+		pthread_cond_broadcast(&p->idle);
+		pthread_mutex_unlock(&p->idle_lock);
 	}
+}
+
+static bool plugin_enter(struct mmplugin_host *p)
+{
+	atomic_fetch_add(&p->calls, 1);
+	if (atomic_load(&p->open))
+		return true;
+	plugin_leave(p);
+	return false;
+}
+
+/* After closing: waits until every serve_http call has returned (the
+ * broadcast comes from the call that ends last; the timeout only paces a
+ * log line). */
+static void wait_idle(struct mmplugin_host *p)
+{
+	int seconds = 0;
+
+	pthread_mutex_lock(&p->idle_lock);
+	while (atomic_load(&p->calls) > 0) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += 1;
+		if (pthread_cond_timedwait(&p->idle, &p->idle_lock, &until) == 0)
+			continue;
+		if (++seconds % 10 == 0) {
+			char n[24];
+			snprintf(n, sizeof(n), "%ld", atomic_load(&p->calls));
+			log_kv(LOG_WARN, "waiting for the plugin's requests to end before it goes",
+			       "plugin_id", p->id, "requests", n, NULL);
+		}
+	}
+	pthread_mutex_unlock(&p->idle_lock);
+}
+
+void plugin_deactivate(struct plugin_registry *reg, struct mmplugin_host *p)
+{
+	if (p->status != PLUGIN_STATUS_ACTIVE)
+		return;
+	atomic_store(&p->open, false);
+	wait_idle(p);
 	p->desc->deactivate(p->state);
 	p->state = NULL;
 	p->status = PLUGIN_STATUS_INACTIVE;
 	snprintf(p->reason, sizeof(p->reason), "deactivated");
-	pthread_rwlock_unlock(&p->lock);
+	/* The ABI says deactivate finishes what the plugin holds; what it
+	 * left must still be answered, or its connection would wait for
+	 * ever. */
+	if (atomic_load(&p->held) > 0 && reg->answer_held)
+		reg->answer_held(reg->answer_held_arg, p);
 	log_kv(LOG_INFO, "plugin deactivated", "plugin_id", p->id, NULL);
 }
 
@@ -179,48 +236,49 @@ int plugin_registry_load(struct plugin_registry *reg, const struct host_config *
 int plugin_registry_serve(struct plugin_registry *reg, const char *id, size_t id_len,
 			  const struct mmplugin_request *req, struct mmplugin_response *resp)
 {
+	struct mmplugin_host *p = find(reg, id, id_len);
 	int rc;
 
-	for (size_t i = 0; i < reg->len; i++) {
-		struct mmplugin_host *p = reg->items[i];
-
-		if (strlen(p->id) != id_len || memcmp(p->id, id, id_len) != 0)
-			continue;
-		pthread_rwlock_rdlock(&p->lock);
-		if (p->status != PLUGIN_STATUS_ACTIVE) {
-			pthread_rwlock_unlock(&p->lock);
-			return REGISTRY_SERVE_NONE;
-		}
-		if (p->desc->abi_minor < 3 && !req->on_worker) {
-			rc = MMPLUGIN_DEFER; /* 1.2 plugins run on workers only */
-		} else if (p->desc->abi_minor >= 3) {
-			rc = p->desc->serve_http(p->state, req, resp);
-		} else {
-			p->desc->serve_http_v12(p->state, req, resp);
-			rc = MMPLUGIN_DONE;
-		}
-		pthread_rwlock_unlock(&p->lock);
-		return rc;
+	if (!p || !plugin_enter(p))
+		return REGISTRY_SERVE_NONE;
+	resp->holder = p;
+	if (p->desc->abi_minor < 3 && !req->on_worker) {
+		rc = MMPLUGIN_DEFER; /* 1.2 plugins run on workers only */
+	} else if (p->desc->abi_minor >= 3) {
+		rc = p->desc->serve_http(p->state, req, resp);
+	} else {
+		p->desc->serve_http_v12(p->state, req, resp);
+		rc = MMPLUGIN_DONE;
 	}
-	return REGISTRY_SERVE_NONE;
+	/* Counted before the call ends, so that deactivation, which waits for
+	 * the calls, sees it. */
+	if (rc == MMPLUGIN_ASYNC)
+		atomic_fetch_add(&p->held, 1);
+	plugin_leave(p);
+	return rc;
+}
+
+void plugin_registry_hold_finished(struct mmplugin_response *resp)
+{
+	if (resp->holder)
+		atomic_fetch_sub(&resp->holder->held, 1);
+}
+
+void plugin_registry_on_left_held(struct plugin_registry *reg,
+				  void (*fn)(void *arg, struct mmplugin_host *p), void *arg)
+{
+	pthread_mutex_lock(&reg->admin_lock);
+	reg->answer_held = fn;
+	reg->answer_held_arg = arg;
+	pthread_mutex_unlock(&reg->admin_lock);
 }
 
 void plugin_registry_deactivate_all(struct plugin_registry *reg)
 {
 	pthread_mutex_lock(&reg->admin_lock);
 	for (size_t i = 0; i < reg->len; i++)
-		plugin_deactivate(reg->items[i]);
+		plugin_deactivate(reg, reg->items[i]);
 	pthread_mutex_unlock(&reg->admin_lock);
-}
-
-static struct mmplugin_host *find(struct plugin_registry *reg, const char *id, size_t id_len)
-{
-	for (size_t i = 0; i < reg->len; i++) {
-		struct mmplugin_host *p = reg->items[i];
-		if (strlen(p->id) == id_len && memcmp(p->id, id, id_len) == 0)
-			return p;
-	}
-	return NULL;
 }
 
 /* Brings p to the wanted state; caller holds admin_lock. */
@@ -228,7 +286,7 @@ static int apply(struct plugin_registry *reg, struct mmplugin_host *p, bool enab
 		 size_t cap)
 {
 	if (!enabled) {
-		plugin_deactivate(p);
+		plugin_deactivate(reg, p);
 		if (p->status != PLUGIN_STATUS_REFUSED)
 			snprintf(p->reason, sizeof(p->reason), "disabled");
 		return REGISTRY_OK;
@@ -294,21 +352,22 @@ json_t *plugin_registry_list(struct plugin_registry *reg)
 {
 	json_t *active = json_array(), *inactive = json_array();
 
-	pthread_mutex_lock(&reg->admin_lock);
+	/* Without admin_lock: an enable or disable may hold it for as long as
+	 * a plugin takes to go, and this runs on an I/O thread. A plugin being
+	 * disabled is listed inactive (it takes no more requests). */
 	for (size_t i = 0; i < reg->len; i++) {
 		struct mmplugin_host *p = reg->items[i];
 		json_t *m =
 			p->manifest ? json_deep_copy(p->manifest) : json_pack("{s:s}", "id", p->id);
-		json_array_append_new(p->status == PLUGIN_STATUS_ACTIVE ? active : inactive, m);
+		json_array_append_new(atomic_load(&p->open) ? active : inactive, m);
 	}
-	pthread_mutex_unlock(&reg->admin_lock);
 	return json_pack("{s:o, s:o}", "active", active, "inactive", inactive);
 }
 
 void plugin_registry_close(struct plugin_registry *reg)
 {
 	for (size_t i = 0; i < reg->len; i++) {
-		plugin_deactivate(reg->items[i]);
+		plugin_deactivate(reg, reg->items[i]);
 		plugin_free(reg->items[i]);
 	}
 	reg->len = 0;

@@ -17,10 +17,16 @@ struct plugin_registry {
 	struct mmplugin_host *items[PLUGINS_MAX];
 	size_t len;
 	const struct host_config *cfg;
-	struct host_store *store;   /* plugin states; handed to plugins' host API */
-	struct audit_log *audit;    /* the node's audit trail, for plugins' events; may be NULL */
-	const char *site_url;       /* borrowed from the server */
-	pthread_mutex_t admin_lock; /* serialises enable, disable and sync */
+	struct host_store *store; /* plugin states; handed to plugins' host API */
+	struct audit_log *audit;  /* the node's audit trail, for plugins' events; may be NULL */
+	const char *site_url;     /* borrowed from the server */
+	/* Serialises (de)activation: enable, disable, sync, shutdown. Held as
+	 * long as a plugin takes to go: no request may wait for it. */
+	pthread_mutex_t admin_lock;
+	/* Answers the responses a deactivated plugin left unfinished (the
+	 * HTTP server's); under admin_lock. */
+	void (*answer_held)(void *arg, struct mmplugin_host *p);
+	void *answer_held_arg;
 };
 
 enum registry_rc {
@@ -53,21 +59,42 @@ void plugin_registry_sync(struct plugin_registry *reg);
 /* {"active":[manifest...],"inactive":[manifest...]}; new reference or NULL. */
 json_t *plugin_registry_list(struct plugin_registry *reg);
 
-/* Activates or deactivates one loaded plugin. 0, or -1 with the reason stored
- * in the plugin's record and logged. */
+/* Activates one loaded plugin: 0, or -1 with the reason stored in the
+ * plugin's record and logged. Requests reach it from then on. The caller
+ * serialises (de)activation (admin_lock, or before serving starts). */
 int plugin_activate(struct plugin_registry *reg, struct mmplugin_host *p);
-void plugin_deactivate(struct mmplugin_host *p);
+
+/* Deactivates one plugin: from the first instruction no new request
+ * reaches it (they are answered as for an inactive plugin: 404), then it
+ * waits for the serve_http calls in progress to return (however long a
+ * plugin takes: the caller is an admin request on a worker, the upkeep
+ * thread or the shutdown), calls deactivate (which finishes the responses
+ * the plugin holds) and has the HTTP server answer 503 to any it left. The
+ * caller serialises as for plugin_activate. */
+void plugin_deactivate(struct plugin_registry *reg, struct mmplugin_host *p);
 
 /* No active plugin has the id (plugin_registry_serve). */
 #define REGISTRY_SERVE_NONE (-1)
 
 /* Calls the active plugin id's serve_http and returns what it returned (enum
  * mmplugin_serve_rc; MMPLUGIN_DONE for plugins built for ABI 1.2), or
- * REGISTRY_SERVE_NONE when no such plugin is active. A 1.2 plugin is only
- * called with req->on_worker set: for a request on an I/O thread it returns
- * MMPLUGIN_DEFER without calling it. */
+ * REGISTRY_SERVE_NONE when no such plugin is active, or it is being
+ * deactivated. Never waits for a lock. A 1.2 plugin is only called with
+ * req->on_worker set: for a request on an I/O thread it returns
+ * MMPLUGIN_DEFER without calling it. resp->holder names the plugin; a
+ * response it holds (MMPLUGIN_ASYNC) is counted until
+ * plugin_registry_hold_finished. */
 int plugin_registry_serve(struct plugin_registry *reg, const char *id, size_t id_len,
 			  const struct mmplugin_request *req, struct mmplugin_response *resp);
+
+/* A response a plugin held is finished (by the plugin's response_finish, or
+ * answered by the host after the plugin went). Call it once per held
+ * response, before the response is handed back. */
+void plugin_registry_hold_finished(struct mmplugin_response *resp);
+
+/* Sets who answers what a deactivated plugin left held (NULL: nobody). */
+void plugin_registry_on_left_held(struct plugin_registry *reg,
+				  void (*fn)(void *arg, struct mmplugin_host *p), void *arg);
 
 /* Deactivates every active plugin (at shutdown, before the HTTP server
  * stops: a plugin finishes the responses it holds in deactivate). */

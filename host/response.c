@@ -1,5 +1,6 @@
 #include "response.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -12,13 +13,29 @@ void response_init(struct mmplugin_response *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* Answers carry secrets (a new token, a Set-Cookie, a user's OAuth2
+ * data): what they held is wiped before it is freed. */
+static void wipe_free(void *p, size_t len)
+{
+	if (!p)
+		return;
+	sodium_memzero(p, len);
+	free(p);
+}
+
+static void wipe_free_str(char *s)
+{
+	if (s)
+		wipe_free(s, strlen(s));
+}
+
 void response_free(struct mmplugin_response *r)
 {
 	for (size_t i = 0; i < r->headers_len; i++) {
-		free(r->headers[i].name);
-		free(r->headers[i].value);
+		wipe_free_str(r->headers[i].name);
+		wipe_free_str(r->headers[i].value);
 	}
-	free(r->body);
+	wipe_free(r->body, r->body_len);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -109,7 +126,7 @@ int response_set_body(struct mmplugin_response *r, const void *body, size_t len)
 
 void response_take_body(struct mmplugin_response *r, char *body, size_t len)
 {
-	free(r->body);
+	wipe_free(r->body, r->body_len);
 	r->body = body;
 	r->body_len = len;
 	r->touched = true;

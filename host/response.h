@@ -23,6 +23,9 @@ struct response_header {
 struct mmplugin_response {
 	int status;   /* 0 until set */
 	bool touched; /* something was set */
+	/* The plugin serving it (plugin_registry_serve), so that a response
+	 * it holds is counted against it until finished. */
+	struct mmplugin_host *holder;
 	struct response_header headers[RESPONSE_HEADERS_MAX];
 	size_t headers_len;
 	size_t header_bytes;
@@ -31,6 +34,7 @@ struct mmplugin_response {
 };
 
 void response_init(struct mmplugin_response *r);
+/* Wipes and frees everything r holds, and empties it. */
 void response_free(struct mmplugin_response *r);
 
 /* The ABI setters (see include/mmplugin/plugin.h for their contracts). */
@@ -39,7 +43,7 @@ int response_add_header(struct mmplugin_response *r, const char *name, size_t na
 			const char *value, size_t value_len);
 int response_set_body(struct mmplugin_response *r, const void *body, size_t len);
 
-/* Takes ownership of a malloc'd body (freed with free()). */
+/* Takes ownership of a malloc'd body (wiped, then freed with free()). */
 void response_take_body(struct mmplugin_response *r, char *body, size_t len);
 
 /* A JSON body with Content-Type: application/json and Cache-Control:

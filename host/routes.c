@@ -2,6 +2,7 @@
  * The host's route table: for each route, who may call it and its handler.
  * Authentication happens here, once, before any handler touches data.
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,8 @@ void host_json_value(struct host_request *r, int status, json_t *value)
 		return;
 	}
 	host_json(r, status, text);
+	/* It may hold a secret (a new token): the response has its copy. */
+	sodium_memzero(text, strlen(text));
 	free(text);
 }
 
@@ -228,10 +231,11 @@ static bool check_caller(struct host_request *r, const struct route_entry *e)
 }
 
 /* Whether serving r may block its thread (a password hash, a store write
- * that waits for its commit, activating a plugin): such requests go to a
+ * that waits for its commit, activating a plugin, and, when store_waits, a
+ * store read: PostgreSQL is a network round trip): such requests go to a
  * worker. Everything else only reads memory or LMDB (cheap, never waits on
  * a lock held across a commit) and runs on the I/O thread. */
-static bool route_blocks(const struct host_request *r)
+static bool route_blocks(const struct host_request *r, bool store_waits)
 {
 	switch (r->route.kind) {
 	case ROUTE_USERS_LOGIN:
@@ -246,6 +250,10 @@ static bool route_blocks(const struct host_request *r)
 	case ROUTE_LOGIN_PAGE:
 	case ROUTE_LOGOUT_PAGE:
 		return strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0;
+	/* Another user than the session's own is read from the store. */
+	case ROUTE_USER_GET:
+		return store_waits &&
+		       !(r->route.param_len == 2 && memcmp(r->route.param, "me", 2) == 0);
 	default: return false;
 	}
 }
@@ -253,6 +261,7 @@ static bool route_blocks(const struct host_request *r)
 enum route_rc routes_serve(struct host_request *r)
 {
 	const struct route_entry *e = NULL;
+	bool store_waits;
 
 	request_map(r->path, strlen(r->path), &r->route);
 	if (r->route.kind == ROUTE_NOT_FOUND) {
@@ -276,15 +285,19 @@ enum route_rc routes_serve(struct host_request *r)
 			       "Sorry, we could not find the page.");
 		return ROUTE_DONE;
 	}
-	if (!r->on_worker && route_blocks(r))
+	store_waits = !r->on_worker && store_reads_block(r->host->store->st);
+	if (!r->on_worker && route_blocks(r, store_waits))
 		return ROUTE_DEFER;
-	/* A session lookup is a cache hit or one LMDB read: inline. A store
-	 * whose reads may wait (a database server) would return ROUTE_DEFER
-	 * from here when !r->on_worker. */
+	/* A session lookup is a cache hit or one LMDB read: inline. When a
+	 * store read may wait (PostgreSQL), an I/O thread asks the session
+	 * cache only, and a session it does not hold is looked up on a
+	 * worker. */
 	auth_extract(host_request_header(r, "Authorization"), host_request_header(r, "Cookie"),
 		     r->query, r->query_len, &r->token);
 	r->auth = auth_resolve(r->host->store, &r->token, r->method,
-			       host_request_header(r, "X-CSRF-Token"), &r->session);
+			       host_request_header(r, "X-CSRF-Token"), store_waits, &r->session);
+	if (r->auth == AUTH_NOT_CACHED)
+		return ROUTE_DEFER;
 	if (!check_caller(r, e))
 		return ROUTE_DONE;
 	r->rc = ROUTE_DONE;

@@ -188,8 +188,8 @@ static int read_session(struct store_txn *txn, void *arg)
 	return user_active(txn, a->out);
 }
 
-int sessions_lookup(struct host_store *store, const char *token, size_t len,
-		    struct host_session *out)
+static int lookup(struct host_store *store, const char *token, size_t len, bool may_read,
+		  struct host_session *out)
 {
 	struct sess_arg a = { .out = out, .now = now_ms() };
 	/* Read before the store: a change committed after this point bumps
@@ -203,10 +203,24 @@ int sessions_lookup(struct host_store *store, const char *token, size_t len,
 	token_hash(token, len, a.hash);
 	if (cache && session_cache_get(store->sessions_cache, a.hash, gen, a.now, out) == 0)
 		return SESSIONS_OK;
+	if (!may_read)
+		return SESSIONS_ENOTCACHED;
 	rc = sessions_rc(store_read(store->st, read_session, &a));
 	if (rc == SESSIONS_OK && cache)
 		session_cache_put(store->sessions_cache, a.hash, gen, out);
 	return rc;
+}
+
+int sessions_lookup(struct host_store *store, const char *token, size_t len,
+		    struct host_session *out)
+{
+	return lookup(store, token, len, true, out);
+}
+
+int sessions_lookup_cached(struct host_store *store, const char *token, size_t len,
+			   struct host_session *out)
+{
+	return lookup(store, token, len, false, out);
 }
 
 static int delete_session(struct store_txn *txn, void *arg)

@@ -29,7 +29,8 @@ enum sessions_rc {
 	SESSIONS_EFULL = STORE_EFULL,
 	SESSIONS_EIO = STORE_EIO,
 	SESSIONS_ENOMEM = STORE_ENOMEM,
-	SESSIONS_EINVALID = STORE_ECALLER - 1, /* too many props, a prop too long, a bad user */
+	SESSIONS_EINVALID = STORE_ECALLER - 1,   /* too many props, a prop too long, a bad user */
+	SESSIONS_ENOTCACHED = STORE_ECALLER - 2, /* only the store can tell */
 };
 
 struct session_prop {
@@ -71,9 +72,18 @@ int sessions_create(struct host_store *s, const struct session_new *n,
 	__attribute__((warn_unused_result));
 
 /* Finds the live session of token[0..len): not expired, its user not
- * deactivated. SESSIONS_ENOTFOUND otherwise. */
+ * deactivated. SESSIONS_ENOTFOUND otherwise, or a read error
+ * (SESSIONS_EUNAVAILABLE: 503). Answers from the session cache when it can,
+ * else reads the store (with PostgreSQL, a round trip that may wait). */
 int sessions_lookup(struct host_store *s, const char *token, size_t len, struct host_session *out)
 	__attribute__((warn_unused_result));
+
+/* The same from the session cache alone, for a thread that must not wait
+ * (an HTTP I/O thread when store_reads_block): SESSIONS_OK on a hit,
+ * SESSIONS_ENOTFOUND for what cannot be a token, SESSIONS_ENOTCACHED when
+ * only the store can tell. Never reads the store. */
+int sessions_lookup_cached(struct host_store *s, const char *token, size_t len,
+			   struct host_session *out) __attribute__((warn_unused_result));
 
 /* Revokes the session of token. 0, SESSIONS_ENOTFOUND, or a write error as
  * for sessions_create (a delete needs room too: LMDB copies pages). The

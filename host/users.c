@@ -212,10 +212,11 @@ int users_get(struct host_store *s, const char *id, struct host_user *out)
 	return users_rc(store_read(s->st, read_by_id, &a));
 }
 
-static int get_by_index(struct store_txn *txn, unsigned table, const char *name,
-			struct host_user *u)
+/* The id an index (usernames or emails, lower-case keys) holds for name. */
+static int id_by_index(struct store_txn *txn, unsigned table, const char *name,
+		       char id[MM_ID_LEN + 1])
 {
-	char key[EMAIL_MAX + 1], id[MM_ID_LEN + 1];
+	char key[EMAIL_MAX + 1];
 	struct store_val v;
 	int rc;
 
@@ -229,22 +230,48 @@ static int get_by_index(struct store_txn *txn, unsigned table, const char *name,
 		return USERS_EIO;
 	memcpy(id, v.data, MM_ID_LEN);
 	id[MM_ID_LEN] = '\0';
-	return users_get_txn(txn, id, u);
+	return USERS_OK;
 }
 
+static int get_by_index(struct store_txn *txn, unsigned table, const char *name,
+			struct host_user *u)
+{
+	char id[MM_ID_LEN + 1];
+	int rc = id_by_index(txn, table, name, id);
+
+	return rc == USERS_OK ? users_get_txn(txn, id, u) : rc;
+}
+
+struct login_arg {
+	const char *login_id;
+	char *id;
+	struct host_user *u; /* NULL: the id alone */
+};
+
+/* Usernames hold no '@': a login_id with one misses the usernames and is
+ * looked up as an email, so a known and an unknown login_id of one shape
+ * cost the same index reads. */
 static int read_by_login(struct store_txn *txn, void *arg)
 {
-	struct user_arg *a = arg;
-	int rc = get_by_index(txn, HOST_T_USERNAMES, a->key, a->u);
+	struct login_arg *a = arg;
+	int rc = id_by_index(txn, HOST_T_USERNAMES, a->login_id, a->id);
 
-	if (rc == USERS_ENOTFOUND && strchr(a->key, '@'))
-		rc = get_by_index(txn, HOST_T_EMAILS, a->key, a->u);
-	return rc;
+	if (rc == USERS_ENOTFOUND && strchr(a->login_id, '@'))
+		rc = id_by_index(txn, HOST_T_EMAILS, a->login_id, a->id);
+	return rc == USERS_OK && a->u ? users_get_txn(txn, a->id, a->u) : rc;
 }
 
 int users_find_login(struct host_store *s, const char *login_id, struct host_user *out)
 {
-	struct user_arg a = { .key = login_id, .u = out };
+	char id[MM_ID_LEN + 1];
+	struct login_arg a = { .login_id = login_id, .id = id, .u = out };
+
+	return users_rc(store_read(s->st, read_by_login, &a));
+}
+
+int users_find_login_id(struct host_store *s, const char *login_id, char id[MM_ID_LEN + 1])
+{
+	struct login_arg a = { .login_id = login_id, .id = id };
 
 	return users_rc(store_read(s->st, read_by_login, &a));
 }

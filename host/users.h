@@ -73,8 +73,14 @@ int users_get(struct host_store *s, const char *id, struct host_user *out)
 /* The same inside a transaction of the caller's (for sessions_lookup). */
 int users_get_txn(struct store_txn *txn, const char *id, struct host_user *out)
 	__attribute__((warn_unused_result));
-/* By username or email (case-insensitive). */
+/* By username or email (case-insensitive). USERS_OK, USERS_ENOTFOUND,
+ * USERS_EUNAVAILABLE, USERS_EIO. */
 int users_find_login(struct host_store *s, const char *login_id, struct host_user *out)
+	__attribute__((warn_unused_result));
+/* The same, the account's id alone (index reads only): what the login
+ * limiter counts under. For login_ids of one shape (with or without '@') a
+ * known and an unknown one cost the same reads. */
+int users_find_login_id(struct host_store *s, const char *login_id, char id[MM_ID_LEN + 1])
 	__attribute__((warn_unused_result));
 int users_find_username(struct host_store *s, const char *username, struct host_user *out)
 	__attribute__((warn_unused_result));

@@ -1,6 +1,7 @@
 /* How route handlers answer: JSON bodies and Mattermost-shaped errors. A
  * JSON answer may carry a secret (the App record install-app returns, a
  * user's OAuth2 data), so no JSON answer is ever kept by a cache. */
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,9 @@ void reply_value(struct apps_call *c, int status, json_t *value)
 		return;
 	}
 	reply_json(c, status, text, strlen(text));
+	/* It may hold a secret (an App record's, a user's OAuth2 data): the
+	 * response has its copy. */
+	sodium_memzero(text, strlen(text));
 	free(text);
 }
 

@@ -22,6 +22,15 @@
  * built through host setters that copy what they are given. No json_t, LMDB
  * handle, FILE * or other library object ever crosses the boundary.
  *
+ * Shared libraries are shared: a library the plugin links dynamically that
+ * the host also uses is one instance in the process. The host sets
+ * jansson's allocation functions before it loads any plugin (malloc, and a
+ * free that wipes each block: what jansson copies may be a secret); a
+ * plugin must not call json_set_alloc_funcs. Memory jansson returns
+ * (json_dumps) is still released with free(): wipe such text first when it
+ * may hold a secret. Response bodies and headers are wiped by the host when
+ * it frees them.
+ *
  * Versioning
  * ----------
  * MMPLUGIN_ABI_MAJOR changes when an existing member changes meaning or
@@ -32,16 +41,25 @@
  *
  * Loading (what the host checks, in order; each failure is one log line and
  * the plugin stays inactive while the host keeps serving):
- *   1. the executable named by plugin.json is a regular file inside the
- *      plugin's folder, not a symbolic link; it and the folder are not
+ *   1. plugin_dir and the plugin's folder (not a symbolic link) are not
  *      writable by group or others and are owned by root or by the user
- *      running the host;
- *   2. dlopen(RTLD_NOW | RTLD_LOCAL) succeeds;
- *   3. the symbol "mmplugin_entry_v1" exists and returns non-NULL;
- *   4. magic == MMPLUGIN_MAGIC, struct_size is at least the v1.0 size;
- *   5. abi_major == MMPLUGIN_ABI_MAJOR, abi_minor <= the host's minor;
- *   6. id equals the id in plugin.json, version is non-NULL;
- *   7. activate, deactivate and serve_http are all non-NULL.
+ *      running the host, so nobody else can rename their entries;
+ *   2. the executable named by plugin.json is a regular file inside the
+ *      plugin's folder, not a symbolic link, not writable by group or
+ *      others, owned by root or by the user running the host;
+ *   3. dlopen(RTLD_NOW | RTLD_LOCAL) of exactly the file checked in 2 (it
+ *      is opened once, checked on that descriptor and loaded through it as
+ *      /proc/self/fd/N, so /proc must be mounted) succeeds; a library's
+ *      constructors run inside dlopen(), so every check that keeps foreign
+ *      code out comes before it. The library's name (dladdr, dl_iterate_phdr,
+ *      $ORIGIN in its RPATH) is therefore /proc/self/fd/N, not its path:
+ *      link a plugin's own libraries by absolute path or install them where
+ *      the dynamic linker looks;
+ *   4. the symbol "mmplugin_entry_v1" exists and returns non-NULL;
+ *   5. magic == MMPLUGIN_MAGIC, struct_size is at least the v1.0 size;
+ *   6. abi_major == MMPLUGIN_ABI_MAJOR, abi_minor <= the host's minor;
+ *   7. id equals the id in plugin.json, version is non-NULL;
+ *   8. activate, deactivate and serve_http are all non-NULL.
  * A plugin that passed these checks and was activated is never dlclose()d.
  *
  * History

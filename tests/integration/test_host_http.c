@@ -439,6 +439,36 @@ static void held_responses_are_answered_when_the_plugin_finishes_them(void **sta
 	still_pings();
 }
 
+/* Run last: it disables fixture.v13. */
+static void held_responses_a_disabled_plugin_left_are_answered_503(void **state)
+{
+	static struct async_get g;
+	const char *args[] = { "plugin", "disable", "fixture.v13", "--plugin-dir", plugins, NULL };
+	char data[320], *out = NULL;
+	struct ts_resp r;
+
+	(void)state;
+	/* The plugin holds the response and never finishes it, not even when
+	 * it is deactivated (the ABI says it must: this one is broken). */
+	snprintf(g.path, sizeof(g.path), "/plugins/fixture.v13/async-never");
+	assert_int_equal(pthread_create(&g.t, NULL, do_async_get, &g), 0);
+	usleep(300 * 1000);
+	/* An admin disables it; the running server applies that within a
+	 * second, and answers what the plugin left instead of holding the
+	 * connection for ever. */
+	snprintf(data, sizeof(data), "%s/data", host.dir);
+	if (ts_cli(data, args, &out) != 0)
+		fail_msg("mmhost plugin disable: %s", out ? out : "");
+	free(out);
+	pthread_join(g.t, NULL);
+	if (g.status != 503 || !strstr(g.body, "api.plugin.unavailable.app_error"))
+		fail_msg("the held request got %ld %s", g.status, g.body);
+	r = get("/plugins/fixture.v13/inline");
+	assert_int_equal(r.status, 404);
+	ts_resp_free(&r);
+	still_pings();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +489,7 @@ int main(void)
 		cmocka_unit_test(plugin_built_for_1_2_runs_on_workers_only),
 		cmocka_unit_test(plugin_built_for_1_3_answers_inline_and_defers_what_blocks),
 		cmocka_unit_test(held_responses_are_answered_when_the_plugin_finishes_them),
+		cmocka_unit_test(held_responses_a_disabled_plugin_left_are_answered_503),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

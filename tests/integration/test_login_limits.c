@@ -214,6 +214,28 @@ static void names_on_the_accounts_slot_reset_nothing(void **state)
 	assert_int_equal(ts_host_stop(&h), 0);
 }
 
+static void an_accounts_name_and_email_share_one_count(void **state)
+{
+	char from[32];
+	struct ts_host h;
+	int n401 = 0;
+
+	(void)state;
+	start(&h);
+	/* Each guess from an address of its own, alternating between the two
+	 * login_ids of one account: its name and its email. */
+	for (int i = 0; i < 20; i++) {
+		snprintf(from, sizeof(from), "127.0.5.%d", 10 + i);
+		n401 += login_from(&h, i % 2 ? "bob@localhost" : "bob", "wrong-password", from) ==
+			401;
+	}
+	/* The account is what is limited: ten password checks, not ten per
+	 * way of naming it. */
+	assert_int_equal(n401, 10);
+	assert_int_equal(login_from(&h, "bob@localhost", BOB_PW, "127.0.6.1"), 429);
+	assert_int_equal(ts_host_stop(&h), 0);
+}
+
 static void failed_login_ids_never_reach_the_log(void **state)
 {
 	/* What people type in the wrong field: often a password. */
@@ -244,6 +266,7 @@ int main(void)
 		cmocka_unit_test(parallel_wrong_logins_reach_the_password_check_ten_times),
 		cmocka_unit_test(names_on_the_addresss_slot_reset_nothing),
 		cmocka_unit_test(names_on_the_accounts_slot_reset_nothing),
+		cmocka_unit_test(an_accounts_name_and_email_share_one_count),
 		cmocka_unit_test(failed_login_ids_never_reach_the_log),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -8,6 +8,10 @@
 #   pg_tmp.sh stop STATE    stop it (immediate) and remove it and STATE
 #   pg_tmp.sh pause STATE   stop the server, keep the data (tests of outages)
 #   pg_tmp.sh resume STATE  start the server again on the same port
+#   pg_tmp.sh freeze STATE  SIGSTOP the server and its backends: connections
+#                           stay open and nothing answers (a database that
+#                           hangs, not one that is down)
+#   pg_tmp.sh thaw STATE    SIGCONT them
 #   pg_tmp.sh url STATE DB  print the libpq URI of database DB
 #
 # A start on a STATE that names a cluster stops and removes that one first,
@@ -20,7 +24,7 @@ bindir=$(pg_config --bindir 2>/dev/null || true)
 
 cmd=${1:-}
 state=${2:-}
-[ -n "$cmd" ] && [ -n "$state" ] || { echo "usage: pg_tmp.sh start|stop|pause|resume|url STATE [DB]" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$state" ] || { echo "usage: pg_tmp.sh start|stop|pause|resume|freeze|thaw|url STATE [DB]" >&2; exit 2; }
 
 as_pg() {
 	if [ "$(id -u)" -eq 0 ]; then
@@ -54,10 +58,28 @@ free_port() {
 	return 1
 }
 
+# signal_cluster SIG: the postmaster of $dir and the processes it started
+# (by their ids, from postmaster.pid and their parent id).
+signal_cluster() {
+	local pid child
+	pid=$(head -1 "$dir/data/postmaster.pid" 2>/dev/null) || return 0
+	[ -n "$pid" ] || return 0
+	if [ "$1" = STOP ]; then
+		kill -STOP "$pid" 2>/dev/null || true
+	fi
+	for child in $(ps -o pid= --ppid "$pid"); do
+		kill -"$1" "$child" 2>/dev/null || true
+	done
+	if [ "$1" = CONT ]; then
+		kill -CONT "$pid" 2>/dev/null || true
+	fi
+}
+
 stop_cluster() {
 	if [ -f "$state" ]; then
 		read -r dir port <"$state" || true
 		if [ -n "${dir:-}" ] && [ -d "$dir" ]; then
+			signal_cluster CONT # a stopped process would not hear pg_ctl
 			as_pg "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
 			rm -rf "$dir"
 		fi
@@ -94,12 +116,20 @@ resume)
 	read_state
 	server_start
 	;;
+freeze)
+	read_state
+	signal_cluster STOP
+	;;
+thaw)
+	read_state
+	signal_cluster CONT
+	;;
 url)
 	read_state
 	echo "postgresql://postgres@127.0.0.1:$port/${3:-postgres}"
 	;;
 *)
-	echo "usage: pg_tmp.sh start|stop|pause|resume|url STATE [DB]" >&2
+	echo "usage: pg_tmp.sh start|stop|pause|resume|freeze|thaw|url STATE [DB]" >&2
 	exit 2
 	;;
 esac

@@ -122,6 +122,16 @@ int ts_pg_private_resume(const char *state)
 	return script("resume", state, NULL, NULL, 0);
 }
 
+int ts_pg_private_freeze(const char *state)
+{
+	return script("freeze", state, NULL, NULL, 0);
+}
+
+int ts_pg_private_thaw(const char *state)
+{
+	return script("thaw", state, NULL, NULL, 0);
+}
+
 int ts_pg_private_stop(const char *state)
 {
 	for (int i = 0; i < PRIVATE_MAX; i++) {

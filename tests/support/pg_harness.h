@@ -23,7 +23,11 @@ int ts_pg_use_for_hosts(const char *tag);
 int ts_pg_private_start(const char *state);
 int ts_pg_private_pause(const char *state);  /* stops the server, keeps the data */
 int ts_pg_private_resume(const char *state); /* same port */
-int ts_pg_private_stop(const char *state);   /* stops it and removes it */
+/* Stops (SIGSTOP) the server and its backends: connections stay open and
+ * nothing answers. thaw lets them go on. */
+int ts_pg_private_freeze(const char *state);
+int ts_pg_private_thaw(const char *state);
+int ts_pg_private_stop(const char *state); /* stops it and removes it */
 /* The URI of database db on a private cluster (created when not "postgres"). */
 int ts_pg_private_url(const char *state, const char *db, char *url, size_t cap);
 

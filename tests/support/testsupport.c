@@ -835,6 +835,46 @@ int ts_raw(int port, const void *data, size_t len, size_t step, int pause_ms, in
 	return 0;
 }
 
+int ts_memory_holds(pid_t pid, const char *marker)
+{
+	char path[64], line[512];
+	size_t mlen = strlen(marker), cap = 1 << 20;
+	char *buf = malloc(cap + mlen);
+	FILE *maps;
+	int mem, found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	maps = fopen(path, "r");
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	mem = open(path, O_RDONLY);
+	if (!buf || !maps || mem < 0) {
+		free(buf);
+		if (maps)
+			fclose(maps);
+		if (mem >= 0)
+			close(mem);
+		return -1;
+	}
+	while (!found && fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi;
+		char perms[8];
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[1] != 'w' ||
+		    hi - lo > (512ul << 20))
+			continue;
+		for (unsigned long at = lo; at < hi && !found; at += cap) {
+			size_t want = hi - at < cap + mlen ? hi - at : cap + mlen;
+			ssize_t got = pread(mem, buf, want, (off_t)at);
+			if (got <= 0)
+				break;
+			found = memmem(buf, (size_t)got, marker, mlen) != NULL;
+		}
+	}
+	fclose(maps);
+	close(mem);
+	free(buf);
+	return found;
+}
+
 long ts_rss_kib(pid_t pid)
 {
 	char path[64], *text, *p;

@@ -124,6 +124,10 @@ int ts_raw(int port, const void *data, size_t len, size_t step, int pause_ms, in
 /* The resident memory of a process, in KiB (VmRSS), or -1. */
 long ts_rss_kib(pid_t pid);
 
+/* Whether marker is anywhere in process pid's writable memory (its heap,
+ * stacks and anonymous maps, freed blocks included). */
+int ts_memory_holds(pid_t pid, const char *marker);
+
 /* A browser: one libcurl handle whose cookie engine keeps the cookies the
  * server sets, following no redirects (tests follow them step by step). */
 struct ts_browser {

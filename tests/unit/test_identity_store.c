@@ -51,7 +51,7 @@ static void passwords_are_argon2id_hashes_and_verify(void **state)
 {
 	struct user_new n = { "gina", "Gina@Example.com", "gina-password", false, false };
 	struct host_user u, again;
-	char *file, path[300];
+	char *file, path[300], id[MM_ID_LEN + 1];
 	size_t len = 0;
 
 	(void)state;
@@ -63,6 +63,11 @@ static void passwords_are_argon2id_hashes_and_verify(void **state)
 	assert_string_equal(again.id, u.id);
 	assert_int_equal(users_find_login(&store, "gina@example.com", &again), USERS_OK);
 	assert_string_equal(again.email, "gina@example.com");
+	/* What the login limiter counts under: the account, whichever way it
+	 * is named. */
+	assert_int_equal(users_find_login_id(&store, "Gina@example.COM", id), USERS_OK);
+	assert_string_equal(id, u.id);
+	assert_int_equal(users_find_login_id(&store, "gina@example.org", id), USERS_ENOTFOUND);
 	/* The password itself is nowhere on disk. */
 	if (cfg.backend != STORE_BACKEND_LMDB)
 		return;

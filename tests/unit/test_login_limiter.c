@@ -1,4 +1,4 @@
-/* The failed-login limiter: counting per account name and per address,
+/* The failed-login limiter: counting per account and per address,
  * atomic take, refunds, windows, and a table full of live entries. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,7 +32,7 @@ static int take(const char *name, const char *addr, int64_t now, unsigned *retry
 {
 	struct login_ticket t;
 
-	return login_limiter_take(&l, name, addr, now, retry, &t);
+	return login_limiter_take(&l, LOGIN_ACCOUNT_NAME, name, addr, now, retry, &t);
 }
 
 static void each_name_and_each_address_gets_ten(void **state)
@@ -45,7 +45,7 @@ static void each_name_and_each_address_gets_ten(void **state)
 			take(i < 5 ? "bob" : "BOB", i % 2 ? "10.0.0.1" : "10.0.0.2", 1000, &retry),
 			LOGIN_LIMIT_OK);
 	/* bob: 10 (case-insensitive); each address only 5. */
-	assert_int_equal(take("bob", "10.0.0.3", 2000, &retry), LOGIN_LIMIT_NAME);
+	assert_int_equal(take("bob", "10.0.0.3", 2000, &retry), LOGIN_LIMIT_ACCOUNT);
 	assert_int_equal(retry, 59);
 	assert_int_equal(take("carol", "10.0.0.1", 2000, &retry), LOGIN_LIMIT_OK);
 	/* A refused attempt counted nothing: 10.0.0.3 is untouched. */
@@ -88,22 +88,43 @@ static void a_login_that_succeeds_gives_its_count_back(void **state)
 		assert_int_equal(take("frank", "10.1.0.1", 7000, &retry), LOGIN_LIMIT_OK);
 	/* The tenth is the right password: given back, so an eleventh may
 	 * try; the twelfth may not (neither frank nor the address). */
-	assert_int_equal(login_limiter_take(&l, "frank", "10.1.0.1", 7000, &retry, &t),
-			 LOGIN_LIMIT_OK);
+	assert_int_equal(
+		login_limiter_take(&l, LOGIN_ACCOUNT_NAME, "frank", "10.1.0.1", 7000, &retry, &t),
+		LOGIN_LIMIT_OK);
 	login_limiter_refund(&l, &t);
 	assert_int_equal(take("frank", "10.1.1.1", 7000, &retry), LOGIN_LIMIT_OK);
-	assert_int_equal(take("frank", "10.1.1.2", 7000, &retry), LOGIN_LIMIT_NAME);
+	assert_int_equal(take("frank", "10.1.1.2", 7000, &retry), LOGIN_LIMIT_ACCOUNT);
 	assert_int_equal(take("frank2", "10.1.0.1", 7000, &retry), LOGIN_LIMIT_OK);
 	assert_int_equal(take("frank3", "10.1.0.1", 7000, &retry), LOGIN_LIMIT_ADDR);
 	/* A refund after the window ended gives nothing to the next one. */
-	assert_int_equal(login_limiter_take(&l, "gina", "10.1.0.2", 7000, &retry, &t),
-			 LOGIN_LIMIT_OK);
+	assert_int_equal(
+		login_limiter_take(&l, LOGIN_ACCOUNT_NAME, "gina", "10.1.0.2", 7000, &retry, &t),
+		LOGIN_LIMIT_OK);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(take("gina", "10.1.0.3", 7000 + LOGIN_WINDOW_MS, &retry),
 				 LOGIN_LIMIT_OK);
 	login_limiter_refund(&l, &t);
 	assert_int_equal(take("gina", "10.1.0.4", 7000 + LOGIN_WINDOW_MS, &retry),
-			 LOGIN_LIMIT_NAME);
+			 LOGIN_LIMIT_ACCOUNT);
+}
+
+/* An account counts under its user id, whatever name it was typed as; a
+ * login_id that names no account counts under its text. The two never
+ * share a count, even when the text spells the id. */
+static void an_account_and_a_typed_name_count_apart(void **state)
+{
+	const char *id = "k1d9wqz5m3bfxe8hc7ya6nrt4u";
+	struct login_ticket t;
+	unsigned retry;
+
+	(void)state;
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(
+			login_limiter_take(&l, LOGIN_ACCOUNT_ID, id, "10.2.0.1", 9000, &retry, &t),
+			LOGIN_LIMIT_OK);
+	assert_int_equal(login_limiter_take(&l, LOGIN_ACCOUNT_ID, id, "10.2.0.2", 9000, &retry, &t),
+			 LOGIN_LIMIT_ACCOUNT);
+	assert_int_equal(take(id, "10.2.0.2", 9000, &retry), LOGIN_LIMIT_OK);
 }
 
 /* Fills the tables with live keys: a new key is refused once its bucket is
@@ -135,7 +156,7 @@ static void a_full_table_refuses_new_keys_and_resets_none(void **state)
 		snprintf(addr, sizeof(addr), "10.0.0.%d", k);
 		assert_int_equal(take("user0", addr, t0 + 5000, &retry), LOGIN_LIMIT_OK);
 	}
-	assert_int_equal(take("user0", "10.0.0.10", t0 + 5000, &retry), LOGIN_LIMIT_NAME);
+	assert_int_equal(take("user0", "10.0.0.10", t0 + 5000, &retry), LOGIN_LIMIT_ACCOUNT);
 	/* And the address of the first: eight more (it has two now). */
 	for (int k = 1; k <= 8; k++) {
 		snprintf(name, sizeof(name), "user%d", k);
@@ -153,6 +174,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(ipv6_counts_per_64, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_login_that_succeeds_gives_its_count_back, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(an_account_and_a_typed_name_count_apart, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_full_table_refuses_new_keys_and_resets_none,
 						setup, teardown),

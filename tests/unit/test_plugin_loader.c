@@ -1,4 +1,5 @@
 /* The loader's checks, one fixture plugin per way of being wrong. */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -140,6 +141,84 @@ static void file_or_folder_of_another_user_is_refused(void **state)
 	ts_rmtree(other);
 }
 
+/* Whoever may rename the entries of plugin_dir may swap a plugin's folder
+ * for one of theirs: plugin_dir is held to the plugin's folder's rules. */
+static void plugin_dir_others_may_change_is_refused(void **state)
+{
+	char dir[300], so[512];
+	struct mmplugin_host *p;
+	const mode_t modes[] = { 0775, 0757, 01777 };
+
+	(void)state;
+	assert_int_equal(ts_tempdir("loader-top", dir, sizeof(dir)), 0);
+	snprintf(so, sizeof(so), "%s/good.so", FIXTURE_DIR);
+	assert_int_equal(ts_install_plugin(dir, "fixture.good", so, 0755), 0);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		assert_int_equal(chmod(dir, modes[i]), 0);
+		p = plugin_load(dir, "fixture.good");
+		assert_int_equal(p->refusal, PLUGIN_E_PERMISSIONS);
+		assert_non_null(strstr(p->reason, "plugin_dir is writable by group or others"));
+		plugin_free(p);
+	}
+	assert_int_equal(chmod(dir, 0755), 0);
+	p = plugin_load(dir, "fixture.good");
+	assert_int_equal(p->refusal, PLUGIN_LOADED);
+	plugin_free(p);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(dir, 65534, 65534), 0);
+		p = plugin_load(dir, "fixture.good");
+		assert_int_equal(p->refusal, PLUGIN_E_OWNER);
+		assert_non_null(strstr(p->reason, "plugin_dir is owned by uid 65534"));
+		plugin_free(p);
+	}
+	ts_rmtree(dir);
+}
+
+/* Libraries are loaded by the name /proc/self/fd/N, and glibc hands out a
+ * loaded library for an equal name: a plugin loaded after another one,
+ * which stays loaded, must get its own library, not the first one's. */
+static void each_plugin_loaded_is_its_own_library(void **state)
+{
+	struct mmplugin_host *a, *b;
+
+	(void)state;
+	a = install_and_load("fixture.good", "good", 0755);
+	assert_int_equal(a->refusal, PLUGIN_LOADED);
+	b = install_and_load("fixture.activate_fails", "activate_fails", 0755);
+	if (b->refusal != PLUGIN_LOADED)
+		fail_msg("the second plugin was refused: %s (%s)", plugin_refusal_name(b->refusal),
+			 b->reason);
+	assert_string_equal(b->desc->id, "fixture.activate_fails");
+	assert_ptr_not_equal(a->dl, b->dl);
+	plugin_free(b);
+	plugin_free(a);
+}
+
+static int open_descriptors(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* A plugin unloaded before any activation gives its descriptor back; so
+ * does one refused after it was mapped. */
+static void an_unloaded_plugin_keeps_no_descriptor(void **state)
+{
+	int before = open_descriptors();
+
+	(void)state;
+	plugin_free(install_and_load("fixture.fd_good", "good", 0755));
+	expect_refusal("abi_major", PLUGIN_E_ABI_MAJOR);
+	assert_int_equal(open_descriptors(), before);
+}
+
 static void symlinked_executable_is_refused(void **state)
 {
 	char path[512], target[512];
@@ -234,6 +313,9 @@ int main(void)
 		cmocka_unit_test(group_writable_file_is_refused),
 		cmocka_unit_test(group_writable_folder_is_refused),
 		cmocka_unit_test(file_or_folder_of_another_user_is_refused),
+		cmocka_unit_test(plugin_dir_others_may_change_is_refused),
+		cmocka_unit_test(each_plugin_loaded_is_its_own_library),
+		cmocka_unit_test(an_unloaded_plugin_keeps_no_descriptor),
 		cmocka_unit_test(symlinked_executable_is_refused),
 		cmocka_unit_test(manifest_faults_are_refused),
 		cmocka_unit_test(failing_activate_leaves_plugin_inactive),
