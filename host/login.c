@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth_metrics.h"
 #include "log.h"
 #include "banned.h"
 
@@ -40,6 +41,13 @@ static const char *limit_reason(int rc)
 	}
 }
 
+static enum login_outcome limit_outcome(int rc)
+{
+	return rc == LOGIN_LIMIT_NAME   ? LOGIN_OUTCOME_LIMITED_ACCOUNT
+	       : rc == LOGIN_LIMIT_ADDR ? LOGIN_OUTCOME_LIMITED_ADDRESS
+					: LOGIN_OUTCOME_LIMITED_TABLE;
+}
+
 /* A failed login: the account's id when login_id names one, else a keyed
  * hash and the length of login_id, never its text. */
 static void log_failure(const struct host_request *r, const char *login_id,
@@ -54,8 +62,8 @@ static void log_failure(const struct host_request *r, const char *login_id,
 	}
 	fingerprint(login_id, hash);
 	snprintf(len, sizeof(len), "%zu", strlen(login_id));
-	log_kv(LOG_INFO, "login failed", "login_id_hash", hash, "login_id_len", len, "remote",
-	       r->remote, "request_id", r->request_id, NULL);
+	log_kv(LOG_INFO, "login failed", "login_id_hash", hash, LOG_NUM("login_id_len"), len,
+	       "remote", r->remote, "request_id", r->request_id, NULL);
 }
 
 int login_attempt(struct host_request *r, const char *login_id, const char *password,
@@ -72,6 +80,7 @@ int login_attempt(struct host_request *r, const char *login_id, const char *pass
 	if (rc != LOGIN_LIMIT_OK) {
 		log_kv(LOG_WARN, "login rate limited", "limit", limit_reason(rc), "remote",
 		       r->remote, "request_id", r->request_id, NULL);
+		auth_metrics_login(limit_outcome(rc));
 		return LOGIN_RATE_LIMITED;
 	}
 	found = users_find_login(r->host->store, login_id, user) == USERS_OK;
@@ -84,6 +93,7 @@ int login_attempt(struct host_request *r, const char *login_id, const char *pass
 	if (!ok) {
 		log_failure(r, login_id, found ? user : NULL);
 		sodium_memzero(user->password_hash, sizeof(user->password_hash));
+		auth_metrics_login(LOGIN_OUTCOME_BAD_CREDENTIALS);
 		return LOGIN_BAD_CREDENTIALS;
 	}
 	sodium_memzero(user->password_hash, sizeof(user->password_hash));
@@ -99,6 +109,7 @@ int login_attempt(struct host_request *r, const char *login_id, const char *pass
 	}
 	log_kv(LOG_INFO, "login", "user_id", user->id, "username", user->username, "remote",
 	       r->remote, "request_id", r->request_id, NULL);
+	auth_metrics_login(LOGIN_OUTCOME_OK);
 	return LOGIN_OK;
 }
 
@@ -108,7 +119,7 @@ static void add_cookie(struct host_request *r, const char *name, const char *val
 	char buf[256];
 	int n = snprintf(buf, sizeof(buf), "%s=%s; Path=/; Max-Age=%lld; SameSite=Lax%s%s", name,
 			 value, max_age, http_only ? "; HttpOnly" : "",
-			 r->host->secure_cookies ? "; Secure" : "");
+			 r->secure ? "; Secure" : "");
 
 	if (n > 0 && (size_t)n < sizeof(buf))
 		(void)response_add_header(r->resp, "Set-Cookie", 10, buf, (size_t)n);
