@@ -20,6 +20,7 @@
 #include "flow_page.h"
 #include "flow_tokens.h"
 #include "manifest.h"
+#include "plugin_metrics.h"
 #include "router.h"
 #include "state_store.h"
 #include "url_origin.h"
@@ -163,6 +164,7 @@ static void answer_connect(struct app_call_job *job, json_t *resp, const char *e
 
 	if (!resp) {
 		flow_page(c, 502, "Cannot connect", err);
+		plugin_metrics_flow(FLOW_CONNECT, FLOW_APP_ERROR);
 		return;
 	}
 	url = json_string_value(json_object_get(resp, "data"));
@@ -178,6 +180,7 @@ static void answer_connect(struct app_call_job *job, json_t *resp, const char *e
 	} else {
 		flow_redirect(c, 307, url);
 	}
+	plugin_metrics_flow_status(FLOW_CONNECT, c->status);
 }
 
 void api_flow_connect(struct apps_call *c)
@@ -191,8 +194,10 @@ void api_flow_connect(struct apps_call *c)
 	size_t evicted = 0;
 	int rc;
 
-	if (!require_person(c) || !(app = flow_app(c)))
+	if (!require_person(c) || !(app = flow_app(c))) {
+		plugin_metrics_flow_status(FLOW_CONNECT, c->status);
 		return;
+	}
 	client_id = json_string_value(
 		json_object_get(json_object_get(app, "remote_oauth2"), "client_id"));
 	if (!client_id || !*client_id) {
@@ -237,6 +242,10 @@ void api_flow_connect(struct apps_call *c)
 	snprintf(a->root, sizeof(a->root), "%s", root ? root : "");
 	invoke_later(c, app, call, values, &a->job);
 out:
+	/* Answered here (the App's answer, even one given at once, is
+	 * counted by answer_connect on the call's own copy). */
+	if (c->status)
+		plugin_metrics_flow_status(FLOW_CONNECT, c->status);
 	sodium_memzero(state, sizeof(state));
 	json_decref(values);
 	json_decref(call);
@@ -279,17 +288,20 @@ static void answer_complete(struct app_call_job *job, json_t *resp, const char *
 
 	if (!resp) {
 		flow_page(c, 502, "Cannot connect", err);
+		plugin_metrics_flow(FLOW_COMPLETE, FLOW_APP_ERROR);
 		return;
 	}
 	if (strcmp(json_string_value(json_object_get(resp, "type")), "error") == 0) {
 		const char *text = json_string_value(json_object_get(resp, "text"));
 		flow_page(c, 400, "Could not connect your account",
 			  text ? text : "The App could not finish the connection.");
+		plugin_metrics_flow(FLOW_COMPLETE, FLOW_APP_ERROR);
 	} else {
 		plugin_logf(c->plugin, MMPLUGIN_LOG_INFO, "app %s: user %s connected", a->app_id,
 			    a->user_id);
 		flow_page(c, 200, "Connected",
 			  "You have connected your account. You can close this window.");
+		plugin_metrics_flow(FLOW_COMPLETE, FLOW_OK);
 	}
 }
 
@@ -304,6 +316,7 @@ void api_flow_complete(struct apps_call *c)
 	int rc;
 
 	if (!require_person(c) || !(app = flow_app(c))) {
+		plugin_metrics_flow_status(FLOW_COMPLETE, c->status);
 		json_decref(values);
 		return;
 	}
@@ -339,6 +352,8 @@ void api_flow_complete(struct apps_call *c)
 	snprintf(a->user_id, sizeof(a->user_id), "%s", c->who.user_id);
 	invoke_later(c, app, call, values, &a->job);
 out:
+	if (c->status)
+		plugin_metrics_flow_status(FLOW_COMPLETE, c->status);
 	json_decref(call);
 	json_decref(values);
 	json_decref(app);
