@@ -72,6 +72,7 @@ int plugin_activate(struct plugin_registry *reg, struct mmplugin_host *p)
 		else
 			snprintf(p->reason, sizeof(p->reason), "activate returned %d", rc);
 		p->activate_failed = true;
+		plugin_set_scrape_hook(p, NULL, NULL); /* its state is gone */
 		rc = -1;
 		goto out;
 	}

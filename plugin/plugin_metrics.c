@@ -44,9 +44,12 @@ static struct {
 	mmplugin_metric *sweep_done;
 } m;
 
+/* A host of ABI 1.3 fills these; a test's fake table may leave them NULL. */
 static bool host_has_metrics(const struct mmplugin_host_api *api)
 {
-	return MMPLUGIN_HAS(api, struct mmplugin_host_api, metrics_on_scrape);
+	return MMPLUGIN_HAS(api, struct mmplugin_host_api, metrics_on_scrape) &&
+	       api->metric_counter && api->metric_gauge && api->metric_histogram &&
+	       api->metric_add && api->metric_set && api->metric_observe && api->metrics_on_scrape;
 }
 
 /* mdb_stat of each counted database: O(1), no record read. */
