@@ -387,8 +387,8 @@ struct mmplugin_host_api {
 	 * same order and the same buckets. Registering a series that exists
 	 * (same name and label values) returns its handle again: after a
 	 * deactivate and an activate the plugin gets its old series back and
-	 * its counts go on. At most MMPLUGIN_METRIC_SERIES_MAX series per name,
-	 * 128 names per host.
+	 * its counts go on. At most MMPLUGIN_METRIC_SERIES_MAX series per name;
+	 * the host holds 160 names in all, its own (about 20) included.
 	 * Thread-safe; meant for activate (it takes a lock and allocates).
 	 * Returns MMPLUGIN_OK, MMPLUGIN_EINVAL (a malformed argument, or one
 	 * that disagrees with the name's earlier series), MMPLUGIN_EEXIST (the

@@ -38,14 +38,17 @@ static char *scrape(const struct ts_host *h)
 {
 	char url[128];
 	struct ts_resp r;
-	char ct[128];
+	char ct[128], *body;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", metrics_port(h));
 	assert_int_equal(ts_http("GET", url, NULL, NULL, 0, 0, &r), 0);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(ts_resp_header(&r, "Content-Type", ct, sizeof(ct)), 0);
 	assert_string_equal(ct, "text/plain; version=0.0.4; charset=utf-8");
-	return r.body; /* the caller frees it (ts_resp_free would) */
+	body = r.body; /* the caller frees it */
+	r.body = NULL;
+	ts_resp_free(&r);
+	return body;
 }
 
 /* The value of the sample written exactly as series ("name{labels}"), or
