@@ -289,6 +289,8 @@ void plugin_registry_sync(struct plugin_registry *reg)
 		int saved = reg->store ? host_store_plugin_state(reg->store, p->id) : -1;
 		bool active = p->status == PLUGIN_STATUS_ACTIVE;
 
+		if (saved >= 0)
+			p->wanted = saved == 1; /* also for a plugin that cannot run */
 		if (saved < 0 || (saved == 1) == active)
 			continue;
 		/* Retrying a plugin that cannot activate would log every second. */

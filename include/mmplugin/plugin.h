@@ -375,7 +375,8 @@ struct mmplugin_host_api {
 	 * Registering makes one series and returns its handle in *out:
 	 * - name: [a-zA-Z_][a-zA-Z0-9_]*, at most MMPLUGIN_METRIC_NAME_MAX
 	 *   bytes, not starting with "mmhost_" or "process_" (the host's); a
-	 *   counter's name ends in "_total", no other's does.
+	 *   counter's name ends in "_total", no other's does; only a
+	 *   histogram's may end in "_bucket", "_count" or "_sum".
 	 * - help: 1..MMPLUGIN_METRIC_HELP_MAX bytes of printable ASCII.
 	 * - labels: 0..MMPLUGIN_METRIC_LABELS_MAX pairs (labels may be NULL
 	 *   when labels_len is 0); names [a-zA-Z_][a-zA-Z0-9_]*, not "le",
