@@ -182,9 +182,8 @@ static int wait_for_signal(void)
 			continue;
 		if (sig != SIGHUP)
 			return sig;
-		if (log_reopen() == 0)
-			log_kv(LOG_INFO, "SIGHUP: log reopened (or no log.file: nothing to do)",
-			       NULL);
+		if (log_reopen() == 1)
+			log_kv(LOG_INFO, "SIGHUP: no log.file to reopen; nothing to do", NULL);
 	}
 }
 
@@ -235,10 +234,9 @@ int cmd_serve(int argc, char **argv)
 	sigset_t set;
 	int rc, sig;
 
-	/* From the start: a SIGHUP (logrotate) never stops the server, and
-	 * every thread started later inherits the mask, so that signals reach
-	 * only the sigwait below. */
-	serve_signals(&set);
+	/* From the start: a SIGHUP (logrotate) never stops the server. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (config_init(&cfg) != 0)
 		return cli_fail(1, "out of memory");
@@ -270,7 +268,11 @@ int cmd_serve(int argc, char **argv)
 		goto out_cfg;
 	}
 
+	/* Threads started from here on inherit the mask: signals reach only
+	 * the sigwait below. */
 	signal(SIGPIPE, SIG_IGN);
+	serve_signals(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	if (http_server_bind(&srv, &cfg, err, sizeof(err)) != 0) {
 		rc = cli_fail(1, "%s", err);

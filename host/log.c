@@ -418,7 +418,7 @@ int log_reopen(void)
 	int fd, e;
 
 	if (!log_path)
-		return 0;
+		return 1;
 	fd = open_log_file(log_path);
 	if (fd < 0) {
 		e = errno;

@@ -59,9 +59,9 @@ int log_open_file(const char *path, char *err, size_t err_cap) __attribute__((wa
 
 /* Opens the log file again by its path (logrotate moved it away): lines
  * being written finish in the old file, the next ones go to the new one
- * (one dup2: no line is lost or split). For SIGHUP; thread-safe. Without a
- * log file it does nothing. 0, or -1 when the file cannot be opened (then
- * logged, and the old file is kept). */
+ * (one dup2: no line is lost or split), which starts with a line saying so.
+ * For SIGHUP; thread-safe. 0; 1 when there is no log file (nothing done);
+ * -1 when the file cannot be opened (then logged, and the old file kept). */
 int log_reopen(void);
 
 /* Starts / stops the flusher thread (stop writes what is left). 0 or -1. */
