@@ -152,6 +152,11 @@ static void the_scrape_passes_promtool_and_counts_the_traffic(void **state)
 	r = ts_api(w.host.base_url, "GET", P "/oauth2/user", NULL, NULL);
 	assert_int_equal(r.status, 401);
 	ts_resp_free(&r);
+	/* A browser not logged in, sent to log in first. */
+	r = ts_api(w.host.base_url, "GET", TS_APPS "/apps/metrics-app/oauth2/remote/connect", NULL,
+		   NULL);
+	assert_int_equal(r.status, 302);
+	ts_resp_free(&r);
 
 	get(&w.host, "GET", "/api/v4/system/ping"); /* its series exists from here */
 	before = scrape_until(&w.host, PING, 1);
@@ -192,6 +197,7 @@ static void the_scrape_passes_promtool_and_counts_the_traffic(void **state)
 	assert_true(sample(after, "mmapps_unseal_failures_total") == 0);
 	assert_true(sample(after, "mmapps_key_sweep_done") == 0);
 	assert_true(sample(after, "mmapps_flow_total{step=\"connect\",result=\"ok\"}") == 0);
+	assert_true(sample(after, "mmapps_flow_total{step=\"connect\",result=\"login\"}") == 1);
 	free(before);
 	free(after);
 
