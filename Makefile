@@ -6,7 +6,7 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := request_map config manifest unseal plugin_routes call_path
+FUZZ_TARGETS := request_map config forwarded manifest unseal plugin_routes call_path
 
 .PHONY: all deps build build-quiet run demo test test-normal test-sanitize sanitize-build fuzz format clean
 

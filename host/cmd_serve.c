@@ -1,5 +1,6 @@
 /* mmhost serve: load the configuration, bind, load plugins, serve until
- * SIGTERM or SIGINT, then drain and exit 0. */
+ * SIGTERM or SIGINT, then drain and exit 0. SIGHUP opens the log file
+ * again (logrotate) and never stops the server. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -16,7 +17,12 @@
 #include "config.h"
 #include "fs_util.h"
 #include "host_request.h"
+#include "auth_metrics.h"
+#include "http_metrics.h"
 #include "http_server.h"
+#include "metrics.h"
+#include "metrics_server.h"
+#include "process_metrics.h"
 #include "session_cache.h"
 #include "sessions.h"
 #include "host_store.h"
@@ -31,7 +37,8 @@ static const char serve_usage[] =
 	"                    [--plugin-dir DIR] [--site-url URL]\n"
 	"\n"
 	"Runs the server until SIGTERM or SIGINT, then finishes in-flight requests,\n"
-	"deactivates plugins and exits 0.\n"
+	"deactivates plugins and exits 0. SIGHUP opens the config's log.file again\n"
+	"(after logrotate moved it) and does nothing else.\n"
 	"\n"
 	"  --config FILE      JSON config file (see README.md, \"Configuration\")\n"
 	"  --listen ADDR:PORT address to listen on (default 127.0.0.1:8065; port 0\n"
@@ -136,7 +143,8 @@ static void *upkeep_run(void *arg)
 			if (sessions_sweep(u->store, 10000, &swept) == 0 && swept) {
 				char n[24];
 				snprintf(n, sizeof(n), "%zu", swept);
-				log_kv(LOG_INFO, "expired sessions swept", "count", n, NULL);
+				log_kv(LOG_INFO, "expired sessions swept", LOG_NUM("count"), n,
+				       NULL);
 			}
 		}
 		pthread_mutex_lock(&u->lock);
@@ -176,17 +184,61 @@ static int open_audit(const struct host_config *cfg, struct audit_log **out, cha
 	return rc;
 }
 
+
+/* The signals serve handles, blocked in every thread and taken by
+ * sigwait. */
+static void serve_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
+/* Waits for SIGTERM or SIGINT; each SIGHUP on the way reopens the log. */
 static int wait_for_signal(void)
 {
 	sigset_t set;
 	int sig = 0;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	while (sigwait(&set, &sig) != 0)
-		;
-	return sig;
+	serve_signals(&set);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig != SIGHUP)
+			return sig;
+		if (log_reopen() == 1)
+			log_kv(LOG_INFO, "SIGHUP: no log.file to reopen; nothing to do", NULL);
+	}
+}
+
+/* The metrics registry and the host's families; counting only when a
+ * metrics listener is configured. 0 or -1. */
+static int metrics_setup(const struct host_config *cfg, struct http_server *srv)
+{
+	if (metrics_init(cfg->metrics_listen[0] != '\0') != 0 ||
+	    http_metrics_init(&srv->in_flight) != 0 || auth_metrics_init() != 0 ||
+	    process_metrics_init() != 0)
+		return -1;
+	return 0;
+}
+
+/* "ADDR:PORT" of a listen address as written, with the port bound. */
+static const char *addr_text(const char *written, int family, uint16_t port, char *out, size_t cap)
+{
+	if (family == AF_INET6)
+		snprintf(out, cap, "[%.*s]:%u", (int)(strrchr(written, ']') - written - 1),
+			 written + 1, (unsigned)port);
+	else
+		snprintf(out, cap, "%.*s:%u", (int)(strrchr(written, ':') - written), written,
+			 (unsigned)port);
+	return out;
+}
+
+static const char *metrics_addr_text(const struct host_config *cfg, uint16_t port, char *out,
+				     size_t cap)
+{
+	return addr_text(cfg->metrics_listen, cfg->metrics_addr.ss_family, port, out, cap);
 }
 
 int cmd_serve(int argc, char **argv)
@@ -196,6 +248,7 @@ int cmd_serve(int argc, char **argv)
 	struct upkeep upkeep = { .lock = PTHREAD_MUTEX_INITIALIZER,
 				 .cond = PTHREAD_COND_INITIALIZER };
 	struct serve_lock lock = { .fd = -1 };
+	struct metrics_server metrics = { 0 };
 	struct plugin_registry plugins;
 	struct host_store store;
 	struct audit_log *audit = NULL;
@@ -207,6 +260,10 @@ int cmd_serve(int argc, char **argv)
 	sigset_t set;
 	int rc, sig;
 
+	/* From the start: a SIGHUP (logrotate) never stops the server. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (config_init(&cfg) != 0)
 		return cli_fail(1, "out of memory");
 	rc = parse_args(argc, argv, &cfg);
@@ -219,6 +276,10 @@ int cmd_serve(int argc, char **argv)
 		return cli_fail(1, "cannot find the default plugin folder; pass --plugin-dir");
 	}
 	log_setup(cfg.log_level, cfg.log_format);
+	if (cfg.log_file && log_open_file(cfg.log_file, err, sizeof(err)) != 0) {
+		config_free(&cfg);
+		return cli_fail(1, "%s", err);
+	}
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		config_free(&cfg);
 		return cli_fail(1, "cannot initialise libsodium or libcurl");
@@ -236,9 +297,7 @@ int cmd_serve(int argc, char **argv)
 	/* Threads started from here on inherit the mask: signals reach only
 	 * the sigwait below. */
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
+	serve_signals(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	if (http_server_bind(&srv, &cfg, err, sizeof(err)) != 0) {
@@ -250,14 +309,18 @@ int cmd_serve(int argc, char **argv)
 		rc = cli_fail(1, "cannot derive the site URL; pass --site-url");
 		goto out_cfg;
 	}
+	if (metrics_setup(&cfg, &srv) != 0) {
+		rc = cli_fail(1, "cannot set up the metrics: out of memory");
+		goto out_metrics;
+	}
 	if (host_store_open(&store, &cfg.store, cfg.data_dir, err, sizeof(err)) != 0) {
 		rc = cli_fail(1, "%s", err);
-		goto out_cfg;
+		goto out_metrics;
 	}
 	if (open_audit(&cfg, &audit, err, sizeof(err)) != 0) {
 		rc = cli_fail(1, "%s", err);
 		host_store_close(&store);
-		goto out_cfg;
+		goto out_metrics;
 	}
 	/* The cache hears of every session ended anywhere (this process, the
 	 * admin commands, other nodes) through the store's notifications. */
@@ -278,6 +341,19 @@ int cmd_serve(int argc, char **argv)
 	host.site_url = site_url;
 	host.secure_cookies = strncmp(site_url, "https://", 8) == 0;
 	login_limiter_init(&host.limiter);
+	if (cfg.metrics_listen[0]) {
+		if (metrics_server_start(&metrics, (const struct sockaddr *)&cfg.metrics_addr,
+					 cfg.metrics_addr_len, plugin_registry_scrape, &plugins,
+					 err, sizeof(err)) != 0) {
+			rc = cli_fail(1, "%s (%s)", err, cfg.metrics_listen);
+			goto out_plugins;
+		}
+		/* Not "listening addr=": scripts take the first such line for
+		 * the server's port. */
+		log_kv(LOG_INFO, "serving metrics", "metrics_addr",
+		       metrics_addr_text(&cfg, metrics.port, listen_addr, sizeof(listen_addr)),
+		       NULL);
+	}
 	if (log_flusher_start() != 0)
 		log_kv(LOG_WARN, "no log flusher thread; access lines are written one by one",
 		       NULL);
@@ -288,15 +364,10 @@ int cmd_serve(int argc, char **argv)
 		rc = 1;
 		goto out_plugins;
 	}
-	if (cfg.listen_addr.ss_family == AF_INET6)
-		snprintf(listen_addr, sizeof(listen_addr), "[%.*s]:%u",
-			 (int)(strrchr(cfg.listen, ']') - cfg.listen - 1), cfg.listen + 1,
-			 (unsigned)srv.port);
-	else
-		snprintf(listen_addr, sizeof(listen_addr), "%.*s:%u",
-			 (int)(strrchr(cfg.listen, ':') - cfg.listen), cfg.listen,
-			 (unsigned)srv.port);
-	log_kv(LOG_INFO, "listening", "addr", listen_addr, "site_url", site_url, NULL);
+	log_kv(LOG_INFO, "listening", "addr",
+	       addr_text(cfg.listen, cfg.listen_addr.ss_family, srv.port, listen_addr,
+			 sizeof(listen_addr)),
+	       "site_url", site_url, NULL);
 
 	sig = wait_for_signal();
 	log_kv(LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
@@ -306,6 +377,8 @@ int cmd_serve(int argc, char **argv)
 	http_server_shutdown(&srv);
 	rc = 0;
 out_plugins:
+	/* Scrapes walk the plugins: stopped before the registry goes. */
+	metrics_server_stop(&metrics);
 	plugin_registry_close(&plugins);
 	login_limiter_destroy(&host.limiter);
 	audit_close(audit); /* after the plugins: they record until deactivated */
@@ -314,6 +387,8 @@ out_plugins:
 	log_flusher_stop();
 	if (rc == 0)
 		log_kv(LOG_INFO, "stopped", NULL);
+out_metrics:
+	metrics_shutdown();
 out_cfg:
 	serve_lock_release(&lock);
 	free(site_url);

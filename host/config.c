@@ -71,6 +71,7 @@ void config_free(struct host_config *cfg)
 	free(cfg->site_url);
 	free(cfg->data_dir);
 	free(cfg->plugin_dir);
+	free(cfg->log_file);
 	if (cfg->store_json) /* may hold a password */
 		explicit_bzero(cfg->store_json, strlen(cfg->store_json));
 	free(cfg->store_json);
@@ -79,8 +80,9 @@ void config_free(struct host_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-/* Parses "ADDR:PORT", ADDR an IPv4 address, "[IPv6]" or "localhost". */
-int config_set_listen(struct host_config *cfg, const char *value, char *err, size_t err_cap)
+/* Parses "ADDR:PORT", ADDR an IPv4 address, "[IPv6]" or "localhost", into
+ * *ss and *len. 0 or -1. */
+static int parse_addr(const char *value, struct sockaddr_storage *ss, socklen_t *ss_len)
 {
 	char host[64];
 	const char *colon, *hstart, *hend;
@@ -88,47 +90,54 @@ int config_set_listen(struct host_config *cfg, const char *value, char *err, siz
 	unsigned long port;
 	size_t hlen;
 
-	if (strlen(value) >= sizeof(cfg->listen))
-		goto bad;
+	if (strlen(value) >= sizeof(((struct host_config *)0)->listen))
+		return -1;
 	colon = strrchr(value, ':');
 	if (!colon || colon[1] == '\0')
-		goto bad;
+		return -1;
 	hstart = value;
 	hend = colon;
 	if (*hstart == '[') {
 		if (hend == hstart || hend[-1] != ']')
-			goto bad;
+			return -1;
 		hstart++;
 		hend--;
 	}
 	hlen = (size_t)(hend - hstart);
 	if (hlen == 0 || hlen >= sizeof(host))
-		goto bad;
+		return -1;
 	memcpy(host, hstart, hlen);
 	host[hlen] = '\0';
 	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
 	if (errno || *end != '\0' || port > 65535 || colon[1] < '0' || colon[1] > '9')
-		goto bad;
+		return -1;
 
-	memset(&cfg->listen_addr, 0, sizeof(cfg->listen_addr));
+	memset(ss, 0, sizeof(*ss));
 	if (strcmp(host, "localhost") == 0)
 		snprintf(host, sizeof(host), "127.0.0.1");
 	if (value[0] == '[') {
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&cfg->listen_addr;
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
 		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
-			goto bad;
+			return -1;
 		a6->sin6_family = AF_INET6;
 		a6->sin6_port = htons((uint16_t)port);
-		cfg->listen_addr_len = sizeof(*a6);
+		*ss_len = sizeof(*a6);
 	} else {
-		struct sockaddr_in *a4 = (struct sockaddr_in *)&cfg->listen_addr;
+		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
 		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
-			goto bad;
+			return -1;
 		a4->sin_family = AF_INET;
 		a4->sin_port = htons((uint16_t)port);
-		cfg->listen_addr_len = sizeof(*a4);
+		*ss_len = sizeof(*a4);
 	}
+	return 0;
+}
+
+int config_set_listen(struct host_config *cfg, const char *value, char *err, size_t err_cap)
+{
+	if (parse_addr(value, &cfg->listen_addr, &cfg->listen_addr_len) != 0)
+		goto bad;
 	snprintf(cfg->listen, sizeof(cfg->listen), "%s", value);
 	cfg->listen_set = true;
 	return 0;
@@ -214,6 +223,17 @@ static int load_log(struct host_config *cfg, const json_t *obj, char *err, size_
 					"log.level must be one of debug, info, warn, error");
 				return -1;
 			}
+		} else if (strcmp(key, "file") == 0) {
+			if (!json_is_string(v) || json_string_length(v) == 0 ||
+			    strlen(json_string_value(v)) != json_string_length(v) ||
+			    json_string_length(v) > 4000) {
+				set_err(err, cap, "log.file must be a path");
+				return -1;
+			}
+			if (config_set_string(&cfg->log_file, json_string_value(v)) != 0) {
+				set_err(err, cap, "out of memory");
+				return -1;
+			}
 		} else if (strcmp(key, "format") == 0) {
 			if (!json_is_string(v) ||
 			    log_format_parse(json_string_value(v), &cfg->log_format) != 0) {
@@ -224,6 +244,43 @@ static int load_log(struct host_config *cfg, const json_t *obj, char *err, size_
 			set_err(err, cap, "unknown key \"log.%.64s\"", key);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+static int load_metrics_listen(struct host_config *cfg, const json_t *v, char *err, size_t cap)
+{
+	const char *value = json_string_value(v);
+
+	if (!value || parse_addr(value, &cfg->metrics_addr, &cfg->metrics_addr_len) != 0) {
+		set_err(err, cap,
+			"metrics_listen: \"%.60s\" is not ADDR:PORT (e.g. 127.0.0.1:8067 or "
+			"[::1]:8067)",
+			value ? value : "(not a string)");
+		return -1;
+	}
+	snprintf(cfg->metrics_listen, sizeof(cfg->metrics_listen), "%s", value);
+	return 0;
+}
+
+static int load_trusted_proxies(struct host_config *cfg, const json_t *v, char *err, size_t cap)
+{
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(v)) {
+		set_err(err, cap, "trusted_proxies must be a list of CIDRs, e.g. [\"10.0.0.0/8\"]");
+		return -1;
+	}
+	memset(&cfg->proxies, 0, sizeof(cfg->proxies));
+	json_array_foreach(v, i, e)
+	{
+		if (!json_is_string(e)) {
+			set_err(err, cap, "trusted_proxies[%zu] must be a string", i);
+			return -1;
+		}
+		if (trusted_proxies_add(&cfg->proxies, json_string_value(e), err, cap) != 0)
+			return -1;
 	}
 	return 0;
 }
@@ -399,6 +456,10 @@ int config_load_text(struct host_config *cfg, const char *text, size_t len, char
 			r = load_limits(cfg, v, err, err_cap);
 		} else if (strcmp(key, "store") == 0) {
 			r = load_store(cfg, v, err, err_cap);
+		} else if (strcmp(key, "metrics_listen") == 0) {
+			r = load_metrics_listen(cfg, v, err, err_cap);
+		} else if (strcmp(key, "trusted_proxies") == 0) {
+			r = load_trusted_proxies(cfg, v, err, err_cap);
 		} else {
 			snprintf(sub, sizeof(sub), "unknown key \"%.64s\"", key);
 			set_err(err, err_cap, "%s", sub);

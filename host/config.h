@@ -5,7 +5,9 @@
  *   { "listen": "127.0.0.1:8065", "site_url": "http://localhost:8065",
  *     "data_dir": "./data", "plugin_dir": "./build/plugins",
  *     "plugins": { "<id>": { "enabled": true, "settings": { } } },
- *     "log": { "level": "info", "format": "text" },
+ *     "log": { "level": "info", "format": "text", "file": "/var/log/mmhost.log" },
+ *     "metrics_listen": "127.0.0.1:8067",
+ *     "trusted_proxies": [ "127.0.0.1", "10.0.0.0/8" ],
  *     "limits": { "threads": 2, "workers": 32, "max_connections": 1024,
  *                 "per_ip_connections": 256, "idle_timeout_s": 30,
  *                 "body_timeout_s": 30 },
@@ -14,6 +16,13 @@
  * "store" picks the storage backend of the node: {"backend":"lmdb"} (the
  * default: files under data_dir) or {"backend":"postgres", "url":
  * "postgresql://user@host:port/db", "pool_size": 8} (see common/store.h).
+ *
+ * "log.file": where the log goes (opened for appending, created 0640;
+ * SIGHUP opens it again, for logrotate); without it, stderr.
+ * "metrics_listen": the address of the Prometheus metrics listener; off
+ * (nothing listens) when absent.
+ * "trusted_proxies": reverse proxies whose X-Forwarded-For and
+ * X-Forwarded-Proto the host believes (trusted_proxies.h).
  *
  * Relative paths are relative to the working directory, as in Mattermost.
  */
@@ -28,6 +37,7 @@
 
 #include "log.h"
 #include "store.h"
+#include "trusted_proxies.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
 #define CONFIG_ERR_MAX 512
@@ -43,6 +53,11 @@ struct host_config {
 	json_t *plugins;  /* owned object: id -> {"enabled": bool, "settings": object} */
 	enum log_level log_level;
 	enum log_format log_format;
+	char *log_file;          /* malloc'd; NULL: stderr */
+	char metrics_listen[96]; /* as written; "" when off */
+	struct sockaddr_storage metrics_addr;
+	socklen_t metrics_addr_len;
+	struct trusted_proxies proxies;
 	unsigned threads; /* libmicrohttpd's epoll threads */
 	unsigned workers; /* handler threads */
 	unsigned max_connections;

@@ -53,10 +53,12 @@ struct host_request {
 	const char *body;
 	size_t body_len;
 	const char *request_id;
-	const char *remote;
+	const char *remote; /* the client: the peer, or as a trusted proxy says */
+	bool secure;        /* https: site_url is, or a trusted proxy says the client used it */
 	const struct mmplugin_header *headers;
 	size_t headers_len;
 	struct route_match route;
+	unsigned metric_route; /* the route's label (http_metrics.h), set by routes_serve */
 	enum auth_state auth;
 	struct auth_token token;
 	struct host_session session; /* when auth == AUTH_OK */
@@ -86,6 +88,10 @@ void host_json(struct host_request *r, int status, const char *json);
 void host_json_value(struct host_request *r, int status, json_t *value);
 
 /* Route handlers, one file per resource. */
+void api_system_ping(struct host_request *r);
+/* Whether the ping asks for the server's health (get_server_status=true),
+ * which may wait for the store: served on a worker. */
+bool api_system_ping_blocks(const struct host_request *r);
 void api_users_login(struct host_request *r);
 void api_users_logout(struct host_request *r);
 void api_users_create(struct host_request *r);

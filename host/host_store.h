@@ -68,4 +68,9 @@ int host_store_plugin_state(struct host_store *s, const char *id);
 int host_store_set_plugin_state(struct host_store *s, const char *id, int enabled)
 	__attribute__((warn_unused_result));
 
+/* One trivial read, for the health check: STORE_OK when the store answers
+ * (within STORE_TIMEOUT_MS for PostgreSQL), else its error
+ * (STORE_EUNAVAILABLE when the database cannot be reached). */
+int host_store_ping(struct host_store *s) __attribute__((warn_unused_result));
+
 #endif

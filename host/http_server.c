@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,13 +20,16 @@
 #include "api_error.h"
 #include "conn_watch.h"
 #include "host_request.h"
+#include "http_metrics.h"
 #include "log.h"
+#include "metrics.h"
 #include "mm_id.h"
 #include "plugin_registry.h"
 #include "query_room.h"
 #include "request_id.h"
 #include "request_map.h"
 #include "response.h"
+#include "trusted_proxies.h"
 #include "banned.h"
 
 #define REQUEST_HEADERS_MAX 128
@@ -83,6 +87,14 @@ struct req_ctx {
 	int status; /* what was sent; 0 when nothing was */
 	size_t sent_len;
 	enum req_stage stage;
+	/* The client: the peer, or what a trusted proxy's X-Forwarded-For
+	 * says (client[]). */
+	const char *remote;
+	char client[CLIENT_ADDR_MAX];
+	bool via_proxy;       /* remote is not the peer */
+	bool forwarded_https; /* a trusted proxy says the client used https */
+	bool routed;          /* the route table saw it: metric_route is set */
+	unsigned metric_route;
 	struct http_server *srv;
 	struct MHD_Connection *con;
 	const char *url;                       /* libmicrohttpd's, valid until completion */
@@ -101,10 +113,11 @@ struct conn {
 	struct conn_watched watch;
 	struct http_server *srv;
 	struct MHD_Connection *con;
-	char remote[INET6_ADDRSTRLEN];
-	struct addr_key addr; /* its group for the per-address limit */
-	bool addr_counted;    /* counted in srv->per_addr */
-	char *target_buf;     /* the current request's target; grown as needed */
+	char remote[INET6_ADDRSTRLEN]; /* the peer */
+	bool peer_trusted;             /* the peer is a trusted proxy */
+	struct addr_key addr;          /* its group for the per-address limit */
+	bool addr_counted;             /* counted in srv->per_addr */
+	char *target_buf;              /* the current request's target; grown as needed */
 	size_t target_cap;
 	struct req_ctx req;
 };
@@ -146,7 +159,7 @@ static void copy_cut(char *out, size_t cap, const char *s, size_t n)
 	out[n] = '\0';
 }
 
-static void remote_address(struct MHD_Connection *con, char *out, size_t cap);
+static const struct sockaddr *remote_address(struct MHD_Connection *con, char *out, size_t cap);
 static void client_group(struct MHD_Connection *con, struct addr_key *out);
 static void request_end(struct conn *c, const char *aborted);
 static void release_mhd_response(struct req_ctx *ctx);
@@ -200,6 +213,7 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
 	r->open = true;
 	r->target = c->target_buf;
 	r->target_len = len;
+	r->remote = c->remote;
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
 	request_id_new(r->request_id);
 	r->headers.len = 0;
@@ -246,6 +260,23 @@ static const char *cut_name(int cut)
 	}
 }
 
+/* The route label of the connection's request: what the route table saw,
+ * or (for a request answered before routing: 413, 414, 503 while draining)
+ * the route its path maps to. */
+static unsigned metric_route(struct conn *c)
+{
+	struct req_ctx *r = &c->req;
+	struct route_match m;
+
+	if (r->routed)
+		return r->metric_route;
+	request_map(r->log_path, strlen(r->log_path), &m);
+	return http_metrics_route(
+		m.kind, m.kind == ROUTE_PLUGIN ? plugin_registry_index(c->srv->host->plugins,
+								       m.plugin_id, m.plugin_id_len)
+					       : -1);
+}
+
 /* Ends the connection's request: its access-log line, then everything it
  * held is wiped and freed. aborted is NULL for a request that was
  * answered. */
@@ -253,6 +284,7 @@ static void request_end(struct conn *c, const char *aborted)
 {
 	struct req_ctx *r = &c->req;
 	const char *cut = cut_name(atomic_load(&c->watch.cut));
+	const char *k1 = NULL, *v1 = NULL, *k2 = NULL, *v2 = NULL;
 	char status[8], bytes[24], ms[24];
 	uint64_t us;
 	size_t n;
@@ -273,11 +305,26 @@ static void request_end(struct conn *c, const char *aborted)
 	ms[n + 1] = (char)('0' + us / 100 % 10);
 	ms[n + 2] = (char)('0' + us / 10 % 10);
 	ms[n + 3] = '\0';
+	/* Optional fields last: the first NULL key ends the line. */
+	if (r->via_proxy) {
+		k1 = "proxy";
+		v1 = c->remote;
+	}
+	if (aborted) {
+		*(k1 ? &k2 : &k1) = "aborted";
+		*(v1 ? &v2 : &v1) = cut ? cut : aborted;
+	}
 	/* The query is never logged: it may hold an access_token. */
 	log_buffered(LOG_INFO, "http", "method", r->method[0] ? r->method : "-", "path",
-		     r->log_path[0] ? r->log_path : "-", "status", status, "bytes", bytes, "ms", ms,
-		     "remote", c->remote, "request_id", r->request_id, aborted ? "aborted" : NULL,
-		     cut ? cut : aborted, NULL);
+		     r->log_path[0] ? r->log_path : "-", LOG_NUM("status"), status,
+		     LOG_NUM("bytes"), bytes, LOG_NUM("ms"), ms, "remote", r->remote, "request_id",
+		     r->request_id, k1, v1, k2, v2, NULL);
+	if (metrics_enabled()) {
+		if (r->status)
+			http_metrics_request(metric_route(c), r->method, r->status, us);
+		if (aborted)
+			http_metrics_aborted(cut ? cut : aborted);
+	}
 	sodium_memzero(c->target_buf, r->target_len + 1); /* past it: wiped before */
 	wipe_free(r->body, r->body_cap);
 	r->body = NULL;
@@ -320,10 +367,12 @@ static void on_connection(void *cls, struct MHD_Connection *con, void **socket_c
 		}
 		c->srv = srv;
 		c->con = con;
-		remote_address(con, c->remote, sizeof(c->remote));
+		c->peer_trusted = trusted_proxies_match_sockaddr(
+			&srv->cfg->proxies, remote_address(con, c->remote, sizeof(c->remote)));
 		client_group(con, &c->addr);
 		c->addr_counted = addr_limit_take(&srv->per_addr, &c->addr);
 		conn_watch_add(&srv->watch, &c->watch, ci->connect_fd);
+		http_metrics_connection(1);
 		*socket_context = c;
 		if (!c->addr_counted) {
 			/* Over per_ip_connections for its IPv4 address or IPv6
@@ -340,6 +389,7 @@ static void on_connection(void *cls, struct MHD_Connection *con, void **socket_c
 	conn_watch_remove(&srv->watch, &c->watch);
 	if (c->addr_counted)
 		addr_limit_give(&srv->per_addr, &c->addr);
+	http_metrics_connection(-1);
 	/* libmicrohttpd dropped the request without completing it (out of
 	 * connection memory while parsing it). */
 	request_end(c, "dropped");
@@ -463,7 +513,9 @@ static void client_group(struct MHD_Connection *con, struct addr_key *out)
 	addr_key_of(ci ? ci->client_addr : NULL, out);
 }
 
-static void remote_address(struct MHD_Connection *con, char *out, size_t cap)
+/* The peer's address as text into out; returns it as a socket address
+ * (NULL when libmicrohttpd has none). */
+static const struct sockaddr *remote_address(struct MHD_Connection *con, char *out, size_t cap)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -471,13 +523,53 @@ static void remote_address(struct MHD_Connection *con, char *out, size_t cap)
 
 	snprintf(out, cap, "-");
 	if (!sa)
-		return;
+		return NULL;
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
 			  (socklen_t)cap);
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
 			  out, (socklen_t)cap);
+	return sa;
+}
+
+/* Collects the values of every X-Forwarded-For header, in order. */
+struct xff_list {
+	const char *values[XFF_HEADERS_MAX];
+	size_t len;
+};
+
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	struct xff_list *l = cls;
+
+	(void)kind;
+	if (value && strcasecmp(key, "X-Forwarded-For") == 0 && l->len < XFF_HEADERS_MAX)
+		l->values[l->len++] = value;
+	return MHD_YES;
+}
+
+/* A request from a trusted proxy: the client is who its X-Forwarded-For
+ * names (trusted_proxies.h), and X-Forwarded-Proto says whether the
+ * client used https. From anyone else both headers are ignored. */
+static void resolve_client(struct MHD_Connection *con, struct req_ctx *ctx)
+{
+	const struct host_config *cfg = ctx->srv->cfg;
+	struct xff_list xff = { .len = 0 };
+
+	ctx->remote = ctx->conn->remote;
+	if (!ctx->conn->peer_trusted)
+		return;
+	MHD_get_connection_values(con, MHD_HEADER_KIND, collect_xff, &xff);
+	if (xff.len) {
+		trusted_proxies_client(&cfg->proxies, xff.values, xff.len, ctx->conn->remote,
+				       ctx->client, sizeof(ctx->client));
+		ctx->remote = ctx->client;
+		ctx->via_proxy = strcmp(ctx->client, ctx->conn->remote) != 0;
+	}
+	ctx->forwarded_https = forwarded_proto_is_https(
+		MHD_lookup_connection_value(con, MHD_HEADER_KIND, "X-Forwarded-Proto"));
 }
 
 static void held_add(struct req_ctx *ctx)
@@ -522,7 +614,8 @@ static void request_view(struct req_ctx *ctx, bool on_worker, struct host_reques
 	r->body = ctx->body;
 	r->body_len = ctx->body_len;
 	r->request_id = ctx->request_id;
-	r->remote = ctx->conn->remote;
+	r->remote = ctx->remote;
+	r->secure = r->host->secure_cookies || ctx->forwarded_https;
 	r->headers = ctx->headers.items;
 	r->headers_len = ctx->headers.len;
 	r->resp = &ctx->resp;
@@ -563,6 +656,8 @@ static void run_request(void *arg)
 
 	request_view(ctx, true, &r);
 	rc = routes_serve(&r);
+	ctx->metric_route = r.metric_route;
+	ctx->routed = true;
 	request_view_wipe(&r);
 	if (rc == ROUTE_ASYNC) {
 		ctx->stage = STAGE_HELD;
@@ -624,6 +719,8 @@ static enum MHD_Result serve(struct http_server *srv, struct MHD_Connection *con
 	atomic_store(&ctx->hold, HOLD_ARMED);
 	request_view(ctx, false, &r);
 	rc = routes_serve(&r);
+	ctx->metric_route = r.metric_route;
+	ctx->routed = true;
 	request_view_wipe(&r);
 	if (rc == ROUTE_DEFER)
 		return defer(srv, con, ctx);
@@ -688,6 +785,7 @@ static enum MHD_Result begin_request(struct MHD_Connection *con, struct req_ctx 
 	copy_cut(ctx->method, sizeof(ctx->method), method, strlen(method));
 	copy_cut(ctx->log_path, sizeof(ctx->log_path), url, strnlen(url, sizeof(ctx->log_path)));
 	ctx->admitted = admit(ctx->srv);
+	resolve_client(con, ctx);
 	if (!ctx->admitted)
 		return send_error(con, ctx, 503, "api.context.shutting_down.app_error",
 				  "The server is shutting down; try again shortly.", NULL);

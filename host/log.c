@@ -1,6 +1,7 @@
 #include "log.h"
 
-#include <jansson.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -18,6 +19,7 @@
 
 static enum log_level log_min = LOG_INFO;
 static enum log_format log_fmt = LOG_FORMAT_TEXT;
+static char *log_path; /* log.file; NULL: stderr as it was given */
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
@@ -159,7 +161,9 @@ static size_t format_text(char *line, size_t cap, enum log_level level, const ch
 	pos = append_text_value(line, pos, cap - 2, msg, 0);
 	while ((k = va_arg(ap, const char *)) != NULL) {
 		const char *v = va_arg(ap, const char *);
-		size_t klen = strnlen(k, 64), before = pos;
+		size_t klen, before = pos;
+		k += *k == '#'; /* LOG_NUM */
+		klen = strnlen(k, 64);
 		pos = append_raw(line, pos, cap - 2, " ", 1);
 		pos = append_raw(line, pos, cap - 2, k, klen);
 		pos = append_raw(line, pos, cap - 2, "=", 1);
@@ -174,55 +178,190 @@ static size_t format_text(char *line, size_t cap, enum log_level level, const ch
 	return pos;
 }
 
-/* Invalid UTF-8 is replaced by a marker rather than dropping the line. */
-static json_t *json_string_or_marker(const char *s)
-{
-	json_t *j = json_stringn(s, strnlen(s, LOG_VALUE_MAX));
+/* JSON text, written straight into the line (the access log in JSON costs
+ * what the text one does): ASCII only, anything else as \u escapes. */
+struct jline {
+	char *p;
+	size_t pos, cap;
+	bool full;
+};
 
-	return j ? j : json_string("(invalid utf-8)");
+static void jput(struct jline *j, const char *s, size_t n)
+{
+	if (j->full || j->pos + n >= j->cap) {
+		j->full = true;
+		return;
+	}
+	memcpy(j->p + j->pos, s, n);
+	j->pos += n;
+}
+
+static void jput_u(struct jline *j, unsigned cp)
+{
+	static const char hex[] = "0123456789abcdef";
+	char e[6] = { '\\',        'u', hex[cp >> 12 & 15], hex[cp >> 8 & 15], hex[cp >> 4 & 15],
+		      hex[cp & 15] };
+
+	jput(j, e, 6);
+}
+
+/* The code point of the UTF-8 sequence at s[0..n) into *cp; its length, or
+ * 0 when it is not valid UTF-8 (overlong, surrogate, past U+10FFFF). */
+static size_t utf8_next(const unsigned char *s, size_t n, unsigned *cp)
+{
+	size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 0;
+	static const unsigned min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+
+	if (len == 0 || len > n || s[0] > 0xf4)
+		return 0;
+	*cp = s[0] & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = *cp << 6 | (s[i] & 0x3f);
+	}
+	if (*cp < min[len] || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+static bool utf8_valid(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned cp;
+		size_t len;
+		if ((unsigned char)s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		len = utf8_next((const unsigned char *)s + i, n - i, &cp);
+		if (!len)
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+/* s (at most LOG_VALUE_MAX bytes of it) as a JSON string; invalid UTF-8
+ * is replaced by a marker rather than dropping the line. */
+static void jput_string(struct jline *j, const char *s)
+{
+	size_t n = strnlen(s, LOG_VALUE_MAX), plain;
+
+	if (!utf8_valid(s, n)) {
+		s = "(invalid utf-8)";
+		n = strlen(s);
+	}
+	jput(j, "\"", 1);
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		unsigned cp;
+		for (plain = i;
+		     plain < n && (unsigned char)s[plain] >= 0x20 &&
+		     (unsigned char)s[plain] < 0x7f && s[plain] != '"' && s[plain] != '\\';
+		     plain++)
+			;
+		if (plain > i) {
+			jput(j, s + i, plain - i);
+			i = plain;
+			continue;
+		}
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+			jput(j, e, 2);
+			i++;
+		} else if (c == '\n') {
+			jput(j, "\\n", 2);
+			i++;
+		} else if (c < 0x80) {
+			jput_u(j, c);
+			i++;
+		} else {
+			i += utf8_next((const unsigned char *)s + i, n - i, &cp);
+			if (cp >= 0x10000) {
+				cp -= 0x10000;
+				jput_u(j, 0xd800 | cp >> 10);
+				jput_u(j, 0xdc00 | (cp & 0x3ff));
+			} else {
+				jput_u(j, cp);
+			}
+		}
+	}
+	jput(j, "\"", 1);
+}
+
+/* Whether s is a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool json_number(const char *s)
+{
+	const char *p = s + (*s == '-');
+
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		while (*p >= '0' && *p <= '9')
+			p++;
+	else
+		return false;
+	if (*p == '.') {
+		if (*++p < '0' || *p > '9')
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p == 'e' || *p == 'E') {
+		p += p[1] == '+' || p[1] == '-';
+		if (*++p < '0' || *p > '9')
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return *p == '\0' && p - s <= 32;
 }
 
 /* Formats one JSON line (with its newline) into line[0..cap); returns its
- * length, 0 when it could not be made. */
+ * length, 0 when it could not be made. A line that does not fit is never
+ * cut (that would not be JSON): it says what was lost instead. */
 static size_t format_json(char *line, size_t cap, enum log_level level, const char *msg, va_list ap)
 {
+	struct jline j = { .p = line, .cap = cap - 1 };
 	char ts[32];
 	const char *k;
-	json_t *obj = json_object();
-	char *out;
-	size_t n;
 
-	if (!obj)
-		return 0;
 	format_time(ts);
-	json_object_set_new(obj, "timestamp", json_string(ts));
-	json_object_set_new(obj, "level", json_string(level_names[level]));
-	json_object_set_new(obj, "msg", json_string_or_marker(msg));
+	jput(&j, "{\"timestamp\":\"", 14);
+	jput(&j, ts, 24);
+	jput(&j, "\",\"level\":\"", 11);
+	jput(&j, level_names[level], strlen(level_names[level]));
+	jput(&j, "\",\"msg\":", 8);
+	jput_string(&j, msg);
 	while ((k = va_arg(ap, const char *)) != NULL) {
 		const char *v = va_arg(ap, const char *);
-		json_object_set_new(obj, k, json_string_or_marker(v ? v : ""));
+		bool number = *k == '#';
+		jput(&j, ",", 1);
+		jput_string(&j, k + number);
+		jput(&j, ":", 1);
+		if (!v)
+			v = "";
+		if (!number)
+			jput_string(&j, v);
+		else if (json_number(v))
+			jput(&j, v, strlen(v));
+		else
+			jput(&j, "null", 4);
 	}
-	out = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-	json_decref(obj);
-	if (!out)
-		return 0;
-	n = strlen(out);
-	if (n + 2 > cap) {
-		/* Never cut (that would not be JSON): say what was lost. */
-		free(out);
-		obj = json_pack("{s:s, s:s, s:s}", "timestamp", ts, "level", level_names[level],
-				"msg", "(log line too long)");
-		out = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-		json_decref(obj);
-		if (!out)
+	jput(&j, "}\n", 2);
+	if (j.full) {
+		j = (struct jline){ .p = line, .cap = cap - 1 };
+		jput(&j, "{\"timestamp\":\"", 14);
+		jput(&j, ts, 24);
+		jput(&j, "\",\"level\":\"", 11);
+		jput(&j, level_names[level], strlen(level_names[level]));
+		jput(&j, "\",\"msg\":\"(log line too long)\"}\n", 31);
+		if (j.full)
 			return 0;
-		n = strlen(out);
 	}
-	memcpy(line, out, n);
-	line[n] = '\n';
-	line[n + 1] = '\0';
-	free(out);
-	return n + 1;
+	line[j.pos] = '\0';
+	return j.pos;
 }
 
 static size_t format_line(char *line, size_t cap, enum log_level level, const char *msg, va_list ap)
@@ -244,6 +383,64 @@ static void write_out(const char *p, size_t len)
 		len -= (size_t)n;
 	}
 	funlockfile(stderr);
+}
+
+static int open_log_file(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+}
+
+int log_open_file(const char *path, char *err, size_t err_cap)
+{
+	int fd = open_log_file(path);
+	char *copy;
+
+	if (fd < 0) {
+		snprintf(err, err_cap, "cannot open log.file %.200s: %s", path, strerror(errno));
+		return -1;
+	}
+	copy = strdup(path);
+	if (!copy || dup2(fd, STDERR_FILENO) < 0) {
+		snprintf(err, err_cap, "cannot use log.file %.200s: %s", path,
+			 copy ? strerror(errno) : "out of memory");
+		free(copy);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	free(log_path);
+	log_path = copy;
+	return 0;
+}
+
+int log_reopen(void)
+{
+	int fd, e;
+
+	if (!log_path)
+		return 1;
+	fd = open_log_file(log_path);
+	if (fd < 0) {
+		e = errno;
+		log_kv(LOG_ERROR, "cannot open the log file again; still writing to the old one",
+		       "file", log_path, "error", strerror(e), NULL);
+		return -1;
+	}
+	/* What was buffered before the signal goes to the old file. */
+	log_flush();
+	/* Under stderr's lock: no line is being written while the descriptor
+	 * changes, so none is split between the files. */
+	flockfile(stderr);
+	e = dup2(fd, STDERR_FILENO) < 0 ? errno : 0;
+	funlockfile(stderr);
+	close(fd);
+	if (e) {
+		log_kv(LOG_ERROR, "cannot switch to the reopened log file", "file", log_path,
+		       "error", strerror(e), NULL);
+		return -1;
+	}
+	log_kv(LOG_INFO, "log file reopened", "file", log_path, NULL);
+	return 0;
 }
 
 void log_kv(enum log_level level, const char *msg, ...)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "audit_log.h"
+#include "auth_metrics.h"
 #include "log.h"
 #include "banned.h"
 
@@ -41,6 +42,13 @@ static const char *limit_reason(int rc)
 	}
 }
 
+static enum login_outcome limit_outcome(int rc)
+{
+	return rc == LOGIN_LIMIT_ACCOUNT ? LOGIN_OUTCOME_LIMITED_ACCOUNT
+	       : rc == LOGIN_LIMIT_ADDR ? LOGIN_OUTCOME_LIMITED_ADDRESS
+					: LOGIN_OUTCOME_LIMITED_TABLE;
+}
+
 /* A failed login: the account's id when login_id names one, else a keyed
  * hash and the length of login_id, never its text. */
 static void log_failure(const struct host_request *r, const char *login_id,
@@ -55,8 +63,8 @@ static void log_failure(const struct host_request *r, const char *login_id,
 	}
 	fingerprint(login_id, hash);
 	snprintf(len, sizeof(len), "%zu", strlen(login_id));
-	log_kv(LOG_INFO, "login failed", "login_id_hash", hash, "login_id_len", len, "remote",
-	       r->remote, "request_id", r->request_id, NULL);
+	log_kv(LOG_INFO, "login failed", "login_id_hash", hash, LOG_NUM("login_id_len"), len,
+	       "remote", r->remote, "request_id", r->request_id, NULL);
 }
 
 /* The attempt in the audit trail, on disk before the answer. */
@@ -94,6 +102,7 @@ int login_attempt(struct host_request *r, const char *login_id, const char *pass
 	if (rc != LOGIN_LIMIT_OK) {
 		log_kv(LOG_WARN, "login rate limited", "limit", limit_reason(rc), "remote",
 		       r->remote, "request_id", r->request_id, NULL);
+		auth_metrics_login(limit_outcome(rc));
 		return LOGIN_RATE_LIMITED;
 	}
 	found = found && users_get(r->host->store, id, user) == USERS_OK;
@@ -106,6 +115,7 @@ int login_attempt(struct host_request *r, const char *login_id, const char *pass
 	if (!ok) {
 		log_failure(r, login_id, found ? user : NULL);
 		sodium_memzero(user->password_hash, sizeof(user->password_hash));
+		auth_metrics_login(LOGIN_OUTCOME_BAD_CREDENTIALS);
 		if (!audited(r, "login_failed", NULL, found ? user->id : NULL))
 			return LOGIN_AUDIT_FAILED;
 		return LOGIN_BAD_CREDENTIALS;
@@ -128,6 +138,7 @@ int login_attempt(struct host_request *r, const char *login_id, const char *pass
 	}
 	log_kv(LOG_INFO, "login", "user_id", user->id, "username", user->username, "remote",
 	       r->remote, "request_id", r->request_id, NULL);
+	auth_metrics_login(LOGIN_OUTCOME_OK);
 	return LOGIN_OK;
 }
 
@@ -137,7 +148,7 @@ static void add_cookie(struct host_request *r, const char *name, const char *val
 	char buf[256];
 	int n = snprintf(buf, sizeof(buf), "%s=%s; Path=/; Max-Age=%lld; SameSite=Lax%s%s", name,
 			 value, max_age, http_only ? "; HttpOnly" : "",
-			 r->host->secure_cookies ? "; Secure" : "");
+			 r->secure ? "; Secure" : "");
 
 	if (n > 0 && (size_t)n < sizeof(buf))
 		(void)response_add_header(r->resp, "Set-Cookie", 10, buf, (size_t)n);

@@ -12,7 +12,7 @@
 
 static const char *cookie_name(const struct host_request *r)
 {
-	return r->host->secure_cookies ? "__Host-MMLOGINCSRF" : "MMLOGINCSRF";
+	return r->secure ? "__Host-MMLOGINCSRF" : "MMLOGINCSRF";
 }
 
 /* "scheme://host[:port]" of url into out, lower-case, without a default
@@ -108,7 +108,7 @@ static void set_cookie(struct host_request *r, const char *value, int max_age)
 {
 	char buf[256];
 	int n = snprintf(buf, sizeof(buf), "%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s",
-			 cookie_name(r), value, max_age, r->host->secure_cookies ? "; Secure" : "");
+			 cookie_name(r), value, max_age, r->secure ? "; Secure" : "");
 
 	if (n > 0 && (size_t)n < sizeof(buf))
 		(void)response_add_header(r->resp, "Set-Cookie", 10, buf, (size_t)n);

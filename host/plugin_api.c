@@ -8,7 +8,9 @@
 #include "audit_log.h"
 #include "http_server.h"
 #include "log.h"
+#include "metrics.h"
 #include "plugin_loader.h"
+#include "plugin_registry.h"
 #include "response.h"
 #include "sessions.h"
 #include "users.h"
@@ -24,6 +26,10 @@ static void api_log(mmplugin_host *host, int level, const char *msg)
 		return;
 	if (level >= MMPLUGIN_LOG_DEBUG && level <= MMPLUGIN_LOG_ERROR)
 		l = (enum log_level)level;
+	/* An error the plugin gives while activating is why it failed. */
+	if (l == LOG_ERROR && atomic_load(&host->activating) &&
+	    pthread_equal(pthread_self(), host->activating_thread))
+		snprintf(host->activate_error, sizeof(host->activate_error), "%s", msg);
 	log_kv(l, msg, "plugin_id", host->id, NULL);
 }
 
@@ -179,7 +185,8 @@ static int api_sessions_revoke_prop(mmplugin_host *host, const char *key, const 
 	if (revoked)
 		*revoked = count;
 	snprintf(n, sizeof(n), "%zu", count);
-	log_kv(LOG_INFO, "sessions revoked", "plugin_id", host->id, "prop", key, "count", n, NULL);
+	log_kv(LOG_INFO, "sessions revoked", "plugin_id", host->id, "prop", key, LOG_NUM("count"),
+	       n, NULL);
 	return MMPLUGIN_OK;
 }
 
@@ -256,6 +263,98 @@ static int api_audit_async(mmplugin_host *host, const char *event, const char *a
 	return map_audit_rc(rc);
 }
 
+/* ---- metrics ------------------------------------------------------------ */
+
+static int map_metrics_rc(int rc)
+{
+	switch (rc) {
+	case METRICS_OK: return MMPLUGIN_OK;
+	case METRICS_EEXIST: return MMPLUGIN_EEXIST;
+	case METRICS_ELIMIT: return MMPLUGIN_ELIMIT;
+	case METRICS_ENOMEM: return MMPLUGIN_ENOMEM;
+	default: return MMPLUGIN_EINVAL;
+	}
+}
+
+/* A plugin's series: its names may not pass for the host's. */
+static int api_metric_register(mmplugin_host *host, enum metric_type type, const char *name,
+			       const char *help, const double *buckets, size_t nb,
+			       const struct mmplugin_label *labels, size_t n, mmplugin_metric **out)
+{
+	const char *names[METRICS_LABELS_MAX], *values[METRICS_LABELS_MAX];
+	struct metric_series *s = NULL;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!host || !name || !out || n > METRICS_LABELS_MAX || (n && !labels))
+		return MMPLUGIN_EINVAL;
+	if (strncmp(name, "mmhost_", 7) == 0 || strncmp(name, "process_", 8) == 0)
+		return MMPLUGIN_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		names[i] = labels[i].name;
+		values[i] = labels[i].value;
+	}
+	rc = metrics_register(host, type, name, help, names, values, n, buckets, nb, &s);
+	if (rc != METRICS_OK) {
+		log_kv(LOG_WARN, "plugin metric refused", "plugin_id", host->id, "name", name,
+		       "reason",
+		       rc == METRICS_EEXIST   ? "the name is taken"
+		       : rc == METRICS_ELIMIT ? "a bound was reached"
+		       : rc == METRICS_EINVAL ? "malformed, or unlike the name's other series"
+					      : "out of memory",
+		       NULL);
+		return map_metrics_rc(rc);
+	}
+	*out = (mmplugin_metric *)(void *)s;
+	return MMPLUGIN_OK;
+}
+
+static int api_metric_counter(mmplugin_host *host, const char *name, const char *help,
+			      const struct mmplugin_label *labels, size_t n, mmplugin_metric **out)
+{
+	return api_metric_register(host, METRIC_COUNTER, name, help, NULL, 0, labels, n, out);
+}
+
+static int api_metric_gauge(mmplugin_host *host, const char *name, const char *help,
+			    const struct mmplugin_label *labels, size_t n, mmplugin_metric **out)
+{
+	return api_metric_register(host, METRIC_GAUGE, name, help, NULL, 0, labels, n, out);
+}
+
+static int api_metric_histogram(mmplugin_host *host, const char *name, const char *help,
+				const double *buckets, size_t nb,
+				const struct mmplugin_label *labels, size_t n,
+				mmplugin_metric **out)
+{
+	if (nb == 0)
+		return MMPLUGIN_EINVAL;
+	return api_metric_register(host, METRIC_HISTOGRAM, name, help, buckets, nb, labels, n, out);
+}
+
+static void api_metric_add(mmplugin_metric *m, uint64_t n)
+{
+	metric_series_add((struct metric_series *)(void *)m, n);
+}
+
+static void api_metric_set(mmplugin_metric *m, double v)
+{
+	metric_series_set((struct metric_series *)(void *)m, v);
+}
+
+static void api_metric_observe(mmplugin_metric *m, double v)
+{
+	metric_series_observe((struct metric_series *)(void *)m, v);
+}
+
+static int api_metrics_on_scrape(mmplugin_host *host, void (*fn)(void *arg), void *arg)
+{
+	if (!host)
+		return MMPLUGIN_EINVAL;
+	plugin_set_scrape_hook(host, fn, arg);
+	return MMPLUGIN_OK;
+}
+
 const struct mmplugin_host_api plugin_host_api = {
 	.struct_size = sizeof(struct mmplugin_host_api),
 	.abi_major = MMPLUGIN_ABI_MAJOR,
@@ -276,4 +375,11 @@ const struct mmplugin_host_api plugin_host_api = {
 	.store_json = api_store_json,
 	.audit = api_audit,
 	.audit_async = api_audit_async,
+	.metric_counter = api_metric_counter,
+	.metric_gauge = api_metric_gauge,
+	.metric_histogram = api_metric_histogram,
+	.metric_add = api_metric_add,
+	.metric_set = api_metric_set,
+	.metric_observe = api_metric_observe,
+	.metrics_on_scrape = api_metrics_on_scrape,
 };

@@ -84,6 +84,19 @@ struct mmplugin_host {
 	char *site_url;
 	const char *store_json;  /* the config's "store" object; borrowed from the config */
 	struct audit_log *audit; /* the node's audit trail; NULL: none */
+	/* Metrics (ABI 1.3): what the plugin asked to be called before each
+	 * scrape; set and read under the registry's scrape lock
+	 * (plugin_set_scrape_hook), forgotten at deactivate. */
+	void (*scrape_fn)(void *arg);
+	void *scrape_arg;
+	/* Whether the admin wants it active (config or saved state): a plugin
+	 * wanted but refused or failing to activate is unhealthy. */
+	bool wanted;
+	/* While activate runs, on activating_thread: the last error the
+	 * plugin logged, which becomes its reason when activate fails. */
+	atomic_bool activating;
+	pthread_t activating_thread;
+	char activate_error[PLUGIN_REASON_MAX];
 };
 
 /* Creates the record for folder name inside plugin_dir and runs every load

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "fs_util.h"
+#include "http_metrics.h"
 #include "log.h"
 #include "plugin_api.h"
 #include "response.h"
@@ -69,10 +70,19 @@ int plugin_activate(struct plugin_registry *reg, struct mmplugin_host *p)
 	p->store = reg->store;
 	p->audit = reg->audit;
 	p->store_json = reg->cfg ? reg->cfg->store_json : NULL;
+	p->activate_error[0] = '\0';
+	p->activating_thread = pthread_self();
+	atomic_store(&p->activating, true);
 	rc = p->desc->activate(p, &plugin_host_api, &state);
+	atomic_store(&p->activating, false);
 	if (rc != 0) {
-		snprintf(p->reason, sizeof(p->reason), "activate returned %d", rc);
+		/* What the plugin said, else what it returned. */
+		if (p->activate_error[0])
+			snprintf(p->reason, sizeof(p->reason), "%s", p->activate_error);
+		else
+			snprintf(p->reason, sizeof(p->reason), "activate returned %d", rc);
 		p->activate_failed = true;
+		plugin_set_scrape_hook(p, NULL, NULL); /* its state is gone */
 		goto fail;
 	}
 	p->state = state;
@@ -143,6 +153,7 @@ void plugin_deactivate(struct plugin_registry *reg, struct mmplugin_host *p)
 	atomic_store(&p->open, false);
 	wait_idle(p);
 	p->desc->deactivate(p->state);
+	plugin_set_scrape_hook(p, NULL, NULL);
 	p->state = NULL;
 	p->status = PLUGIN_STATUS_INACTIVE;
 	snprintf(p->reason, sizeof(p->reason), "deactivated");
@@ -217,13 +228,15 @@ int plugin_registry_load(struct plugin_registry *reg, const struct host_config *
 			log_kv(LOG_ERROR, "out of memory loading a plugin", NULL);
 			continue;
 		}
+		http_metrics_name_plugin((unsigned)reg->len, p->id);
 		reg->items[reg->len++] = p;
+		p->wanted = wanted_enabled(reg, p->id);
 		if (p->status == PLUGIN_STATUS_REFUSED) {
 			log_kv(LOG_ERROR, "plugin refused", "plugin_id", p->id, "check",
 			       plugin_refusal_name(p->refusal), "reason", p->reason, NULL);
 			continue;
 		}
-		if (!wanted_enabled(reg, p->id)) {
+		if (!p->wanted) {
 			snprintf(p->reason, sizeof(p->reason), "disabled");
 			log_kv(LOG_INFO, "plugin disabled", "plugin_id", p->id, NULL);
 			continue;
@@ -285,6 +298,7 @@ void plugin_registry_deactivate_all(struct plugin_registry *reg)
 static int apply(struct plugin_registry *reg, struct mmplugin_host *p, bool enabled, char *reason,
 		 size_t cap)
 {
+	p->wanted = enabled;
 	if (!enabled) {
 		plugin_deactivate(reg, p);
 		if (p->status != PLUGIN_STATUS_REFUSED)
@@ -336,6 +350,8 @@ void plugin_registry_sync(struct plugin_registry *reg)
 		int saved = reg->store ? host_store_plugin_state(reg->store, p->id) : -1;
 		bool active = p->status == PLUGIN_STATUS_ACTIVE;
 
+		if (saved >= 0)
+			p->wanted = saved == 1; /* also for a plugin that cannot run */
 		if (saved < 0 || (saved == 1) == active)
 			continue;
 		/* Retrying a plugin that cannot activate would log every second. */
@@ -346,6 +362,12 @@ void plugin_registry_sync(struct plugin_registry *reg)
 		(void)apply(reg, p, saved == 1, reason, sizeof(reason));
 	}
 	pthread_mutex_unlock(&reg->admin_lock);
+}
+
+bool plugin_failed(const struct mmplugin_host *p)
+{
+	return p->wanted && p->status != PLUGIN_STATUS_ACTIVE &&
+	       (p->status == PLUGIN_STATUS_REFUSED || p->activate_failed);
 }
 
 json_t *plugin_registry_list(struct plugin_registry *reg)
@@ -359,6 +381,11 @@ json_t *plugin_registry_list(struct plugin_registry *reg)
 		struct mmplugin_host *p = reg->items[i];
 		json_t *m =
 			p->manifest ? json_deep_copy(p->manifest) : json_pack("{s:s}", "id", p->id);
+		/* Why a plugin the admin wants is not running. The reason is
+		 * written only while the plugin is closed, under admin_lock,
+		 * before its state flags say it failed. */
+		if (plugin_failed(p) && json_is_object(m))
+			json_object_set_new(m, "error", json_string(p->reason));
 		json_array_append_new(atomic_load(&p->open) ? active : inactive, m);
 	}
 	return json_pack("{s:o, s:o}", "active", active, "inactive", inactive);
@@ -372,4 +399,75 @@ void plugin_registry_close(struct plugin_registry *reg)
 	}
 	reg->len = 0;
 	pthread_mutex_destroy(&reg->admin_lock);
+}
+
+int plugin_registry_index(const struct plugin_registry *reg, const char *id, size_t id_len)
+{
+	for (size_t i = 0; i < reg->len; i++) {
+		const struct mmplugin_host *p = reg->items[i];
+		if (strlen(p->id) == id_len && memcmp(p->id, id, id_len) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Guards every plugin's scrape hook (set from any thread, activate
+ * included, where the plugin's own lock is already held). */
+static pthread_mutex_t scrape_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void plugin_set_scrape_hook(struct mmplugin_host *p, void (*fn)(void *), void *arg)
+{
+	pthread_mutex_lock(&scrape_lock);
+	p->scrape_fn = fn;
+	p->scrape_arg = arg;
+	pthread_mutex_unlock(&scrape_lock);
+}
+
+void plugin_registry_scrape(void *arg)
+{
+	struct plugin_registry *reg = arg;
+
+	for (size_t i = 0; i < reg->len; i++) {
+		struct mmplugin_host *p = reg->items[i];
+		void (*fn)(void *);
+		void *fn_arg;
+
+		/* Counted like a request: deactivation waits for the hook to
+		 * return, and a plugin being deactivated is skipped. */
+		if (!plugin_enter(p))
+			continue;
+		pthread_mutex_lock(&scrape_lock);
+		fn = p->scrape_fn;
+		fn_arg = p->scrape_arg;
+		pthread_mutex_unlock(&scrape_lock);
+		if (fn)
+			fn(fn_arg);
+		plugin_leave(p);
+	}
+}
+
+bool plugin_registry_health(struct plugin_registry *reg, bool detail, json_t *out)
+{
+	bool healthy = true;
+
+	pthread_mutex_lock(&reg->admin_lock);
+	for (size_t i = 0; i < reg->len; i++) {
+		const struct mmplugin_host *p = reg->items[i];
+		char text[PLUGIN_REASON_MAX + 16];
+
+		if (p->status == PLUGIN_STATUS_ACTIVE)
+			snprintf(text, sizeof(text), "OK");
+		else if (!p->wanted)
+			snprintf(text, sizeof(text), "disabled");
+		else if (plugin_failed(p) && detail)
+			snprintf(text, sizeof(text), "failed: %s", p->reason);
+		else if (plugin_failed(p))
+			snprintf(text, sizeof(text), "failed");
+		else
+			snprintf(text, sizeof(text), "inactive");
+		healthy = healthy && !plugin_failed(p);
+		json_object_set_new(out, p->id, json_string(text));
+	}
+	pthread_mutex_unlock(&reg->admin_lock);
+	return healthy;
 }

@@ -100,6 +100,26 @@ void plugin_registry_on_left_held(struct plugin_registry *reg,
  * stops: a plugin finishes the responses it holds in deactivate). */
 void plugin_registry_deactivate_all(struct plugin_registry *reg);
 
+/* The slot (0..PLUGINS_MAX-1) of the loaded plugin id, or -1. Slots are
+ * fixed once the registry is loaded. */
+int plugin_registry_index(const struct plugin_registry *reg, const char *id, size_t id_len);
+
+/* True for a plugin the admin wants active that is not: refused by a load
+ * check, or its activate failed (p->reason says why). */
+bool plugin_failed(const struct mmplugin_host *p);
+
+/* For the health check: sets out[id] for every loaded plugin to "OK"
+ * (active), "disabled" (the admin's choice), "failed" ("failed: <reason>"
+ * with detail) or "inactive" (between states). False when any plugin
+ * failed. Takes the admin lock (waits for an enable or disable). */
+bool plugin_registry_health(struct plugin_registry *reg, bool detail, json_t *out);
+
+/* Metrics (ABI 1.3): sets the plugin's scrape hook (NULL: none). */
+void plugin_set_scrape_hook(struct mmplugin_host *p, void (*fn)(void *), void *arg);
+/* Calls every active plugin's scrape hook (reg is a struct
+ * plugin_registry); for the metrics listener, before each scrape. */
+void plugin_registry_scrape(void *reg);
+
 /* Deactivates every active plugin and frees the registry. */
 void plugin_registry_close(struct plugin_registry *reg);
 

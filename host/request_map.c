@@ -83,6 +83,15 @@ void request_map(const char *path, size_t len, struct route_match *out)
 	}
 }
 
+const char *request_map_pattern(enum route_kind kind)
+{
+	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+		if (patterns[i].kind == kind)
+			return patterns[i].pattern;
+	}
+	return NULL;
+}
+
 int request_method_allowed(const char *allow, const char *method)
 {
 	size_t mlen = strlen(method);

@@ -24,6 +24,7 @@ enum route_kind {
 	ROUTE_LOGOUT_PAGE,    /* GET, POST /logout */
 	ROUTE_HOME,           /* GET / */
 	ROUTE_PLUGIN,         /* ANY /plugins/{id}[/...] */
+	ROUTE_KIND_COUNT
 };
 
 struct route_match {
@@ -40,6 +41,10 @@ struct route_match {
 /* Maps path[0..len) (URL-decoded, starting with '/') to a route. Always fills
  * *out; kind is ROUTE_NOT_FOUND for anything unknown or malformed. */
 void request_map(const char *path, size_t len, struct route_match *out);
+
+/* The pattern a host route kind is mapped from ("/api/v4/users/{id}"), or
+ * NULL for ROUTE_NOT_FOUND and ROUTE_PLUGIN. Static storage. */
+const char *request_map_pattern(enum route_kind kind);
 
 /* True when method is one of the comma-separated names in allow. */
 int request_method_allowed(const char *allow, const char *method);

@@ -10,7 +10,9 @@
 
 #include "host_request.h"
 #include "html_page.h"
+#include "http_metrics.h"
 #include "log.h"
+#include "metrics.h"
 #include "banned.h"
 
 enum route_auth {
@@ -42,13 +44,12 @@ struct route_entry {
 	host_handler handler;
 };
 
-static void serve_ping(struct host_request *r);
 static void serve_plugin(struct host_request *r);
 
 /* The methods of ROUTE_SYSTEM_PING and ROUTE_USER_GET are GET and HEAD only
  * (request_map.c): APPS_ALLOWED never lets an App write. */
 static const struct route_entry table[] = {
-	{ ROUTE_SYSTEM_PING, AUTH_NONE, APPS_ALLOWED, serve_ping },
+	{ ROUTE_SYSTEM_PING, AUTH_NONE, APPS_ALLOWED, api_system_ping },
 	{ ROUTE_USERS_LOGIN, AUTH_NONE, APPS_REFUSED, api_users_login },
 	{ ROUTE_USERS_LOGOUT, AUTH_SESSION, APPS_REFUSED, api_users_logout },
 	{ ROUTE_USERS_CREATE, AUTH_ADMIN, APPS_REFUSED, api_users_create },
@@ -103,11 +104,6 @@ void host_json_value(struct host_request *r, int status, json_t *value)
 	/* It may hold a secret (a new token): the response has its copy. */
 	sodium_memzero(text, strlen(text));
 	free(text);
-}
-
-static void serve_ping(struct host_request *r)
-{
-	host_json(r, 200, "{\"status\":\"OK\"}");
 }
 
 /* Sets r->rc: ROUTE_DEFER or ROUTE_ASYNC when the plugin said so. */
@@ -247,6 +243,8 @@ static bool route_blocks(const struct host_request *r, bool store_waits)
 	/* The landing page asks the plugin in-process (plugin_subrequest.c,
 	 * which says on_worker): a worker, not an I/O thread. */
 	case ROUTE_HOME: return true;
+	/* The health check reads the store and waits for plugin changes. */
+	case ROUTE_SYSTEM_PING: return api_system_ping_blocks(r);
 	case ROUTE_LOGIN_PAGE:
 	case ROUTE_LOGOUT_PAGE:
 		return strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0;
@@ -264,6 +262,11 @@ enum route_rc routes_serve(struct host_request *r)
 	bool store_waits;
 
 	request_map(r->path, strlen(r->path), &r->route);
+	r->metric_route = http_metrics_route(
+		r->route.kind, r->route.kind == ROUTE_PLUGIN && metrics_enabled()
+				       ? plugin_registry_index(r->host->plugins, r->route.plugin_id,
+							       r->route.plugin_id_len)
+				       : -1);
 	if (r->route.kind == ROUTE_NOT_FOUND) {
 		host_not_found(r, "api.context.404.app_error",
 			       "Sorry, we could not find the page.");

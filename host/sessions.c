@@ -9,6 +9,7 @@
 #include "json_record.h"
 #include "session_cache.h"
 #include "users.h"
+#include "auth_metrics.h"
 #include "banned.h"
 
 #define TOKEN_HASH_LEN 32
@@ -201,10 +202,14 @@ static int lookup(struct host_store *store, const char *token, size_t len, bool 
 	if (!mm_id_valid(token, len))
 		return SESSIONS_ENOTFOUND;
 	token_hash(token, len, a.hash);
-	if (cache && session_cache_get(store->sessions_cache, a.hash, gen, a.now, out) == 0)
+	if (cache && session_cache_get(store->sessions_cache, a.hash, gen, a.now, out) == 0) {
+		auth_metrics_session_cache(true);
 		return SESSIONS_OK;
+	}
+	/* A miss on an I/O thread is counted once, by the worker that reads. */
 	if (!may_read)
 		return SESSIONS_ENOTCACHED;
+	auth_metrics_session_cache(false);
 	rc = sessions_rc(store_read(store->st, read_session, &a));
 	if (rc == SESSIONS_OK && cache)
 		session_cache_put(store->sessions_cache, a.hash, gen, out);

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "plugin_metrics.h"
 #include "banned.h"
 
 #define CONNECT_TIMEOUT_MS 5000
@@ -26,7 +28,33 @@ struct app_xfer {
 	bool too_large;
 	app_http_done_fn done;
 	void *arg;
+	struct timespec t0; /* when it was queued */
 };
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* What a call's end counts as (plugin_metrics.h). */
+static enum app_call_result call_result(const struct app_xfer *x, CURLcode rc, const char *why,
+					int ok)
+{
+	if (why)
+		return CALL_SHUTDOWN; /* the only reason given from outside libcurl */
+	if (x->too_large)
+		return CALL_TOO_LARGE;
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		return CALL_TIMEOUT;
+	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST)
+		return CALL_UNREACHABLE;
+	if (rc != CURLE_OK || ok != 0)
+		return CALL_ERROR;
+	return x->resp.status >= 200 && x->resp.status < 300 ? CALL_OK : CALL_HTTP_ERROR;
+}
 
 static size_t on_data(char *data, size_t size, size_t n, void *arg)
 {
@@ -105,6 +133,7 @@ static void finish(struct app_xfer *x, CURLcode rc, const char *why)
 		snprintf(r->error, sizeof(r->error), "out of memory");
 		ok = -1;
 	}
+	plugin_metrics_app_call(call_result(x, rc, why, ok), seconds_since(&x->t0));
 	if (ok != 0)
 		app_response_free(r);
 	out = *r;
@@ -294,6 +323,7 @@ int app_http_start(struct app_http *h, const char *url, const char *auth, char *
 		return refuse(body, len, err, err_cap, "the server is shutting down");
 	if (atomic_fetch_add(&h->in_flight, 1) >= h->max_calls) {
 		atomic_fetch_sub(&h->in_flight, 1);
+		plugin_metrics_app_call(CALL_BUSY, -1);
 		return refuse(body, len, err, err_cap,
 			      "too many calls to Apps are in progress; try again");
 	}
@@ -304,6 +334,7 @@ int app_http_start(struct app_http *h, const char *url, const char *auth, char *
 	}
 	x->done = done;
 	x->arg = arg;
+	clock_gettime(CLOCK_MONOTONIC, &x->t0);
 	pthread_mutex_lock(&h->lock);
 	stopping = h->stop;
 	if (!stopping) {

@@ -35,6 +35,7 @@ void flow_page(struct apps_call *c, int status, const char *title, const char *m
 		api->response_set_status(c->resp, 500);
 		return;
 	}
+	c->status = status;
 	snprintf(short_msg, sizeof(short_msg), "%s", message);
 	if (html_escape(title, t, sizeof(t)) != 0 || html_escape(short_msg, m, sizeof(m)) != 0)
 		snprintf(m, sizeof(m), "(the message could not be shown)");
@@ -56,6 +57,7 @@ void flow_redirect(struct apps_call *c, int status, const char *location)
 {
 	const struct mmplugin_host_api *api = c->plugin->api;
 
+	c->status = status;
 	api->response_set_status(c->resp, status);
 	if (api->response_add_header(c->resp, "Location", 8, location, strlen(location)) !=
 	    MMPLUGIN_OK) {

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "plugin_metrics.h"
 #include "banned.h"
 
 void group_commit_init(struct group_commit *g, struct kv_env *kv)
@@ -87,6 +88,7 @@ int group_commit_write(struct group_commit *g, struct group_change *c)
 		}
 		g->commits++;
 		g->changes += n;
+		plugin_metrics_group_commit_batch(n);
 		g->leader = false;
 		pthread_cond_broadcast(&g->cond);
 	}

@@ -21,6 +21,7 @@
 #include "flow_page.h"
 #include "flow_tokens.h"
 #include "manifest.h"
+#include "plugin_metrics.h"
 #include "router.h"
 #include "state_store.h"
 #include "url_origin.h"
@@ -164,6 +165,7 @@ static bool answer_connect(struct app_call_job *job, json_t *resp, const char *e
 
 	if (!resp) {
 		flow_page(c, 502, "Cannot connect", err);
+		plugin_metrics_flow(FLOW_CONNECT, FLOW_APP_ERROR);
 		return false;
 	}
 	url = json_string_value(json_object_get(resp, "data"));
@@ -179,6 +181,7 @@ static bool answer_connect(struct app_call_job *job, json_t *resp, const char *e
 	} else {
 		flow_redirect(c, 307, url);
 	}
+	plugin_metrics_flow_status(FLOW_CONNECT, c->status);
 	return false;
 }
 
@@ -193,8 +196,10 @@ void api_flow_connect(struct apps_call *c)
 	size_t evicted = 0;
 	int rc;
 
-	if (!require_person(c) || !(app = flow_app(c)))
+	if (!require_person(c) || !(app = flow_app(c))) {
+		plugin_metrics_flow_status(FLOW_CONNECT, c->status);
 		return;
+	}
 	client_id = json_string_value(
 		json_object_get(json_object_get(app, "remote_oauth2"), "client_id"));
 	if (!client_id || !*client_id) {
@@ -239,6 +244,10 @@ void api_flow_connect(struct apps_call *c)
 	snprintf(a->root, sizeof(a->root), "%s", root ? root : "");
 	invoke_later(c, app, call, values, &a->job);
 out:
+	/* Answered here (the App's answer, even one given at once, is
+	 * counted by answer_connect on the call's own copy). */
+	if (c->status)
+		plugin_metrics_flow_status(FLOW_CONNECT, c->status);
 	sodium_memzero(state, sizeof(state));
 	json_decref(values);
 	json_decref(call);
@@ -332,6 +341,7 @@ static bool answer_complete(struct app_call_job *job, json_t *resp, const char *
 		o->title = "Connected";
 		text = "You have connected your account. You can close this window.";
 	}
+	plugin_metrics_flow(FLOW_COMPLETE, o->status == 200 ? FLOW_OK : FLOW_APP_ERROR);
 	snprintf(o->text, sizeof(o->text), "%s", text);
 	queued = plugin_audit_later(c->plugin, o->status == 200 ? "flow_connected" : "flow_failed",
 				    a->user_id, a->app_id, a->user_id, c->request_id,
@@ -368,6 +378,7 @@ void api_flow_complete(struct apps_call *c)
 	int rc;
 
 	if (!require_person(c) || !(app = flow_app(c))) {
+		plugin_metrics_flow_status(FLOW_COMPLETE, c->status);
 		json_decref(values);
 		return;
 	}
@@ -403,6 +414,8 @@ void api_flow_complete(struct apps_call *c)
 	snprintf(a->user_id, sizeof(a->user_id), "%s", c->who.user_id);
 	invoke_later(c, app, call, values, &a->job);
 out:
+	if (c->status)
+		plugin_metrics_flow_status(FLOW_COMPLETE, c->status);
 	json_decref(call);
 	json_decref(values);
 	json_decref(app);

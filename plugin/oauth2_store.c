@@ -23,6 +23,7 @@
 #include "app_call.h"
 #include "app_record.h"
 #include "audit.h"
+#include "plugin_metrics.h"
 #include "router.h"
 #include "banned.h"
 
@@ -163,7 +164,7 @@ static int set_client(const json_t *cur, void *arg, json_t **next)
 	return 0;
 }
 
-void api_oauth2_app(struct apps_call *c)
+static void oauth2_app(struct apps_call *c)
 {
 	struct apps_plugin *p = c->plugin;
 	struct app_gate_expect e;
@@ -249,18 +250,33 @@ static void user_put(struct apps_call *c)
 		reply_json(c, 200, "{}", 2);
 }
 
+void api_oauth2_app(struct apps_call *c)
+{
+	oauth2_app(c);
+	plugin_metrics_store_op(STORE_OP_APP, c->status);
+}
+
+static enum store_op user_op(const struct mmplugin_str *m)
+{
+	if ((m->len == 3 && memcmp(m->ptr, "GET", 3) == 0) ||
+	    (m->len == 4 && memcmp(m->ptr, "HEAD", 4) == 0))
+		return STORE_OP_USER_GET;
+	if (m->len == 6 && memcmp(m->ptr, "DELETE", 6) == 0)
+		return STORE_OP_USER_DEL;
+	return STORE_OP_USER_PUT; /* POST, PUT (a null body deletes: still a store) */
+}
+
 void api_oauth2_user(struct apps_call *c)
 {
-	const struct mmplugin_str *m = &c->req->method;
+	enum store_op op = user_op(&c->req->method);
 
-	if (!check_caller(c, false) || !oauth2_app_ok(c))
-		return;
-	if (m->len == 3 && memcmp(m->ptr, "GET", 3) == 0)
-		user_get(c);
-	else if (m->len == 4 && memcmp(m->ptr, "HEAD", 4) == 0)
-		user_get(c);
-	else if (m->len == 6 && memcmp(m->ptr, "DELETE", 6) == 0)
-		user_delete(c);
-	else
-		user_put(c);
+	if (check_caller(c, false) && oauth2_app_ok(c)) {
+		if (op == STORE_OP_USER_GET)
+			user_get(c);
+		else if (op == STORE_OP_USER_DEL)
+			user_delete(c);
+		else
+			user_put(c);
+	}
+	plugin_metrics_store_op(op, c->status);
 }

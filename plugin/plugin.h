@@ -87,6 +87,7 @@ struct apps_call {
 	 * handed the response to the call loop (MMPLUGIN_ASYNC). */
 	bool deferred;
 	bool async;
+	int status; /* what the answer's status was set to (reply_json, flow pages); 0: none yet */
 };
 
 /* Answers status with a JSON body, Content-Type: application/json and

@@ -8,6 +8,7 @@
 
 #include "audit.h"
 #include "plugin.h"
+#include "plugin_metrics.h"
 #include "router.h"
 #include "state_store.h"
 #include "banned.h"
@@ -70,6 +71,7 @@ static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *ap
 	snprintf(dir, sizeof(dir), "%s/store", data_dir);
 	if (apps_store_open(&p->store, dir, &p->sealer, err, sizeof(err)) != STORE_OK)
 		goto fail_sealer;
+	plugin_metrics_register(p); /* before the threads that count */
 	if (app_http_init(&p->http, p->settings.max_calls, p->settings.call_timeout_ms) != 0) {
 		snprintf(err, sizeof(err), "cannot initialise libcurl");
 		goto fail_store;

@@ -15,6 +15,7 @@ void reply_json(struct apps_call *c, int status, const char *json, size_t len)
 {
 	const struct mmplugin_host_api *api = c->plugin->api;
 
+	c->status = status;
 	api->response_set_status(c->resp, status);
 	api->response_add_header(c->resp, "Content-Type", 12, "application/json", 16);
 	api->response_add_header(c->resp, "Cache-Control", 13, "no-store", 8);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "plugin_metrics.h"
 #include "banned.h"
 
 #define KDF_CONTEXT "mmapps01" /* crypto_kdf_CONTEXTBYTES = 8 */
@@ -239,10 +240,10 @@ int unseal_record(const struct sealer *s, const char *db, const void *key, size_
 
 	*plain = NULL;
 	if (sealed_len < SEAL_OVERHEAD || sealed[0] != SEAL_VERSION)
-		return SEAL_EOPEN;
+		goto out;
 	key_id = get_u32(sealed + 1);
 	if (build_ad(ad, &ad_len, key_id, db, key, key_len) != 0)
-		return SEAL_EOPEN;
+		goto out;
 	clen = sealed_len - SEAL_HEADER_LEN;
 	buf = plain_alloc(clen - crypto_aead_xchacha20poly1305_ietf_ABYTES + 1);
 	if (!buf)
@@ -259,6 +260,8 @@ int unseal_record(const struct sealer *s, const char *db, const void *key, size_
 	buf = NULL;
 	rc = SEAL_OK;
 out:
+	if (rc == SEAL_EOPEN)
+		plugin_metrics_unseal_failure();
 	unseal_free(buf);
 	sodium_memzero(subkey, sizeof(subkey));
 	return rc;

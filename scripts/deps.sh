@@ -50,6 +50,23 @@ need_pkg ca-certificates
 # The browser test drives Debian's Chromium (playwright-core downloads none).
 need_cmd chromium chromium
 
+# promtool, which checks the metrics text in the tests: the one binary out of
+# Debian's prometheus package, unpacked into build/tools without installing
+# the package (that would also install, and start, a Prometheus server).
+root=$(cd "$(dirname "$0")/.." && pwd)
+if ! command -v promtool >/dev/null 2>&1 && [ ! -x "$root/build/tools/promtool" ]; then
+	echo "deps: fetching promtool (Debian package prometheus, unpacked, not installed)" >&2
+	tmp=$(mktemp -d)
+	( cd "$tmp" && apt-get download prometheus >/dev/null 2>&1 ) ||
+		{ [ "$(id -u)" -eq 0 ] && apt-get update -qq && ( cd "$tmp" && apt-get download prometheus >/dev/null ); } ||
+		{ echo "deps: cannot download the prometheus package for promtool" >&2; rm -rf "$tmp"; exit 1; }
+	mkdir -p "$root/build/tools"
+	dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -xO ./usr/bin/promtool >"$root/build/tools/promtool.new"
+	chmod 0755 "$root/build/tools/promtool.new"
+	mv "$root/build/tools/promtool.new" "$root/build/tools/promtool"
+	rm -rf "$tmp"
+fi
+
 [ -z "$missing" ] && exit 0
 
 echo "deps: installing:$missing" >&2

@@ -74,7 +74,10 @@
  *      the request says how its session was presented (session_source) and
  *      whether it runs on a worker (on_worker); the host tells the plugin
  *      which storage backend the admin configured (store_json); security
- *      events go to the node's audit trail (audit, audit_async).
+ *      events go to the node's audit trail (audit, audit_async); the
+ *      plugin adds Prometheus metrics that the host serves with its own
+ *      (metric_counter, metric_gauge, metric_histogram, metric_add,
+ *      metric_set, metric_observe, metrics_on_scrape).
  *      Plugins built for 1.2 keep working: the host calls their serve_http
  *      (serve_http_v12) on a worker only.
  */
@@ -235,6 +238,30 @@ struct mmplugin_request {
 	 * MMPLUGIN_SESSION_NONE when session is NULL. */
 	int session_source;
 };
+
+/*
+ * Metrics (ABI 1.3). One series is one metric name with one combination of
+ * label values, registered once and then updated through its handle. Label
+ * values are fixed words chosen by the plugin (an operation, an outcome),
+ * never an id, a token, a user name or anything a request carries: that is
+ * what keeps the number of series bounded.
+ */
+#define MMPLUGIN_METRIC_NAME_MAX 64    /* bytes of a metric name */
+#define MMPLUGIN_METRIC_HELP_MAX 256   /* bytes of its help text */
+#define MMPLUGIN_METRIC_LABELS_MAX 4   /* labels of one series */
+#define MMPLUGIN_METRIC_VALUE_MAX 64   /* bytes of one label value */
+#define MMPLUGIN_METRIC_BUCKETS_MAX 32 /* finite buckets of a histogram */
+#define MMPLUGIN_METRIC_SERIES_MAX 64  /* series of one metric name */
+
+/* A label of a series: both NUL-terminated, borrowed during the call. */
+struct mmplugin_label {
+	const char *name;
+	const char *value;
+};
+
+/* One registered series. Opaque; owned by the host; valid until the host
+ * process exits (also across deactivate and activate: never freed). */
+typedef struct mmplugin_metric mmplugin_metric;
 
 /* The response being built for one request. Opaque; owned by the host; valid
  * only during the serve_http call it was passed to. */
@@ -402,6 +429,64 @@ struct mmplugin_host_api {
 	int (*audit_async)(mmplugin_host *host, const char *event, const char *actor,
 			   const char *app_id, const char *target_user, const char *request_id,
 			   void (*done)(void *arg, int rc), void *arg);
+
+	/* ---- ABI 1.3: metrics ---------------------------------------------- */
+	/*
+	 * The host serves the plugin's metrics with its own, in Prometheus'
+	 * text format, on its metrics listener (config "metrics_listen"; off
+	 * when absent: then registering still works and updates do nothing).
+	 *
+	 * Registering makes one series and returns its handle in *out:
+	 * - name: [a-zA-Z_][a-zA-Z0-9_]*, at most MMPLUGIN_METRIC_NAME_MAX
+	 *   bytes, not starting with "mmhost_" or "process_" (the host's); a
+	 *   counter's name ends in "_total", no other's does; only a
+	 *   histogram's may end in "_bucket", "_count" or "_sum".
+	 * - help: 1..MMPLUGIN_METRIC_HELP_MAX bytes of printable ASCII.
+	 * - labels: 0..MMPLUGIN_METRIC_LABELS_MAX pairs (labels may be NULL
+	 *   when labels_len is 0); names [a-zA-Z_][a-zA-Z0-9_]*, not "le",
+	 *   not starting with "__", each once; values 1..MMPLUGIN_METRIC_VALUE_MAX
+	 *   bytes of printable ASCII (see above: fixed words only).
+	 * - buckets (histograms): 1..MMPLUGIN_METRIC_BUCKETS_MAX finite upper
+	 *   bounds, strictly increasing; +Inf is implied.
+	 * Every series of one name has the same type, help, label names in the
+	 * same order and the same buckets. Registering a series that exists
+	 * (same name and label values) returns its handle again: after a
+	 * deactivate and an activate the plugin gets its old series back and
+	 * its counts go on. At most MMPLUGIN_METRIC_SERIES_MAX series per name;
+	 * the host holds 160 names in all, its own (about 20) included.
+	 * Thread-safe; meant for activate (it takes a lock and allocates).
+	 * Returns MMPLUGIN_OK, MMPLUGIN_EINVAL (a malformed argument, or one
+	 * that disagrees with the name's earlier series), MMPLUGIN_EEXIST (the
+	 * host or another plugin has the name), MMPLUGIN_ELIMIT (a bound),
+	 * MMPLUGIN_ENOMEM. */
+	int (*metric_counter)(mmplugin_host *host, const char *name, const char *help,
+			      const struct mmplugin_label *labels, size_t labels_len,
+			      mmplugin_metric **out);
+	int (*metric_gauge)(mmplugin_host *host, const char *name, const char *help,
+			    const struct mmplugin_label *labels, size_t labels_len,
+			    mmplugin_metric **out);
+	int (*metric_histogram)(mmplugin_host *host, const char *name, const char *help,
+				const double *buckets, size_t buckets_len,
+				const struct mmplugin_label *labels, size_t labels_len,
+				mmplugin_metric **out);
+
+	/* Updates, from any thread, including an HTTP I/O thread: no lock, no
+	 * allocation, no system call (a relaxed atomic add into the calling
+	 * thread's shard). m may be NULL (nothing happens); a handle of
+	 * another type is ignored. */
+	void (*metric_add)(mmplugin_metric *m, uint64_t n);   /* counter: += n */
+	void (*metric_set)(mmplugin_metric *m, double v);     /* gauge: = v */
+	void (*metric_observe)(mmplugin_metric *m, double v); /* histogram; NaN is ignored */
+
+	/* Sets the function the host calls before each scrape, for gauges
+	 * worth computing only when they are read (counting records): fn sets
+	 * them with metric_set. NULL removes it; a later call replaces it.
+	 * The host calls fn from its metrics thread, one scrape at a time, only
+	 * while the plugin is active: never during activate or deactivate,
+	 * never once deactivate has begun (it forgets fn then). fn must return
+	 * quickly: the scrape waits for it, and so does deactivate.
+	 * MMPLUGIN_OK or MMPLUGIN_EINVAL (host NULL). */
+	int (*metrics_on_scrape)(mmplugin_host *host, void (*fn)(void *arg), void *arg);
 };
 
 /*

@@ -191,7 +191,8 @@ static int find_port(const char *log_path)
 	return port;
 }
 
-static int host_spawn(struct ts_host *h, const char *plugin_dir, const char *const *extra);
+static int host_spawn(struct ts_host *h, const char *plugin_dir, const char *const *extra,
+		      const char *log_file);
 
 static const char *config_for_all;
 
@@ -210,7 +211,16 @@ int ts_host_start(struct ts_host *h, const char *plugin_dir, const char *const *
 	memset(h, 0, sizeof(*h));
 	if (ts_tempdir("host", h->dir, sizeof(h->dir)) != 0)
 		return -1;
-	return host_spawn(h, plugin_dir, extra);
+	return host_spawn(h, plugin_dir, extra, NULL);
+}
+
+int ts_host_start_log_file(struct ts_host *h, const char *plugin_dir, const char *const *extra,
+			   const char *log_file)
+{
+	memset(h, 0, sizeof(*h));
+	if (ts_tempdir("host", h->dir, sizeof(h->dir)) != 0)
+		return -1;
+	return host_spawn(h, plugin_dir, extra, log_file);
 }
 
 void ts_host_kill(struct ts_host *h)
@@ -234,17 +244,19 @@ int ts_host_restart(struct ts_host *h, const char *plugin_dir, const char *const
 		h->pid = 0;
 	}
 	h->port = 0;
-	return host_spawn(h, plugin_dir, extra);
+	return host_spawn(h, plugin_dir, extra, NULL);
 }
 
-static int host_spawn(struct ts_host *h, const char *plugin_dir, const char *const *extra)
+static int host_spawn(struct ts_host *h, const char *plugin_dir, const char *const *extra,
+		      const char *log_file)
 {
-	char data_dir[320];
+	char data_dir[320], stderr_path[300];
 	const char *argv[64];
 	size_t argc = 0;
 	int status;
 
-	snprintf(h->log_path, sizeof(h->log_path), "%s/host.log", h->dir);
+	snprintf(stderr_path, sizeof(stderr_path), "%s/host.log", h->dir);
+	snprintf(h->log_path, sizeof(h->log_path), "%s", log_file ? log_file : stderr_path);
 	snprintf(data_dir, sizeof(data_dir), "%s/data", h->dir);
 	argv[argc++] = MMHOST_BIN;
 	argv[argc++] = "serve";
@@ -266,11 +278,12 @@ static int host_spawn(struct ts_host *h, const char *plugin_dir, const char *con
 
 	/* A restart must not read the previous run's "listening" line. */
 	unlink(h->log_path);
+	unlink(stderr_path);
 	h->pid = fork();
 	if (h->pid < 0)
 		return -1;
 	if (h->pid == 0) {
-		int fd = open(h->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int fd = open(stderr_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		if (fd < 0)
 			_exit(126);
 		dup2(fd, 2);

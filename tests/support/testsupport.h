@@ -55,6 +55,10 @@ struct ts_host {
  * --plugin-dir plugin_dir, then extra (NULL-terminated, may be NULL), and
  * waits (at most 20 s) for its "listening" line. 0 or -1. */
 int ts_host_start(struct ts_host *h, const char *plugin_dir, const char *const *extra);
+/* The same for a host whose config sends its log to log_file (log.file):
+ * the "listening" line is awaited there, and h->log_path names it. */
+int ts_host_start_log_file(struct ts_host *h, const char *plugin_dir, const char *const *extra,
+			   const char *log_file);
 /* SIGKILL: the host dies at once, mid-write if it was writing. */
 void ts_host_kill(struct ts_host *h);
 /* Stops the host (it must exit 0) and starts it again on the same data

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "config.h"
@@ -186,6 +187,47 @@ static void listen_forms(void **state)
 	config_free(&cfg);
 }
 
+/* What an operator configures for production: the metrics listener (off
+ * unless given), the log file, trusted proxies; each bad value names the
+ * key or the entry. */
+static void operator_keys(void **state)
+{
+	struct host_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	(void)state;
+	assert_int_equal(config_init(&cfg), 0);
+	assert_string_equal(cfg.metrics_listen, "");
+	assert_null(cfg.log_file);
+	assert_int_equal(cfg.proxies.len, 0);
+	assert_int_equal(
+		load(&cfg,
+		     "{\"metrics_listen\":\"[::1]:8067\",\"log\":{\"file\":\"/var/log/m.log\"},"
+		     "\"trusted_proxies\":[\"127.0.0.1\",\"10.0.0.0/8\",\"fd00::/8\"]}",
+		     err),
+		0);
+	assert_string_equal(cfg.metrics_listen, "[::1]:8067");
+	assert_int_equal(cfg.metrics_addr.ss_family, AF_INET6);
+	assert_string_equal(cfg.log_file, "/var/log/m.log");
+	assert_int_equal(cfg.proxies.len, 3);
+	config_free(&cfg);
+
+	assert_int_equal(config_init(&cfg), 0);
+	assert_int_equal(load(&cfg, "{\"metrics_listen\":\"8067\"}", err), -1);
+	assert_non_null(strstr(err, "metrics_listen"));
+	assert_int_equal(load(&cfg, "{\"metrics_listen\":8067}", err), -1);
+	assert_non_null(strstr(err, "metrics_listen"));
+	assert_int_equal(load(&cfg, "{\"log\":{\"file\":\"\"}}", err), -1);
+	assert_non_null(strstr(err, "log.file"));
+	assert_int_equal(load(&cfg, "{\"trusted_proxies\":\"10.0.0.0/8\"}", err), -1);
+	assert_non_null(strstr(err, "trusted_proxies"));
+	assert_int_equal(load(&cfg, "{\"trusted_proxies\":[\"10.0.0.0/8\",7]}", err), -1);
+	assert_non_null(strstr(err, "trusted_proxies[1]"));
+	assert_int_equal(load(&cfg, "{\"trusted_proxies\":[\"10.0.0.0/8\",\"nginx\"]}", err), -1);
+	assert_non_null(strstr(err, "\"nginx\""));
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +236,7 @@ int main(void)
 		cmocka_unit_test(errors_name_the_key),
 		cmocka_unit_test(listen_forms),
 		cmocka_unit_test(store_backend_is_configured_once),
+		cmocka_unit_test(operator_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
