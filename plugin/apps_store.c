@@ -28,14 +28,15 @@ int apps_store_open(struct apps_store *st, const char *dir, const struct sealer 
 {
 	memset(st, 0, sizeof(*st));
 	st->sealer = sealer;
-	if (kv_open(&st->kv, dir, 8, MAP_INITIAL, MAP_MAX, err, err_cap) != KV_OK)
+	if (kv_open(&st->kv, dir, 9, MAP_INITIAL, MAP_MAX, err, err_cap) != KV_OK)
 		return STORE_EIO;
 	if (kv_dbi(&st->kv, "apps", &st->apps) || kv_dbi(&st->kv, "app_gate", &st->gate) ||
 	    kv_dbi(&st->kv, "listing", &st->listing) ||
 	    kv_dbi(&st->kv, "oauth2_user", &st->oauth2_user) ||
 	    kv_dbi(&st->kv, "oauth2_state", &st->oauth2_state) ||
 	    kv_dbi(&st->kv, "oauth2_state_by_user", &st->state_index) ||
-	    kv_dbi(&st->kv, "meta", &st->meta) || kv_write(&st->kv, put_meta, st) != 0) {
+	    kv_dbi(&st->kv, "meta", &st->meta) || kv_dbi(&st->kv, "keys", &st->keys) ||
+	    kv_write(&st->kv, put_meta, st) != 0) {
 		snprintf(err, err_cap, "cannot open the plugin's databases in %s", dir);
 		kv_close(&st->kv);
 		return STORE_EIO;
@@ -646,5 +647,167 @@ int apps_store_delete_app(struct apps_store *st, const char *app_id, size_t *use
 		*users = rc == STORE_OK ? a.users : 0;
 	if (states)
 		*states = rc == STORE_OK ? a.states : 0;
+	return rc;
+}
+
+/* ---- tables by name ------------------------------------------------------ */
+
+static const char *const table_names[APPS_TABLES] = { "apps", "oauth2_user", "oauth2_state",
+						      "keys" };
+
+const char *apps_table_name(enum apps_table t)
+{
+	return (unsigned)t < APPS_TABLES ? table_names[t] : "?";
+}
+
+static MDB_dbi table_dbi(const struct apps_store *st, enum apps_table t)
+{
+	switch (t) {
+	case APPS_TABLE_APPS: return st->apps;
+	case APPS_TABLE_OAUTH2_USER: return st->oauth2_user;
+	case APPS_TABLE_OAUTH2_STATE: return st->oauth2_state;
+	default: return st->keys;
+	}
+}
+
+struct scan_arg {
+	MDB_dbi dbi;
+	const void *prefix, *after;
+	size_t plen, alen, limit, visited;
+	apps_scan_fn fn;
+	void *arg;
+};
+
+static int scan_txn(MDB_txn *txn, void *arg)
+{
+	struct scan_arg *a = arg;
+	MDB_cursor *cur;
+	MDB_val k = { a->alen, (void *)a->after }, v;
+	MDB_cursor_op op = MDB_SET_RANGE;
+	int rc;
+
+	a->visited = 0;
+	if (!a->after) {
+		k = (MDB_val){ a->plen, (void *)a->prefix };
+		op = a->plen ? MDB_SET_RANGE : MDB_FIRST;
+	}
+	if (mdb_cursor_open(txn, a->dbi, &cur) != 0)
+		return STORE_EIO;
+	for (rc = mdb_cursor_get(cur, &k, &v, op); rc == 0 && a->visited < a->limit;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		int r;
+		if (a->after && k.mv_size == a->alen && memcmp(k.mv_data, a->after, a->alen) == 0)
+			continue; /* after itself: strictly greater */
+		if (a->plen &&
+		    (k.mv_size < a->plen || memcmp(k.mv_data, a->prefix, a->plen) != 0)) {
+			if (memcmp(k.mv_data, a->prefix,
+				   k.mv_size < a->plen ? k.mv_size : a->plen) > 0)
+				break; /* past the prefix */
+			continue;
+		}
+		a->visited++;
+		r = a->fn(a->arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+		if (r != 0) {
+			mdb_cursor_close(cur);
+			return r > 0 ? 0 : r;
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : STORE_EIO;
+}
+
+int apps_store_scan(struct apps_store *st, enum apps_table t, const void *prefix, size_t plen,
+		    const void *after, size_t alen, size_t limit, apps_scan_fn fn, void *arg,
+		    size_t *visited)
+{
+	struct scan_arg a = { table_dbi(st, t), prefix, after, plen, alen, limit, 0, fn, arg };
+	int rc;
+
+	if ((unsigned)t >= APPS_TABLES || limit == 0 || limit > APPS_SCAN_MAX)
+		return STORE_EIO;
+	rc = map_kv(kv_read(&st->kv, scan_txn, &a));
+	if (visited)
+		*visited = a.visited;
+	return rc;
+}
+
+int apps_store_get(struct apps_store *st, enum apps_table t, const void *key, size_t klen,
+		   unsigned char **val, size_t *vlen)
+{
+	struct rec_arg a = { st, table_dbi(st, t), apps_table_name(t), key, klen, NULL, 0, NULL, 0,
+			     0 };
+	int rc;
+
+	*val = NULL;
+	*vlen = 0;
+	if ((unsigned)t >= APPS_TABLES)
+		return STORE_EIO;
+	rc = map_kv(kv_read(&st->kv, rec_get, &a));
+	if (rc == STORE_OK) {
+		*val = (unsigned char *)a.plain;
+		*vlen = a.plain_len;
+	}
+	return rc;
+}
+
+struct cas_arg {
+	struct apps_store *st;
+	const struct apps_cas *c;
+	size_t n, skipped;
+};
+
+static int cas_matches(MDB_txn *txn, MDB_dbi dbi, const struct apps_cas *c)
+{
+	MDB_val k = { c->klen, (void *)c->key }, v;
+	int rc = mdb_get(txn, dbi, &k, &v);
+
+	if (rc == MDB_NOTFOUND)
+		return c->expected == NULL;
+	if (rc != 0)
+		return kv_rc(rc);
+	return c->expected && v.mv_size == c->elen &&
+	       (c->elen == 0 || memcmp(v.mv_data, c->expected, c->elen) == 0);
+}
+
+static int cas_txn(MDB_txn *txn, void *arg)
+{
+	struct cas_arg *a = arg;
+
+	a->skipped = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct apps_cas *c = &a->c[i];
+		MDB_dbi dbi = table_dbi(a->st, c->table);
+		MDB_val k = { c->klen, (void *)c->key }, v = { c->vlen, (void *)c->val };
+		int rc = cas_matches(txn, dbi, c);
+
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			if (c->required)
+				return STORE_ECHANGED;
+			a->skipped++;
+			continue;
+		}
+		rc = c->val ? mdb_put(txn, dbi, &k, &v, 0) : mdb_del(txn, dbi, &k, NULL);
+		if (rc != 0 && !(rc == MDB_NOTFOUND && !c->val))
+			return kv_rc(rc);
+	}
+	return 0;
+}
+
+int apps_store_cas(struct apps_store *st, const struct apps_cas *c, size_t n, size_t *skipped)
+{
+	struct cas_arg a = { st, c, n, 0 };
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned)c[i].table >= APPS_TABLES || c[i].klen == 0 ||
+		    (!c[i].expected && !c[i].val))
+			return STORE_EIO;
+	rc = map_kv(kv_write(&st->kv, cas_txn, &a));
+	if (skipped)
+		*skipped = rc == STORE_OK ? a.skipped : 0;
+	/* App records may have changed under a cache. */
+	atomic_fetch_add(&st->app_generation, 1);
 	return rc;
 }

@@ -11,6 +11,9 @@
  *                 -> app_id: finds a user's states oldest first, and expired
  *                 ones, without opening any sealed record
  *   meta          "schema_version" -> "1"
+ *   keys          the data keys, sealed under the master key, the current
+ *                 key's id and the key sweep's progress and lease
+ *                 (key_store.h, key_sweep.h)
  *
  * Every write commits with full sync: when a function returns STORE_OK the
  * data is on disk. OAuth2 user writes from many threads share commits (see
@@ -28,6 +31,7 @@
 
 #include <jansson.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,13 +50,14 @@ enum store_rc {
 	STORE_ECORRUPT = -10, /* a sealed record did not open: tampered, moved or wrong key */
 	STORE_ENOMEM = -11,
 	STORE_ECONFLICT = -12, /* another App's id differs from this one only in case */
+	STORE_ECHANGED = -13,  /* apps_store_cas: the record was not the one expected */
 	/* -30..-33: APP_GATE_* refusals (app_gate.h) */
 	STORE_EFULL = -100, /* the map reached its maximum size: nothing was written */
 };
 
 struct apps_store {
 	struct kv_env kv;
-	MDB_dbi apps, gate, listing, oauth2_user, oauth2_state, state_index, meta;
+	MDB_dbi apps, gate, listing, oauth2_user, oauth2_state, state_index, meta, keys;
 	const struct sealer *sealer;
 	struct group_commit group; /* OAuth2 user writes share commits */
 	/* Bumped by every change to an App record, for caches of them. */
@@ -114,6 +119,65 @@ int oauth2_user_get(struct apps_store *st, const char *app_id, const char *user_
 /* Deletes the App record, its gate and every OAuth2 user record and state of
  * app_id, in one transaction. Counts in *users and *states (may be NULL). */
 int apps_store_delete_app(struct apps_store *st, const char *app_id, size_t *users, size_t *states)
+	__attribute__((warn_unused_result));
+
+/* ---- Tables by name, for the keys' code (key_store.c, key_sweep.c) ----
+ * The same operations as common/store.h's scan and cas, on the plugin's own
+ * LMDB environment: a scan in a read transaction, and compare-and-set of
+ * records, several in one write transaction (one commit). */
+
+enum apps_table {
+	APPS_TABLE_APPS = 0,     /* sealed */
+	APPS_TABLE_OAUTH2_USER,  /* sealed */
+	APPS_TABLE_OAUTH2_STATE, /* sealed */
+	APPS_TABLE_KEYS,
+	APPS_TABLES
+};
+#define APPS_SEALED_TABLES 3 /* the first three: every sealed record */
+#define APPS_SCAN_MAX 1024   /* rows one apps_store_scan visits at most */
+
+/* The table's name ("apps", "oauth2_user", "oauth2_state", "keys"): the
+ * database name sealed records bind. */
+const char *apps_table_name(enum apps_table t);
+
+/* As store_scan_fn: 0 goes on, > 0 stops (apps_store_scan returns 0), < 0
+ * stops with that result. key and val live during the call only. */
+typedef int (*apps_scan_fn)(void *arg, const void *key, size_t klen, const void *val, size_t vlen);
+
+/* Visits in key order at most limit (<= APPS_SCAN_MAX) rows of t whose key
+ * starts with prefix[0..plen) and is greater than after[0..alen) (after
+ * NULL: from the first), in one read transaction. *visited (may be NULL):
+ * how many fn saw; fewer than limit means the end. 0, fn's negative
+ * result, STORE_EIO. */
+int apps_store_scan(struct apps_store *st, enum apps_table t, const void *prefix, size_t plen,
+		    const void *after, size_t alen, size_t limit, apps_scan_fn fn, void *arg,
+		    size_t *visited) __attribute__((warn_unused_result));
+
+/* Reads key of t into *val (malloc'd, free()), *vlen. 0, STORE_ENOTFOUND,
+ * STORE_EIO, STORE_ENOMEM. */
+int apps_store_get(struct apps_store *st, enum apps_table t, const void *key, size_t klen,
+		   unsigned char **val, size_t *vlen) __attribute__((warn_unused_result));
+
+/* One compare-and-set: the record under key must be byte-equal to expected
+ * (expected NULL: there must be none); then it becomes val (val NULL: it
+ * is deleted). A required change that finds another value aborts the whole
+ * batch; one that is not required is skipped (counted). */
+struct apps_cas {
+	enum apps_table table;
+	const void *key;
+	size_t klen;
+	const void *expected;
+	size_t elen;
+	const void *val;
+	size_t vlen;
+	bool required;
+};
+
+/* Applies changes c[0..n) in one write transaction (one commit, full
+ * sync). 0 (*skipped, may be NULL: the changes not required that found
+ * another value), STORE_ECHANGED (a required one did: nothing changed),
+ * STORE_EIO, STORE_EFULL, STORE_ENOSPC. */
+int apps_store_cas(struct apps_store *st, const struct apps_cas *c, size_t n, size_t *skipped)
 	__attribute__((warn_unused_result));
 
 /* Builds the oauth2_user key "app_id\0user_id" into key; returns its length,
