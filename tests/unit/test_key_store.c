@@ -187,12 +187,45 @@ static void another_master_key_opens_none_then_takes_them_over(void **state)
 	free(rec);
 }
 
+/* The sweep's write: a record re-sealed from bytes that a newer write has
+ * replaced meanwhile is skipped, never written over it. */
+static void a_stale_compare_and_set_never_overwrites(void **state)
+{
+	struct apps_cas c[2] = {
+		{ APPS_TABLE_KEYS, "rec", 3, NULL, 0, "v1", 2, true },
+	};
+	unsigned char *v = NULL;
+	size_t len = 0, skipped = 9;
+
+	(void)state;
+	assert_int_equal(apps_store_cas(&st, c, 1, NULL), STORE_OK);
+	/* A newer write: v2. */
+	c[0] = (struct apps_cas){ APPS_TABLE_KEYS, "rec", 3, "v1", 2, "v2", 2, true };
+	assert_int_equal(apps_store_cas(&st, c, 1, NULL), STORE_OK);
+	/* The sweep read v1 before it: skipped; the batch's other change goes in. */
+	c[0] = (struct apps_cas){ APPS_TABLE_KEYS, "rec", 3, "v1", 2, "sweep", 5, false };
+	c[1] = (struct apps_cas){ APPS_TABLE_KEYS, "other", 5, NULL, 0, "o", 1, true };
+	assert_int_equal(apps_store_cas(&st, c, 2, &skipped), STORE_OK);
+	assert_int_equal(skipped, 1);
+	assert_int_equal(apps_store_get(&st, APPS_TABLE_KEYS, "rec", 3, &v, &len), STORE_OK);
+	assert_int_equal(len, 2);
+	assert_memory_equal(v, "v2", 2);
+	free(v);
+	/* A required change that finds another value undoes the whole batch. */
+	c[0] = (struct apps_cas){ APPS_TABLE_KEYS, "rec2", 4, NULL, 0, "x", 1, true };
+	c[1] = (struct apps_cas){ APPS_TABLE_KEYS, "rec", 3, "v1", 2, "y", 1, true };
+	assert_int_equal(apps_store_cas(&st, c, 2, NULL), STORE_ECHANGED);
+	assert_int_equal(apps_store_get(&st, APPS_TABLE_KEYS, "rec2", 4, &v, &len),
+			 STORE_ENOTFOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_rotation_on_one_node_is_seen_by_the_other),
 		cmocka_unit_test(key_rows_hold_no_key_in_clear),
 		cmocka_unit_test(another_master_key_opens_none_then_takes_them_over),
+		cmocka_unit_test(a_stale_compare_and_set_never_overwrites),
 	};
 	if (sodium_init() < 0)
 		return 1;
