@@ -348,7 +348,7 @@ static int sweep_batch(struct key_sweep *w)
 	/* The records re-sealed; a concurrent write (skipped) carries the new
 	 * key already. */
 	pr.resealed += nc - skipped;
-	plugin_metrics_key_sweep_done(pr.done);
+	plugin_metrics_key_sweep_done(pr.resealed);
 	if (!pr.running)
 		plugin_logf(w->plugin, MMPLUGIN_LOG_INFO,
 			    "key sweep done: %llu records visited in %u pass%s, now sealed under "

@@ -546,9 +546,23 @@ static void a_master_key_change_moves_the_data_keys(void **state)
 	value_is(0, SECRET "after-rotation");
 	assert_true(ts_host_log_has(&world.host, "master key changed: 2 data keys"));
 	assert_true(audit_has("master_key_changed"));
-	/* Lines before the change verify with the previous key. */
+	/* Lines before the change verify with the previous key, and only with
+	 * it. */
 	assert_int_equal(ts_cli(world.data_dir, verify, &out), 0);
 	free(out);
+	{
+		char only_new[400], text[800];
+		const char *verify_new[] = { "audit", "verify", audit_path, "--config", only_new,
+					     NULL };
+		snprintf(only_new, sizeof(only_new), "%s/only-new.json", world.host.dir);
+		snprintf(text, sizeof(text),
+			 "{\"plugins\":{\"com.mattermost.apps\":{\"settings\":"
+			 "{\"master_key_file\":\"%s\"}}}}",
+			 new_key);
+		assert_int_equal(ts_write_file(only_new, text, 0600), 0);
+		assert_int_equal(ts_cli(world.data_dir, verify_new, &out), 1);
+		free(out);
+	}
 	/* Again: nothing left to move (idempotent). */
 	restart(settings);
 	assert_false(ts_host_log_has(&world.host, "master key changed"));
