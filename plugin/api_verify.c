@@ -74,10 +74,10 @@ static int verify_one(void *arg, const void *key, size_t klen, const void *val, 
 	if (a->listed < VERIFY_LIST_MAX) {
 		if (seal_key_id(val, vlen, &id) != SEAL_OK)
 			id = 0;
-		json_array_append_new(a->unreadable,
-				      json_pack("{s:s, s:o, s:I}", "kind", apps_table_name(a->table),
-						"key", key_text(a->table, key, klen), "key_id",
-						(json_int_t)id));
+		json_array_append_new(a->unreadable, json_pack("{s:s, s:o, s:I}", "kind",
+							       apps_table_name(a->table), "key",
+							       key_text(a->table, key, klen),
+							       "key_id", (json_int_t)id));
 		a->listed++;
 	}
 	return 0;

@@ -82,9 +82,10 @@ void api_keys_list(struct apps_call *c)
 	}
 	keys = json_array();
 	for (size_t i = 0; keys && i < k->len; i++)
-		json_array_append_new(keys, json_pack("{s:I, s:I, s:I}", "id", (json_int_t)k->ids[i],
-						      "created_at", (json_int_t)created[i],
-						      "records", (json_int_t)k->n[i]));
+		json_array_append_new(keys,
+				      json_pack("{s:I, s:I, s:I}", "id", (json_int_t)k->ids[i],
+						"created_at", (json_int_t)created[i], "records",
+						(json_int_t)k->n[i]));
 	out = json_pack("{s:I, s:o, s:{s:s, s:I, s:I}}", "current", (json_int_t)current, "keys",
 			keys, "sweep", "state", pr.running ? "running" : "idle", "done",
 			(json_int_t)pr.done, "total", (json_int_t)pr.total);
@@ -192,8 +193,7 @@ void api_keys_retire(struct apps_call *c)
 		reply_keys_failed(c, rc, "retiring a data key");
 		return;
 	}
-	plugin_logf(c->plugin, MMPLUGIN_LOG_INFO, "data key %u retired by %s", id,
-		    c->who.user_id);
+	plugin_logf(c->plugin, MMPLUGIN_LOG_INFO, "data key %u retired by %s", id, c->who.user_id);
 	if (!audit_request(c, "key_retired", NULL, NULL))
 		return;
 	reply_json(c, 200, "{\"status\":\"OK\"}", 15);

@@ -104,15 +104,14 @@ static int wrap(const unsigned char *master, uint32_t id, int64_t created_at,
 	put_i64(raw + 1, created_at);
 	randombytes_buf(raw + 9, NONCE_LEN);
 	row_ad(id, raw, ad);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(raw + 9 + NONCE_LEN, NULL, key, DATA_KEY_LEN,
-						   ad, AD_LEN, NULL, raw + 9, kek);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(raw + 9 + NONCE_LEN, NULL, key, DATA_KEY_LEN, ad,
+						   AD_LEN, NULL, raw + 9, kek);
 	sodium_free(kek);
 	return 0;
 }
 
 /* Opens row with master into e. 0 or -1. */
-static int unwrap(const unsigned char *master, const struct key_row *row,
-		  struct keyring_entry *e)
+static int unwrap(const unsigned char *master, const struct key_row *row, struct keyring_entry *e)
 {
 	unsigned char ad[AD_LEN], *kek;
 	int rc = -1;
@@ -186,8 +185,8 @@ static int probe_record(void *arg, const void *key, size_t klen, const void *val
 
 	if (seal_key_id(val, vlen, &id) != SEAL_OK || id != SEAL_KEY_ID_LEGACY)
 		return 0;
-	p->found = unseal_record(p->legacy, apps_table_name(p->table), key, klen, val, vlen,
-				 &plain, &plen) == SEAL_OK
+	p->found = unseal_record(p->legacy, apps_table_name(p->table), key, klen, val, vlen, &plain,
+				 &plen) == SEAL_OK
 			   ? 1
 			   : -1;
 	unseal_free(plain);
@@ -206,8 +205,8 @@ static int legacy_key_fits(struct apps_store *st, const unsigned char *master)
 		return STORE_ENOMEM;
 	for (int t = 0; t < APPS_SEALED_TABLES; t++) {
 		struct legacy_probe p = { &legacy, (enum apps_table)t, 0 };
-		rc = apps_store_scan(st, p.table, NULL, 0, NULL, 0, APPS_SCAN_MAX, probe_record,
-				     &p, NULL);
+		rc = apps_store_scan(st, p.table, NULL, 0, NULL, 0, APPS_SCAN_MAX, probe_record, &p,
+				     NULL);
 		if (rc != STORE_OK)
 			break;
 		if (p.found == 1) {
@@ -241,11 +240,12 @@ static int migrate(struct key_store *ks, const unsigned char *legacy_master, boo
 	sodium_memzero(&e, sizeof(e));
 	row_key(SEAL_KEY_ID_LEGACY, key);
 	put_u32(cur, SEAL_KEY_ID_LEGACY);
-	c[0] = (struct apps_cas){ APPS_TABLE_KEYS, key, sizeof(key), NULL, 0, raw, sizeof(raw),
-				  true };
-	c[1] = (struct apps_cas){ APPS_TABLE_KEYS, KEY_ROW_CURRENT, strlen(KEY_ROW_CURRENT),
-				  NULL,	 0,		  cur,
-				  4,	 true };
+	c[0] =
+		(struct apps_cas){ APPS_TABLE_KEYS, key, sizeof(key), NULL, 0, raw,
+				   sizeof(raw),     true };
+	c[1] = (struct apps_cas){
+		APPS_TABLE_KEYS, KEY_ROW_CURRENT, strlen(KEY_ROW_CURRENT), NULL, 0, cur, 4, true
+	};
 	rc = apps_store_cas(ks->st, c, 2, NULL);
 	if (rc == STORE_ECHANGED)
 		return STORE_OK; /* another node migrated: read its keys */
@@ -286,9 +286,10 @@ static int open_rows(const struct sealer *s, const struct key_rows *r, bool prev
 		if (wrap(s->master, e->id, e->created_at, e->key, o->fresh[o->nc]) != 0)
 			return STORE_ENOMEM;
 		row_key(e->id, o->keys[o->nc]);
-		o->c[o->nc] = (struct apps_cas){ APPS_TABLE_KEYS, o->keys[o->nc], ROW_KEY_LEN,
-						 r->rows[i].raw,  ROW_LEN,	  o->fresh[o->nc],
-						 ROW_LEN,	  true };
+		o->c[o->nc] = (struct apps_cas){ APPS_TABLE_KEYS, o->keys[o->nc],
+						 ROW_KEY_LEN,     r->rows[i].raw,
+						 ROW_LEN,         o->fresh[o->nc],
+						 ROW_LEN,         true };
 		o->nc++;
 		o->n++;
 	}
@@ -424,7 +425,9 @@ static int rotate_once(struct key_store *ks, key_sweep_row_fn sweep_row, void *a
 	}
 	row_key(next, rk);
 	put_u32(cur, next);
-	c[0] = (struct apps_cas){ APPS_TABLE_KEYS, rk, sizeof(rk), NULL, 0, raw, sizeof(raw), true };
+	c[0] = (struct apps_cas){
+		APPS_TABLE_KEYS, rk, sizeof(rk), NULL, 0, raw, sizeof(raw), true
+	};
 	c[1] = (struct apps_cas){ APPS_TABLE_KEYS,
 				  KEY_ROW_CURRENT,
 				  strlen(KEY_ROW_CURRENT),
@@ -433,8 +436,8 @@ static int rotate_once(struct key_store *ks, key_sweep_row_fn sweep_row, void *a
 				  cur,
 				  4,
 				  true };
-	c[2] = (struct apps_cas){ APPS_TABLE_KEYS, "sweep", 5, old_sweep, old_len, sweep, sweep_len,
-				  true };
+	c[2] = (struct apps_cas){ APPS_TABLE_KEYS, "sweep", 5,         old_sweep,
+				  old_len,         sweep,   sweep_len, true };
 	rc = apps_store_cas(ks->st, c, 3, NULL);
 	free(old_sweep);
 	free(sweep);
@@ -480,8 +483,8 @@ int key_store_retire(struct key_store *ks, uint32_t id)
 			rc = KEY_STORE_ECURRENT;
 		if (rc == STORE_OK) {
 			/* Deletes the row while "current" is still what was read. */
-			c[0] = (struct apps_cas){ APPS_TABLE_KEYS, rk,	 sizeof(rk), row,
-						  row_len,	   NULL, 0,	     true };
+			c[0] = (struct apps_cas){ APPS_TABLE_KEYS, rk,   sizeof(rk), row,
+						  row_len,         NULL, 0,          true };
 			c[1] = (struct apps_cas){ APPS_TABLE_KEYS,
 						  KEY_ROW_CURRENT,
 						  strlen(KEY_ROW_CURRENT),

@@ -42,7 +42,7 @@ enum key_store_rc {
 	KEY_STORE_EFULL = -42,     /* KEYRING_MAX keys: retire some first */
 	KEY_STORE_ENOKEY = -43,    /* the master key opens no current data key */
 	KEY_STORE_EBUSY = -44,     /* other writers kept changing the keys: try again */
-	/* and the store's own codes (enum store_rc) */
+				   /* and the store's own codes (enum store_rc) */
 };
 
 /* The store and sealer a node's keys live in. */
@@ -53,11 +53,11 @@ struct key_store {
 
 /* What key_store_attach found. */
 struct key_load {
-	bool migrated;     /* the store had no data keys: key id 1 became the first */
-	unsigned opened;   /* data keys in the keyring now */
+	bool migrated;      /* the store had no data keys: key id 1 became the first */
+	unsigned opened;    /* data keys in the keyring now */
 	unsigned rewrapped; /* data keys moved from the previous master key to this one */
-	unsigned unopened; /* data keys neither master key opens (left in the store) */
-	uint32_t current;  /* 0: no current key opened: nothing can be sealed */
+	unsigned unopened;  /* data keys neither master key opens (left in the store) */
+	uint32_t current;   /* 0: no current key opened: nothing can be sealed */
 };
 
 /* At activation: migrates a store without data keys (see above), moves data

@@ -58,7 +58,8 @@ static int progress_decode(const unsigned char *raw, size_t len, struct key_swee
 
 	memset(pr, 0, sizeof(*pr));
 	if (!json_is_object(j) || !hex ||
-	    sodium_hex2bin(pr->after, sizeof(pr->after), hex, strlen(hex), NULL, &alen, NULL) != 0) {
+	    sodium_hex2bin(pr->after, sizeof(pr->after), hex, strlen(hex), NULL, &alen, NULL) !=
+		    0) {
 		json_decref(j);
 		return STORE_ECORRUPT;
 	}
@@ -149,8 +150,14 @@ static bool lease_take(struct key_sweep *w)
 	}
 	mine = lease_encode(w->node, now + KEY_SWEEP_LEASE_MS, &len);
 	if (mine) {
-		struct apps_cas c = { APPS_TABLE_KEYS,	   ROW_LEASE, strlen(ROW_LEASE), old,
-				      old ? old_len : 0, mine,	     len,		 true };
+		struct apps_cas c = { APPS_TABLE_KEYS,
+				      ROW_LEASE,
+				      strlen(ROW_LEASE),
+				      old,
+				      old ? old_len : 0,
+				      mine,
+				      len,
+				      true };
 		ok = apps_store_cas(w->ks->st, &c, 1, NULL) == STORE_OK;
 	}
 	free(mine);
@@ -167,8 +174,9 @@ static void lease_release(struct key_sweep *w)
 	if (apps_store_get(w->ks->st, APPS_TABLE_KEYS, ROW_LEASE, strlen(ROW_LEASE), &old,
 			   &old_len) == STORE_OK &&
 	    lease_holder(old, old_len, w->node, &until)) {
-		struct apps_cas c = { APPS_TABLE_KEYS, ROW_LEASE, strlen(ROW_LEASE), old,
-				      old_len,	       NULL,	  0,		     true };
+		struct apps_cas c = {
+			APPS_TABLE_KEYS, ROW_LEASE, strlen(ROW_LEASE), old, old_len, NULL, 0, true
+		};
 		if (apps_store_cas(w->ks->st, &c, 1, NULL) != STORE_OK)
 			plugin_log(w->plugin, MMPLUGIN_LOG_WARN,
 				   "key sweep: the lease could not be released; another node "
@@ -233,8 +241,8 @@ static bool reseal(const struct sealer *s, enum apps_table t, uint32_t key, stru
 
 	if (seal_key_id(r->val, r->vlen, &id) != SEAL_OK || id == key)
 		return false;
-	if (unseal_record(s, apps_table_name(t), r->key, r->klen, r->val, r->vlen, &plain,
-			  &plen) != SEAL_OK)
+	if (unseal_record(s, apps_table_name(t), r->key, r->klen, r->val, r->vlen, &plain, &plen) !=
+	    SEAL_OK)
 		return false;
 	rc = seal_record(s, apps_table_name(t), r->key, r->klen, plain, plen, &r->fresh, &r->flen);
 	unseal_free(plain);
@@ -336,8 +344,8 @@ static int sweep_batch(struct key_sweep *w)
 		rc = STORE_ENOMEM;
 		goto out;
 	}
-	c[nc] = (struct apps_cas){ APPS_TABLE_KEYS, ROW_SWEEP, strlen(ROW_SWEEP), raw, raw_len,
-				   row,		    row_len,   true };
+	c[nc] = (struct apps_cas){ APPS_TABLE_KEYS, ROW_SWEEP, strlen(ROW_SWEEP), raw,
+				   raw_len,         row,       row_len,           true };
 	rc = apps_store_cas(w->ks->st, c, nc + 1, &skipped);
 	if (rc == STORE_ECHANGED) {
 		rc = 1; /* a rotation restarted the sweep meanwhile: read it again */
@@ -353,8 +361,7 @@ static int sweep_batch(struct key_sweep *w)
 		plugin_logf(w->plugin, MMPLUGIN_LOG_INFO,
 			    "key sweep done: %llu records visited in %u pass%s, now sealed under "
 			    "key %u",
-			    (unsigned long long)pr.done, pr.pass, pr.pass == 1 ? "" : "es",
-			    pr.key);
+			    (unsigned long long)pr.done, pr.pass, pr.pass == 1 ? "" : "es", pr.key);
 	rc = pr.running ? 1 : 0;
 out:
 	free(row);
@@ -418,8 +425,8 @@ static void *sweep_main(void *arg)
 	return NULL;
 }
 
-int key_sweep_start(struct key_sweep *w, struct apps_plugin *p, struct key_store *ks,
-		    size_t batch, long pause_ms)
+int key_sweep_start(struct key_sweep *w, struct apps_plugin *p, struct key_store *ks, size_t batch,
+		    long pause_ms)
 {
 	unsigned char id[16];
 

@@ -76,8 +76,8 @@ int key_sweep_progress_read(struct apps_store *st, struct key_sweep_progress *pr
 char *key_sweep_start_row(uint32_t key, uint64_t total, size_t *len);
 
 /* Starts the thread (it resumes a sweep left running). 0 or -1. */
-int key_sweep_start(struct key_sweep *w, struct apps_plugin *p, struct key_store *ks,
-		    size_t batch, long pause_ms) __attribute__((warn_unused_result));
+int key_sweep_start(struct key_sweep *w, struct apps_plugin *p, struct key_store *ks, size_t batch,
+		    long pause_ms) __attribute__((warn_unused_result));
 /* Wakes the thread now (after a rotation). */
 void key_sweep_kick(struct key_sweep *w);
 /* Stops the thread after its batch and releases the lease. */

@@ -95,8 +95,7 @@ static int teardown(void **state)
 
 /* ---- HTTP ---- */
 
-static struct ts_resp api(const char *method, const char *path, const char *token,
-			  const char *body)
+static struct ts_resp api(const char *method, const char *path, const char *token, const char *body)
 {
 	return ts_api(world.host.base_url, method, path, token, body);
 }
@@ -552,8 +551,8 @@ static void a_master_key_change_moves_the_data_keys(void **state)
 	free(out);
 	{
 		char only_new[400], text[800];
-		const char *verify_new[] = { "audit", "verify", audit_path, "--config", only_new,
-					     NULL };
+		const char *verify_new[] = { "audit",    "verify", audit_path,
+					     "--config", only_new, NULL };
 		snprintf(only_new, sizeof(only_new), "%s/only-new.json", world.host.dir);
 		snprintf(text, sizeof(text),
 			 "{\"plugins\":{\"com.mattermost.apps\":{\"settings\":"

@@ -156,9 +156,9 @@ static void another_master_key_opens_none_then_takes_them_over(void **state)
 	assert_int_equal(l.unopened, 2);
 	assert_int_equal(l.current, 0);
 	assert_int_not_equal(opens(&b.sealer, rec, len), SEAL_OK);
-	assert_int_equal(seal_record(&b.sealer, "oauth2_user", rec_key, REC_KEY_LEN, "x", 1, &out,
-				     &out_len),
-			 SEAL_ENOKEY);
+	assert_int_equal(
+		seal_record(&b.sealer, "oauth2_user", rec_key, REC_KEY_LEN, "x", 1, &out, &out_len),
+		SEAL_ENOKEY);
 	sealer_close(&b.sealer);
 	/* master_b with master_a as the previous one: the keys move. */
 	assert_int_equal(sealer_open_key(&c.sealer, master_b), SEAL_OK);
