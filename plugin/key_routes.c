@@ -30,6 +30,11 @@ static void reply_keys_failed(struct apps_call *c, int rc, const char *what)
 			    "The data keys changed meanwhile (another admin or node); try again.");
 		return;
 	}
+	if (rc == KEY_STORE_EFULL) {
+		reply_error(c, 409, "apps.keys.too_many.app_error",
+			    "There are 64 data keys: retire old ones before rotating again.");
+		return;
+	}
 	if (rc == KEY_STORE_ENOKEY) {
 		reply_error(c, 409, "apps.keys.no_current_key.app_error",
 			    "The master key opens no current data key: check master_key_file "
