@@ -470,8 +470,9 @@ static void a_restart_mid_sweep_resumes_it(void **state)
 	k = api_json("POST", P "/api/v1/admin/keys/rotate", NULL, 200);
 	assert_int_equal(jint(k, "current", NULL), 3);
 	json_decref(k);
-	/* Wait for a batch or two, then stop the node mid-sweep. */
-	for (int i = 0; i < 100 && done_before == 0; i++) {
+	/* Wait for a batch or two (the sweep starts a few seconds after the
+	 * rotation), then stop the node mid-sweep. */
+	for (int i = 0; i < 500 && done_before == 0; i++) {
 		k = keys_now();
 		assert_true(sweep_running(k));
 		done_before = jint(k, "sweep", "done");
