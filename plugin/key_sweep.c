@@ -8,12 +8,12 @@
 #include <time.h>
 
 #include "key_count.h"
+#include "key_lease.h"
 #include "plugin.h"
 #include "plugin_metrics.h"
 #include "banned.h"
 
 #define ROW_SWEEP "sweep"
-#define ROW_LEASE "sweep_lease"
 
 static int64_t now_ms(void)
 {
@@ -105,84 +105,6 @@ char *key_sweep_start_row(uint32_t key, uint64_t total, size_t *len)
 	struct key_sweep_progress pr = { .running = true, .key = key, .total = total, .pass = 1 };
 
 	return progress_encode(&pr, len);
-}
-
-/* ---- the lease ---- */
-
-static char *lease_encode(const char *node, int64_t until, size_t *len)
-{
-	json_t *j = json_pack("{s:s, s:I}", "node", node, "until", (json_int_t)until);
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-
-	json_decref(j);
-	*len = text ? strlen(text) : 0;
-	return text;
-}
-
-/* Whether the lease row raw names node, and until when. */
-static bool lease_holder(const unsigned char *raw, size_t len, const char *node, int64_t *until)
-{
-	json_t *j = json_loadb((const char *)raw, len, 0, NULL);
-	const char *who = json_string_value(json_object_get(j, "node"));
-	bool mine = who && strcmp(who, node) == 0;
-
-	*until = (int64_t)json_integer_value(json_object_get(j, "until"));
-	json_decref(j);
-	return mine;
-}
-
-/* Takes or renews the lease: true when this node holds it now. */
-static bool lease_take(struct key_sweep *w)
-{
-	unsigned char *old = NULL;
-	size_t old_len = 0, len = 0;
-	int64_t until = 0, now = now_ms();
-	char *mine;
-	int rc = apps_store_get(w->ks->st, APPS_TABLE_KEYS, ROW_LEASE, strlen(ROW_LEASE), &old,
-				&old_len);
-	bool ok = false;
-
-	if (rc != STORE_OK && rc != STORE_ENOTFOUND)
-		return false;
-	if (old && !lease_holder(old, old_len, w->node, &until) && until > now) {
-		free(old);
-		return false; /* another node sweeps */
-	}
-	mine = lease_encode(w->node, now + KEY_SWEEP_LEASE_MS, &len);
-	if (mine) {
-		struct apps_cas c = { APPS_TABLE_KEYS,
-				      ROW_LEASE,
-				      strlen(ROW_LEASE),
-				      old,
-				      old ? old_len : 0,
-				      mine,
-				      len,
-				      true };
-		ok = apps_store_cas(w->ks->st, &c, 1, NULL) == STORE_OK;
-	}
-	free(mine);
-	free(old);
-	return ok;
-}
-
-static void lease_release(struct key_sweep *w)
-{
-	unsigned char *old = NULL;
-	size_t old_len = 0;
-	int64_t until;
-
-	if (apps_store_get(w->ks->st, APPS_TABLE_KEYS, ROW_LEASE, strlen(ROW_LEASE), &old,
-			   &old_len) == STORE_OK &&
-	    lease_holder(old, old_len, w->node, &until)) {
-		struct apps_cas c = {
-			APPS_TABLE_KEYS, ROW_LEASE, strlen(ROW_LEASE), old, old_len, NULL, 0, true
-		};
-		if (apps_store_cas(w->ks->st, &c, 1, NULL) != STORE_OK)
-			plugin_log(w->plugin, MMPLUGIN_LOG_WARN,
-				   "key sweep: the lease could not be released; another node "
-				   "takes it over when it expires");
-	}
-	free(old);
 }
 
 /* ---- one batch ---- */
@@ -327,7 +249,7 @@ static int sweep_batch(struct key_sweep *w)
 	if (pr.pass == 1 && pr.table == 0 && pr.after_len == 0 && pr.done == 0 &&
 	    key_too_young(&s->keys->ring, pr.key))
 		goto out; /* every node has not seen the new key yet */
-	if (!lease_take(w))
+	if (!key_lease_take(w->ks->st, w->node, now_ms(), KEY_SWEEP_LEASE_MS))
 		goto out;
 	b.cap = w->batch;
 	b.recs = calloc(b.cap, sizeof(*b.recs));
@@ -482,7 +404,10 @@ void key_sweep_stop(struct key_sweep *w)
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
-	lease_release(w);
+	if (key_lease_release(w->ks->st, w->node) != STORE_OK)
+		plugin_log(w->plugin, MMPLUGIN_LOG_WARN,
+			   "key sweep: the lease could not be released; another node takes it "
+			   "over when it expires");
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
 	w->started = false;

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "apps_store.h"
+#include "key_lease.h"
 #include "key_store.h"
 #include "seal.h"
 #include "testsupport.h"
@@ -219,6 +220,23 @@ static void a_stale_compare_and_set_never_overwrites(void **state)
 			 STORE_ENOTFOUND);
 }
 
+/* One node sweeps at a time: the lease is taken, renewed by its holder,
+ * refused to another node until it expires or is released. */
+static void one_node_holds_the_sweep_lease(void **state)
+{
+	(void)state;
+	assert_true(key_lease_take(&st, "node-a", 1000, 100));
+	assert_false(key_lease_take(&st, "node-b", 1050, 100));
+	assert_true(key_lease_take(&st, "node-a", 1090, 100)); /* renewed to 1190 */
+	assert_false(key_lease_take(&st, "node-b", 1150, 100));
+	assert_true(key_lease_take(&st, "node-b", 1191, 100)); /* a expired */
+	assert_false(key_lease_take(&st, "node-a", 1200, 100));
+	assert_int_equal(key_lease_release(&st, "node-a"), 0); /* not a's: kept */
+	assert_false(key_lease_take(&st, "node-a", 1200, 100));
+	assert_int_equal(key_lease_release(&st, "node-b"), 0);
+	assert_true(key_lease_take(&st, "node-a", 1200, 100));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +244,7 @@ int main(void)
 		cmocka_unit_test(key_rows_hold_no_key_in_clear),
 		cmocka_unit_test(another_master_key_opens_none_then_takes_them_over),
 		cmocka_unit_test(a_stale_compare_and_set_never_overwrites),
+		cmocka_unit_test(one_node_holds_the_sweep_lease),
 	};
 	if (sodium_init() < 0)
 		return 1;
