@@ -45,6 +45,10 @@ bool key_lease_take(struct apps_store *st, const char *node, int64_t now, int64_
 		free(old);
 		return false; /* another node sweeps */
 	}
+	if (old && until - now > ttl_ms / 2) {
+		free(old);
+		return true; /* ours for long enough: no commit to renew it */
+	}
 	mine = lease_encode(node, now + ttl_ms, &len);
 	if (mine) {
 		struct apps_cas c = { APPS_TABLE_KEYS,

@@ -15,8 +15,9 @@
 
 #define KEY_LEASE_NODE_MAX 64
 
-/* Takes or renews the lease for node until now + ttl_ms: true when node
- * holds it now; false when another node holds an unexpired one, or the
+/* Takes or renews the lease for node until now + ttl_ms (renewing costs a
+ * commit, so a lease with more than half of ttl_ms left is kept as it is):
+ * true when node holds it now; false when another node holds an unexpired one, or the
  * store failed. */
 bool key_lease_take(struct apps_store *st, const char *node, int64_t now, int64_t ttl_ms);
 

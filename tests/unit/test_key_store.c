@@ -227,6 +227,8 @@ static void one_node_holds_the_sweep_lease(void **state)
 	(void)state;
 	assert_true(key_lease_take(&st, "node-a", 1000, 100));
 	assert_false(key_lease_take(&st, "node-b", 1050, 100));
+	assert_true(key_lease_take(&st, "node-a", 1020, 100)); /* 80 left: kept to 1100 */
+	assert_false(key_lease_take(&st, "node-b", 1099, 100));
 	assert_true(key_lease_take(&st, "node-a", 1090, 100)); /* renewed to 1190 */
 	assert_false(key_lease_take(&st, "node-b", 1150, 100));
 	assert_true(key_lease_take(&st, "node-b", 1191, 100)); /* a expired */
