@@ -255,9 +255,7 @@ static int migrate(struct key_store *ks, const unsigned char *legacy_master, boo
 
 /* ---- loading ---- */
 
-/* Opens rows into e[], with the current master key or (prev_ok) the
- * previous one; rows only the previous one opens are wrapped again under
- * the current one into c[] (with their new bytes in fresh[]). */
+/* The data keys a load opened, and the rows it wraps again. */
 struct opened {
 	struct keyring_entry e[KEYRING_MAX];
 	size_t n;
@@ -268,9 +266,24 @@ struct opened {
 	size_t nc;
 };
 
-static int open_rows(const struct sealer *s, const struct key_rows *r, bool prev_ok,
-		     struct opened *o)
+static bool opened_has(const struct opened *o, uint32_t id)
 {
+	for (size_t i = 0; i < o->n; i++)
+		if (o->e[i].id == id)
+			return true;
+	return false;
+}
+
+/* Opens rows into o->e with the current master key or the previous one;
+ * with rewrap, rows only the previous one opens are wrapped again under the
+ * current one into o->c (their new bytes in o->fresh). Without rewrap (a
+ * reload), a row neither opens keeps the key the keyring already holds for
+ * its id: a node still running with the old master key while another moved
+ * the rows under the new one goes on with the keys it has. */
+static int open_rows(struct key_store *ks, const struct key_rows *r, bool rewrap, struct opened *o)
+{
+	const struct sealer *s = ks->sealer;
+
 	memset(o, 0, sizeof(*o));
 	o->unopened = (unsigned)r->bad;
 	for (size_t i = 0; i < r->n; i++) {
@@ -279,10 +292,20 @@ static int open_rows(const struct sealer *s, const struct key_rows *r, bool prev
 			o->n++;
 			continue;
 		}
-		if (!prev_ok || unwrap(s->previous, &r->rows[i], e) != 0) {
+		if (unwrap(s->previous, &r->rows[i], e) != 0) {
+			if (!rewrap && !opened_has(o, r->rows[i].id) &&
+			    keyring_get(&s->keys->ring, r->rows[i].id, e->key) == 0) {
+				e->id = r->rows[i].id;
+				e->created_at = get_i64(r->rows[i].raw + 1);
+				o->n++;
+				continue;
+			}
 			o->unopened++;
 			continue;
 		}
+		o->n++;
+		if (!rewrap)
+			continue;
 		if (wrap(s->master, e->id, e->created_at, e->key, o->fresh[o->nc]) != 0)
 			return STORE_ENOMEM;
 		row_key(e->id, o->keys[o->nc]);
@@ -291,7 +314,6 @@ static int open_rows(const struct sealer *s, const struct key_rows *r, bool prev
 						 ROW_LEN,         o->fresh[o->nc],
 						 ROW_LEN,         true };
 		o->nc++;
-		o->n++;
 	}
 	return STORE_OK;
 }
@@ -329,7 +351,11 @@ static int load(struct key_store *ks, bool writes, struct key_load *out)
 			if (out->migrated || attempt == 0)
 				continue; /* read what was stored */
 		}
-		rc = open_rows(ks->sealer, r, writes && ks->sealer->previous, o);
+		if (!writes && r->n == 0) {
+			rc = STORE_OK; /* no rows (wiped?): keep the keys this node has */
+			goto out;
+		}
+		rc = open_rows(ks, r, writes, o);
 		if (rc != STORE_OK)
 			goto out;
 		if (o->nc) {
