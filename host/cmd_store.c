@@ -121,8 +121,7 @@ static int parse(int argc, char **argv, struct copy_args *a)
 		}
 	}
 	if (optind < argc)
-		return cli_fail(EXIT_USAGE, "store copy: unexpected argument \"%s\"",
-				argv[optind]);
+		return cli_fail(EXIT_USAGE, "store copy: unexpected argument \"%s\"", argv[optind]);
 	return 0;
 }
 
@@ -344,15 +343,15 @@ static int has_marker(struct store_txn *txn, void *arg)
 	struct store_val v;
 
 	(void)arg;
-	return store_get(txn, HOST_T_STORE_COPY, HOST_COPY_UNFINISHED,
-			 strlen(HOST_COPY_UNFINISHED), 0, &v);
+	return store_get(txn, HOST_T_STORE_COPY, HOST_COPY_UNFINISHED, strlen(HOST_COPY_UNFINISHED),
+			 0, &v);
 }
 
 static int put_marker(struct store_txn *txn, void *arg)
 {
 	(void)arg;
-	return store_put(txn, HOST_T_STORE_COPY, HOST_COPY_UNFINISHED,
-			 strlen(HOST_COPY_UNFINISHED), "", 0, STORE_NOOVERWRITE);
+	return store_put(txn, HOST_T_STORE_COPY, HOST_COPY_UNFINISHED, strlen(HOST_COPY_UNFINISHED),
+			 "", 0, STORE_NOOVERWRITE);
 }
 
 static int del_marker(struct store_txn *txn, void *arg)
@@ -410,8 +409,7 @@ static int prepare_target(struct component *host, struct component *apps)
 
 /* ---- opening ---- */
 
-static int open_component(struct component *c, const struct store_config *to, char *err,
-			  size_t cap)
+static int open_component(struct component *c, const struct store_config *to, char *err, size_t cap)
 {
 	struct store_config lmdb;
 	struct store_options opt = {
@@ -463,9 +461,8 @@ static int copy(const struct copy_args *a)
 	if (n < 0 || (size_t)n >= sizeof(json) || strchr(a->to, '"') || strchr(a->to, '\\') ||
 	    store_config_parse(&to, json, (size_t)n, err, sizeof(err)) != STORE_OK) {
 		explicit_bzero(json, sizeof(json));
-		return cli_fail(EXIT_USAGE,
-				"store copy: --to must be a PostgreSQL URI "
-				"(postgresql://user@host:port/db)");
+		return cli_fail(EXIT_USAGE, "store copy: --to must be a PostgreSQL URI "
+					    "(postgresql://user@host:port/db)");
 	}
 	explicit_bzero(json, sizeof(json));
 	to.pool_size = 1;

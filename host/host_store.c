@@ -59,8 +59,8 @@ static int read_copy_marker(struct store_txn *txn, void *arg)
 	struct store_val v;
 
 	(void)arg;
-	return store_get(txn, HOST_T_STORE_COPY, HOST_COPY_UNFINISHED,
-			 strlen(HOST_COPY_UNFINISHED), 0, &v);
+	return store_get(txn, HOST_T_STORE_COPY, HOST_COPY_UNFINISHED, strlen(HOST_COPY_UNFINISHED),
+			 0, &v);
 }
 
 /* A store that `mmhost store copy` began to fill and did not finish holds
