@@ -423,9 +423,20 @@ static void an_interrupted_copy_stops_nodes_and_runs_again(void **state)
 	assert_int_equal(ts_write_file(cfg, text, 0600), 0);
 	/* Neither a node nor an admin command works on half the data. */
 	{
-		const char *argv[] = { MMHOST_BIN,     "serve",       "--config", cfg,
-				       "--data-dir",   data,          "--listen", "127.0.0.1:0",
-				       "--plugin-dir", world.plugins, NULL };
+		/* Bounded: a node that started would serve until killed. */
+		const char *argv[] = { "/usr/bin/timeout",
+				       "20",
+				       MMHOST_BIN,
+				       "serve",
+				       "--config",
+				       cfg,
+				       "--data-dir",
+				       data,
+				       "--listen",
+				       "127.0.0.1:0",
+				       "--plugin-dir",
+				       world.plugins,
+				       NULL };
 		assert_int_equal(ts_run(argv, &code, &out), 0);
 		assert_int_equal(code, 1);
 		if (!strstr(out, "unfinished mmhost store copy") || !strstr(out, "run the same"))
