@@ -513,21 +513,26 @@ static void a_node_on_the_copy_serves_the_plugins_data(void **state)
 {
 	struct ts_host *n = &node;
 	struct ts_resp r;
-	char cfg_dir[256];
+	char cfg_dir[256], why[400];
+	bool ok;
 
 	(void)state;
 	start_on_database(n, cfg_dir, sizeof(cfg_dir));
 	/* The App, with its client (the secret is never answered). */
 	r = ts_api(n->base_url, "GET", P "/api/v1/apps/" APP, world.admin_tok, NULL);
-	if (r.status != 200 || !strstr(r.body, "\"client_id\":\"copy-client\""))
-		fail_msg("GET the App: %ld %.300s", r.status, r.body ? r.body : "");
+	ok = r.status == 200 && strstr(r.body, "\"client_id\":\"copy-client\"");
+	snprintf(why, sizeof(why), "GET the App: %ld %.300s", r.status, r.body ? r.body : "");
 	ts_resp_free(&r);
+	if (!ok)
+		fail_msg("%s", why);
 	/* USER's OAuth2 data, as the App acting for USER, byte for byte. */
 	r = ts_api(n->base_url, "GET", P "/api/v1/oauth2/user", acting, NULL);
-	if (r.status != 200 || r.body_len != strlen(user_value) ||
-	    memcmp(r.body, user_value, r.body_len) != 0)
-		fail_msg("GET oauth2/user: %ld %.300s", r.status, r.body ? r.body : "");
+	ok = r.status == 200 && r.body_len == strlen(user_value) &&
+	     memcmp(r.body, user_value, r.body_len) == 0;
+	snprintf(why, sizeof(why), "GET oauth2/user: %ld %.300s", r.status, r.body ? r.body : "");
 	ts_resp_free(&r);
+	if (!ok)
+		fail_msg("%s", why);
 	assert_int_equal(ts_host_stop(n), 0);
 	ts_rmtree(cfg_dir);
 }
