@@ -59,15 +59,21 @@ static bool holds(const char *data, size_t len, const void *needle, size_t nlen)
 	return nlen > 0 && len >= nlen && memmem(data, len, needle, nlen) != NULL;
 }
 
-static int run_copy(char **out)
+static int run_copy_to(const char *to, char **out)
 {
-	const char *argv[] = { MMHOST_BIN, "store", "copy", "--data-dir",
-			       data_dir,   "--to",  url,    NULL };
+	const char *argv[] = {
+		MMHOST_BIN, "store", "copy", "--data-dir", data_dir, "--to", to, NULL
+	};
 	int code = -1;
 
 	if (ts_run(argv, &code, out) != 0)
 		return -1;
 	return code;
+}
+
+static int run_copy(char **out)
+{
+	return run_copy_to(url, out);
 }
 
 static PGconn *db(void)
@@ -378,17 +384,24 @@ static void no_secret_is_in_the_database_in_clear(void **state)
 	free(all);
 }
 
+#define URL_PASSWORD "pw-in-the-url"
+
 static void a_second_copy_is_refused_as_not_empty(void **state)
 {
-	char *out = NULL;
-	int code = run_copy(&out);
+	char to[600], *out = NULL, *at = strstr(url, "@");
+	int code;
 
 	(void)state;
+	/* The same database, with a password in the URI (the test cluster
+	 * trusts local connections and ignores it): never printed. */
+	assert_non_null(at);
+	snprintf(to, sizeof(to), "%.*s:" URL_PASSWORD "%s", (int)(at - url), url, at);
+	code = run_copy_to(to, &out);
 	assert_int_equal(code, 1);
 	if (!strstr(out, "not empty") || !strstr(out, "nothing was written"))
 		fail_msg("%s", out);
 	assert_null(strchr(strchr(out, '\n') + 1, '\n')); /* one line */
-	assert_null(strstr(out, "postgresql://"));        /* the URL is never printed */
+	assert_null(strstr(out, URL_PASSWORD));
 	free(out);
 }
 
