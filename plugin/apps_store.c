@@ -660,8 +660,6 @@ static bool index_of_app(void *arg, const void *key, size_t klen, const void *va
 	return vlen == strlen(app_id) && memcmp(val, app_id, vlen) == 0;
 }
 
-#define INDEX_USER_LEN 26 /* state_store.c: user_id | expires_at (8) | hash */
-
 static int delete_states(struct store_txn *txn, struct delete_arg *a, struct key_page *pg)
 {
 	int rc;
@@ -672,9 +670,10 @@ static int delete_states(struct store_txn *txn, struct delete_arg *a, struct key
 				   (void *)a->app_id, pg);
 		for (size_t i = 0; rc == STORE_OK && i < pg->n; i++) {
 			rc = store_del(txn, APPS_T_STATE_INDEX, pg->key[i], pg->len[i]);
-			if (rc == STORE_OK && pg->len[i] == INDEX_USER_LEN + 8 + STATE_HASH_LEN) {
+			if (rc == STORE_OK && pg->len[i] == STATE_INDEX_KEY_LEN) {
 				rc = store_del(txn, APPS_T_OAUTH2_STATE,
-					       pg->key[i] + INDEX_USER_LEN + 8, STATE_HASH_LEN);
+					       pg->key[i] + STATE_INDEX_USER_LEN + 8,
+					       STATE_HASH_LEN);
 				if (rc == STORE_OK)
 					a->states++;
 			}

@@ -44,6 +44,9 @@
 #include "store.h"
 
 #define STATE_HASH_LEN 32
+/* oauth2_state_by_user keys: user_id | expires_at (8, big-endian) | hash. */
+#define STATE_INDEX_USER_LEN 26
+#define STATE_INDEX_KEY_LEN (STATE_INDEX_USER_LEN + 8 + STATE_HASH_LEN)
 
 /* Results: 0, the seam's codes (store.h: STORE_ENOTFOUND, STORE_EIO,
  * STORE_EUNAVAILABLE, STORE_EFULL, STORE_ENOMEM, ...), and the plugin's own,

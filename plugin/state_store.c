@@ -8,8 +8,8 @@
 #include "key_pages.h"
 #include "banned.h"
 
-#define USER_ID_LEN 26
-#define INDEX_KEY_LEN (USER_ID_LEN + 8 + STATE_HASH_LEN)
+#define USER_ID_LEN STATE_INDEX_USER_LEN
+#define INDEX_KEY_LEN STATE_INDEX_KEY_LEN
 
 static void put_u64(unsigned char *p, uint64_t v)
 {
