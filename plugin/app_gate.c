@@ -114,7 +114,7 @@ int app_gate_read_txn(struct store_txn *txn, const struct apps_store *st, const 
 	memset(out, 0, sizeof(*out));
 	if (klen == 0)
 		return STORE_ENOTFOUND;
-	rc = store_get(txn, APPS_T_GATE, key, klen, flags, &v);
+	rc = store_get(txn, APPS_T_APP_GATE, key, klen, flags, &v);
 	if (rc != STORE_OK)
 		return rc;
 	if (app_gate_decode(v.data, v.len, out) != 0)
@@ -144,7 +144,7 @@ int app_gate_put_txn(struct store_txn *txn, const struct apps_store *st, const s
 	(void)st;
 	if (klen == 0)
 		return STORE_EINVAL;
-	return store_put(txn, APPS_T_GATE, key, klen, value, app_gate_encode(g, value), 0);
+	return store_put(txn, APPS_T_APP_GATE, key, klen, value, app_gate_encode(g, value), 0);
 }
 
 struct gate_get_arg {

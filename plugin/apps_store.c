@@ -14,17 +14,9 @@
 #define USER_KEY_MAX 96
 #define SCHEMA_VERSION "1"
 
-/* The LMDB databases' names of the first release: a store it wrote opens
- * unchanged. PostgreSQL: tables apps_<name>. */
-static const char *const apps_tables[APPS_T_COUNT] = {
-	[APPS_T_APPS] = "apps",
-	[APPS_T_GATE] = "app_gate",
-	[APPS_T_LISTING] = "listing",
-	[APPS_T_OAUTH2_USER] = "oauth2_user",
-	[APPS_T_OAUTH2_STATE] = "oauth2_state",
-	[APPS_T_STATE_INDEX] = "oauth2_state_by_user",
-	[APPS_T_META] = "meta",
-};
+/* The LMDB databases' names of the first release (a store it wrote opens
+ * unchanged); PostgreSQL: tables apps_<name>. */
+static const char *const apps_tables[APPS_T_COUNT] = { APPS_STORE_TABLES };
 
 static int put_meta(struct store_txn *txn, void *arg)
 {
@@ -51,7 +43,7 @@ int apps_store_open_backend(struct apps_store *st, const struct store_config *cf
 {
 	struct store_config lmdb;
 	struct store_options opt = {
-		.component = "apps",
+		.component = APPS_STORE_COMPONENT,
 		.lmdb_dir = dir,
 		.tables = apps_tables,
 		.n_tables = APPS_T_COUNT,
@@ -623,7 +615,7 @@ static int delete_gate(struct store_txn *txn, struct delete_arg *a)
 		return 0;
 	if (rc != STORE_OK && rc != STORE_ECORRUPT)
 		return rc;
-	rc = store_del(txn, APPS_T_GATE, key, klen);
+	rc = store_del(txn, APPS_T_APP_GATE, key, klen);
 	return rc == STORE_ENOTFOUND ? 0 : rc;
 }
 
@@ -666,10 +658,10 @@ static int delete_states(struct store_txn *txn, struct delete_arg *a, struct key
 
 	pg->after_len = 0;
 	do {
-		rc = key_page_next(txn, APPS_T_STATE_INDEX, NULL, 0, index_of_app,
+		rc = key_page_next(txn, APPS_T_OAUTH2_STATE_BY_USER, NULL, 0, index_of_app,
 				   (void *)a->app_id, pg);
 		for (size_t i = 0; rc == STORE_OK && i < pg->n; i++) {
-			rc = store_del(txn, APPS_T_STATE_INDEX, pg->key[i], pg->len[i]);
+			rc = store_del(txn, APPS_T_OAUTH2_STATE_BY_USER, pg->key[i], pg->len[i]);
 			if (rc == STORE_OK && pg->len[i] == STATE_INDEX_KEY_LEN) {
 				rc = store_del(txn, APPS_T_OAUTH2_STATE,
 					       pg->key[i] + STATE_INDEX_USER_LEN + 8,

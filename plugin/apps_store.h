@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "app_gate.h"
+#include "apps_store_layout.h"
 #include "seal.h"
 #include "store.h"
 
@@ -61,17 +62,7 @@ enum apps_store_rc {
 /* STORE_ECONFLICT (store.h) here means: another App's id differs from this
  * one only in case. */
 
-enum apps_table {
-	APPS_T_APPS,
-	APPS_T_GATE,
-	APPS_T_LISTING,
-	APPS_T_OAUTH2_USER,
-	APPS_T_OAUTH2_STATE,
-	APPS_T_STATE_INDEX,
-	APPS_T_META,
-	APPS_T_COUNT
-};
-
+/* Tables: enum apps_table in apps_store_layout.h, shared with mmhost store copy. */
 #define APPS_TOPIC "apps" /* an App record or gate changed; payload: its app_id */
 
 struct apps_store {

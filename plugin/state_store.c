@@ -39,7 +39,7 @@ static void index_key(unsigned char *k, const char *user_id, int64_t expires,
 /* Deletes a state and its index entry. */
 static int drop(struct store_txn *txn, const unsigned char *ikey)
 {
-	int rc = store_del(txn, APPS_T_STATE_INDEX, ikey, INDEX_KEY_LEN);
+	int rc = store_del(txn, APPS_T_OAUTH2_STATE_BY_USER, ikey, INDEX_KEY_LEN);
 
 	if (rc == STORE_OK || rc == STORE_ENOTFOUND)
 		rc = store_del(txn, APPS_T_OAUTH2_STATE, ikey + USER_ID_LEN + 8, STATE_HASH_LEN);
@@ -78,7 +78,7 @@ static int make_room(struct store_txn *txn, struct create_arg *a)
 
 	if (!pg)
 		return STORE_ENOMEM;
-	rc = key_page_next(txn, APPS_T_STATE_INDEX, a->user_id, USER_ID_LEN, is_index_key, NULL,
+	rc = key_page_next(txn, APPS_T_OAUTH2_STATE_BY_USER, a->user_id, USER_ID_LEN, is_index_key, NULL,
 			   pg);
 	for (size_t i = 0; rc == STORE_OK && i < pg->n; i++) {
 		if ((int64_t)get_u64(pg->key[i] + USER_ID_LEN) <= a->now)
@@ -115,7 +115,7 @@ static int create_txn(struct store_txn *txn, void *arg)
 	if (rc != 0)
 		return rc;
 	index_key(ik, a->user_id, a->expires, a->hash);
-	return store_put(txn, APPS_T_STATE_INDEX, ik, INDEX_KEY_LEN, a->app_id, strlen(a->app_id),
+	return store_put(txn, APPS_T_OAUTH2_STATE_BY_USER, ik, INDEX_KEY_LEN, a->app_id, strlen(a->app_id),
 			 0);
 }
 
@@ -271,7 +271,7 @@ static int sweep_txn(struct store_txn *txn, void *arg)
 	if (!pg)
 		return STORE_ENOMEM;
 	do {
-		rc = key_page_next(txn, APPS_T_STATE_INDEX, NULL, 0, is_expired, a, pg);
+		rc = key_page_next(txn, APPS_T_OAUTH2_STATE_BY_USER, NULL, 0, is_expired, a, pg);
 		for (size_t i = 0; rc == STORE_OK && i < pg->n; i++) {
 			rc = drop(txn, pg->key[i]);
 			if (rc == STORE_OK)
