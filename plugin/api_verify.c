@@ -23,7 +23,7 @@
 
 struct verify_arg {
 	const struct sealer *sealer;
-	enum apps_table table;
+	enum key_table table;
 	uint64_t records, ok;
 	json_t *unreadable;
 	size_t listed;
@@ -40,11 +40,11 @@ static bool printable(const unsigned char *k, size_t len)
 }
 
 /* The record's key as a reader names it. */
-static json_t *key_text(enum apps_table t, const unsigned char *k, size_t len)
+static json_t *key_text(enum key_table t, const unsigned char *k, size_t len)
 {
 	char text[VERIFY_KEY_MAX * 2 + 1];
 
-	if (t == APPS_TABLE_OAUTH2_STATE || !printable(k, len)) {
+	if (t == KEY_TABLE_OAUTH2_STATE || !printable(k, len)) {
 		sodium_bin2hex(text, sizeof(text), k, len);
 		return json_string(text);
 	}
@@ -99,7 +99,7 @@ void api_verify(struct apps_call *c)
 	a->sealer = &c->plugin->sealer;
 	for (int t = 0; t < APPS_SEALED_TABLES && rc == STORE_OK; t++) {
 		size_t visited = APPS_SCAN_MAX;
-		a->table = (enum apps_table)t;
+		a->table = (enum key_table)t;
 		a->last_len = 0;
 		for (bool first = true; rc == STORE_OK && visited == APPS_SCAN_MAX; first = false) {
 			rc = apps_store_scan(&c->plugin->store, a->table, NULL, 0,

@@ -45,9 +45,8 @@ int key_count_records(struct apps_store *st, struct key_counts *c)
 		size_t visited = APPS_SCAN_MAX;
 		a->last_len = 0;
 		for (bool first = true; rc == STORE_OK && visited == APPS_SCAN_MAX; first = false) {
-			rc = apps_store_scan(st, (enum apps_table)t, NULL, 0,
-					     first ? NULL : a->last, a->last_len, APPS_SCAN_MAX,
-					     count_one, a, &visited);
+			rc = apps_store_scan(st, (enum key_table)t, NULL, 0, first ? NULL : a->last,
+					     a->last_len, APPS_SCAN_MAX, count_one, a, &visited);
 			if (rc == STORE_OK && visited == APPS_SCAN_MAX && a->last_len == 0)
 				rc = STORE_EIO; /* a key too long to resume after */
 		}

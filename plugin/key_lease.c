@@ -36,7 +36,7 @@ bool key_lease_take(struct apps_store *st, const char *node, int64_t now, int64_
 	size_t old_len = 0, len = 0;
 	int64_t until = 0;
 	char *mine;
-	int rc = apps_store_get(st, APPS_TABLE_KEYS, ROW_LEASE, strlen(ROW_LEASE), &old, &old_len);
+	int rc = apps_store_get(st, KEY_TABLE_KEYS, ROW_LEASE, strlen(ROW_LEASE), &old, &old_len);
 	bool ok = false;
 
 	if (rc != STORE_OK && rc != STORE_ENOTFOUND)
@@ -51,7 +51,7 @@ bool key_lease_take(struct apps_store *st, const char *node, int64_t now, int64_
 	}
 	mine = lease_encode(node, now + ttl_ms, &len);
 	if (mine) {
-		struct apps_cas c = { APPS_TABLE_KEYS,
+		struct apps_cas c = { KEY_TABLE_KEYS,
 				      ROW_LEASE,
 				      strlen(ROW_LEASE),
 				      old,
@@ -71,11 +71,11 @@ int key_lease_release(struct apps_store *st, const char *node)
 	unsigned char *old = NULL;
 	size_t old_len = 0;
 	int64_t until;
-	int rc = apps_store_get(st, APPS_TABLE_KEYS, ROW_LEASE, strlen(ROW_LEASE), &old, &old_len);
+	int rc = apps_store_get(st, KEY_TABLE_KEYS, ROW_LEASE, strlen(ROW_LEASE), &old, &old_len);
 
 	if (rc == STORE_OK && lease_holder(old, old_len, node, &until)) {
 		struct apps_cas c = {
-			APPS_TABLE_KEYS, ROW_LEASE, strlen(ROW_LEASE), old, old_len, NULL, 0, true
+			KEY_TABLE_KEYS, ROW_LEASE, strlen(ROW_LEASE), old, old_len, NULL, 0, true
 		};
 		rc = apps_store_cas(st, &c, 1, NULL);
 	}

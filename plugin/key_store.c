@@ -151,11 +151,11 @@ static int read_rows(struct apps_store *st, struct key_rows *r)
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	rc = apps_store_scan(st, APPS_TABLE_KEYS, KEY_ROW_PREFIX, PREFIX_LEN, NULL, 0,
-			     APPS_SCAN_MAX, collect_row, r, NULL);
+	rc = apps_store_scan(st, KEY_TABLE_KEYS, KEY_ROW_PREFIX, PREFIX_LEN, NULL, 0, APPS_SCAN_MAX,
+			     collect_row, r, NULL);
 	if (rc != STORE_OK)
 		return rc;
-	rc = apps_store_get(st, APPS_TABLE_KEYS, KEY_ROW_CURRENT, strlen(KEY_ROW_CURRENT), &cur,
+	rc = apps_store_get(st, KEY_TABLE_KEYS, KEY_ROW_CURRENT, strlen(KEY_ROW_CURRENT), &cur,
 			    &len);
 	if (rc == STORE_ENOTFOUND)
 		return STORE_OK;
@@ -172,7 +172,7 @@ static int read_rows(struct apps_store *st, struct key_rows *r)
 
 struct legacy_probe {
 	const struct sealer *legacy; /* knows key id 1 only */
-	enum apps_table table;
+	enum key_table table;
 	int found; /* 1 a record sealed with key id 1 opened, -1 it did not, 0 none seen */
 };
 
@@ -204,7 +204,7 @@ static int legacy_key_fits(struct apps_store *st, const unsigned char *master)
 	if (sealer_open_key(&legacy, master) != SEAL_OK)
 		return STORE_ENOMEM;
 	for (int t = 0; t < APPS_SEALED_TABLES; t++) {
-		struct legacy_probe p = { &legacy, (enum apps_table)t, 0 };
+		struct legacy_probe p = { &legacy, (enum key_table)t, 0 };
 		rc = apps_store_scan(st, p.table, NULL, 0, NULL, 0, APPS_SCAN_MAX, probe_record, &p,
 				     NULL);
 		if (rc != STORE_OK)
@@ -240,11 +240,11 @@ static int migrate(struct key_store *ks, const unsigned char *legacy_master, boo
 	sodium_memzero(&e, sizeof(e));
 	row_key(SEAL_KEY_ID_LEGACY, key);
 	put_u32(cur, SEAL_KEY_ID_LEGACY);
-	c[0] =
-		(struct apps_cas){ APPS_TABLE_KEYS, key, sizeof(key), NULL, 0, raw,
-				   sizeof(raw),     true };
+	c[0] = (struct apps_cas){
+		KEY_TABLE_KEYS, key, sizeof(key), NULL, 0, raw, sizeof(raw), true
+	};
 	c[1] = (struct apps_cas){
-		APPS_TABLE_KEYS, KEY_ROW_CURRENT, strlen(KEY_ROW_CURRENT), NULL, 0, cur, 4, true
+		KEY_TABLE_KEYS, KEY_ROW_CURRENT, strlen(KEY_ROW_CURRENT), NULL, 0, cur, 4, true
 	};
 	rc = apps_store_cas(ks->st, c, 2, NULL);
 	if (rc == STORE_ECHANGED)
@@ -309,10 +309,10 @@ static int open_rows(struct key_store *ks, const struct key_rows *r, bool rewrap
 		if (wrap(s->master, e->id, e->created_at, e->key, o->fresh[o->nc]) != 0)
 			return STORE_ENOMEM;
 		row_key(e->id, o->keys[o->nc]);
-		o->c[o->nc] = (struct apps_cas){ APPS_TABLE_KEYS, o->keys[o->nc],
-						 ROW_KEY_LEN,     r->rows[i].raw,
-						 ROW_LEN,         o->fresh[o->nc],
-						 ROW_LEN,         true };
+		o->c[o->nc] = (struct apps_cas){ KEY_TABLE_KEYS, o->keys[o->nc],
+						 ROW_KEY_LEN,    r->rows[i].raw,
+						 ROW_LEN,        o->fresh[o->nc],
+						 ROW_LEN,        true };
 		o->nc++;
 	}
 	return STORE_OK;
@@ -409,7 +409,7 @@ int key_store_current_id(struct key_store *ks, uint32_t *id)
 {
 	unsigned char *v = NULL;
 	size_t len = 0;
-	int rc = apps_store_get(ks->st, APPS_TABLE_KEYS, KEY_ROW_CURRENT, strlen(KEY_ROW_CURRENT),
+	int rc = apps_store_get(ks->st, KEY_TABLE_KEYS, KEY_ROW_CURRENT, strlen(KEY_ROW_CURRENT),
 				&v, &len);
 
 	*id = rc == STORE_OK && len == 4 ? get_u32(v) : 0;
@@ -438,7 +438,7 @@ static int rotate_once(struct key_store *ks, key_sweep_row_fn sweep_row, void *a
 	for (size_t i = 0; i < r->n; i++)
 		next = r->rows[i].id > next ? r->rows[i].id : next;
 	next++;
-	rc = apps_store_get(ks->st, APPS_TABLE_KEYS, "sweep", 5, &old_sweep, &old_len);
+	rc = apps_store_get(ks->st, KEY_TABLE_KEYS, "sweep", 5, &old_sweep, &old_len);
 	if (rc != STORE_OK && rc != STORE_ENOTFOUND)
 		return rc;
 	randombytes_buf(key, sizeof(key));
@@ -451,10 +451,8 @@ static int rotate_once(struct key_store *ks, key_sweep_row_fn sweep_row, void *a
 	}
 	row_key(next, rk);
 	put_u32(cur, next);
-	c[0] = (struct apps_cas){
-		APPS_TABLE_KEYS, rk, sizeof(rk), NULL, 0, raw, sizeof(raw), true
-	};
-	c[1] = (struct apps_cas){ APPS_TABLE_KEYS,
+	c[0] = (struct apps_cas){ KEY_TABLE_KEYS, rk, sizeof(rk), NULL, 0, raw, sizeof(raw), true };
+	c[1] = (struct apps_cas){ KEY_TABLE_KEYS,
 				  KEY_ROW_CURRENT,
 				  strlen(KEY_ROW_CURRENT),
 				  r->has_current ? r->current_raw : NULL,
@@ -462,8 +460,8 @@ static int rotate_once(struct key_store *ks, key_sweep_row_fn sweep_row, void *a
 				  cur,
 				  4,
 				  true };
-	c[2] = (struct apps_cas){ APPS_TABLE_KEYS, "sweep", 5,         old_sweep,
-				  old_len,         sweep,   sweep_len, true };
+	c[2] = (struct apps_cas){ KEY_TABLE_KEYS, "sweep", 5,         old_sweep,
+				  old_len,        sweep,   sweep_len, true };
 	rc = apps_store_cas(ks->st, c, 3, NULL);
 	free(old_sweep);
 	free(sweep);
@@ -499,19 +497,19 @@ int key_store_retire(struct key_store *ks, uint32_t id)
 
 	row_key(id, rk);
 	for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-		rc = apps_store_get(ks->st, APPS_TABLE_KEYS, rk, sizeof(rk), &row, &row_len);
+		rc = apps_store_get(ks->st, KEY_TABLE_KEYS, rk, sizeof(rk), &row, &row_len);
 		if (rc == STORE_ENOTFOUND)
 			return KEY_STORE_ENOTFOUND;
 		if (rc == STORE_OK)
-			rc = apps_store_get(ks->st, APPS_TABLE_KEYS, KEY_ROW_CURRENT,
+			rc = apps_store_get(ks->st, KEY_TABLE_KEYS, KEY_ROW_CURRENT,
 					    strlen(KEY_ROW_CURRENT), &cur, &cur_len);
 		if (rc == STORE_OK && cur_len == 4 && get_u32(cur) == id)
 			rc = KEY_STORE_ECURRENT;
 		if (rc == STORE_OK) {
 			/* Deletes the row while "current" is still what was read. */
-			c[0] = (struct apps_cas){ APPS_TABLE_KEYS, rk,   sizeof(rk), row,
-						  row_len,         NULL, 0,          true };
-			c[1] = (struct apps_cas){ APPS_TABLE_KEYS,
+			c[0] = (struct apps_cas){ KEY_TABLE_KEYS, rk,   sizeof(rk), row,
+						  row_len,        NULL, 0,          true };
+			c[1] = (struct apps_cas){ KEY_TABLE_KEYS,
 						  KEY_ROW_CURRENT,
 						  strlen(KEY_ROW_CURRENT),
 						  cur,

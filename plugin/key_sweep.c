@@ -80,7 +80,7 @@ static int progress_decode(const unsigned char *raw, size_t len, struct key_swee
 static int progress_get(struct apps_store *st, struct key_sweep_progress *pr, unsigned char **raw,
 			size_t *raw_len)
 {
-	int rc = apps_store_get(st, APPS_TABLE_KEYS, ROW_SWEEP, strlen(ROW_SWEEP), raw, raw_len);
+	int rc = apps_store_get(st, KEY_TABLE_KEYS, ROW_SWEEP, strlen(ROW_SWEEP), raw, raw_len);
 
 	memset(pr, 0, sizeof(*pr));
 	if (rc == STORE_ENOTFOUND)
@@ -154,7 +154,7 @@ static void batch_free(struct batch *b)
 
 /* Seals r again under the current key (which is key): false when it is
  * already under it or does not open (verify reports those). */
-static bool reseal(const struct sealer *s, enum apps_table t, uint32_t key, struct batch_rec *r)
+static bool reseal(const struct sealer *s, enum key_table t, uint32_t key, struct batch_rec *r)
 {
 	char *plain = NULL;
 	size_t plen = 0;
@@ -258,15 +258,15 @@ static int sweep_batch(struct key_sweep *w)
 		rc = STORE_ENOMEM;
 		goto out;
 	}
-	rc = apps_store_scan(w->ks->st, (enum apps_table)pr.table, NULL, 0,
+	rc = apps_store_scan(w->ks->st, (enum key_table)pr.table, NULL, 0,
 			     pr.after_len ? pr.after : NULL, pr.after_len, w->batch, collect, &b,
 			     NULL);
 	if (rc != STORE_OK)
 		goto out;
 	for (size_t i = 0; i < b.n; i++) {
 		struct batch_rec *r = &b.recs[i];
-		if (reseal(s, (enum apps_table)pr.table, pr.key, r))
-			c[nc++] = (struct apps_cas){ (enum apps_table)pr.table,
+		if (reseal(s, (enum key_table)pr.table, pr.key, r))
+			c[nc++] = (struct apps_cas){ (enum key_table)pr.table,
 						     r->key,
 						     r->klen,
 						     r->val,
@@ -283,8 +283,8 @@ static int sweep_batch(struct key_sweep *w)
 		rc = STORE_ENOMEM;
 		goto out;
 	}
-	c[nc] = (struct apps_cas){ APPS_TABLE_KEYS, ROW_SWEEP, strlen(ROW_SWEEP), raw,
-				   raw_len,         row,       row_len,           true };
+	c[nc] = (struct apps_cas){ KEY_TABLE_KEYS, ROW_SWEEP, strlen(ROW_SWEEP), raw,
+				   raw_len,        row,       row_len,           true };
 	rc = apps_store_cas(w->ks->st, c, nc + 1, &skipped);
 	if (rc == STORE_ECHANGED) {
 		rc = 1; /* a rotation restarted the sweep meanwhile: read it again */

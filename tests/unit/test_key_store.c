@@ -17,6 +17,7 @@
 #include "apps_store.h"
 #include "key_lease.h"
 #include "key_store.h"
+#include "pg_harness.h"
 #include "seal.h"
 #include "testsupport.h"
 
@@ -32,6 +33,7 @@ struct node {
 
 static char dir[256];
 static struct apps_store st;
+static struct store_config cfg; /* LMDB, or PostgreSQL with the argument "postgres" */
 
 static void node_open(struct node *n, const unsigned char *master, struct key_load *l)
 {
@@ -51,7 +53,10 @@ static int setup(void **state)
 	(void)state;
 	if (ts_tempdir("key-store", dir, sizeof(dir)) != 0 || sealer_open_key(&none, master_a))
 		return -1;
-	return apps_store_open(&st, dir, &none, err, sizeof(err)) == STORE_OK ? 0 : -1;
+	return apps_store_open_backend(&st, &cfg, dir, &none, NULL, NULL, err, sizeof(err)) ==
+			       STORE_OK
+		       ? 0
+		       : -1;
 }
 
 static int teardown(void **state)
@@ -129,11 +134,11 @@ static void key_rows_hold_no_key_in_clear(void **state)
 	(void)state;
 	node_open(&a, master_a, NULL);
 	assert_int_equal(keyring_current(&a.sealer.keys->ring, &id, k), 0);
-	assert_int_equal(apps_store_scan(&st, APPS_TABLE_KEYS, NULL, 0, NULL, 0, APPS_SCAN_MAX,
+	assert_int_equal(apps_store_scan(&st, KEY_TABLE_KEYS, NULL, 0, NULL, 0, APPS_SCAN_MAX,
 					 find_key, k, NULL),
 			 0);
 	assert_int_equal(keyring_get(&a.sealer.keys->ring, 1, k), 0);
-	assert_int_equal(apps_store_scan(&st, APPS_TABLE_KEYS, NULL, 0, NULL, 0, APPS_SCAN_MAX,
+	assert_int_equal(apps_store_scan(&st, KEY_TABLE_KEYS, NULL, 0, NULL, 0, APPS_SCAN_MAX,
 					 find_key, k, NULL),
 			 0);
 	sealer_close(&a.sealer);
@@ -198,7 +203,7 @@ static void another_master_key_opens_none_then_takes_them_over(void **state)
 static void a_stale_compare_and_set_never_overwrites(void **state)
 {
 	struct apps_cas c[2] = {
-		{ APPS_TABLE_KEYS, "rec", 3, NULL, 0, "v1", 2, true },
+		{ KEY_TABLE_KEYS, "rec", 3, NULL, 0, "v1", 2, true },
 	};
 	unsigned char *v = NULL;
 	size_t len = 0, skipped = 9;
@@ -206,23 +211,22 @@ static void a_stale_compare_and_set_never_overwrites(void **state)
 	(void)state;
 	assert_int_equal(apps_store_cas(&st, c, 1, NULL), STORE_OK);
 	/* A newer write: v2. */
-	c[0] = (struct apps_cas){ APPS_TABLE_KEYS, "rec", 3, "v1", 2, "v2", 2, true };
+	c[0] = (struct apps_cas){ KEY_TABLE_KEYS, "rec", 3, "v1", 2, "v2", 2, true };
 	assert_int_equal(apps_store_cas(&st, c, 1, NULL), STORE_OK);
 	/* The sweep read v1 before it: skipped; the batch's other change goes in. */
-	c[0] = (struct apps_cas){ APPS_TABLE_KEYS, "rec", 3, "v1", 2, "sweep", 5, false };
-	c[1] = (struct apps_cas){ APPS_TABLE_KEYS, "other", 5, NULL, 0, "o", 1, true };
+	c[0] = (struct apps_cas){ KEY_TABLE_KEYS, "rec", 3, "v1", 2, "sweep", 5, false };
+	c[1] = (struct apps_cas){ KEY_TABLE_KEYS, "other", 5, NULL, 0, "o", 1, true };
 	assert_int_equal(apps_store_cas(&st, c, 2, &skipped), STORE_OK);
 	assert_int_equal(skipped, 1);
-	assert_int_equal(apps_store_get(&st, APPS_TABLE_KEYS, "rec", 3, &v, &len), STORE_OK);
+	assert_int_equal(apps_store_get(&st, KEY_TABLE_KEYS, "rec", 3, &v, &len), STORE_OK);
 	assert_int_equal(len, 2);
 	assert_memory_equal(v, "v2", 2);
 	free(v);
 	/* A required change that finds another value undoes the whole batch. */
-	c[0] = (struct apps_cas){ APPS_TABLE_KEYS, "rec2", 4, NULL, 0, "x", 1, true };
-	c[1] = (struct apps_cas){ APPS_TABLE_KEYS, "rec", 3, "v1", 2, "y", 1, true };
+	c[0] = (struct apps_cas){ KEY_TABLE_KEYS, "rec2", 4, NULL, 0, "x", 1, true };
+	c[1] = (struct apps_cas){ KEY_TABLE_KEYS, "rec", 3, "v1", 2, "y", 1, true };
 	assert_int_equal(apps_store_cas(&st, c, 2, NULL), STORE_ECHANGED);
-	assert_int_equal(apps_store_get(&st, APPS_TABLE_KEYS, "rec2", 4, &v, &len),
-			 STORE_ENOTFOUND);
+	assert_int_equal(apps_store_get(&st, KEY_TABLE_KEYS, "rec2", 4, &v, &len), STORE_ENOTFOUND);
 }
 
 /* One node sweeps at a time: the lease is taken, renewed by its holder,
@@ -244,7 +248,7 @@ static void one_node_holds_the_sweep_lease(void **state)
 	assert_true(key_lease_take(&st, "node-a", 1200, 100));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_rotation_on_one_node_is_seen_by_the_other),
@@ -255,5 +259,11 @@ int main(void)
 	};
 	if (sodium_init() < 0)
 		return 1;
+	store_config_init(&cfg);
+	if (argc > 1 && strcmp(argv[1], "postgres") == 0) {
+		cfg.backend = STORE_BACKEND_POSTGRES;
+		if (ts_pg_database("key_store", cfg.url, sizeof(cfg.url)) != 0)
+			return 1;
+	}
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
