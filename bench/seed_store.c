@@ -1,7 +1,7 @@
 /*
  * bench-seed: fills the plugin's store with OAuth2 user records for the
  * scale benchmark, directly (the host must be stopped), sealed with the
- * store's own master key exactly as the plugin seals them.
+ * store's current data key exactly as the plugin seals them.
  *
  *   bench-seed STORE_DIR MASTER_KEY_FILE APP_ID COUNT
  *
@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "apps_store.h"
+#include "key_store.h"
 #include "mm_id.h"
 #include "seal.h"
 
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
 {
 	struct apps_store st;
 	struct sealer sealer;
+	struct key_store ks = { &st, &sealer };
+	struct key_load keys;
 	char err[512];
 	long count, done = 0;
 
@@ -64,7 +67,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (sodium_init() < 0 || sealer_open(&sealer, argv[2], err, sizeof(err)) != SEAL_OK ||
-	    apps_store_open(&st, argv[1], &sealer, err, sizeof(err)) != STORE_OK) {
+	    apps_store_open(&st, argv[1], &sealer, err, sizeof(err)) != STORE_OK ||
+	    key_store_attach(&ks, &keys, err, sizeof(err)) != STORE_OK) {
 		fprintf(stderr, "bench-seed: %s\n", err);
 		return 1;
 	}

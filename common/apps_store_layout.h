@@ -22,7 +22,8 @@
 
 /* In this order: the table's index is its enum apps_table. */
 #define APPS_STORE_TABLES                                                                          \
-	"apps", "app_gate", "listing", "oauth2_user", "oauth2_state", "oauth2_state_by_user", "meta"
+	"apps", "app_gate", "listing", "oauth2_user", "oauth2_state", "oauth2_state_by_user",      \
+		"meta", "keys"
 
 enum apps_table {
 	APPS_T_APPS,                 /* app id -> App record, sealed */
@@ -32,6 +33,7 @@ enum apps_table {
 	APPS_T_OAUTH2_STATE,         /* BLAKE2b-256(state) -> flow state, sealed */
 	APPS_T_OAUTH2_STATE_BY_USER, /* user id | expiry | hash -> app id */
 	APPS_T_META,                 /* "schema_version" -> "1" */
+	APPS_T_KEYS,                 /* data keys sealed under the master key, sweep state */
 	APPS_T_COUNT
 };
 

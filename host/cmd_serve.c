@@ -184,7 +184,6 @@ static int open_audit(const struct host_config *cfg, struct audit_log **out, cha
 	return rc;
 }
 
-
 /* The signals serve handles, blocked in every thread and taken by
  * sigwait. */
 static void serve_signals(sigset_t *set)

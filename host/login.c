@@ -45,8 +45,8 @@ static const char *limit_reason(int rc)
 static enum login_outcome limit_outcome(int rc)
 {
 	return rc == LOGIN_LIMIT_ACCOUNT ? LOGIN_OUTCOME_LIMITED_ACCOUNT
-	       : rc == LOGIN_LIMIT_ADDR ? LOGIN_OUTCOME_LIMITED_ADDRESS
-					: LOGIN_OUTCOME_LIMITED_TABLE;
+	       : rc == LOGIN_LIMIT_ADDR  ? LOGIN_OUTCOME_LIMITED_ADDRESS
+					 : LOGIN_OUTCOME_LIMITED_TABLE;
 }
 
 /* A failed login: the account's id when login_id names one, else a keyed

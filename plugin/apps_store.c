@@ -716,6 +716,180 @@ int apps_store_delete_app(struct apps_store *st, const char *app_id, size_t *use
 	return rc;
 }
 
+/* ---- tables by name, for the keys' code ---------------------------------- */
+
+static const unsigned key_tables[KEY_TABLES] = {
+	[KEY_TABLE_APPS] = APPS_T_APPS,
+	[KEY_TABLE_OAUTH2_USER] = APPS_T_OAUTH2_USER,
+	[KEY_TABLE_OAUTH2_STATE] = APPS_T_OAUTH2_STATE,
+	[KEY_TABLE_KEYS] = APPS_T_KEYS,
+};
+static const char *const key_table_names[KEY_TABLES] = { "apps", "oauth2_user", "oauth2_state",
+							 "keys" };
+
+const char *apps_table_name(enum key_table t)
+{
+	return (unsigned)t < KEY_TABLES ? key_table_names[t] : "?";
+}
+
+struct scan_arg {
+	unsigned table;
+	const void *prefix, *after;
+	size_t plen, alen, limit, visited;
+	apps_scan_fn fn;
+	void *arg;
+};
+
+static int scan_txn(struct store_txn *txn, void *arg)
+{
+	struct scan_arg *a = arg;
+
+	a->visited = 0;
+	return store_scan(txn, a->table, a->prefix, a->plen, a->after, a->after ? a->alen : 0,
+			  a->limit, a->fn, a->arg, &a->visited);
+}
+
+int apps_store_scan(struct apps_store *st, enum key_table t, const void *prefix, size_t plen,
+		    const void *after, size_t alen, size_t limit, apps_scan_fn fn, void *arg,
+		    size_t *visited)
+{
+	struct scan_arg a = { 0, prefix, after, plen, alen, limit, 0, fn, arg };
+	int rc;
+
+	if (visited)
+		*visited = 0;
+	if ((unsigned)t >= KEY_TABLES || limit == 0 || limit > APPS_SCAN_MAX)
+		return STORE_EINVAL;
+	a.table = key_tables[t];
+	rc = store_read(st->db, scan_txn, &a);
+	if (visited)
+		*visited = a.visited;
+	return rc;
+}
+
+struct get_arg {
+	unsigned table;
+	const void *key;
+	size_t klen;
+	unsigned char *val;
+	size_t vlen;
+};
+
+static int get_txn(struct store_txn *txn, void *arg)
+{
+	struct get_arg *a = arg;
+	struct store_val v;
+	int rc = store_get(txn, a->table, a->key, a->klen, 0, &v);
+
+	if (rc != STORE_OK)
+		return rc;
+	a->val = malloc(v.len ? v.len : 1);
+	if (!a->val)
+		return STORE_ENOMEM;
+	memcpy(a->val, v.data, v.len);
+	a->vlen = v.len;
+	return STORE_OK;
+}
+
+int apps_store_get(struct apps_store *st, enum key_table t, const void *key, size_t klen,
+		   unsigned char **val, size_t *vlen)
+{
+	struct get_arg a = { 0, key, klen, NULL, 0 };
+	int rc;
+
+	*val = NULL;
+	*vlen = 0;
+	if ((unsigned)t >= KEY_TABLES)
+		return STORE_EINVAL;
+	a.table = key_tables[t];
+	rc = store_read(st->db, get_txn, &a);
+	if (rc != STORE_OK) {
+		free(a.val);
+		return rc;
+	}
+	*val = a.val;
+	*vlen = a.vlen;
+	return STORE_OK;
+}
+
+struct cas_arg {
+	const struct apps_cas *c;
+	size_t n, skipped;
+	bool apps_changed;
+};
+
+/* 1: the row is as c expects; 0: it is not; < 0: a store error. The row
+ * is locked until the commit (a row that does not exist is not: creating
+ * one uses STORE_NOOVERWRITE). */
+static int cas_matches(struct store_txn *txn, const struct apps_cas *c)
+{
+	struct store_val v;
+	int rc = store_get(txn, key_tables[c->table], c->key, c->klen, STORE_LOCK, &v);
+
+	if (rc == STORE_ENOTFOUND)
+		return c->expected == NULL;
+	if (rc != STORE_OK)
+		return rc;
+	return c->expected && v.len == c->elen &&
+	       (c->elen == 0 || memcmp(v.data, c->expected, c->elen) == 0);
+}
+
+static int cas_txn(struct store_txn *txn, void *arg)
+{
+	struct cas_arg *a = arg;
+
+	a->skipped = 0; /* the callback may run again */
+	a->apps_changed = false;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct apps_cas *c = &a->c[i];
+		unsigned table = key_tables[c->table];
+		int rc = cas_matches(txn, c);
+
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			rc = c->val ? store_put(txn, table, c->key, c->klen, c->val, c->vlen,
+						c->expected ? 0 : STORE_NOOVERWRITE)
+				    : store_del(txn, table, c->key, c->klen);
+			if (rc == STORE_ENOTFOUND && !c->val)
+				rc = STORE_OK;
+			if (rc == STORE_EEXIST)
+				rc = 0; /* created meanwhile by another writer: not as expected */
+			else if (rc != STORE_OK)
+				return rc;
+			else
+				rc = 1;
+		}
+		if (rc == 0) {
+			if (c->required)
+				return STORE_ECHANGED;
+			a->skipped++;
+			continue;
+		}
+		a->apps_changed |= table == APPS_T_APPS;
+	}
+	if (a->apps_changed)
+		return store_notify(txn, APPS_TOPIC, "");
+	return STORE_OK;
+}
+
+int apps_store_cas(struct apps_store *st, const struct apps_cas *c, size_t n, size_t *skipped)
+{
+	struct cas_arg a = { c, n, 0, false };
+	int rc;
+
+	if (skipped)
+		*skipped = 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned)c[i].table >= KEY_TABLES || c[i].klen == 0 ||
+		    (!c[i].expected && !c[i].val))
+			return STORE_EINVAL;
+	rc = store_write(st->db, cas_txn, &a);
+	if (skipped && rc == STORE_OK)
+		*skipped = a.skipped;
+	return rc;
+}
+
 /* ---- counts ------------------------------------------------------------- */
 
 /* Every key the plugin writes fits a page's slots: each row is counted. */

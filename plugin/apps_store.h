@@ -14,6 +14,9 @@
  *                 -> app_id: finds a user's states oldest first, and expired
  *                 ones, without opening any sealed record
  *   meta          "schema_version" -> "1"
+ *   keys          the data keys, sealed under the master key, the current
+ *                 key's id and the key sweep's progress and lease
+ *                 (key_store.h, key_sweep.h)
  *
  * When a function returns STORE_OK the write is durable (LMDB: on disk;
  * PostgreSQL: committed). Writes from many threads share commits (the
@@ -36,6 +39,7 @@
 
 #include <jansson.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +58,7 @@
  * kept at or below STORE_ECALLER so they never mean a store error. */
 enum apps_store_rc {
 	STORE_ECORRUPT = -110, /* a sealed record did not open: tampered, moved or wrong key */
+	STORE_ECHANGED = -111, /* apps_store_cas: the record was not the one expected */
 	/* -120..-121: STATE_* (state_store.h); -130..-133: APP_GATE_* (app_gate.h) */
 };
 /* The seam reports a full disk (ENOSPC, EDQUOT) and a full LMDB map alike:
@@ -62,7 +67,7 @@ enum apps_store_rc {
 /* STORE_ECONFLICT (store.h) here means: another App's id differs from this
  * one only in case. */
 
-/* Tables: enum apps_table in apps_store_layout.h, shared with mmhost store copy. */
+/* Tables: enum key_table in apps_store_layout.h, shared with mmhost store copy. */
 #define APPS_TOPIC "apps" /* an App record or gate changed; payload: its app_id */
 
 struct apps_store {
@@ -155,6 +160,65 @@ struct apps_store_counts {
 	size_t apps, listed, users, states;
 };
 int apps_store_count(struct apps_store *st, struct apps_store_counts *out)
+	__attribute__((warn_unused_result));
+
+/* ---- Tables by name, for the keys' code (key_store.c, key_sweep.c) ----
+ * The same operations as common/store.h's scan, get and cas on a few of the
+ * plugin's tables: a scan in a read transaction, and compare-and-set of
+ * records, several in one write transaction (one commit). */
+
+enum key_table {                         /* the tables the keys' code reads and changes */
+		 KEY_TABLE_APPS = 0,     /* sealed */
+		 KEY_TABLE_OAUTH2_USER,  /* sealed */
+		 KEY_TABLE_OAUTH2_STATE, /* sealed */
+		 KEY_TABLE_KEYS,
+		 KEY_TABLES
+};
+#define APPS_SEALED_TABLES 3 /* the first three: every sealed record */
+#define APPS_SCAN_MAX 1024   /* rows one apps_store_scan visits at most */
+
+/* The table's name ("apps", "oauth2_user", "oauth2_state", "keys"): the
+ * database name sealed records bind. */
+const char *apps_table_name(enum key_table t);
+
+/* As store_scan_fn: 0 goes on, > 0 stops (apps_store_scan returns 0), < 0
+ * stops with that result. key and val live during the call only. */
+typedef int (*apps_scan_fn)(void *arg, const void *key, size_t klen, const void *val, size_t vlen);
+
+/* Visits in key order at most limit (<= APPS_SCAN_MAX) rows of t whose key
+ * starts with prefix[0..plen) and is greater than after[0..alen) (after
+ * NULL: from the first), in one read transaction. *visited (may be NULL):
+ * how many fn saw; fewer than limit means the end. 0, fn's negative
+ * result, STORE_EINVAL or a store error. */
+int apps_store_scan(struct apps_store *st, enum key_table t, const void *prefix, size_t plen,
+		    const void *after, size_t alen, size_t limit, apps_scan_fn fn, void *arg,
+		    size_t *visited) __attribute__((warn_unused_result));
+
+/* Reads key of t into *val (malloc'd, free()), *vlen. 0, STORE_ENOTFOUND,
+ * STORE_EIO, STORE_ENOMEM. */
+int apps_store_get(struct apps_store *st, enum key_table t, const void *key, size_t klen,
+		   unsigned char **val, size_t *vlen) __attribute__((warn_unused_result));
+
+/* One compare-and-set: the record under key must be byte-equal to expected
+ * (expected NULL: there must be none); then it becomes val (val NULL: it
+ * is deleted). A required change that finds another value aborts the whole
+ * batch; one that is not required is skipped (counted). */
+struct apps_cas {
+	enum key_table table;
+	const void *key;
+	size_t klen;
+	const void *expected;
+	size_t elen;
+	const void *val;
+	size_t vlen;
+	bool required;
+};
+
+/* Applies changes c[0..n) in one write transaction (one commit, full
+ * sync). 0 (*skipped, may be NULL: the changes not required that found
+ * another value), STORE_ECHANGED (a required one did: nothing changed),
+ * STORE_EIO, STORE_EFULL, STORE_ENOSPC. */
+int apps_store_cas(struct apps_store *st, const struct apps_cas *c, size_t n, size_t *skipped)
 	__attribute__((warn_unused_result));
 
 /* Builds the oauth2_user key "app_id\0user_id" into key; returns its length,

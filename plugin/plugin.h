@@ -18,6 +18,8 @@
 #include "app_http.h"
 #include "app_tokens.h"
 #include "apps_store.h"
+#include "key_store.h"
+#include "key_sweep.h"
 #include "seal.h"
 
 #define PLUGIN_ID "com.mattermost.apps"
@@ -36,6 +38,11 @@ struct apps_settings {
 	unsigned max_calls;             /* "max_concurrent_calls", default 1024, at most 65536 */
 	long state_ttl_ms;              /* "oauth2_state_ttl_s", default 600 */
 	char master_key_file[PATH_MAX]; /* "master_key_file", default <data dir>/master.key */
+	/* "previous_master_key_file": while the master key changes, the old
+	 * one; "" when not set (key_store.h) */
+	char previous_master_key_file[PATH_MAX];
+	unsigned key_sweep_batch; /* "key_sweep_batch", default 256, 1..1024 (key_sweep.h) */
+	long key_sweep_pause_ms;  /* "key_sweep_pause_ms", default 0, at most 60000 */
 };
 
 struct apps_plugin {
@@ -45,6 +52,8 @@ struct apps_plugin {
 	struct apps_settings settings;
 	struct sealer sealer;
 	struct apps_store store;
+	struct key_store keys;      /* the data keys in the store */
+	struct key_sweep key_sweep; /* re-seals records after a rotation */
 	struct token_cache tokens;
 	struct app_cache apps;
 	struct app_http http;

@@ -47,6 +47,51 @@ static void *sweep_states(void *arg)
 	return NULL;
 }
 
+static void stop_state_sweeper(struct apps_plugin *p)
+{
+	pthread_mutex_lock(&p->sweep_lock);
+	p->stopping = true;
+	pthread_cond_signal(&p->sweep_cond);
+	pthread_mutex_unlock(&p->sweep_lock);
+	pthread_join(p->sweeper, NULL);
+	pthread_cond_destroy(&p->sweep_cond);
+	pthread_mutex_destroy(&p->sweep_lock);
+}
+
+/* The data keys from the store (key_store.h): the first one migrated from
+ * the first releases, those under the previous master key moved under this
+ * one (audited: master_key_changed). 0 or -1 with err. */
+static int attach_keys(struct apps_plugin *p, char *err, size_t err_cap)
+{
+	struct key_load l;
+
+	p->keys.st = &p->store;
+	p->keys.sealer = &p->sealer;
+	if (key_store_attach(&p->keys, &l, err, err_cap) != STORE_OK)
+		return -1;
+	if (l.migrated)
+		plugin_log(p, MMPLUGIN_LOG_INFO,
+			   "data key 1 (derived from the master key by earlier releases) is now "
+			   "stored sealed in the keys table");
+	if (l.rewrapped) {
+		plugin_logf(p, MMPLUGIN_LOG_INFO,
+			    "master key changed: %u data key%s sealed again under %s; the "
+			    "previous master key file may go once every node runs with this one",
+			    l.rewrapped, l.rewrapped == 1 ? "" : "s", p->settings.master_key_file);
+		if (plugin_audit(p, "master_key_changed", NULL, NULL, NULL, NULL) != MMPLUGIN_OK)
+			plugin_log(p, MMPLUGIN_LOG_ERROR,
+				   "the audit trail did not record master_key_changed");
+	}
+	if (l.unopened || !l.current)
+		plugin_logf(p, MMPLUGIN_LOG_ERROR,
+			    "the master key file %s opens %u of the store's data keys%s; sealed "
+			    "records under the others do not open and nothing new can be sealed "
+			    "until the right master_key_file (or previous_master_key_file) is set",
+			    p->settings.master_key_file, l.opened,
+			    l.current ? "" : ", not the current one");
+	return 0;
+}
+
 /* The seam's log lines (connection lost, disk full, ...) go to the host's
  * log; they never hold a secret. */
 static void store_log(void *arg, int level, const char *msg)
@@ -103,6 +148,10 @@ static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *ap
 		goto fail_log;
 	if (sealer_open(&p->sealer, p->settings.master_key_file, err, sizeof(err)) != SEAL_OK)
 		goto fail_log;
+	if (p->settings.previous_master_key_file[0] &&
+	    sealer_open_previous(&p->sealer, p->settings.previous_master_key_file, err,
+				 sizeof(err)) != SEAL_OK)
+		goto fail_sealer;
 	snprintf(dir, sizeof(dir), "%s/store", data_dir);
 	if (store_backend(p, &cfg, err, sizeof(err)) != 0 ||
 	    apps_store_open_backend(&p->store, &cfg, dir, &p->sealer, store_log, p, err,
@@ -111,6 +160,8 @@ static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *ap
 		goto fail_sealer;
 	}
 	sodium_memzero(&cfg, sizeof(cfg));
+	if (attach_keys(p, err, sizeof(err)) != 0)
+		goto fail_store;
 	plugin_metrics_register(p); /* before the threads that count */
 	if (app_http_init(&p->http, p->settings.max_calls, p->settings.call_timeout_ms) != 0) {
 		snprintf(err, sizeof(err), "cannot initialise libcurl");
@@ -123,6 +174,14 @@ static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *ap
 	pthread_cond_init(&p->sweep_cond, NULL);
 	if (pthread_create(&p->sweeper, NULL, sweep_states, p) != 0) {
 		snprintf(err, sizeof(err), "cannot start the state sweeper");
+		app_http_cleanup(&p->http);
+		token_cache_destroy(&p->tokens);
+		goto fail_store;
+	}
+	if (key_sweep_start(&p->key_sweep, p, &p->keys, p->settings.key_sweep_batch,
+			    p->settings.key_sweep_pause_ms) != 0) {
+		snprintf(err, sizeof(err), "cannot start the key sweep");
+		stop_state_sweeper(p);
 		app_http_cleanup(&p->http);
 		token_cache_destroy(&p->tokens);
 		goto fail_store;
@@ -150,13 +209,8 @@ static void apps_deactivate(void *state)
 	if (!p)
 		return;
 	plugin_log(p, MMPLUGIN_LOG_INFO, "com.mattermost.apps deactivating");
-	pthread_mutex_lock(&p->sweep_lock);
-	p->stopping = true;
-	pthread_cond_signal(&p->sweep_cond);
-	pthread_mutex_unlock(&p->sweep_lock);
-	pthread_join(p->sweeper, NULL);
-	pthread_cond_destroy(&p->sweep_cond);
-	pthread_mutex_destroy(&p->sweep_lock);
+	key_sweep_stop(&p->key_sweep);
+	stop_state_sweeper(p);
 	app_http_cleanup(&p->http);
 	/* The calls the loop ended may have queued their flow pages' audit
 	 * lines: their callbacks finish those responses. */

@@ -34,6 +34,11 @@ void api_app_get(struct apps_call *c);
 void api_call(struct apps_call *c);
 void api_connections(struct apps_call *c);     /* api_connections.c */
 void api_admin_app_token(struct apps_call *c); /* api_app_token.c */
+/* key_routes.c */
+void api_keys_list(struct apps_call *c);
+void api_keys_rotate(struct apps_call *c);
+void api_keys_retire(struct apps_call *c);
+void api_verify(struct apps_call *c); /* api_verify.c */
 /* oauth2_store.c */
 void api_oauth2_app(struct apps_call *c);
 void api_oauth2_user(struct apps_call *c);

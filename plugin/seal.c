@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,25 +84,35 @@ fail:
 	return -1;
 }
 
-static int derive(const struct sealer *s, uint32_t key_id, unsigned char *subkey);
+int seal_legacy_key(const unsigned char *master, unsigned char key[DATA_KEY_LEN])
+{
+	return crypto_kdf_derive_from_key(key, DATA_KEY_LEN, SEAL_KEY_ID_LEGACY, KDF_CONTEXT,
+					  master);
+}
 
-/* Derives the current key once, into guarded read-only memory. */
+/* A sealer without a store: the keyring holds key id 1, current. */
 static int finish_open(struct sealer *s)
 {
-	unsigned char *cur = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+	struct keyring_entry e = { .id = SEAL_KEY_ID_LEGACY, .created_at = 0 };
+	int rc = SEAL_ENOMEM;
 
-	s->key_id = SEAL_KEY_ID_CURRENT;
-	s->current = NULL; /* derive() must not read it yet */
-	if (!cur || derive(s, s->key_id, cur) != 0) {
-		if (cur)
-			sodium_free(cur);
-		sealer_close(s);
-		return SEAL_ENOMEM;
+	s->keys = calloc(1, sizeof(*s->keys));
+	if (!s->keys || keyring_init(&s->keys->ring) != 0) {
+		free(s->keys);
+		s->keys = NULL;
+		goto fail;
 	}
-	s->current = cur;
+	pthread_mutex_init(&s->keys->reload_lock, NULL);
+	if (seal_legacy_key(s->master, e.key) != 0 ||
+	    keyring_replace(&s->keys->ring, &e, 1, SEAL_KEY_ID_LEGACY) != 0)
+		goto fail;
+	sodium_memzero(&e, sizeof(e));
 	sodium_mprotect_readonly(s->master);
-	sodium_mprotect_readonly(s->current);
 	return SEAL_OK;
+fail:
+	sodium_memzero(&e, sizeof(e));
+	sealer_close(s);
+	return rc;
 }
 
 /* A plaintext buffer remembers its size so that unseal_free can wipe it. */
@@ -146,14 +157,39 @@ int sealer_open_key(struct sealer *s, const unsigned char *master)
 	return finish_open(s);
 }
 
+int sealer_open_previous(struct sealer *s, const char *path, char *err, size_t err_cap)
+{
+	unsigned char *prev = sodium_malloc(SEAL_MASTER_KEY_LEN);
+
+	if (!prev) {
+		snprintf(err, err_cap, "out of memory");
+		return SEAL_ENOMEM;
+	}
+	if (read_key_file(path, prev, err, err_cap) != 0) {
+		sodium_free(prev);
+		return SEAL_EKEYFILE;
+	}
+	sodium_mprotect_readonly(prev);
+	if (s->previous)
+		sodium_free(s->previous);
+	s->previous = prev;
+	return SEAL_OK;
+}
+
 void sealer_close(struct sealer *s)
 {
 	if (s->master)
 		sodium_free(s->master); /* wipes */
-	if (s->current)
-		sodium_free(s->current);
+	if (s->previous)
+		sodium_free(s->previous);
+	if (s->keys) {
+		keyring_destroy(&s->keys->ring);
+		pthread_mutex_destroy(&s->keys->reload_lock);
+		free(s->keys);
+	}
 	s->master = NULL;
-	s->current = NULL;
+	s->previous = NULL;
+	s->keys = NULL;
 }
 
 static void put_u32(unsigned char *p, uint32_t v)
@@ -186,16 +222,49 @@ static int build_ad(unsigned char *ad, size_t *ad_len, uint32_t key_id, const ch
 	return 0;
 }
 
-static int derive(const struct sealer *s, uint32_t key_id, unsigned char *subkey)
+static void *reload_thread(void *arg)
 {
-	if (!s->master || key_id == 0)
+	struct sealer_keys *k = arg;
+
+	return (void *)(intptr_t)k->reload(k->reload_arg);
+}
+
+/* The keyring misses key_id, which it did not hold at generation seen:
+ * reloads it from the store once, unless another thread did meanwhile. The
+ * reload runs on a thread of its own: this one may be inside a store
+ * transaction, and a thread runs one at a time. */
+static void reload_once(struct sealer_keys *k, uint_fast64_t seen)
+{
+	pthread_t t;
+
+	if (!k->reload)
+		return;
+	pthread_mutex_lock(&k->reload_lock);
+	if (atomic_load(&k->ring.generation) == seen &&
+	    pthread_create(&t, NULL, reload_thread, k) == 0)
+		pthread_join(t, NULL);
+	pthread_mutex_unlock(&k->reload_lock);
+}
+
+static int key_for(const struct sealer *s, uint32_t key_id, unsigned char *subkey)
+{
+	uint_fast64_t seen;
+
+	if (!s->keys || key_id == 0)
 		return -1;
-	if (s->current && key_id == s->key_id) {
-		memcpy(subkey, s->current, crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+	seen = atomic_load(&s->keys->ring.generation);
+	if (keyring_get(&s->keys->ring, key_id, subkey) == 0)
 		return 0;
-	}
-	return crypto_kdf_derive_from_key(subkey, crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
-					  key_id, KDF_CONTEXT, s->master);
+	reload_once(s->keys, seen);
+	return keyring_get(&s->keys->ring, key_id, subkey);
+}
+
+int seal_key_id(const unsigned char *sealed, size_t sealed_len, uint32_t *key_id)
+{
+	if (sealed_len < SEAL_OVERHEAD || sealed[0] != SEAL_VERSION)
+		return SEAL_EOPEN;
+	*key_id = get_u32(sealed + 1);
+	return SEAL_OK;
 }
 
 int seal_record(const struct sealer *s, const char *db, const void *key, size_t key_len,
@@ -204,17 +273,22 @@ int seal_record(const struct sealer *s, const char *db, const void *key, size_t 
 	unsigned char ad[AD_MAX], subkey[crypto_aead_xchacha20poly1305_ietf_KEYBYTES], *buf;
 	unsigned long long clen = 0;
 	size_t ad_len;
-	int rc = SEAL_EOPEN;
+	uint32_t key_id;
+	int rc = SEAL_ENOKEY;
 
-	if (build_ad(ad, &ad_len, s->key_id, db, key, key_len) != 0)
+	if (!s->keys || keyring_current(&s->keys->ring, &key_id, subkey) != 0)
+		return SEAL_ENOKEY;
+	if (build_ad(ad, &ad_len, key_id, db, key, key_len) != 0) {
+		sodium_memzero(subkey, sizeof(subkey));
 		return SEAL_EOPEN;
+	}
 	buf = malloc(plain_len + SEAL_OVERHEAD);
-	if (!buf)
-		return SEAL_ENOMEM;
-	if (derive(s, s->key_id, subkey) != 0)
+	if (!buf) {
+		rc = SEAL_ENOMEM;
 		goto out;
+	}
 	buf[0] = SEAL_VERSION;
-	put_u32(buf + 1, s->key_id);
+	put_u32(buf + 1, key_id);
 	randombytes_buf(buf + 5, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(buf + SEAL_HEADER_LEN, &clen, plain, plain_len,
 						   ad, ad_len, NULL, buf + 5, subkey);
@@ -248,7 +322,7 @@ int unseal_record(const struct sealer *s, const char *db, const void *key, size_
 	buf = plain_alloc(clen - crypto_aead_xchacha20poly1305_ietf_ABYTES + 1);
 	if (!buf)
 		return SEAL_ENOMEM;
-	if (derive(s, key_id, subkey) != 0)
+	if (key_for(s, key_id, subkey) != 0)
 		goto out;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)buf, &mlen, NULL,
 						       sealed + SEAL_HEADER_LEN, clen, ad, ad_len,

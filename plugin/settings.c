@@ -29,6 +29,7 @@ int settings_parse(const char *json, const char *data_dir, struct apps_settings 
 	s->call_timeout_ms = 30000;
 	s->max_calls = 1024;
 	s->state_ttl_ms = 600000;
+	s->key_sweep_batch = KEY_SWEEP_BATCH_DEFAULT;
 	snprintf(s->master_key_file, sizeof(s->master_key_file), "%s/master.key", data_dir);
 	if (!json_is_object(root)) {
 		snprintf(msg, cap, "settings must be a JSON object");
@@ -49,14 +50,24 @@ int settings_parse(const char *json, const char *data_dir, struct apps_settings 
 			if (get_int(v, key, 1, APP_CALLS_MAX, &n, msg, cap) != 0)
 				goto out;
 			s->max_calls = (unsigned)n;
-		} else if (strcmp(key, "master_key_file") == 0) {
+		} else if (strcmp(key, "key_sweep_batch") == 0) {
+			if (get_int(v, key, 1, KEY_SWEEP_BATCH_MAX, &n, msg, cap) != 0)
+				goto out;
+			s->key_sweep_batch = (unsigned)n;
+		} else if (strcmp(key, "key_sweep_pause_ms") == 0) {
+			if (get_int(v, key, 0, KEY_SWEEP_PAUSE_MAX_MS, &n, msg, cap) != 0)
+				goto out;
+			s->key_sweep_pause_ms = n;
+		} else if (strcmp(key, "master_key_file") == 0 ||
+			   strcmp(key, "previous_master_key_file") == 0) {
+			char *dst =
+				key[0] == 'm' ? s->master_key_file : s->previous_master_key_file;
 			if (!json_is_string(v) || json_string_length(v) == 0 ||
-			    json_string_length(v) >= sizeof(s->master_key_file)) {
-				snprintf(msg, cap, "setting master_key_file must be a path");
+			    json_string_length(v) >= PATH_MAX) {
+				snprintf(msg, cap, "setting %s must be a path", key);
 				goto out;
 			}
-			snprintf(s->master_key_file, sizeof(s->master_key_file), "%s",
-				 json_string_value(v));
+			snprintf(dst, PATH_MAX, "%s", json_string_value(v));
 		} else {
 			snprintf(msg, cap, "unknown setting \"%.64s\"", key);
 			goto out;

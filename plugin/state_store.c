@@ -78,8 +78,8 @@ static int make_room(struct store_txn *txn, struct create_arg *a)
 
 	if (!pg)
 		return STORE_ENOMEM;
-	rc = key_page_next(txn, APPS_T_OAUTH2_STATE_BY_USER, a->user_id, USER_ID_LEN, is_index_key, NULL,
-			   pg);
+	rc = key_page_next(txn, APPS_T_OAUTH2_STATE_BY_USER, a->user_id, USER_ID_LEN, is_index_key,
+			   NULL, pg);
 	for (size_t i = 0; rc == STORE_OK && i < pg->n; i++) {
 		if ((int64_t)get_u64(pg->key[i] + USER_ID_LEN) <= a->now)
 			expired++;
@@ -115,8 +115,8 @@ static int create_txn(struct store_txn *txn, void *arg)
 	if (rc != 0)
 		return rc;
 	index_key(ik, a->user_id, a->expires, a->hash);
-	return store_put(txn, APPS_T_OAUTH2_STATE_BY_USER, ik, INDEX_KEY_LEN, a->app_id, strlen(a->app_id),
-			 0);
+	return store_put(txn, APPS_T_OAUTH2_STATE_BY_USER, ik, INDEX_KEY_LEN, a->app_id,
+			 strlen(a->app_id), 0);
 }
 
 int oauth2_state_create(struct apps_store *st, const unsigned char hash[STATE_HASH_LEN],

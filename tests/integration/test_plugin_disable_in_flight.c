@@ -208,8 +208,8 @@ static void the_host_answers_while_a_plugin_is_being_disabled(void **state)
 	 * state, and the requests for the plugin were answered at once. */
 	status = get_within("/api/v4/system/ping", CALL_TIMEOUT_S / 3);
 	list = get_within("/api/v4/plugins", CALL_TIMEOUT_S / 3);
-	for (int waited = 0; atomic_load(&pinged) < PLUGIN_REQUESTS && waited < CALL_TIMEOUT_S * 333;
-	     waited += 50)
+	for (int waited = 0;
+	     atomic_load(&pinged) < PLUGIN_REQUESTS && waited < CALL_TIMEOUT_S * 333; waited += 50)
 		usleep(50 * 1000);
 	if (status != 200)
 		fail_msg("GET /api/v4/system/ping got no answer within %d s while the plugin was "

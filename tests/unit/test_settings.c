@@ -19,6 +19,9 @@ static void defaults_when_empty(void **state)
 	assert_int_equal(s.max_calls, 1024);
 	assert_int_equal(s.state_ttl_ms, 600000);
 	assert_string_equal(s.master_key_file, "data/master.key");
+	assert_string_equal(s.previous_master_key_file, "");
+	assert_int_equal(s.key_sweep_batch, 256);
+	assert_int_equal(s.key_sweep_pause_ms, 0);
 }
 
 static void every_key_is_read(void **state)
@@ -29,13 +32,18 @@ static void every_key_is_read(void **state)
 	(void)state;
 	assert_int_equal(settings_parse("{\"call_timeout_s\":5,\"max_concurrent_calls\":65536,"
 					"\"oauth2_state_ttl_s\":86400,"
-					"\"master_key_file\":\"/etc/keys/apps.key\"}",
+					"\"master_key_file\":\"/etc/keys/apps.key\","
+					"\"previous_master_key_file\":\"/etc/keys/old.key\","
+					"\"key_sweep_batch\":1024,\"key_sweep_pause_ms\":60000}",
 					"data", &s, msg, sizeof(msg)),
 			 0);
 	assert_int_equal(s.call_timeout_ms, 5000);
 	assert_int_equal(s.max_calls, 65536);
 	assert_int_equal(s.state_ttl_ms, 86400000L);
 	assert_string_equal(s.master_key_file, "/etc/keys/apps.key");
+	assert_string_equal(s.previous_master_key_file, "/etc/keys/old.key");
+	assert_int_equal(s.key_sweep_batch, 1024);
+	assert_int_equal(s.key_sweep_pause_ms, 60000);
 }
 
 static void bad_settings_are_named(void **state)
@@ -56,6 +64,12 @@ static void bad_settings_are_named(void **state)
 		  "setting oauth2_state_ttl_s must be an integer from 1 to 86400" },
 		{ "{\"master_key_file\":\"\"}", "setting master_key_file must be a path" },
 		{ "{\"master_key_file\":7}", "setting master_key_file must be a path" },
+		{ "{\"previous_master_key_file\":\"\"}",
+		  "setting previous_master_key_file must be a path" },
+		{ "{\"key_sweep_batch\":0}",
+		  "setting key_sweep_batch must be an integer from 1 to 1024" },
+		{ "{\"key_sweep_pause_ms\":60001}",
+		  "setting key_sweep_pause_ms must be an integer from 0 to 60000" },
 		{ "[]", "settings must be a JSON object" },
 		{ "not json", "settings must be a JSON object" },
 	};
