@@ -536,6 +536,214 @@ int oauth2_user_read(struct apps_store *st, const struct app_gate_expect *expect
 	return rc;
 }
 
+/* ---- token refresh: compare-and-set and lease ------------------------- */
+
+struct raw_arg {
+	MDB_dbi dbi;
+	const void *key;
+	size_t key_len;
+	unsigned char *bytes; /* malloc'd copy of the stored value */
+	size_t len;
+};
+
+static int raw_get(MDB_txn *txn, void *arg)
+{
+	struct raw_arg *a = arg;
+	MDB_val k = { a->key_len, (void *)a->key }, v;
+	int rc = mdb_get(txn, a->dbi, &k, &v);
+
+	if (rc == MDB_NOTFOUND)
+		return STORE_ENOTFOUND;
+	if (rc != 0)
+		return STORE_EIO;
+	a->bytes = malloc(v.mv_size ? v.mv_size : 1);
+	if (!a->bytes)
+		return STORE_ENOMEM;
+	memcpy(a->bytes, v.mv_data, v.mv_size);
+	a->len = v.mv_size;
+	return STORE_OK;
+}
+
+int oauth2_user_get_sealed(struct apps_store *st, const char *app_id, const char *user_id,
+			   unsigned char **sealed, size_t *sealed_len, char **data, size_t *len)
+{
+	char key[USER_KEY_MAX];
+	size_t klen = oauth2_user_key(app_id, user_id, key, sizeof(key));
+	struct raw_arg a = { st->oauth2_user, key, klen, NULL, 0 };
+	int rc;
+
+	*sealed = NULL;
+	*sealed_len = 0;
+	*data = NULL;
+	*len = 0;
+	if (!klen)
+		return STORE_EIO;
+	rc = map_kv(kv_read(&st->kv, raw_get, &a));
+	if (rc != STORE_OK)
+		return rc;
+	rc = unseal_record(st->sealer, "oauth2_user", key, klen, a.bytes, a.len, data, len);
+	if (rc != SEAL_OK) {
+		free(a.bytes);
+		return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_ECORRUPT;
+	}
+	*sealed = a.bytes;
+	*sealed_len = a.len;
+	return STORE_OK;
+}
+
+struct cas_check {
+	const struct apps_store *st;
+	const struct app_gate_expect *expect;
+	MDB_val key;
+	const unsigned char *expected;
+	size_t expected_len;
+};
+
+/* In the write transaction: the gate, then the stored bytes as expected. */
+static int cas_check(MDB_txn *txn, void *arg)
+{
+	const struct cas_check *c = arg;
+	MDB_val k = c->key, v;
+	int rc = app_gate_check_txn(txn, c->st, c->expect);
+
+	if (rc != 0)
+		return rc;
+	rc = mdb_get(txn, c->st->oauth2_user, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return c->expected ? STORE_ESTALE : 0;
+	if (rc != 0)
+		return STORE_EIO;
+	if (!c->expected || v.mv_size != c->expected_len ||
+	    memcmp(v.mv_data, c->expected, c->expected_len) != 0)
+		return STORE_ESTALE;
+	return 0;
+}
+
+int oauth2_user_cas(struct apps_store *st, const struct app_gate_expect *expect,
+		    const char *user_id, const unsigned char *expected, size_t expected_len,
+		    const char *data, size_t len)
+{
+	char key[USER_KEY_MAX];
+	size_t klen = oauth2_user_key(expect->app_id, user_id, key, sizeof(key));
+	struct cas_check check = { st, expect, { klen, key }, expected, expected_len };
+	struct group_change c;
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0;
+	int rc;
+
+	if (!klen || (!expected && !data))
+		return STORE_EIO;
+	if (data) {
+		rc = seal_record(st->sealer, "oauth2_user", key, klen, data, len, &sealed,
+				 &sealed_len);
+		if (rc != SEAL_OK)
+			return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
+	}
+	c = (struct group_change){ .dbi = st->oauth2_user,
+				   .del = data == NULL,
+				   .key = key,
+				   .key_len = klen,
+				   .value = sealed,
+				   .value_len = sealed_len,
+				   .check = cas_check,
+				   .check_arg = &check };
+	rc = map_kv(group_commit_write(&st->group, &c));
+	free(sealed);
+	return rc;
+}
+
+#define LEASE_PREFIX "refresh_lease"
+#define LEASE_KEY_MAX (sizeof(LEASE_PREFIX) + USER_KEY_MAX)
+#define LEASE_VALUE_LEN (REFRESH_LEASE_HOLDER_LEN + 8)
+
+static size_t lease_key(const char *app_id, const char *user_id, char *key, size_t cap)
+{
+	size_t n = oauth2_user_key(app_id, user_id, key + sizeof(LEASE_PREFIX),
+				   cap - sizeof(LEASE_PREFIX));
+
+	memcpy(key, LEASE_PREFIX, sizeof(LEASE_PREFIX)); /* with its NUL */
+	return n ? sizeof(LEASE_PREFIX) + n : 0;
+}
+
+struct lease_check {
+	const struct apps_store *st;
+	MDB_val key;
+	const unsigned char *holder;
+	int64_t now_ms; /* take: a live lease of another holder refuses; release: unused */
+	bool take;
+};
+
+static int lease_check(MDB_txn *txn, void *arg)
+{
+	const struct lease_check *l = arg;
+	MDB_val k = l->key, v;
+	int64_t expires = 0;
+	int rc = mdb_get(txn, l->st->meta, &k, &v);
+	bool mine;
+
+	if (rc == MDB_NOTFOUND)
+		return l->take ? 0 : STORE_ESTALE;
+	if (rc != 0)
+		return STORE_EIO;
+	if (v.mv_size != LEASE_VALUE_LEN)
+		return 0; /* not a lease: replaced (take) or removed (release) */
+	mine = memcmp(v.mv_data, l->holder, REFRESH_LEASE_HOLDER_LEN) == 0;
+	for (size_t i = 0; i < 8; i++)
+		expires =
+			(int64_t)((uint64_t)expires << 8 |
+				  ((const unsigned char *)v.mv_data)[REFRESH_LEASE_HOLDER_LEN + i]);
+	if (l->take)
+		return mine || expires < l->now_ms ? 0 : STORE_EBUSY;
+	return mine ? 0 : STORE_ESTALE;
+}
+
+int refresh_lease_take(struct apps_store *st, const char *app_id, const char *user_id,
+		       const unsigned char holder[REFRESH_LEASE_HOLDER_LEN], int64_t now_ms,
+		       int64_t ttl_ms)
+{
+	char key[LEASE_KEY_MAX];
+	size_t klen = lease_key(app_id, user_id, key, sizeof(key));
+	unsigned char value[LEASE_VALUE_LEN];
+	uint64_t expires = (uint64_t)(now_ms + ttl_ms);
+	struct lease_check check = { st, { klen, key }, holder, now_ms, true };
+	struct group_change c;
+
+	if (!klen)
+		return STORE_EIO;
+	memcpy(value, holder, REFRESH_LEASE_HOLDER_LEN);
+	for (size_t i = 0; i < 8; i++)
+		value[REFRESH_LEASE_HOLDER_LEN + i] = (unsigned char)(expires >> (56 - 8 * i));
+	c = (struct group_change){ .dbi = st->meta,
+				   .key = key,
+				   .key_len = klen,
+				   .value = value,
+				   .value_len = sizeof(value),
+				   .check = lease_check,
+				   .check_arg = &check };
+	return map_kv(group_commit_write(&st->group, &c));
+}
+
+int refresh_lease_release(struct apps_store *st, const char *app_id, const char *user_id,
+			  const unsigned char holder[REFRESH_LEASE_HOLDER_LEN])
+{
+	char key[LEASE_KEY_MAX];
+	size_t klen = lease_key(app_id, user_id, key, sizeof(key));
+	struct lease_check check = { st, { klen, key }, holder, 0, false };
+	struct group_change c;
+	int rc;
+
+	if (!klen)
+		return STORE_EIO;
+	c = (struct group_change){ .dbi = st->meta,
+				   .del = true,
+				   .key = key,
+				   .key_len = klen,
+				   .check = lease_check,
+				   .check_arg = &check };
+	rc = map_kv(group_commit_write(&st->group, &c));
+	return rc == STORE_ESTALE ? STORE_OK : rc;
+}
+
 /* ---- uninstall ---------------------------------------------------------- */
 
 struct delete_arg {

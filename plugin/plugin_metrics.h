@@ -17,6 +17,11 @@
  *   mmapps_records{kind}  apps, listed_apps, oauth2_users, oauth2_states:
  *       counted from the store when a scrape asks (LMDB: each database's
  *       entry count, no scan), not maintained by the writers
+ *   mmapps_oauth2_refresh_total{result}  refreshes of users' tokens by the
+ *       framework (token_refresh.h): refreshed, lost (the stored value
+ *       changed meanwhile, or another node refreshed it), invalid_grant
+ *       (the record was deleted), timeout, unavailable (5xx, network),
+ *       error
  *   mmapps_key_sweep_done  records re-sealed by the current key sweep (0
  *       until key rotation sets it with plugin_metrics_key_sweep_done)
  *
@@ -54,6 +59,15 @@ enum app_call_result {
 	CALL_ERROR,
 };
 
+enum refresh_result {
+	REFRESH_OK = 0,
+	REFRESH_LOST,
+	REFRESH_INVALID_GRANT,
+	REFRESH_TIMEOUT,
+	REFRESH_UNAVAILABLE,
+	REFRESH_ERROR,
+};
+
 /* Registers every series and the scrape hook (counting records); logs and
  * goes on without metrics when the host cannot take them. From activate,
  * before the plugin starts threads that count. */
@@ -67,6 +81,8 @@ void plugin_metrics_flow(enum flow_step step, enum flow_result result);
 /* One call to an App ended, after seconds (< 0: refused before it started;
  * counted, not timed). */
 void plugin_metrics_app_call(enum app_call_result result, double seconds);
+/* One token refresh ended. */
+void plugin_metrics_refresh(enum refresh_result result);
 /* One group commit of n writes. */
 void plugin_metrics_group_commit_batch(size_t n);
 /* One sealed record did not open. */
