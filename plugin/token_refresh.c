@@ -36,12 +36,12 @@ struct flight {
 	char request_id[32]; /* the first call's, for the audit line */
 	char token_url[TOKEN_URL_MAX];
 	char *client_id, *client_secret, *refresh_token; /* wiped when freed */
-	json_t *old;            /* the stored value (holds the token) */
-	unsigned char *sealed;  /* its stored bytes, for the compare-and-set */
+	json_t *old;                                     /* the stored value (holds the token) */
+	unsigned char *sealed; /* its stored bytes, for the compare-and-set */
 	size_t sealed_len;
 	unsigned char holder[REFRESH_LEASE_HOLDER_LEN];
-	bool leased;       /* this flight holds the store's lease */
-	bool form_tried;   /* the credentials went in the form */
+	bool leased;        /* this flight holds the store's lease */
+	bool form_tried;    /* the credentials went in the form */
 	int64_t wait_until; /* another's lease: re-read until then (ms, monotonic) */
 	int64_t next_check;
 	/* The provider's answer, set on the call loop. */
@@ -111,8 +111,7 @@ int rfc3339_parse(const char *s, int64_t *out)
 	if ((*z == 'Z' || *z == 'z') && z[1] == '\0') {
 		sign = 0;
 	} else if ((*z == '+' || *z == '-') && strlen(z) == 6 && z[3] == ':' &&
-		   digits(z + 1, 2, &oh) == 0 && digits(z + 4, 2, &om) == 0 && oh < 24 &&
-		   om < 60) {
+		   digits(z + 1, 2, &oh) == 0 && digits(z + 4, 2, &om) == 0 && oh < 24 && om < 60) {
 		sign = *z == '+' ? 1 : -1;
 	} else {
 		return -1;
@@ -462,11 +461,9 @@ static void land(struct token_refresher *t, struct flight *f, enum refresh_resul
 		    result_words[result]);
 	plugin_metrics_refresh(result);
 	if (result == REFRESH_OK || result == REFRESH_INVALID_GRANT) {
-		rc = plugin_audit(p,
-				  result == REFRESH_OK ? "oauth2_token_refreshed"
-						       : "oauth2_token_revoked",
-				  f->user_id, f->app_id, f->user_id,
-				  f->request_id[0] ? f->request_id : NULL);
+		rc = plugin_audit(
+			p, result == REFRESH_OK ? "oauth2_token_refreshed" : "oauth2_token_revoked",
+			f->user_id, f->app_id, f->user_id, f->request_id[0] ? f->request_id : NULL);
 		if (rc != MMPLUGIN_OK)
 			plugin_logf(p, MMPLUGIN_LOG_ERROR,
 				    "token refresh for app %s user %s: the audit line was not "
