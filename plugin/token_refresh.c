@@ -365,8 +365,7 @@ static const char *oauth2_error(const json_t *answer)
 static const char *const result_words[] = {
 	[REFRESH_OK] = "refreshed",
 	[REFRESH_LOST] = "the stored value changed meanwhile: it is used as it is",
-	[REFRESH_INVALID_GRANT] = "the provider refused the grant (invalid_grant): the record "
-				  "is deleted",
+	[REFRESH_INVALID_GRANT] = "the provider answered invalid_grant: the record is deleted",
 	[REFRESH_TIMEOUT] = "the provider did not answer in time: the stored value is used",
 	[REFRESH_UNAVAILABLE] = "the provider is unavailable: the stored value is used",
 	[REFRESH_ERROR] = "failed: the stored value is used",
