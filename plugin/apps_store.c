@@ -744,6 +744,21 @@ int refresh_lease_release(struct apps_store *st, const char *app_id, const char 
 	return rc == STORE_ESTALE ? STORE_OK : rc;
 }
 
+int refresh_lease_busy(struct apps_store *st, const char *app_id, const char *user_id,
+		       const unsigned char holder[REFRESH_LEASE_HOLDER_LEN], int64_t now_ms)
+{
+	char key[LEASE_KEY_MAX];
+	size_t klen = lease_key(app_id, user_id, key, sizeof(key));
+	struct lease_check check = { st, { klen, key }, holder, now_ms, true };
+	int rc;
+
+	if (!klen)
+		return STORE_EIO;
+	/* The take's check, in a read transaction. */
+	rc = map_kv(kv_read(&st->kv, lease_check, &check));
+	return rc == STORE_EBUSY ? 1 : rc;
+}
+
 /* ---- uninstall ---------------------------------------------------------- */
 
 struct delete_arg {

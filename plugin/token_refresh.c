@@ -572,7 +572,12 @@ static void *refresher_run(void *arg)
 		while (ready) {
 			struct flight *f = ready;
 			ready = ready->qnext;
+			/* Done when the value changed, or the lease is gone
+			 * with it unchanged (that refresh failed: the stored
+			 * value is used), or the time is up. */
 			if (stop || stored_changed(t->p, f) ||
+			    refresh_lease_busy(&t->p->store, f->app_id, f->user_id, f->holder,
+					       now_ms(CLOCK_REALTIME)) != 1 ||
 			    now_ms(CLOCK_MONOTONIC) >= f->wait_until) {
 				land(t, f, REFRESH_LOST);
 				continue;

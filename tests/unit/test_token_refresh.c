@@ -141,8 +141,8 @@ static void cas_replaces_only_the_bytes_that_were_read(void **state)
 			 STORE_ESTALE);
 	assert_int_equal(oauth2_user_cas(&st, &e, USER, NULL, 0, "{\"v\":1}", 7), STORE_OK);
 	assert_int_equal(oauth2_user_cas(&st, &e, USER, NULL, 0, "{\"v\":9}", 7), STORE_ESTALE);
-	assert_int_equal(
-		oauth2_user_get_sealed(&st, APP, USER, &sealed, &sealed_len, &plain, &len), 0);
+	assert_int_equal(oauth2_user_get_sealed(&st, APP, USER, &sealed, &sealed_len, &plain, &len),
+			 0);
 	assert_string_equal(plain, "{\"v\":1}");
 	unseal_free(plain);
 	/* The winner replaces the bytes it read; a loser holding the same
@@ -173,12 +173,15 @@ static void a_lease_is_one_holders_until_it_expires(void **state)
 	(void)state;
 	assert_int_equal(refresh_lease_take(&st, APP, USER, a, 1000, 500), STORE_OK);
 	assert_int_equal(refresh_lease_take(&st, APP, USER, b, 1200, 500), STORE_EBUSY);
+	assert_int_equal(refresh_lease_busy(&st, APP, USER, b, 1200), 1);
+	assert_int_equal(refresh_lease_busy(&st, APP, USER, a, 1200), 0);
 	assert_int_equal(refresh_lease_take(&st, APP, USER, a, 1200, 500), STORE_OK);
 	/* Another user's lease is another row. */
 	assert_int_equal(refresh_lease_take(&st, APP, "vvvvvvvvvvvvvvvvvvvvvvvvvv", b, 1200, 500),
 			 STORE_OK);
 	/* A's lease (renewed until 1700) expires: a holder that died. */
 	assert_int_equal(refresh_lease_take(&st, APP, USER, b, 1699, 500), STORE_EBUSY);
+	assert_int_equal(refresh_lease_busy(&st, APP, USER, b, 1701), 0);
 	assert_int_equal(refresh_lease_take(&st, APP, USER, b, 1701, 500), STORE_OK);
 	/* A late release by a leaves b's lease alone; b's own frees it. */
 	assert_int_equal(refresh_lease_release(&st, APP, USER, a), STORE_OK);
@@ -187,6 +190,7 @@ static void a_lease_is_one_holders_until_it_expires(void **state)
 	assert_int_equal(refresh_lease_take(&st, APP, USER, a, 1800, 500), STORE_OK);
 	assert_int_equal(refresh_lease_release(&st, APP, USER, a), STORE_OK);
 	assert_int_equal(refresh_lease_release(&st, APP, USER, a), STORE_OK);
+	assert_int_equal(refresh_lease_busy(&st, APP, USER, b, 1800), 0);
 }
 
 int main(void)
