@@ -238,7 +238,8 @@ static int write_config(const char *store)
 
 	snprintf(cfg, sizeof(cfg), "%s/mmhost.json", cfg_dir);
 	snprintf(text, sizeof(text),
-		 "{%s\"plugins\":{\"com.mattermost.apps\":{\"settings\":"
+		 "{%s\"metrics_listen\":\"127.0.0.1:0\",\"plugins\":{\"com.mattermost.apps\":{"
+		 "\"settings\":"
 		 "{\"refresh_timeout_s\":1,\"master_key_file\":\"%s/master.key\"}}}}",
 		 store, cfg_dir);
 	return ts_write_file(cfg, text, 0600);
@@ -556,6 +557,43 @@ static void refreshes_and_revocations_are_audited(void **state)
 	free(audit);
 }
 
+/* The value of series ("name{labels}") in the host's metrics; -1 when
+ * absent. */
+static double metric(const char *series)
+{
+	char *log = ts_read_file(world.host.log_path), url[128];
+	const char *port = log ? strstr(log, "metrics_addr=127.0.0.1:") : NULL;
+	size_t n = strlen(series);
+	struct ts_resp r;
+	double v = -1;
+
+	assert_non_null(port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics",
+		 atoi(port + strlen("metrics_addr=127.0.0.1:")));
+	free(log);
+	assert_int_equal(ts_http("GET", url, NULL, NULL, 0, 0, &r), 0);
+	assert_int_equal(r.status, 200);
+	for (const char *p = r.body; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, series, n) == 0 && p[n] == ' ')
+			v = strtod(p + n + 1, NULL);
+	}
+	ts_resp_free(&r);
+	return v;
+}
+
+static void refreshes_are_counted_by_outcome(void **state)
+{
+	(void)state;
+	/* nearly expired, expired twice, concurrent, the form: five. */
+	assert_true(metric("mmapps_oauth2_refresh_total{result=\"refreshed\"}") == 5);
+	assert_true(metric("mmapps_oauth2_refresh_total{result=\"invalid_grant\"}") == 1);
+	assert_true(metric("mmapps_oauth2_refresh_total{result=\"unavailable\"}") == 1);
+	assert_true(metric("mmapps_oauth2_refresh_total{result=\"timeout\"}") == 1);
+	assert_true(metric("mmapps_oauth2_refresh_total{result=\"error\"}") == 0);
+	/* Refreshes are not calls to Apps. */
+	assert_true(metric("mmapps_app_calls_total{result=\"timeout\"}") == 0);
+}
+
 /* ---- two nodes ------------------------------------------------------------ */
 
 static int cluster_setup(void **state)
@@ -612,6 +650,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(token_url_is_checked_and_shown_at_all),
 		cmocka_unit_test(provider_refusing_basic_gets_the_form),
 		cmocka_unit_test(refreshes_and_revocations_are_audited),
+		cmocka_unit_test(refreshes_are_counted_by_outcome),
 	};
 	const struct CMUnitTest cluster[] = {
 		cmocka_unit_test(two_nodes_refreshing_at_once_cause_one_refresh),
