@@ -1,6 +1,5 @@
 #include "token_refresh.h"
 
-#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,12 +353,14 @@ static json_t *new_token(const struct flight *f, const json_t *answer)
 	return t;
 }
 
-/* The provider's "error" member, or "". */
+/* The provider's "error" member when it is an RFC 6749 error code (at
+ * most 64 of [a-z_], so that it may be logged), or "". */
 static const char *oauth2_error(const json_t *answer)
 {
 	const char *e = json_string_value(json_object_get(answer, "error"));
+	size_t n = e ? strspn(e, "abcdefghijklmnopqrstuvwxyz_") : 0;
 
-	return e ? e : "";
+	return e && n > 0 && n <= 64 && e[n] == '\0' ? e : "";
 }
 
 static const char *const result_words[] = {
@@ -380,6 +381,15 @@ static enum refresh_result store(struct apps_plugin *p, struct flight *f, const 
 
 	if (next && !text)
 		return REFRESH_ERROR;
+	if (text && strlen(text) > TOKEN_REFRESH_VALUE_MAX) {
+		plugin_logf(
+			p, MMPLUGIN_LOG_WARN,
+			"token refresh for app %s user %s: the new token is larger than %d bytes",
+			f->app_id, f->user_id, TOKEN_REFRESH_VALUE_MAX);
+		sodium_memzero(text, strlen(text));
+		free(text);
+		return REFRESH_ERROR;
+	}
 	rc = oauth2_user_cas(&p->store, &e, f->user_id, f->sealed, f->sealed_len, text,
 			     text ? strlen(text) : 0);
 	if (text) {
@@ -431,7 +441,7 @@ static int judge(struct apps_plugin *p, struct flight *f)
 		return store(p, f, NULL);
 	}
 	plugin_logf(p, MMPLUGIN_LOG_WARN,
-		    "token refresh for app %s user %s: the provider answered HTTP %ld (%.64s)",
+		    "token refresh for app %s user %s: the provider answered HTTP %ld (%s)",
 		    f->app_id, f->user_id, r->status, oauth2_error(answer));
 	json_decref(answer);
 	return REFRESH_ERROR;
@@ -653,6 +663,7 @@ static struct flight *flight_new(struct token_refresher *t, const json_t *app, c
 		return NULL;
 	}
 	f->t = t;
+	f->outcome = REFRESH_ERROR;
 	f->old = old;
 	f->sealed = sealed;
 	f->sealed_len = sealed_len;

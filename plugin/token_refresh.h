@@ -46,6 +46,9 @@
  * either a call goes on with the stored value. */
 #define TOKEN_REFRESH_FLIGHTS_MAX 1024
 #define TOKEN_REFRESH_WAITERS_MAX 4096
+/* The largest new value stored (what POST oauth2/user takes); a larger
+ * one is not stored (the stored value is used). */
+#define TOKEN_REFRESH_VALUE_MAX 8192
 
 /* Starts the refresher's thread. 0, or -1 when it could not start. */
 int token_refresh_init(struct apps_plugin *p) __attribute__((warn_unused_result));
