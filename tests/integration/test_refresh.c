@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -41,6 +42,7 @@ static struct ts_host node2;
 static struct ts_proc provider, form_provider;
 static char cfg_dir[256], cfg[320];
 static char user_tok[64], acting[64], form_acting[64];
+static int host_stopped; /* by the last test */
 
 static struct ts_resp api(const char *method, const char *path, const char *token, const char *body)
 {
@@ -270,7 +272,13 @@ static int teardown(void **state)
 	int rc;
 
 	(void)state;
-	rc = ts_world_stop(&world);
+	if (host_stopped) {
+		rc = 0;
+		ts_proc_stop(&world.app);
+		ts_rmtree(world.plugins);
+	} else {
+		rc = ts_world_stop(&world);
+	}
 	ts_proc_stop(&provider);
 	ts_proc_stop(&form_provider);
 	ts_rmtree(cfg_dir);
@@ -594,6 +602,54 @@ static void refreshes_are_counted_by_outcome(void **state)
 	assert_true(metric("mmapps_app_calls_total{result=\"timeout\"}") == 0);
 }
 
+struct held_call {
+	long status;
+	json_t *user;
+};
+
+static void *call_raw(void *arg)
+{
+	struct held_call *h = arg;
+	struct ts_resp r = api("POST", P "/api/v1/call", user_tok,
+			       "{\"path\":\"/echo\",\"expand\":{\"oauth2_user\":\"all\"},"
+			       "\"context\":{\"app_id\":\"" APP_ID "\"}}");
+	json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
+
+	h->status = r.status;
+	h->user = json_incref(json_object_get(
+		json_object_get(json_object_get(json_object_get(j, "data"), "context"), "oauth2"),
+		"user"));
+	json_decref(j);
+	ts_resp_free(&r);
+	return NULL;
+}
+
+/* Last: the host stops while a call waits for a slow provider. The call is
+ * answered (with the stored token) and the host exits cleanly (in the
+ * sanitizer build: nothing leaked). */
+static void stopping_while_a_refresh_waits_answers_the_call(void **state)
+{
+	struct held_call held = { 0, NULL };
+	json_t *old = seed(&provider, acting, 5);
+	long before = count(&provider, "refresh_token");
+	pthread_t t;
+
+	(void)state;
+	set_mode(&provider, "token=slow&delay_ms=2500");
+	assert_int_equal(pthread_create(&t, NULL, call_raw, &held), 0);
+	for (int i = 0; i < 500 && count(&provider, "refresh_token") == before; i++)
+		usleep(10 * 1000);
+	assert_int_equal(count(&provider, "refresh_token"), before + 1);
+	host_stopped = 1;
+	assert_int_equal(ts_host_stop(&world.host), 0);
+	pthread_join(t, NULL);
+	set_mode(&provider, "token=normal");
+	assert_int_equal(held.status, 200);
+	assert_true(json_equal(held.user, old));
+	json_decref(held.user);
+	json_decref(old);
+}
+
 /* ---- two nodes ------------------------------------------------------------ */
 
 static int cluster_setup(void **state)
@@ -665,6 +721,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(provider_refusing_basic_gets_the_form),
 		cmocka_unit_test(refreshes_and_revocations_are_audited),
 		cmocka_unit_test(refreshes_are_counted_by_outcome),
+		cmocka_unit_test(stopping_while_a_refresh_waits_answers_the_call),
 	};
 	const struct CMUnitTest cluster[] = {
 		cmocka_unit_test(two_nodes_refreshing_at_once_cause_one_refresh),
