@@ -8,7 +8,6 @@
  * Records are 10,000 to a transaction, under made-up user ids.
  */
 #include <jansson.h>
-#include <lmdb.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +25,7 @@ struct batch {
 	long n;
 };
 
-static int put_batch(MDB_txn *txn, void *arg)
+static int put_batch(struct store_txn *txn, void *arg)
 {
 	struct batch *b = arg;
 
@@ -34,7 +33,6 @@ static int put_batch(MDB_txn *txn, void *arg)
 		char user[MM_ID_LEN + 1], key[96], value[160];
 		unsigned char *sealed;
 		size_t klen, slen;
-		MDB_val k, v;
 		int rc;
 
 		mm_id_new(user);
@@ -45,15 +43,11 @@ static int put_batch(MDB_txn *txn, void *arg)
 			 user, i);
 		if (seal_record(b->st->sealer, "oauth2_user", key, klen, value, strlen(value),
 				&sealed, &slen) != SEAL_OK)
-			return KV_EIO;
-		k = (MDB_val){ klen, key };
-		v = (MDB_val){ slen, sealed };
-		rc = mdb_put(txn, b->st->oauth2_user, &k, &v, 0);
+			return STORE_ENOMEM;
+		rc = store_put(txn, APPS_T_OAUTH2_USER, key, klen, sealed, slen, 0);
 		free(sealed);
-		if (rc == MDB_MAP_FULL)
-			return MDB_MAP_FULL;
-		if (rc != 0)
-			return KV_EIO;
+		if (rc != STORE_OK)
+			return rc;
 	}
 	return 0;
 }
@@ -76,7 +70,7 @@ int main(int argc, char **argv)
 	}
 	while (done < count) {
 		struct batch b = { &st, argv[3], count - done < BATCH ? count - done : BATCH };
-		if (kv_write(&st.kv, put_batch, &b) != 0) {
+		if (store_write(st.db, put_batch, &b) != STORE_OK) {
 			fprintf(stderr, "bench-seed: write failed after %ld records\n", done);
 			return 1;
 		}

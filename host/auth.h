@@ -1,5 +1,5 @@
 /*
- * Who is calling: the token of a request, in DESIGN.md's order
+ * Who is calling: the token of a request, in this order
  * (Authorization: Bearer|Token <t>, scheme case-insensitive; the MMAUTHTOKEN
  * cookie; ?access_token=), its session, and the CSRF rule for cookies.
  * A Mattermost-User-Id header is never read.

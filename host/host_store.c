@@ -10,12 +10,13 @@
 
 #include "banned.h"
 
-static const char *const host_tables[HOST_T_COUNT] = {
+const char *const host_store_tables[HOST_T_COUNT] = {
 	[HOST_T_USERS] = "users",
 	[HOST_T_USERNAMES] = "usernames",
 	[HOST_T_EMAILS] = "emails",
 	[HOST_T_SESSIONS] = "sessions",
 	[HOST_T_PLUGIN_STATE] = "plugin_state",
+	[HOST_T_STORE_COPY] = "store_copy",
 };
 
 static void store_log(void *arg, int level, const char *msg)
@@ -53,12 +54,39 @@ static int map_sizes(size_t *initial, size_t *max, char *err, size_t err_cap)
 	return 0;
 }
 
+static int read_copy_marker(struct store_txn *txn, void *arg)
+{
+	struct store_val v;
+
+	(void)arg;
+	return store_get(txn, HOST_T_STORE_COPY, HOST_COPY_UNFINISHED, strlen(HOST_COPY_UNFINISHED),
+			 0, &v);
+}
+
+/* A store that `mmhost store copy` began to fill and did not finish holds
+ * only part of the node's data: serving from it would lose the rest. 0 when
+ * no copy is unfinished, else -1 with err. */
+static int copy_unfinished(struct store *st, char *err, size_t err_cap)
+{
+	int rc = store_read(st, read_copy_marker, NULL);
+
+	if (rc == STORE_ENOTFOUND)
+		return 0;
+	if (rc == STORE_OK)
+		snprintf(err, err_cap,
+			 "the database holds an unfinished mmhost store copy (it was "
+			 "interrupted): run the same mmhost store copy again, it starts over");
+	else
+		snprintf(err, err_cap, "cannot read the store: %s", store_strerror(rc));
+	return -1;
+}
+
 int host_store_open(struct host_store *s, const struct store_config *cfg, const char *data_dir,
 		    char *err, size_t err_cap)
 {
 	struct store_options opt = {
 		.component = "host",
-		.tables = host_tables,
+		.tables = host_store_tables,
 		.n_tables = HOST_T_COUNT,
 		.log = store_log,
 	};
@@ -80,6 +108,10 @@ int host_store_open(struct host_store *s, const struct store_config *cfg, const 
 	opt.lmdb_dir = dir;
 	if (store_open(cfg, &opt, &s->st, err, err_cap) != STORE_OK)
 		return -1;
+	if (copy_unfinished(s->st, err, err_cap) != 0) {
+		host_store_close(s);
+		return -1;
+	}
 	return 0;
 }
 

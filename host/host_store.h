@@ -10,6 +10,9 @@
  *   emails       lower-case email -> user id
  *   sessions     BLAKE2b-256 of the token -> session record (JSON)
  *   plugin_state plugin id -> "enabled" | "disabled" (overrides the config)
+ *   store_copy   HOST_COPY_UNFINISHED -> "" while `mmhost store copy` fills
+ *                this store (and the plugin's): host_store_open refuses a
+ *                store that holds it, so no node starts on half a copy
  *
  * Every change that can end a session (a revocation, a user deactivated)
  * notifies the topic "sessions" in its transaction; the session cache of
@@ -29,8 +32,15 @@ enum host_table {
 	HOST_T_EMAILS,
 	HOST_T_SESSIONS,
 	HOST_T_PLUGIN_STATE,
+	HOST_T_STORE_COPY,
 	HOST_T_COUNT
 };
+
+/* The table names, indexed by enum host_table (for `mmhost store copy`,
+ * which opens the host's store in two backends at once). */
+extern const char *const host_store_tables[HOST_T_COUNT];
+
+#define HOST_COPY_UNFINISHED "unfinished"
 
 #define HOST_TOPIC_SESSIONS "sessions"
 
@@ -51,7 +61,8 @@ struct host_store {
 /* Opens the host's store in the backend cfg names; LMDB's environment is
  * <data_dir>/host (data_dir is created 0700; STORE_TEST_MAP_ENV is read).
  * Backend problems are logged through the host's log. 0, or -1 with a
- * message in err. */
+ * message in err; also -1 when the store holds an unfinished `mmhost store
+ * copy` (err says to run the copy again). */
 int host_store_open(struct host_store *s, const struct store_config *cfg, const char *data_dir,
 		    char *err, size_t err_cap) __attribute__((warn_unused_result));
 void host_store_close(struct host_store *s);

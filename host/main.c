@@ -33,6 +33,8 @@ static const char usage[] =
 	"                                         while it serves\n"
 	"  restore --in FILE --data-dir DIR       lay a backup into an empty folder\n"
 	"  audit verify FILE                      check the node's audit trail\n"
+	"  store copy --data-dir DIR --to URL     copy a stopped node's data into an\n"
+	"                                         empty PostgreSQL database\n"
 	"\n"
 	"The admin commands open the data folder directly and work while serve\n"
 	"runs; what they change reaches the running server within a second.\n"
@@ -134,5 +136,7 @@ int main(int argc, char **argv)
 		return cmd_restore(argc - 1, argv + 1);
 	if (strcmp(argv[1], "audit") == 0)
 		return cmd_audit(argc - 1, argv + 1);
+	if (strcmp(argv[1], "store") == 0)
+		return cmd_store(argc - 1, argv + 1);
 	return cli_fail(EXIT_USAGE, "unknown command \"%s\"; see mmhost --help", argv[1]);
 }

@@ -32,8 +32,15 @@ int app_cache_get(struct app_cache *c, struct apps_store *st, const char *app_id
 {
 	struct app_cache_slot *slot = &c->slots[slot_of(app_id)];
 	uint64_t gen = atomic_load(&st->app_generation);
+	/* Read before the lookup: news lost while it was false moved the
+	 * generation when it came back. */
+	bool trusted = store_cache_ok(st->db);
 	int rc;
 
+	if (!trusted) {
+		rc = app_gate_get(st, app_id, out);
+		return rc == STORE_ECONFLICT ? STORE_ENOTFOUND : rc;
+	}
 	pthread_rwlock_rdlock(&c->lock);
 	if (slot->used && slot->generation == gen && strcmp(slot->gate.app_id, app_id) == 0) {
 		*out = slot->gate;

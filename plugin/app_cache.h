@@ -3,7 +3,10 @@
  * (installed, which install, disabled, remote_oauth2 granted, its bot; see
  * app_gate.h), cached in memory so that a request reads nothing. Only these
  * non-secret facts are cached. An entry is good while the store's App
- * generation has not moved (every App write in this process moves it).
+ * generation has not moved (every App write here moves it, and so does
+ * every notification of a change made by another process or node, within
+ * a second). While the store says notifications may go unheard
+ * (store_cache_ok false) the cache is bypassed.
  *
  * The cache only answers early: every write that depends on the App checks
  * the gate again in its own transaction (apps_store.h), so a stale entry can

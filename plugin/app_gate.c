@@ -102,30 +102,31 @@ int app_gate_judge(const struct app_gate *g, const struct app_gate_expect *e)
 	return APP_GATE_OK;
 }
 
-int app_gate_read_txn(MDB_txn *txn, const struct apps_store *st, const char *app_id,
-		      struct app_gate *out)
+int app_gate_read_txn(struct store_txn *txn, const struct apps_store *st, const char *app_id,
+		      unsigned flags, struct app_gate *out)
 {
 	char key[APP_ID_MAX];
-	MDB_val k = { app_gate_key(app_id, key), key }, v;
+	size_t klen = app_gate_key(app_id, key);
+	struct store_val v;
 	int rc;
 
+	(void)st;
 	memset(out, 0, sizeof(*out));
-	if (k.mv_size == 0)
+	if (klen == 0)
 		return STORE_ENOTFOUND;
-	rc = mdb_get(txn, st->gate, &k, &v);
-	if (rc == MDB_NOTFOUND)
-		return STORE_ENOTFOUND;
-	if (rc != 0)
-		return STORE_EIO;
-	if (app_gate_decode(v.mv_data, v.mv_size, out) != 0)
+	rc = store_get(txn, APPS_T_APP_GATE, key, klen, flags, &v);
+	if (rc != STORE_OK)
+		return rc;
+	if (app_gate_decode(v.data, v.len, out) != 0)
 		return STORE_ECORRUPT;
 	return strcmp(out->app_id, app_id) == 0 ? STORE_OK : STORE_ECONFLICT;
 }
 
-int app_gate_check_txn(MDB_txn *txn, const struct apps_store *st, const struct app_gate_expect *e)
+int app_gate_check_txn(struct store_txn *txn, const struct apps_store *st,
+		       const struct app_gate_expect *e)
 {
 	struct app_gate g;
-	int rc = app_gate_read_txn(txn, st, e->app_id, &g);
+	int rc = app_gate_read_txn(txn, st, e->app_id, 0, &g);
 
 	if (rc == STORE_ENOTFOUND || rc == STORE_ECONFLICT)
 		return APP_GATE_GONE;
@@ -134,16 +135,16 @@ int app_gate_check_txn(MDB_txn *txn, const struct apps_store *st, const struct a
 	return app_gate_judge(&g, e);
 }
 
-int app_gate_put_txn(MDB_txn *txn, const struct apps_store *st, const struct app_gate *g)
+int app_gate_put_txn(struct store_txn *txn, const struct apps_store *st, const struct app_gate *g)
 {
 	unsigned char value[APP_GATE_MAX];
 	char key[APP_ID_MAX];
-	MDB_val k = { app_gate_key(g->app_id, key), key }, v = { 0, value };
+	size_t klen = app_gate_key(g->app_id, key);
 
-	if (k.mv_size == 0)
-		return KV_EIO;
-	v.mv_size = app_gate_encode(g, value);
-	return kv_rc(mdb_put(txn, st->gate, &k, &v, 0));
+	(void)st;
+	if (klen == 0)
+		return STORE_EINVAL;
+	return store_put(txn, APPS_T_APP_GATE, key, klen, value, app_gate_encode(g, value), 0);
 }
 
 struct gate_get_arg {
@@ -152,16 +153,16 @@ struct gate_get_arg {
 	struct app_gate *out;
 };
 
-static int gate_get(MDB_txn *txn, void *arg)
+static int gate_get(struct store_txn *txn, void *arg)
 {
 	struct gate_get_arg *a = arg;
 
-	return app_gate_read_txn(txn, a->st, a->app_id, a->out);
+	return app_gate_read_txn(txn, a->st, a->app_id, 0, a->out);
 }
 
 int app_gate_get(struct apps_store *st, const char *app_id, struct app_gate *out)
 {
 	struct gate_get_arg a = { st, app_id, out };
 
-	return kv_read(&st->kv, gate_get, &a);
+	return store_read(st->db, gate_get, &a);
 }

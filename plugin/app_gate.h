@@ -4,7 +4,7 @@
  * whether it is disabled, whether remote_oauth2 is granted, its bot).
  * Nothing in it is secret, so it is read without opening any sealed record.
  *
- * Database app_gate, key = the app_id lower-cased (App ids are unique
+ * Table app_gate, key = the app_id lower-cased (App ids are unique
  * whatever their case), value (GATE_VERSION 1):
  *   version (1) | flags (1: bit 0 disabled, bit 1 remote_oauth2) |
  *   gen (8, big-endian) | install_id (26) | bot_user_id (26, zeros if none) |
@@ -26,7 +26,6 @@
 #define PLUGIN_APP_GATE_H
 
 #include <jansson.h>
-#include <lmdb.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,16 +56,18 @@ struct app_gate_expect {
 	unsigned need;          /* APP_NEED_* */
 };
 
-/* Why a gate refuses (enum store_rc values, kept above -100). */
+/* Why a gate refuses (results of the store's functions, kept at or below
+ * STORE_ECALLER so they never mean a store error). */
 enum app_gate_rc {
 	APP_GATE_OK = 0,
-	APP_GATE_GONE = -30,        /* not installed (or installed under another case) */
-	APP_GATE_DISABLED = -31,    /* needs enabled, and it is disabled */
-	APP_GATE_NOT_GRANTED = -32, /* needs remote_oauth2, and it is not granted */
-	APP_GATE_REINSTALLED = -33, /* another install than the one expected */
+	APP_GATE_GONE = -130,        /* not installed (or installed under another case) */
+	APP_GATE_DISABLED = -131,    /* needs enabled, and it is disabled */
+	APP_GATE_NOT_GRANTED = -132, /* needs remote_oauth2, and it is not granted */
+	APP_GATE_REINSTALLED = -133, /* another install than the one expected */
 };
 
 struct apps_store;
+struct store_txn;
 
 /* The gate's key for app_id (lower-cased) into key[APP_ID_MAX]; its length,
  * 0 when app_id is empty or too long. */
@@ -86,16 +87,22 @@ int app_gate_from_record(const json_t *record, struct app_gate *g);
  * this order: gone, disabled, not granted, reinstalled. */
 int app_gate_judge(const struct app_gate *g, const struct app_gate_expect *e);
 
-/* In a transaction of st: app_id's gate into *out. STORE_OK,
+/* In a transaction of st: app_id's gate into *out. flags: 0, or STORE_LOCK
+ * in a write transaction that will write the gate (store_get). In a write
+ * transaction the gate's row stays locked until the commit (PostgreSQL), so
+ * an uninstall or a disable waits for the write that checked it. STORE_OK,
  * STORE_ENOTFOUND (no gate), STORE_ECONFLICT (the gate is another App's
- * whose id differs only in case; *out holds it), STORE_ECORRUPT, STORE_EIO. */
-int app_gate_read_txn(MDB_txn *txn, const struct apps_store *st, const char *app_id,
-		      struct app_gate *out);
+ * whose id differs only in case; *out holds it), STORE_ECORRUPT, or the
+ * seam's error. */
+int app_gate_read_txn(struct store_txn *txn, const struct apps_store *st, const char *app_id,
+		      unsigned flags, struct app_gate *out);
 /* In a transaction of st: 0 when the gate satisfies e, an APP_GATE_* refusal,
- * or STORE_ECORRUPT / STORE_EIO. */
-int app_gate_check_txn(MDB_txn *txn, const struct apps_store *st, const struct app_gate_expect *e);
-/* In a write transaction of st: stores g. 0, KV_EIO or MDB_MAP_FULL. */
-int app_gate_put_txn(MDB_txn *txn, const struct apps_store *st, const struct app_gate *g);
+ * STORE_ECORRUPT, or the seam's error. */
+int app_gate_check_txn(struct store_txn *txn, const struct apps_store *st,
+		       const struct app_gate_expect *e);
+/* In a write transaction of st: stores g. 0, STORE_EINVAL, or the seam's
+ * error. */
+int app_gate_put_txn(struct store_txn *txn, const struct apps_store *st, const struct app_gate *g);
 
 /* app_gate_read_txn in a read transaction of its own (from the store, never
  * a cache). */

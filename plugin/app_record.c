@@ -33,6 +33,8 @@ static const struct {
 	[APP_OTHER_INSTALL] = { 401, "api.context.session_expired.app_error",
 				"This token is from an earlier install of the App; it no longer "
 				"works." },
+	[APP_STORE_UNAVAILABLE] = { 503, "api.store.unavailable.app_error",
+				    "The database cannot be reached; try again later." },
 };
 
 int app_refusal_status(enum app_refusal r)
@@ -54,6 +56,11 @@ static enum app_refusal from_store(struct apps_plugin *p, const char *app_id, in
 {
 	if (rc == STORE_ENOTFOUND)
 		return APP_NOT_INSTALLED;
+	if (rc == STORE_EUNAVAILABLE) {
+		plugin_logf(p, MMPLUGIN_LOG_ERROR, "app record %s not read: %s", app_id,
+			    store_reason(rc));
+		return APP_STORE_UNAVAILABLE;
+	}
 	plugin_logf(p, MMPLUGIN_LOG_ERROR,
 		    "app record %s does not open (%d): tampered, moved or wrong master key", app_id,
 		    rc);

@@ -24,11 +24,12 @@
 /* Why an App may not be used for a request; APP_USABLE (0) when it may. */
 enum app_refusal {
 	APP_USABLE = 0,
-	APP_NOT_INSTALLED, /* 404 */
-	APP_UNREADABLE,    /* 500: the sealed record does not open (logged with its key) */
-	APP_DISABLED,      /* 403 */
-	APP_NOT_GRANTED,   /* 403: remote_oauth2 not granted */
-	APP_OTHER_INSTALL, /* 401: the caller's App token is from an earlier install */
+	APP_NOT_INSTALLED,     /* 404 */
+	APP_UNREADABLE,        /* 500: the sealed record does not open (logged with its key) */
+	APP_DISABLED,          /* 403 */
+	APP_NOT_GRANTED,       /* 403: remote_oauth2 not granted */
+	APP_OTHER_INSTALL,     /* 401: the caller's App token is from an earlier install */
+	APP_STORE_UNAVAILABLE, /* 503: the database cannot be reached (logged) */
 };
 
 /* Opens app_id's record and checks what need asks (APP_NEED_*). On

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "key_pages.h"
 #include "mm_id.h"
 #include "banned.h"
 
@@ -13,46 +14,94 @@
 #define USER_KEY_MAX 96
 #define SCHEMA_VERSION "1"
 
-static int put_meta(MDB_txn *txn, void *arg)
-{
-	struct apps_store *st = arg;
-	MDB_val k = { 14, (void *)"schema_version" }, v = { 1, (void *)SCHEMA_VERSION };
+/* The LMDB databases' names of the first release (a store it wrote opens
+ * unchanged); PostgreSQL: tables apps_<name>. */
+static const char *const apps_tables[APPS_T_COUNT] = { APPS_STORE_TABLES };
 
-	return kv_rc(mdb_put(txn, st->meta, &k, &v, 0));
+static int put_meta(struct store_txn *txn, void *arg)
+{
+	(void)arg;
+	return store_put(txn, APPS_T_META, "schema_version", 14, SCHEMA_VERSION, 1, 0);
 }
 
-static int gates_add_missing(MDB_txn *txn, void *arg);
+/* A change of an App here (after its commit) or on another node, or news
+ * lost (topic NULL): caches of App records and gates are stale. */
+static void apps_heard(void *arg, const char *topic, const char *payload)
+{
+	struct apps_store *st = arg;
+
+	(void)payload;
+	if (!topic || strcmp(topic, APPS_TOPIC) == 0)
+		atomic_fetch_add(&st->app_generation, 1);
+}
+
+static int gates_add_missing(struct store_txn *txn, void *arg);
+
+int apps_store_open_backend(struct apps_store *st, const struct store_config *cfg, const char *dir,
+			    const struct sealer *sealer, store_log_fn log, void *log_arg, char *err,
+			    size_t err_cap)
+{
+	struct store_config lmdb;
+	struct store_options opt = {
+		.component = APPS_STORE_COMPONENT,
+		.lmdb_dir = dir,
+		.tables = apps_tables,
+		.n_tables = APPS_T_COUNT,
+		.lmdb_map_size = MAP_INITIAL,
+		.lmdb_map_max = MAP_MAX,
+		.log = log,
+		.log_arg = log_arg,
+	};
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	st->sealer = sealer;
+	if (!cfg) {
+		store_config_init(&lmdb);
+		cfg = &lmdb;
+	}
+	rc = store_open(cfg, &opt, &st->db, err, err_cap);
+	if (rc != STORE_OK)
+		return rc;
+	rc = store_write(st->db, put_meta, NULL);
+	if (rc != STORE_OK) {
+		snprintf(err, err_cap, "cannot write the plugin's schema version: %s",
+			 store_strerror(rc));
+		goto fail;
+	}
+	rc = store_write(st->db, gates_add_missing, st);
+	if (rc != STORE_OK) {
+		snprintf(err, err_cap, "cannot give the installed Apps their gates: %s",
+			 rc == STORE_ECORRUPT ? "a record does not open" : store_strerror(rc));
+		goto fail;
+	}
+	rc = store_listen(st->db, apps_heard, st);
+	if (rc != STORE_OK) {
+		snprintf(err, err_cap, "cannot listen for changes of Apps: %s", store_strerror(rc));
+		goto fail;
+	}
+	return STORE_OK;
+fail:
+	store_close(st->db);
+	st->db = NULL;
+	return rc;
+}
 
 int apps_store_open(struct apps_store *st, const char *dir, const struct sealer *sealer, char *err,
 		    size_t err_cap)
 {
-	memset(st, 0, sizeof(*st));
-	st->sealer = sealer;
-	if (kv_open(&st->kv, dir, 8, MAP_INITIAL, MAP_MAX, err, err_cap) != KV_OK)
-		return STORE_EIO;
-	if (kv_dbi(&st->kv, "apps", &st->apps) || kv_dbi(&st->kv, "app_gate", &st->gate) ||
-	    kv_dbi(&st->kv, "listing", &st->listing) ||
-	    kv_dbi(&st->kv, "oauth2_user", &st->oauth2_user) ||
-	    kv_dbi(&st->kv, "oauth2_state", &st->oauth2_state) ||
-	    kv_dbi(&st->kv, "oauth2_state_by_user", &st->state_index) ||
-	    kv_dbi(&st->kv, "meta", &st->meta) || kv_write(&st->kv, put_meta, st) != 0) {
-		snprintf(err, err_cap, "cannot open the plugin's databases in %s", dir);
-		kv_close(&st->kv);
-		return STORE_EIO;
-	}
-	if (kv_write(&st->kv, gates_add_missing, st) != 0) {
-		snprintf(err, err_cap, "cannot give the installed Apps their gates in %s", dir);
-		kv_close(&st->kv);
-		return STORE_EIO;
-	}
-	group_commit_init(&st->group, &st->kv);
-	return STORE_OK;
+	return apps_store_open_backend(st, NULL, dir, sealer, NULL, NULL, err, err_cap);
 }
 
 void apps_store_close(struct apps_store *st)
 {
-	group_commit_destroy(&st->group);
-	kv_close(&st->kv);
+	store_close(st->db);
+	st->db = NULL;
+}
+
+bool apps_store_reads_block(const struct apps_store *st)
+{
+	return store_reads_block(st->db);
 }
 
 size_t oauth2_user_key(const char *app_id, const char *user_id, char *key, size_t cap)
@@ -71,8 +120,7 @@ size_t oauth2_user_key(const char *app_id, const char *user_id, char *key, size_
 
 struct rec_arg {
 	struct apps_store *st;
-	MDB_dbi dbi;
-	const char *db;
+	unsigned table;
 	const void *key;
 	size_t key_len;
 	const void *value; /* put: bytes to store */
@@ -82,62 +130,51 @@ struct rec_arg {
 	int sealed;
 };
 
-static int rec_put(MDB_txn *txn, void *arg)
+static int rec_put(struct store_txn *txn, void *arg)
 {
 	struct rec_arg *a = arg;
-	MDB_val k = { a->key_len, (void *)a->key }, v = { a->value_len, (void *)a->value };
 
-	return kv_rc(mdb_put(txn, a->dbi, &k, &v, 0));
+	return store_put(txn, a->table, a->key, a->key_len, a->value, a->value_len, 0);
 }
 
-static int rec_get(MDB_txn *txn, void *arg)
+static int rec_get(struct store_txn *txn, void *arg)
 {
 	struct rec_arg *a = arg;
-	MDB_val k = { a->key_len, (void *)a->key }, v;
-	int rc = mdb_get(txn, a->dbi, &k, &v);
+	struct store_val v;
+	int rc = store_get(txn, a->table, a->key, a->key_len, 0, &v);
 
-	if (rc == MDB_NOTFOUND)
-		return STORE_ENOTFOUND;
-	if (rc != 0)
-		return STORE_EIO;
+	if (rc != STORE_OK)
+		return rc;
 	if (a->sealed) {
-		rc = unseal_record(a->st->sealer, a->db, a->key, a->key_len, v.mv_data, v.mv_size,
-				   &a->plain, &a->plain_len);
+		rc = unseal_record(a->st->sealer, apps_tables[a->table], a->key, a->key_len, v.data,
+				   v.len, &a->plain, &a->plain_len);
 		return rc == SEAL_OK ? STORE_OK : rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_ECORRUPT;
 	}
-	a->plain = malloc(v.mv_size + 1);
+	a->plain = malloc(v.len + 1);
 	if (!a->plain)
 		return STORE_ENOMEM;
-	memcpy(a->plain, v.mv_data, v.mv_size);
-	a->plain[v.mv_size] = '\0';
-	a->plain_len = v.mv_size;
+	memcpy(a->plain, v.data, v.len);
+	a->plain[v.len] = '\0';
+	a->plain_len = v.len;
 	return STORE_OK;
 }
 
-/* kv's codes are the store's (KV_EIO is STORE_EIO) but for the full map
- * and the full disk. */
-static int map_kv(int rc)
+static int sealed_get(struct apps_store *st, unsigned table, const void *key, size_t key_len,
+		      char **plain, size_t *plain_len)
 {
-	return rc == KV_EFULL ? STORE_EFULL : rc == KV_ENOSPC ? STORE_ENOSPC : rc;
-}
-
-static int sealed_get(struct apps_store *st, MDB_dbi dbi, const char *db, const void *key,
-		      size_t key_len, char **plain, size_t *plain_len)
-{
-	struct rec_arg a = { st, dbi, db, key, key_len, NULL, 0, NULL, 0, 1 };
-	int rc = map_kv(kv_read(&st->kv, rec_get, &a));
+	struct rec_arg a = { st, table, key, key_len, NULL, 0, NULL, 0, 1 };
+	int rc = store_read(st->db, rec_get, &a);
 
 	*plain = rc == STORE_OK ? a.plain : NULL;
 	*plain_len = rc == STORE_OK ? a.plain_len : 0;
 	return rc;
 }
 
-static int sealed_get_json(struct apps_store *st, MDB_dbi dbi, const char *db, const char *key,
-			   json_t **out)
+static int sealed_get_json(struct apps_store *st, unsigned table, const char *key, json_t **out)
 {
 	char *plain;
 	size_t len;
-	int rc = sealed_get(st, dbi, db, key, strlen(key), &plain, &len);
+	int rc = sealed_get(st, table, key, strlen(key), &plain, &len);
 
 	*out = NULL;
 	if (rc != STORE_OK)
@@ -152,25 +189,22 @@ static int sealed_get_json(struct apps_store *st, MDB_dbi dbi, const char *db, c
 int listing_put(struct apps_store *st, const char *app_id, const json_t *manifest)
 {
 	char *text = json_dumps(manifest, JSON_COMPACT);
-	struct rec_arg a = {
-		st,   st->listing, "listing", app_id, strlen(app_id), text, text ? strlen(text) : 0,
-		NULL, 0,           0
-	};
+	struct rec_arg a = { st,   APPS_T_LISTING,          app_id, strlen(app_id),
+			     text, text ? strlen(text) : 0, NULL,   0,
+			     0 };
 	int rc;
 
 	if (!text)
 		return STORE_ENOMEM;
-	rc = map_kv(kv_write(&st->kv, rec_put, &a));
+	rc = store_write(st->db, rec_put, &a);
 	free(text);
 	return rc;
 }
 
 int listing_get(struct apps_store *st, const char *app_id, json_t **out)
 {
-	struct rec_arg a = {
-		st, st->listing, "listing", app_id, strlen(app_id), NULL, 0, NULL, 0, 0
-	};
-	int rc = map_kv(kv_read(&st->kv, rec_get, &a));
+	struct rec_arg a = { st, APPS_T_LISTING, app_id, strlen(app_id), NULL, 0, NULL, 0, 0 };
+	int rc = store_read(st->db, rec_get, &a);
 
 	*out = NULL;
 	if (rc != STORE_OK)
@@ -184,25 +218,26 @@ int listing_get(struct apps_store *st, const char *app_id, json_t **out)
 
 int app_record_get(struct apps_store *st, const char *app_id, json_t **out)
 {
-	return sealed_get_json(st, st->apps, "apps", app_id, out);
+	return sealed_get_json(st, APPS_T_APPS, app_id, out);
 }
 
-/* Opens the record stored under app_id in txn: *out gets it (NULL when
- * there is none). */
-static int record_read_txn(MDB_txn *txn, struct apps_store *st, const char *app_id, json_t **out)
+/* Opens the record stored under app_id in txn (flags as store_get's): *out
+ * gets it (NULL when there is none). */
+static int record_read_txn(struct store_txn *txn, struct apps_store *st, const char *app_id,
+			   unsigned flags, json_t **out)
 {
-	MDB_val k = { strlen(app_id), (void *)app_id }, v;
+	size_t klen = strlen(app_id);
+	struct store_val v;
 	char *plain;
 	size_t len;
-	int rc = mdb_get(txn, st->apps, &k, &v);
+	int rc = store_get(txn, APPS_T_APPS, app_id, klen, flags, &v);
 
 	*out = NULL;
-	if (rc == MDB_NOTFOUND)
+	if (rc == STORE_ENOTFOUND)
 		return STORE_OK;
-	if (rc != 0)
-		return STORE_EIO;
-	if (unseal_record(st->sealer, "apps", app_id, k.mv_size, v.mv_data, v.mv_size, &plain,
-			  &len) != SEAL_OK)
+	if (rc != STORE_OK)
+		return rc;
+	if (unseal_record(st->sealer, "apps", app_id, klen, v.data, v.len, &plain, &len) != SEAL_OK)
 		return STORE_ECORRUPT;
 	*out = json_loadb(plain, len, 0, NULL);
 	unseal_free(plain);
@@ -210,25 +245,23 @@ static int record_read_txn(MDB_txn *txn, struct apps_store *st, const char *app_
 }
 
 /* Seals record and writes it under app_id in txn. */
-static int record_write_txn(MDB_txn *txn, struct apps_store *st, const char *app_id,
+static int record_write_txn(struct store_txn *txn, struct apps_store *st, const char *app_id,
 			    const json_t *record)
 {
 	char *text = json_dumps(record, JSON_COMPACT);
 	unsigned char *sealed;
-	size_t len, sealed_len;
-	MDB_val k = { strlen(app_id), (void *)app_id }, v;
+	size_t len, sealed_len, klen = strlen(app_id);
 	int rc;
 
 	if (!text)
 		return STORE_ENOMEM;
 	len = strlen(text);
-	rc = seal_record(st->sealer, "apps", app_id, k.mv_size, text, len, &sealed, &sealed_len);
+	rc = seal_record(st->sealer, "apps", app_id, klen, text, len, &sealed, &sealed_len);
 	sodium_memzero(text, len);
 	free(text);
 	if (rc != SEAL_OK)
 		return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
-	v = (MDB_val){ sealed_len, sealed };
-	rc = kv_rc(mdb_put(txn, st->apps, &k, &v, 0));
+	rc = store_put(txn, APPS_T_APPS, app_id, klen, sealed, sealed_len, 0);
 	free(sealed);
 	return rc;
 }
@@ -259,22 +292,24 @@ struct update_arg {
 	json_t *result;
 };
 
-static int update_txn(MDB_txn *txn, void *arg)
+static int update_txn(struct store_txn *txn, void *arg)
 {
 	struct update_arg *a = arg;
 	struct app_gate old, gate;
 	json_t *cur = NULL, *next = NULL;
 	int rc, has_gate;
 
-	json_decref(a->result); /* from a run before the map grew */
+	json_decref(a->result); /* from a run that did not commit */
 	a->result = NULL;
-	rc = app_gate_read_txn(txn, a->st, a->app_id, &old);
+	/* Locked: this transaction writes the gate (PostgreSQL: two writers
+	 * of one App queue instead of deadlocking). */
+	rc = app_gate_read_txn(txn, a->st, a->app_id, STORE_LOCK, &old);
 	if (rc != STORE_OK && rc != STORE_ENOTFOUND)
 		return rc;
 	has_gate = rc == STORE_OK;
 	if (a->expect && (rc = app_gate_judge(has_gate ? &old : NULL, a->expect)) != 0)
 		return rc;
-	rc = record_read_txn(txn, a->st, a->app_id, &cur);
+	rc = record_read_txn(txn, a->st, a->app_id, STORE_LOCK, &cur);
 	if (rc != STORE_OK)
 		return rc;
 	rc = a->fn(cur, a->fn_arg, &next);
@@ -288,6 +323,8 @@ static int update_txn(MDB_txn *txn, void *arg)
 		rc = record_write_txn(txn, a->st, a->app_id, next);
 	if (rc == STORE_OK)
 		rc = app_gate_put_txn(txn, a->st, &gate);
+	if (rc == STORE_OK)
+		rc = store_notify(txn, APPS_TOPIC, a->app_id);
 	if (rc != STORE_OK) {
 		json_decref(next);
 		return rc;
@@ -308,8 +345,9 @@ int app_record_update(struct apps_store *st, const char *app_id,
 		*out = NULL;
 	if (!app_gate_key(app_id, key))
 		return STORE_ENOTFOUND;
-	rc = map_kv(kv_write(&st->kv, update_txn, &a));
-	/* After the commit: a cache filled meanwhile is stamped old. */
+	rc = store_write(st->db, update_txn, &a);
+	/* After the commit: a cache filled meanwhile is stamped old (the
+	 * notification does the same, for this process and the others). */
 	atomic_fetch_add(&st->app_generation, 1);
 	if (rc != STORE_OK) {
 		json_decref(a.result);
@@ -324,16 +362,18 @@ int app_record_update(struct apps_store *st, const char *app_id,
 
 /* Gates arrived after the first release: at open, every App record without
  * one gets it (and an install_id when it has none). Records are collected
- * first so that no cursor walks over a write. */
-static int gate_for_record(MDB_txn *txn, struct apps_store *st, const char *app_id)
+ * a page at a time first, so that no scan walks over a write. */
+static int gate_for_record(struct store_txn *txn, struct apps_store *st, const char *app_id)
 {
 	struct app_gate g;
 	json_t *rec = NULL;
-	int rc = app_gate_read_txn(txn, st, app_id, &g);
+	int rc = app_gate_read_txn(txn, st, app_id, 0, &g);
 
 	if (rc != STORE_ENOTFOUND)
 		return rc == STORE_ECONFLICT ? STORE_OK : rc; /* has one, or APPA beside appa */
-	rc = record_read_txn(txn, st, app_id, &rec);
+	/* Locked: of two nodes starting at once, the second reads the record
+	 * the first wrote, with the same install_id. */
+	rc = record_read_txn(txn, st, app_id, STORE_LOCK, &rec);
 	if (rc != STORE_OK || !rec)
 		return rc == STORE_ECORRUPT ? STORE_OK : rc; /* reported when it is used */
 	if (!json_is_string(json_object_get(rec, "install_id"))) {
@@ -350,33 +390,34 @@ static int gate_for_record(MDB_txn *txn, struct apps_store *st, const char *app_
 	return rc;
 }
 
-static int gates_add_missing(MDB_txn *txn, void *arg)
+static bool app_id_key(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	(void)arg;
+	(void)key;
+	(void)val;
+	(void)vlen;
+	return klen > 0 && klen <= APP_ID_MAX;
+}
+
+static int gates_add_missing(struct store_txn *txn, void *arg)
 {
 	struct apps_store *st = arg;
-	json_t *ids = json_array();
-	MDB_cursor *cur;
-	MDB_val k, v;
-	size_t i;
-	json_t *id;
+	struct key_page *pg = key_page_new();
 	int rc;
 
-	if (!ids || mdb_cursor_open(txn, st->apps, &cur) != 0) {
-		json_decref(ids);
-		return STORE_EIO;
-	}
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size > 0 && k.mv_size <= APP_ID_MAX)
-			json_array_append_new(ids, json_stringn(k.mv_data, k.mv_size));
-	}
-	mdb_cursor_close(cur);
-	rc = rc == MDB_NOTFOUND ? STORE_OK : STORE_EIO;
-	json_array_foreach(ids, i, id)
-	{
-		if (rc == STORE_OK && json_is_string(id))
-			rc = gate_for_record(txn, st, json_string_value(id));
-	}
-	json_decref(ids);
+	if (!pg)
+		return STORE_ENOMEM;
+	do {
+		rc = key_page_next(txn, APPS_T_APPS, NULL, 0, app_id_key, NULL, pg);
+		for (size_t i = 0; rc == STORE_OK && i < pg->n; i++) {
+			char id[APP_ID_MAX + 1];
+			memcpy(id, pg->key[i], pg->len[i]);
+			id[pg->len[i]] = '\0';
+			if (strlen(id) == pg->len[i])
+				rc = gate_for_record(txn, st, id);
+		}
+	} while (rc == STORE_OK && pg->more);
+	key_page_free(pg);
 	return rc;
 }
 
@@ -384,44 +425,56 @@ struct list_arg {
 	struct apps_store *st;
 	json_t *array;
 	size_t corrupt;
+	unsigned char after[APP_ID_MAX];
+	size_t after_len;
 };
 
-static int list_apps(MDB_txn *txn, void *arg)
+static int list_one(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
 {
 	struct list_arg *a = arg;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc = mdb_cursor_open(txn, a->st->apps, &cur);
+	char *plain;
+	size_t len;
+	json_t *j = NULL;
 
-	if (rc != 0)
-		return STORE_EIO;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		char *plain;
-		size_t len;
-		json_t *j = NULL;
-		if (unseal_record(a->st->sealer, "apps", k.mv_data, k.mv_size, v.mv_data, v.mv_size,
-				  &plain, &len) == SEAL_OK) {
-			j = json_loadb(plain, len, 0, NULL);
-			unseal_free(plain);
-		}
-		if (j)
-			json_array_append_new(a->array, j);
-		else
-			a->corrupt++;
+	if (klen > sizeof(a->after))
+		return STORE_EIO; /* no App id is this long */
+	memcpy(a->after, key, klen);
+	a->after_len = klen;
+	if (unseal_record(a->st->sealer, "apps", key, klen, val, vlen, &plain, &len) == SEAL_OK) {
+		j = json_loadb(plain, len, 0, NULL);
+		unseal_free(plain);
 	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? STORE_OK : STORE_EIO;
+	if (j)
+		json_array_append_new(a->array, j);
+	else
+		a->corrupt++;
+	return 0;
+}
+
+static int list_apps(struct store_txn *txn, void *arg)
+{
+	struct list_arg *a = arg;
+	size_t visited;
+	int rc;
+
+	json_array_clear(a->array);
+	a->corrupt = 0;
+	a->after_len = 0;
+	do {
+		rc = store_scan(txn, APPS_T_APPS, NULL, 0, a->after_len ? a->after : NULL,
+				a->after_len, STORE_SCAN_MAX, list_one, a, &visited);
+	} while (rc == STORE_OK && visited == STORE_SCAN_MAX);
+	return rc;
 }
 
 int app_records_list(struct apps_store *st, json_t **out, size_t *corrupt)
 {
-	struct list_arg a = { st, json_array(), 0 };
+	struct list_arg a = { .st = st, .array = json_array() };
 	int rc;
 
 	if (!a.array)
 		return STORE_ENOMEM;
-	rc = map_kv(kv_read(&st->kv, list_apps, &a));
+	rc = store_read(st->db, list_apps, &a);
 	if (rc != STORE_OK) {
 		json_decref(a.array);
 		return rc;
@@ -434,16 +487,27 @@ int app_records_list(struct apps_store *st, json_t **out, size_t *corrupt)
 
 /* ---- OAuth2 user data ------------------------------------------------- */
 
-struct user_check {
+struct user_write_arg {
 	const struct apps_store *st;
 	const struct app_gate_expect *expect;
+	const char *key;
+	size_t klen;
+	const unsigned char *sealed; /* NULL: delete */
+	size_t sealed_len;
 };
 
-static int gate_check(MDB_txn *txn, void *arg)
+static int user_write_txn(struct store_txn *txn, void *arg)
 {
-	const struct user_check *u = arg;
+	const struct user_write_arg *a = arg;
+	int rc = app_gate_check_txn(txn, a->st, a->expect);
 
-	return app_gate_check_txn(txn, u->st, u->expect);
+	if (rc != 0)
+		return rc;
+	if (a->sealed)
+		return store_put(txn, APPS_T_OAUTH2_USER, a->key, a->klen, a->sealed, a->sealed_len,
+				 0);
+	rc = store_del(txn, APPS_T_OAUTH2_USER, a->key, a->klen);
+	return rc == STORE_ENOTFOUND ? STORE_OK : rc;
 }
 
 static int user_write(struct apps_store *st, const struct app_gate_expect *expect,
@@ -451,8 +515,7 @@ static int user_write(struct apps_store *st, const struct app_gate_expect *expec
 {
 	char key[USER_KEY_MAX];
 	size_t klen = oauth2_user_key(expect->app_id, user_id, key, sizeof(key));
-	struct user_check check = { st, expect };
-	struct group_change c = { 0 };
+	struct user_write_arg a = { st, expect, key, klen, NULL, 0 };
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
 	int rc;
@@ -464,16 +527,10 @@ static int user_write(struct apps_store *st, const struct app_gate_expect *expec
 				 &sealed_len);
 		if (rc != SEAL_OK)
 			return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
+		a.sealed = sealed;
+		a.sealed_len = sealed_len;
 	}
-	c = (struct group_change){ .dbi = st->oauth2_user,
-				   .del = del,
-				   .key = key,
-				   .key_len = klen,
-				   .value = sealed,
-				   .value_len = sealed_len,
-				   .check = gate_check,
-				   .check_arg = &check };
-	rc = map_kv(group_commit_write(&st->group, &c));
+	rc = store_write(st->db, user_write_txn, &a);
 	free(sealed);
 	return rc;
 }
@@ -498,7 +555,7 @@ int oauth2_user_get(struct apps_store *st, const char *app_id, const char *user_
 
 	if (!klen)
 		return STORE_EIO;
-	return sealed_get(st, st->oauth2_user, "oauth2_user", key, klen, data, len);
+	return sealed_get(st, APPS_T_OAUTH2_USER, key, klen, data, len);
 }
 
 struct user_read_arg {
@@ -506,7 +563,7 @@ struct user_read_arg {
 	const struct app_gate_expect *expect;
 };
 
-static int user_read(MDB_txn *txn, void *arg)
+static int user_read(struct store_txn *txn, void *arg)
 {
 	struct user_read_arg *a = arg;
 	int rc = app_gate_check_txn(txn, a->rec.st, a->expect);
@@ -519,19 +576,20 @@ int oauth2_user_read(struct apps_store *st, const struct app_gate_expect *expect
 {
 	char key[USER_KEY_MAX];
 	size_t klen = oauth2_user_key(expect->app_id, user_id, key, sizeof(key));
-	struct user_read_arg a = {
-		{ st, st->oauth2_user, "oauth2_user", key, klen, NULL, 0, NULL, 0, 1 }, expect
-	};
+	struct user_read_arg a = { { st, APPS_T_OAUTH2_USER, key, klen, NULL, 0, NULL, 0, 1 },
+				   expect };
 	int rc;
 
 	*data = NULL;
 	*len = 0;
 	if (!klen)
 		return STORE_EIO;
-	rc = map_kv(kv_read(&st->kv, user_read, &a));
+	rc = store_read(st->db, user_read, &a);
 	if (rc == STORE_OK) {
 		*data = a.rec.plain;
 		*len = a.rec.plain_len;
+	} else if (a.rec.plain) {
+		unseal_free(a.rec.plain);
 	}
 	return rc;
 }
@@ -539,28 +597,26 @@ int oauth2_user_read(struct apps_store *st, const struct app_gate_expect *expect
 /* ---- token refresh: compare-and-set and lease ------------------------- */
 
 struct raw_arg {
-	MDB_dbi dbi;
+	unsigned table;
 	const void *key;
 	size_t key_len;
 	unsigned char *bytes; /* malloc'd copy of the stored value */
 	size_t len;
 };
 
-static int raw_get(MDB_txn *txn, void *arg)
+static int raw_get(struct store_txn *txn, void *arg)
 {
 	struct raw_arg *a = arg;
-	MDB_val k = { a->key_len, (void *)a->key }, v;
-	int rc = mdb_get(txn, a->dbi, &k, &v);
+	struct store_val v;
+	int rc = store_get(txn, a->table, a->key, a->key_len, 0, &v);
 
-	if (rc == MDB_NOTFOUND)
-		return STORE_ENOTFOUND;
-	if (rc != 0)
-		return STORE_EIO;
-	a->bytes = malloc(v.mv_size ? v.mv_size : 1);
+	if (rc != STORE_OK)
+		return rc;
+	a->bytes = malloc(v.len ? v.len : 1);
 	if (!a->bytes)
 		return STORE_ENOMEM;
-	memcpy(a->bytes, v.mv_data, v.mv_size);
-	a->len = v.mv_size;
+	memcpy(a->bytes, v.data, v.len);
+	a->len = v.len;
 	return STORE_OK;
 }
 
@@ -569,7 +625,7 @@ int oauth2_user_get_sealed(struct apps_store *st, const char *app_id, const char
 {
 	char key[USER_KEY_MAX];
 	size_t klen = oauth2_user_key(app_id, user_id, key, sizeof(key));
-	struct raw_arg a = { st->oauth2_user, key, klen, NULL, 0 };
+	struct raw_arg a = { APPS_T_OAUTH2_USER, key, klen, NULL, 0 };
 	int rc;
 
 	*sealed = NULL;
@@ -578,9 +634,11 @@ int oauth2_user_get_sealed(struct apps_store *st, const char *app_id, const char
 	*len = 0;
 	if (!klen)
 		return STORE_EIO;
-	rc = map_kv(kv_read(&st->kv, raw_get, &a));
-	if (rc != STORE_OK)
+	rc = store_read(st->db, raw_get, &a);
+	if (rc != STORE_OK) {
+		free(a.bytes);
 		return rc;
+	}
 	rc = unseal_record(st->sealer, "oauth2_user", key, klen, a.bytes, a.len, data, len);
 	if (rc != SEAL_OK) {
 		free(a.bytes);
@@ -591,32 +649,44 @@ int oauth2_user_get_sealed(struct apps_store *st, const char *app_id, const char
 	return STORE_OK;
 }
 
-struct cas_check {
+struct cas_arg {
 	const struct apps_store *st;
 	const struct app_gate_expect *expect;
-	MDB_val key;
-	const unsigned char *expected;
+	const char *key;
+	size_t klen;
+	const unsigned char *expected; /* NULL: no row may exist */
 	size_t expected_len;
+	const unsigned char *sealed; /* NULL: delete */
+	size_t sealed_len;
 };
 
-/* In the write transaction: the gate, then the stored bytes as expected. */
-static int cas_check(MDB_txn *txn, void *arg)
+/* The gate, then the row as expected (locked: two writers queue), then
+ * the change. A missing row is not locked: it is created with
+ * STORE_NOOVERWRITE, so of two creators one finds it taken. */
+static int cas_txn(struct store_txn *txn, void *arg)
 {
-	const struct cas_check *c = arg;
-	MDB_val k = c->key, v;
-	int rc = app_gate_check_txn(txn, c->st, c->expect);
+	const struct cas_arg *a = arg;
+	struct store_val v;
+	int rc = app_gate_check_txn(txn, a->st, a->expect);
 
 	if (rc != 0)
 		return rc;
-	rc = mdb_get(txn, c->st->oauth2_user, &k, &v);
-	if (rc == MDB_NOTFOUND)
-		return c->expected ? STORE_ESTALE : 0;
-	if (rc != 0)
-		return STORE_EIO;
-	if (!c->expected || v.mv_size != c->expected_len ||
-	    memcmp(v.mv_data, c->expected, c->expected_len) != 0)
+	rc = store_get(txn, APPS_T_OAUTH2_USER, a->key, a->klen, STORE_LOCK, &v);
+	if (rc == STORE_ENOTFOUND) {
+		if (a->expected)
+			return STORE_ESTALE;
+		rc = store_put(txn, APPS_T_OAUTH2_USER, a->key, a->klen, a->sealed, a->sealed_len,
+			       STORE_NOOVERWRITE);
+		return rc == STORE_EEXIST ? STORE_ESTALE : rc;
+	}
+	if (rc != STORE_OK)
+		return rc;
+	if (!a->expected || v.len != a->expected_len ||
+	    memcmp(v.data, a->expected, a->expected_len) != 0)
 		return STORE_ESTALE;
-	return 0;
+	if (!a->sealed)
+		return store_del(txn, APPS_T_OAUTH2_USER, a->key, a->klen);
+	return store_put(txn, APPS_T_OAUTH2_USER, a->key, a->klen, a->sealed, a->sealed_len, 0);
 }
 
 int oauth2_user_cas(struct apps_store *st, const struct app_gate_expect *expect,
@@ -625,8 +695,7 @@ int oauth2_user_cas(struct apps_store *st, const struct app_gate_expect *expect,
 {
 	char key[USER_KEY_MAX];
 	size_t klen = oauth2_user_key(expect->app_id, user_id, key, sizeof(key));
-	struct cas_check check = { st, expect, { klen, key }, expected, expected_len };
-	struct group_change c;
+	struct cas_arg a = { st, expect, key, klen, expected, expected_len, NULL, 0 };
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
 	int rc;
@@ -638,16 +707,10 @@ int oauth2_user_cas(struct apps_store *st, const struct app_gate_expect *expect,
 				 &sealed_len);
 		if (rc != SEAL_OK)
 			return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
+		a.sealed = sealed;
+		a.sealed_len = sealed_len;
 	}
-	c = (struct group_change){ .dbi = st->oauth2_user,
-				   .del = data == NULL,
-				   .key = key,
-				   .key_len = klen,
-				   .value = sealed,
-				   .value_len = sealed_len,
-				   .check = cas_check,
-				   .check_arg = &check };
-	rc = map_kv(group_commit_write(&st->group, &c));
+	rc = store_write(st->db, cas_txn, &a);
 	free(sealed);
 	return rc;
 }
@@ -665,97 +728,100 @@ static size_t lease_key(const char *app_id, const char *user_id, char *key, size
 	return n ? sizeof(LEASE_PREFIX) + n : 0;
 }
 
-struct lease_check {
-	const struct apps_store *st;
-	MDB_val key;
+enum lease_op { LEASE_TAKE, LEASE_RELEASE, LEASE_PROBE };
+
+struct lease_arg {
+	const char *key;
+	size_t klen;
 	const unsigned char *holder;
-	int64_t now_ms; /* take: a live lease of another holder refuses; release: unused */
-	bool take;
+	int64_t now_ms, ttl_ms;
+	enum lease_op op;
 };
 
-static int lease_check(MDB_txn *txn, void *arg)
+/* Whose the stored lease v is and until when; false when v is no lease. */
+static bool lease_decode(const struct store_val *v, const unsigned char *holder, bool *mine,
+			 int64_t *expires)
 {
-	const struct lease_check *l = arg;
-	MDB_val k = l->key, v;
-	int64_t expires = 0;
-	int rc = mdb_get(txn, l->st->meta, &k, &v);
-	bool mine;
+	const unsigned char *b = v->data;
+	uint64_t e = 0;
 
-	if (rc == MDB_NOTFOUND)
-		return l->take ? 0 : STORE_ESTALE;
-	if (rc != 0)
-		return STORE_EIO;
-	if (v.mv_size != LEASE_VALUE_LEN)
-		return 0; /* not a lease: replaced (take) or removed (release) */
-	mine = memcmp(v.mv_data, l->holder, REFRESH_LEASE_HOLDER_LEN) == 0;
+	if (v->len != LEASE_VALUE_LEN)
+		return false;
+	*mine = memcmp(b, holder, REFRESH_LEASE_HOLDER_LEN) == 0;
 	for (size_t i = 0; i < 8; i++)
-		expires =
-			(int64_t)((uint64_t)expires << 8 |
-				  ((const unsigned char *)v.mv_data)[REFRESH_LEASE_HOLDER_LEN + i]);
-	if (l->take)
-		return mine || expires < l->now_ms ? 0 : STORE_EBUSY;
-	return mine ? 0 : STORE_ESTALE;
+		e = e << 8 | b[REFRESH_LEASE_HOLDER_LEN + i];
+	*expires = (int64_t)e;
+	return true;
+}
+
+static int lease_txn(struct store_txn *txn, void *arg)
+{
+	const struct lease_arg *a = arg;
+	unsigned char value[LEASE_VALUE_LEN];
+	uint64_t until = (uint64_t)(a->now_ms + a->ttl_ms);
+	struct store_val v;
+	int64_t expires = 0;
+	bool mine = false, lease;
+	int rc = store_get(txn, APPS_T_META, a->key, a->klen, a->op == LEASE_PROBE ? 0 : STORE_LOCK,
+			   &v);
+
+	if (rc != STORE_OK && rc != STORE_ENOTFOUND)
+		return rc;
+	lease = rc == STORE_OK && lease_decode(&v, a->holder, &mine, &expires);
+	switch (a->op) {
+	case LEASE_PROBE: return lease && !mine && expires >= a->now_ms ? STORE_EBUSY : STORE_OK;
+	case LEASE_RELEASE:
+		if (!lease || !mine)
+			return STORE_ESTALE; /* gone, or another holder's since */
+		return store_del(txn, APPS_T_META, a->key, a->klen);
+	case LEASE_TAKE:
+		if (lease && !mine && expires >= a->now_ms)
+			return STORE_EBUSY;
+		memcpy(value, a->holder, REFRESH_LEASE_HOLDER_LEN);
+		for (size_t i = 0; i < 8; i++)
+			value[REFRESH_LEASE_HOLDER_LEN + i] =
+				(unsigned char)(until >> (56 - 8 * i));
+		/* No row: created, so that of two takers one finds it taken. */
+		rc = store_put(txn, APPS_T_META, a->key, a->klen, value, sizeof(value),
+			       rc == STORE_ENOTFOUND ? STORE_NOOVERWRITE : 0);
+		return rc == STORE_EEXIST ? STORE_EBUSY : rc;
+	}
+	return STORE_EINVAL;
+}
+
+static int lease_run(struct apps_store *st, const char *app_id, const char *user_id,
+		     const unsigned char *holder, int64_t now_ms, int64_t ttl_ms, enum lease_op op)
+{
+	char key[LEASE_KEY_MAX];
+	size_t klen = lease_key(app_id, user_id, key, sizeof(key));
+	struct lease_arg a = { key, klen, holder, now_ms, ttl_ms, op };
+
+	if (!klen)
+		return STORE_EIO;
+	return op == LEASE_PROBE ? store_read(st->db, lease_txn, &a)
+				 : store_write(st->db, lease_txn, &a);
 }
 
 int refresh_lease_take(struct apps_store *st, const char *app_id, const char *user_id,
 		       const unsigned char holder[REFRESH_LEASE_HOLDER_LEN], int64_t now_ms,
 		       int64_t ttl_ms)
 {
-	char key[LEASE_KEY_MAX];
-	size_t klen = lease_key(app_id, user_id, key, sizeof(key));
-	unsigned char value[LEASE_VALUE_LEN];
-	uint64_t expires = (uint64_t)(now_ms + ttl_ms);
-	struct lease_check check = { st, { klen, key }, holder, now_ms, true };
-	struct group_change c;
-
-	if (!klen)
-		return STORE_EIO;
-	memcpy(value, holder, REFRESH_LEASE_HOLDER_LEN);
-	for (size_t i = 0; i < 8; i++)
-		value[REFRESH_LEASE_HOLDER_LEN + i] = (unsigned char)(expires >> (56 - 8 * i));
-	c = (struct group_change){ .dbi = st->meta,
-				   .key = key,
-				   .key_len = klen,
-				   .value = value,
-				   .value_len = sizeof(value),
-				   .check = lease_check,
-				   .check_arg = &check };
-	return map_kv(group_commit_write(&st->group, &c));
+	return lease_run(st, app_id, user_id, holder, now_ms, ttl_ms, LEASE_TAKE);
 }
 
 int refresh_lease_release(struct apps_store *st, const char *app_id, const char *user_id,
 			  const unsigned char holder[REFRESH_LEASE_HOLDER_LEN])
 {
-	char key[LEASE_KEY_MAX];
-	size_t klen = lease_key(app_id, user_id, key, sizeof(key));
-	struct lease_check check = { st, { klen, key }, holder, 0, false };
-	struct group_change c;
-	int rc;
+	int rc = lease_run(st, app_id, user_id, holder, 0, 0, LEASE_RELEASE);
 
-	if (!klen)
-		return STORE_EIO;
-	c = (struct group_change){ .dbi = st->meta,
-				   .del = true,
-				   .key = key,
-				   .key_len = klen,
-				   .check = lease_check,
-				   .check_arg = &check };
-	rc = map_kv(group_commit_write(&st->group, &c));
 	return rc == STORE_ESTALE ? STORE_OK : rc;
 }
 
 int refresh_lease_busy(struct apps_store *st, const char *app_id, const char *user_id,
 		       const unsigned char holder[REFRESH_LEASE_HOLDER_LEN], int64_t now_ms)
 {
-	char key[LEASE_KEY_MAX];
-	size_t klen = lease_key(app_id, user_id, key, sizeof(key));
-	struct lease_check check = { st, { klen, key }, holder, now_ms, true };
-	int rc;
+	int rc = lease_run(st, app_id, user_id, holder, now_ms, 0, LEASE_PROBE);
 
-	if (!klen)
-		return STORE_EIO;
-	/* The take's check, in a read transaction. */
-	rc = map_kv(kv_read(&st->kv, lease_check, &check));
 	return rc == STORE_EBUSY ? 1 : rc;
 }
 
@@ -768,92 +834,101 @@ struct delete_arg {
 	size_t states;
 };
 
-/* oauth2_user keys of an App start with app_id\0 and sort together. */
-static int match_user_prefix(const MDB_val *k, const MDB_val *v, void *arg)
-{
-	const MDB_val *prefix = arg;
-
-	(void)v;
-	if (k->mv_size < prefix->mv_size || memcmp(k->mv_data, prefix->mv_data, prefix->mv_size))
-		return -1;
-	return 1;
-}
-
-/* States name their App inside the sealed record: open each to decide. */
-static int match_state_app(const MDB_val *k, const MDB_val *v, void *arg)
-{
-	struct delete_arg *a = arg;
-	char *plain = NULL;
-	size_t len;
-	json_t *j = NULL;
-	int mine;
-
-	if (unseal_record(a->st->sealer, "oauth2_state", k->mv_data, k->mv_size, v->mv_data,
-			  v->mv_size, &plain, &len) == SEAL_OK) {
-		j = json_loadb(plain, len, 0, NULL);
-		unseal_free(plain);
-	}
-	mine = j && json_is_string(json_object_get(j, "app_id")) &&
-	       strcmp(json_string_value(json_object_get(j, "app_id")), a->app_id) == 0;
-	json_decref(j);
-	return mine;
-}
-
-static int match_index_app(const MDB_val *k, const MDB_val *v, void *arg)
-{
-	struct delete_arg *a = arg;
-
-	(void)k;
-	return v->mv_size == strlen(a->app_id) && memcmp(v->mv_data, a->app_id, v->mv_size) == 0;
-}
-
 /* The App's gate goes with its record (not another App's of another case). */
-static int delete_gate(MDB_txn *txn, struct delete_arg *a)
+static int delete_gate(struct store_txn *txn, struct delete_arg *a)
 {
 	struct app_gate g;
 	char key[APP_ID_MAX];
-	MDB_val k = { app_gate_key(a->app_id, key), key };
-	int rc = app_gate_read_txn(txn, a->st, a->app_id, &g);
+	size_t klen = app_gate_key(a->app_id, key);
+	int rc = app_gate_read_txn(txn, a->st, a->app_id, STORE_LOCK, &g);
 
 	if (rc == STORE_ENOTFOUND || rc == STORE_ECONFLICT)
 		return 0;
 	if (rc != STORE_OK && rc != STORE_ECORRUPT)
 		return rc;
-	rc = mdb_del(txn, a->st->gate, &k, NULL);
-	return rc == MDB_NOTFOUND ? 0 : kv_rc(rc);
+	rc = store_del(txn, APPS_T_APP_GATE, key, klen);
+	return rc == STORE_ENOTFOUND ? 0 : rc;
 }
 
-static int delete_app(MDB_txn *txn, void *arg)
+/* oauth2_user keys of an App start with app_id\0 and sort together. */
+static int delete_users(struct store_txn *txn, struct delete_arg *a, struct key_page *pg)
+{
+	char prefix[APP_ID_MAX + 1];
+	size_t plen = strlen(a->app_id) + 1;
+	int rc;
+
+	memcpy(prefix, a->app_id, plen); /* with its NUL */
+	pg->after_len = 0;
+	do {
+		rc = key_page_next(txn, APPS_T_OAUTH2_USER, prefix, plen, NULL, NULL, pg);
+		for (size_t i = 0; rc == STORE_OK && i < pg->n; i++) {
+			rc = store_del(txn, APPS_T_OAUTH2_USER, pg->key[i], pg->len[i]);
+			if (rc == STORE_OK)
+				a->users++;
+			else if (rc == STORE_ENOTFOUND)
+				rc = STORE_OK;
+		}
+	} while (rc == STORE_OK && pg->more);
+	return rc;
+}
+
+/* Index entries name their App in plaintext: the App's states are found
+ * without opening any. */
+static bool index_of_app(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	const char *app_id = arg;
+
+	(void)key;
+	(void)klen;
+	return vlen == strlen(app_id) && memcmp(val, app_id, vlen) == 0;
+}
+
+static int delete_states(struct store_txn *txn, struct delete_arg *a, struct key_page *pg)
+{
+	int rc;
+
+	pg->after_len = 0;
+	do {
+		rc = key_page_next(txn, APPS_T_OAUTH2_STATE_BY_USER, NULL, 0, index_of_app,
+				   (void *)a->app_id, pg);
+		for (size_t i = 0; rc == STORE_OK && i < pg->n; i++) {
+			rc = store_del(txn, APPS_T_OAUTH2_STATE_BY_USER, pg->key[i], pg->len[i]);
+			if (rc == STORE_OK && pg->len[i] == STATE_INDEX_KEY_LEN) {
+				rc = store_del(txn, APPS_T_OAUTH2_STATE,
+					       pg->key[i] + STATE_INDEX_USER_LEN + 8,
+					       STATE_HASH_LEN);
+				if (rc == STORE_OK)
+					a->states++;
+			}
+			if (rc == STORE_ENOTFOUND)
+				rc = STORE_OK;
+		}
+	} while (rc == STORE_OK && pg->more);
+	return rc;
+}
+
+static int delete_app(struct store_txn *txn, void *arg)
 {
 	struct delete_arg *a = arg;
-	MDB_val k = { strlen(a->app_id), (void *)a->app_id };
-	int rc = mdb_del(txn, a->st->apps, &k, NULL);
+	struct key_page *pg;
+	int rc = store_del(txn, APPS_T_APPS, a->app_id, strlen(a->app_id));
 
 	a->users = a->states = 0;
-	if (rc == MDB_NOTFOUND)
-		return STORE_ENOTFOUND;
-	if (rc != 0)
-		return kv_rc(rc);
+	if (rc != STORE_OK)
+		return rc; /* STORE_ENOTFOUND: not installed */
 	rc = delete_gate(txn, a);
 	if (rc != 0)
 		return rc;
-	{
-		char prefix[APP_ID_MAX + 2];
-		size_t plen = strlen(a->app_id) + 1;
-		MDB_val start = { plen, prefix };
-
-		memcpy(prefix, a->app_id, plen); /* with its NUL */
-		rc = kv_delete_matching(txn, a->st->oauth2_user, &start, match_user_prefix, &start,
-					&a->users);
-	}
-	if (rc == 0)
-		rc = kv_delete_matching(txn, a->st->oauth2_state, NULL, match_state_app, a,
-					&a->states);
-	if (rc == 0) {
-		size_t n = 0;
-		rc = kv_delete_matching(txn, a->st->state_index, NULL, match_index_app, a, &n);
-	}
-	return rc == KV_EIO ? STORE_EIO : rc;
+	pg = key_page_new();
+	if (!pg)
+		return STORE_ENOMEM;
+	rc = delete_users(txn, a, pg);
+	if (rc == STORE_OK)
+		rc = delete_states(txn, a, pg);
+	key_page_free(pg);
+	if (rc == STORE_OK)
+		rc = store_notify(txn, APPS_TOPIC, a->app_id);
+	return rc;
 }
 
 int apps_store_delete_app(struct apps_store *st, const char *app_id, size_t *users, size_t *states)
@@ -861,13 +936,56 @@ int apps_store_delete_app(struct apps_store *st, const char *app_id, size_t *use
 	struct delete_arg a = { st, app_id, 0, 0 };
 	int rc;
 
-	if (strlen(app_id) > APP_ID_MAX)
+	if (strlen(app_id) == 0 || strlen(app_id) > APP_ID_MAX)
 		return STORE_ENOTFOUND;
-	rc = map_kv(kv_write(&st->kv, delete_app, &a));
+	rc = store_write(st->db, delete_app, &a);
 	atomic_fetch_add(&st->app_generation, 1);
 	if (users)
 		*users = rc == STORE_OK ? a.users : 0;
 	if (states)
 		*states = rc == STORE_OK ? a.states : 0;
 	return rc;
+}
+
+/* ---- counts ------------------------------------------------------------- */
+
+/* Every key the plugin writes fits a page's slots: each row is counted. */
+static int count_table(struct store_txn *txn, unsigned table, size_t *out, struct key_page *pg)
+{
+	int rc;
+
+	*out = 0;
+	pg->after_len = 0;
+	do {
+		rc = key_page_next(txn, table, NULL, 0, NULL, NULL, pg);
+		*out += pg->n;
+	} while (rc == STORE_OK && pg->more && *out < APPS_COUNT_MAX);
+	if (*out > APPS_COUNT_MAX)
+		*out = APPS_COUNT_MAX;
+	return rc;
+}
+
+static int count_tables(struct store_txn *txn, void *arg)
+{
+	struct apps_store_counts *c = arg;
+	struct key_page *pg = key_page_new();
+	int rc;
+
+	if (!pg)
+		return STORE_ENOMEM;
+	rc = count_table(txn, APPS_T_APPS, &c->apps, pg);
+	if (rc == STORE_OK)
+		rc = count_table(txn, APPS_T_LISTING, &c->listed, pg);
+	if (rc == STORE_OK)
+		rc = count_table(txn, APPS_T_OAUTH2_USER, &c->users, pg);
+	if (rc == STORE_OK)
+		rc = count_table(txn, APPS_T_OAUTH2_STATE, &c->states, pg);
+	key_page_free(pg);
+	return rc;
+}
+
+int apps_store_count(struct apps_store *st, struct apps_store_counts *out)
+{
+	memset(out, 0, sizeof(*out));
+	return store_read(st->db, count_tables, out);
 }

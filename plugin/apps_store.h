@@ -1,7 +1,10 @@
 /*
- * The plugin's LMDB environment, in the data folder the host gives it.
+ * The plugin's store, on the storage seam (common/store.h): LMDB in the data
+ * folder the host gives it (<data dir>/store), or PostgreSQL tables apps_*
+ * in the database the host's "store" config names (host API store_json).
  *
- * Databases (key -> value):
+ * Tables (key -> value; LMDB: named databases, the same names and bytes as
+ * the releases before the seam, so their stores open unchanged):
  *   apps          app_id -> App record, sealed JSON
  *   app_gate      lower-cased app_id -> the App's gate, plaintext (app_gate.h)
  *   listing       app_id -> listed manifest, JSON (nothing secret)
@@ -12,16 +15,21 @@
  *                 ones, without opening any sealed record
  *   meta          "schema_version" -> "1"
  *
- * Every write commits with full sync: when a function returns STORE_OK the
- * data is on disk. OAuth2 user writes from many threads share commits (see
- * group_commit.h). A failed write leaves the old value. A sealed record that
- * fails to open is STORE_ECORRUPT and is never returned.
+ * When a function returns STORE_OK the write is durable (LMDB: on disk;
+ * PostgreSQL: committed). Writes from many threads share commits (the
+ * seam's group commit). A failed write leaves the old value. A sealed
+ * record that fails to open is STORE_ECORRUPT and is never returned. The
+ * database unreachable is STORE_EUNAVAILABLE (within STORE_TIMEOUT_MS).
  *
  * Writes that depend on an App take what the caller checked (struct
  * app_gate_expect) and re-check it against the App's gate inside the
  * transaction that writes: a change checked before an uninstall, a disable
  * or a reinstall is refused (APP_GATE_*), never written after it.
- * Thread-safe.
+ *
+ * Every change of an App record or gate notifies the topic "apps" (payload:
+ * the app_id) in its transaction; app_generation moves when this process or
+ * another node changed an App, and whenever notifications may have been
+ * missed (see app_cache.h). Thread-safe.
  */
 #ifndef PLUGIN_APPS_STORE_H
 #define PLUGIN_APPS_STORE_H
@@ -32,38 +40,58 @@
 #include <stdint.h>
 
 #include "app_gate.h"
-#include "group_commit.h"
-#include "kv.h"
+#include "apps_store_layout.h"
 #include "seal.h"
+#include "store.h"
 
 #define STATE_HASH_LEN 32
+/* oauth2_state_by_user keys: user_id | expires_at (8, big-endian) | hash. */
+#define STATE_INDEX_USER_LEN 26
+#define STATE_INDEX_KEY_LEN (STATE_INDEX_USER_LEN + 8 + STATE_HASH_LEN)
 
-enum store_rc {
-	STORE_OK = 0,
-	STORE_ENOTFOUND = -1,
-	STORE_EIO = -2,
-	STORE_ENOSPC = -3,    /* the disk is full (ENOSPC, EDQUOT): nothing was written */
-	STORE_ECORRUPT = -10, /* a sealed record did not open: tampered, moved or wrong key */
-	STORE_ENOMEM = -11,
-	STORE_ECONFLICT = -12, /* another App's id differs from this one only in case */
-	STORE_ESTALE = -13,    /* oauth2_user_cas: the stored bytes were not the expected ones */
-	STORE_EBUSY = -14,     /* refresh_lease_take: another holder's lease is live */
-	/* -30..-33: APP_GATE_* refusals (app_gate.h) */
-	STORE_EFULL = -100, /* the map reached its maximum size: nothing was written */
+/* Results: 0, the seam's codes (store.h: STORE_ENOTFOUND, STORE_EIO,
+ * STORE_EUNAVAILABLE, STORE_EFULL, STORE_ENOMEM, ...), and the plugin's own,
+ * kept at or below STORE_ECALLER so they never mean a store error. */
+enum apps_store_rc {
+	STORE_ECORRUPT = -110, /* a sealed record did not open: tampered, moved or wrong key */
+	STORE_ESTALE = -111,   /* oauth2_user_cas: the stored bytes were not the expected ones */
+	STORE_EBUSY = -112,    /* refresh_lease_take: another holder's lease is live */
+	/* -120..-121: STATE_* (state_store.h); -130..-133: APP_GATE_* (app_gate.h) */
 };
+/* The seam reports a full disk (ENOSPC, EDQUOT) and a full LMDB map alike:
+ * nothing was written, the answer is 507; its log line says which. */
+#define STORE_ENOSPC STORE_EFULL
+/* STORE_ECONFLICT (store.h) here means: another App's id differs from this
+ * one only in case. */
+
+/* Tables: enum apps_table in apps_store_layout.h, shared with mmhost store copy. */
+#define APPS_TOPIC "apps" /* an App record or gate changed; payload: its app_id */
 
 struct apps_store {
-	struct kv_env kv;
-	MDB_dbi apps, gate, listing, oauth2_user, oauth2_state, state_index, meta;
+	struct store *db;
 	const struct sealer *sealer;
-	struct group_commit group; /* OAuth2 user writes share commits */
-	/* Bumped by every change to an App record, for caches of them. */
+	/* Bumped after every change to an App record committed here or heard
+	 * of from another process or node, and whenever such news may have
+	 * been missed, for caches of them. */
 	atomic_uint_fast64_t app_generation;
 };
 
+/* Opens the plugin's store in the backend cfg names (NULL: LMDB); LMDB's
+ * environment is the folder dir (created 0700), PostgreSQL's tables are
+ * apps_*. Problems of the backend are logged through log (may be NULL).
+ * Gives installed Apps of older releases their gates. STORE_OK, or a
+ * negative code with one line in err (never the URL's password). */
+int apps_store_open_backend(struct apps_store *st, const struct store_config *cfg, const char *dir,
+			    const struct sealer *sealer, store_log_fn log, void *log_arg, char *err,
+			    size_t err_cap) __attribute__((warn_unused_result));
+/* apps_store_open_backend with LMDB in dir and no log. */
 int apps_store_open(struct apps_store *st, const char *dir, const struct sealer *sealer, char *err,
 		    size_t err_cap) __attribute__((warn_unused_result));
 void apps_store_close(struct apps_store *st);
+
+/* Whether the store's reads may wait on the network (store_reads_block):
+ * then handlers that read it do not run on the host's I/O thread. */
+bool apps_store_reads_block(const struct apps_store *st);
 
 /* Listed manifests (plain JSON objects). get returns a new reference. */
 int listing_put(struct apps_store *st, const char *app_id, const json_t *manifest)
@@ -79,8 +107,9 @@ int app_record_get(struct apps_store *st, const char *app_id, json_t **out)
 /* Decides an App record's next value inside the write transaction: cur is
  * the record stored now (NULL: none; borrowed). Returns 0 with *next a new
  * reference to store, or a negative code (above -100) that refuses the
- * change and is returned as is. It may run more than once (the map grew), so
- * it depends only on cur and arg. */
+ * change and is returned as is (at or below STORE_ECALLER). It may run more
+ * than once, on another thread (see store_write), so it depends only on cur
+ * and arg. */
 typedef int (*app_record_fn)(const json_t *cur, void *arg, json_t **next);
 
 /* The one way App records change: in one write transaction, checks that no
@@ -113,9 +142,7 @@ int oauth2_user_del(struct apps_store *st, const struct app_gate_expect *expect,
 int oauth2_user_get(struct apps_store *st, const char *app_id, const char *user_id, char **data,
 		    size_t *len) __attribute__((warn_unused_result));
 
-/* The framework's token refresh (token_refresh.h). These three have the
- * semantics of store_cas in common/store.h, so that they move onto it as
- * they are. */
+/* For the framework's token refresh (token_refresh.h). */
 
 /* oauth2_user_get, also giving the record's sealed bytes as stored (for
  * oauth2_user_cas; malloc'd, free with free()). */
@@ -156,6 +183,18 @@ int refresh_lease_busy(struct apps_store *st, const char *app_id, const char *us
 /* Deletes the App record, its gate and every OAuth2 user record and state of
  * app_id, in one transaction. Counts in *users and *states (may be NULL). */
 int apps_store_delete_app(struct apps_store *st, const char *app_id, size_t *users, size_t *states)
+	__attribute__((warn_unused_result));
+
+/* How many rows the counted tables hold, each counted up to
+ * APPS_COUNT_MAX (a bound on the walk: the count stops there). Reads a page
+ * of keys at a time, so it takes a while on a large store: call it where a
+ * wait is harmless (never on the host's I/O thread when
+ * apps_store_reads_block). */
+#define APPS_COUNT_MAX (1u << 20)
+struct apps_store_counts {
+	size_t apps, listed, users, states;
+};
+int apps_store_count(struct apps_store *st, struct apps_store_counts *out)
 	__attribute__((warn_unused_result));
 
 /* Builds the oauth2_user key "app_id\0user_id" into key; returns its length,

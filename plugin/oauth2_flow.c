@@ -225,8 +225,11 @@ void api_flow_connect(struct apps_call *c)
 	if (rc != STORE_OK) {
 		plugin_logf(p, MMPLUGIN_LOG_ERROR, "oauth2 state for app %s not saved: %s (%d)",
 			    c->param, store_reason(rc), rc);
-		flow_page(c, rc == STORE_ENOSPC || rc == STORE_EFULL ? 507 : 500, "Cannot connect",
-			  "The server could not start the connection.");
+		flow_page(c,
+			  rc == STORE_EFULL          ? 507
+			  : rc == STORE_EUNAVAILABLE ? 503
+						     : 500,
+			  "Cannot connect", "The server could not start the connection.");
 		goto out;
 	}
 	call = flow_call(app, "get_oauth2_connect_url", "/oauth2/connect", false);
@@ -395,9 +398,11 @@ void api_flow_complete(struct apps_call *c)
 		plugin_logf(p, MMPLUGIN_LOG_WARN, "app %s: oauth2 state refused for user %s (%d)",
 			    c->param, c->who.user_id, rc);
 		flow_failed(c,
-			    rc == STORE_ENOSPC || rc == STORE_EFULL   ? 507
-			    : rc == STORE_ECORRUPT || rc == STORE_EIO ? 500
-								      : 403,
+			    rc == STORE_EFULL          ? 507
+			    : rc == STORE_EUNAVAILABLE ? 503
+			    : rc == STORE_ECORRUPT || (rc < STORE_ENOTFOUND && rc > STORE_ECALLER)
+				    ? 500
+				    : 403,
 			    state_problem(rc));
 		goto out;
 	}

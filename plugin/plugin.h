@@ -100,7 +100,8 @@ void reply_value(struct apps_call *c, int status, json_t *value);
 /* Answers a Mattermost-shaped error (see docs/errors.md for the ids). */
 void reply_error(struct apps_call *c, int status, const char *id, const char *message);
 /* Logs why the store failed at what (never a secret) and answers it: 507
- * api.store.full.app_error when the disk or the map is full, 500
+ * api.store.full.app_error when the disk or the map is full, 503
+ * api.store.unavailable.app_error when the database cannot be reached, 500
  * apps.store.record_unreadable.app_error for a record that does not open,
  * 500 apps.store.app_error otherwise. */
 void reply_store_failed(struct apps_call *c, int rc, const char *what);

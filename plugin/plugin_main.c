@@ -20,6 +20,9 @@ static void *sweep_states(void *arg)
 {
 	struct apps_plugin *p = arg;
 
+	/* A store whose reads may wait is counted here, not at scrape time. */
+	if (apps_store_reads_block(&p->store))
+		plugin_metrics_count_records(p);
 	pthread_mutex_lock(&p->sweep_lock);
 	while (!p->stopping) {
 		struct timespec until, now;
@@ -37,10 +40,41 @@ static void *sweep_states(void *arg)
 				       &n) == STORE_OK &&
 		    n)
 			plugin_logf(p, MMPLUGIN_LOG_INFO, "%zu expired oauth2 states swept", n);
+		if (apps_store_reads_block(&p->store))
+			plugin_metrics_count_records(p);
 		pthread_mutex_lock(&p->sweep_lock);
 	}
 	pthread_mutex_unlock(&p->sweep_lock);
 	return NULL;
+}
+
+/* The seam's log lines (connection lost, disk full, ...) go to the host's
+ * log; they never hold a secret. */
+static void store_log(void *arg, int level, const char *msg)
+{
+	struct apps_plugin *p = arg;
+
+	plugin_log(p,
+		   level >= STORE_LOG_ERROR  ? MMPLUGIN_LOG_ERROR
+		   : level == STORE_LOG_WARN ? MMPLUGIN_LOG_WARN
+					     : MMPLUGIN_LOG_INFO,
+		   msg);
+}
+
+/* The backend the admin configured for the node (host API store_json, ABI
+ * 1.3); LMDB for an older host. */
+static int store_backend(struct apps_plugin *p, struct store_config *cfg, char *err, size_t cap)
+{
+	const char *json = NULL;
+	int rc;
+
+	store_config_init(cfg);
+	if (MMPLUGIN_HAS(p->api, struct mmplugin_host_api, store_json) && p->api->store_json)
+		json = p->api->store_json(p->host);
+	if (!json)
+		return 0;
+	rc = store_config_parse(cfg, json, strlen(json), err, cap);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *api, void **state_out)
@@ -48,6 +82,7 @@ static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *ap
 	struct apps_plugin *p;
 	char err[512], dir[PATH_MAX];
 	const char *data_dir;
+	struct store_config cfg;
 
 	/* Users and sessions arrived with ABI 1.1; an older host cannot run
 	 * Apps. */
@@ -70,8 +105,13 @@ static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *ap
 	if (sealer_open(&p->sealer, p->settings.master_key_file, err, sizeof(err)) != SEAL_OK)
 		goto fail_log;
 	snprintf(dir, sizeof(dir), "%s/store", data_dir);
-	if (apps_store_open(&p->store, dir, &p->sealer, err, sizeof(err)) != STORE_OK)
+	if (store_backend(p, &cfg, err, sizeof(err)) != 0 ||
+	    apps_store_open_backend(&p->store, &cfg, dir, &p->sealer, store_log, p, err,
+				    sizeof(err)) != STORE_OK) {
+		sodium_memzero(&cfg, sizeof(cfg)); /* the URL may hold a password */
 		goto fail_sealer;
+	}
+	sodium_memzero(&cfg, sizeof(cfg));
 	plugin_metrics_register(p); /* before the threads that count */
 	if (app_http_init(&p->http, p->settings.max_calls, p->settings.call_timeout_ms) != 0) {
 		snprintf(err, sizeof(err), "cannot initialise libcurl");
@@ -95,7 +135,8 @@ static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *ap
 		goto fail_store;
 	}
 	plugin_logf(p, MMPLUGIN_LOG_INFO, "com.mattermost.apps %s activated (store %s)",
-		    APPS_PLUGIN_VERSION, dir);
+		    APPS_PLUGIN_VERSION,
+		    apps_store_reads_block(&p->store) ? "PostgreSQL tables apps_*" : dir);
 	*state_out = p;
 	return 0;
 fail_store:

@@ -1,5 +1,6 @@
 #include "plugin_metrics.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,7 +32,7 @@ static const char *const record_kinds[] = { "apps", "listed_apps", "oauth2_users
  * by default, at most 300). */
 static const double call_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 				       1,     2.5,  5,     10,   30,  60,   300 };
-/* Writes per commit: group_commit takes at most GROUP_MAX (256). */
+/* Writes per commit: the seam's group commit takes at most 256. */
 static const double batch_buckets[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256 };
 
 /* Set once in activate, before anything counts; the host's memory stays
@@ -47,7 +48,13 @@ static struct {
 	mmplugin_metric *unseal_failures;
 	mmplugin_metric *records[KINDS];
 	mmplugin_metric *sweep_done;
-} m;
+	/* The counts taken last (plugin_metrics_count_records), and the
+	 * store's counters at the last scrape (for the batch size). */
+	pthread_mutex_t lock;
+	struct apps_store_counts counts;
+	bool counted;
+	struct store_stats stats_seen;
+} m = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* A host of ABI 1.3 fills these; a test's fake table may leave them NULL. */
 static bool host_has_metrics(const struct mmplugin_host_api *api)
@@ -57,37 +64,61 @@ static bool host_has_metrics(const struct mmplugin_host_api *api)
 	       api->metric_add && api->metric_set && api->metric_observe && api->metrics_on_scrape;
 }
 
-/* mdb_stat of each counted database: O(1), no record read. */
-struct record_counts {
-	const struct apps_store *st;
-	size_t n[KINDS];
-};
-
-static int stat_databases(MDB_txn *txn, void *arg)
+static void set_counts(const struct apps_store_counts *c)
 {
-	struct record_counts *rc = arg;
-	const MDB_dbi dbis[KINDS] = { rc->st->apps, rc->st->listing, rc->st->oauth2_user,
-				      rc->st->oauth2_state };
-
-	for (size_t i = 0; i < KINDS; i++) {
-		MDB_stat s;
-		if (mdb_stat(txn, dbis[i], &s) != 0)
-			return KV_EIO;
-		rc->n[i] = s.ms_entries;
-	}
-	return 0;
+	m.api->metric_set(m.records[0], (double)c->apps);
+	m.api->metric_set(m.records[1], (double)c->listed);
+	m.api->metric_set(m.records[2], (double)c->users);
+	m.api->metric_set(m.records[3], (double)c->states);
 }
 
-/* The scrape hook: the records gauges, read when Prometheus asks. */
+void plugin_metrics_count_records(struct apps_plugin *p)
+{
+	struct apps_store_counts c;
+
+	if (!m.api || apps_store_count(&p->store, &c) != STORE_OK)
+		return; /* the last values stay */
+	pthread_mutex_lock(&m.lock);
+	m.counts = c;
+	m.counted = true;
+	pthread_mutex_unlock(&m.lock);
+}
+
+/* Writes per commit since the last scrape, from the store's counters: one
+ * observation per scrape that saw commits. */
+static void observe_batches(struct apps_plugin *p)
+{
+	struct store_stats now;
+	uint64_t commits, writes;
+
+	store_get_stats(p->store.db, &now);
+	pthread_mutex_lock(&m.lock);
+	commits = now.commits - m.stats_seen.commits;
+	writes = now.writes - m.stats_seen.writes;
+	m.stats_seen = now;
+	pthread_mutex_unlock(&m.lock);
+	if (commits > 0)
+		plugin_metrics_group_commit_batch((size_t)((writes + commits / 2) / commits));
+}
+
+/* The scrape hook, on the host's metrics thread: the records gauges (read
+ * now when the store's reads never wait; else the counts the sweeper took
+ * last, so that a scrape never waits on the network) and the batch size. */
 static void count_records(void *arg)
 {
 	struct apps_plugin *p = arg;
-	struct record_counts rc = { .st = &p->store };
+	struct apps_store_counts c;
+	bool have;
 
-	if (kv_read(&p->store.kv, stat_databases, &rc) != 0)
-		return; /* the last values stay */
-	for (size_t i = 0; i < KINDS; i++)
-		m.api->metric_set(m.records[i], (double)rc.n[i]);
+	observe_batches(p);
+	if (!apps_store_reads_block(&p->store))
+		plugin_metrics_count_records(p);
+	pthread_mutex_lock(&m.lock);
+	c = m.counts;
+	have = m.counted;
+	pthread_mutex_unlock(&m.lock);
+	if (have)
+		set_counts(&c);
 }
 
 static int reg_counter(struct apps_plugin *p, const char *name, const char *help,
@@ -137,7 +168,8 @@ static int register_all(struct apps_plugin *p)
 		"Time from sending a call to an App to its answer (or failure).", call_buckets,
 		sizeof(call_buckets) / sizeof(call_buckets[0]), NULL, 0, &m.call_seconds);
 	rc |= api->metric_histogram(p->host, "mmapps_group_commit_batch_size",
-				    "OAuth2 user writes committed together in one transaction.",
+				    "Writes committed together in one transaction of the plugin's "
+				    "store (the mean per commit since the last scrape).",
 				    batch_buckets, sizeof(batch_buckets) / sizeof(batch_buckets[0]),
 				    NULL, 0, &m.batch);
 	rc |= reg_counter(p, "mmapps_unseal_failures_total",
@@ -165,6 +197,7 @@ void plugin_metrics_register(struct apps_plugin *p)
 		return;
 	}
 	m.api = p->api;
+	store_get_stats(p->store.db, &m.stats_seen);
 	/* Handles that failed stay NULL: updating them does nothing. */
 	if (register_all(p) != 0)
 		plugin_log(p, MMPLUGIN_LOG_WARN, "some metrics could not be registered");

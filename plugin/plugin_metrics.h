@@ -12,11 +12,15 @@
  *       (another status), timeout, unreachable, too_large, busy (past
  *       max_concurrent_calls), shutdown, error
  *   mmapps_app_call_duration_seconds  calls to Apps, start to answer
- *   mmapps_group_commit_batch_size  OAuth2 user writes per commit
+ *   mmapps_group_commit_batch_size  writes per commit of the plugin's store
+ *       (the seam's group commit): the mean since the last scrape, observed
+ *       at each scrape that saw commits
  *   mmapps_unseal_failures_total  sealed records that did not open
  *   mmapps_records{kind}  apps, listed_apps, oauth2_users, oauth2_states:
- *       counted from the store when a scrape asks (LMDB: each database's
- *       entry count, no scan), not maintained by the writers
+ *       counted from the store (a walk of keys, up to APPS_COUNT_MAX each)
+ *       when a scrape asks if the store's reads never wait (LMDB), else by
+ *       the state sweeper every minute (PostgreSQL: a scrape never waits on
+ *       the database); not maintained by the writers
  *   mmapps_oauth2_refresh_total{result}  refreshes of users' tokens by the
  *       framework (token_refresh.h): refreshed, lost (the stored value
  *       changed meanwhile, or another node refreshed it), invalid_grant
@@ -85,6 +89,9 @@ void plugin_metrics_app_call(enum app_call_result result, double seconds);
 void plugin_metrics_refresh(enum refresh_result result);
 /* One group commit of n writes. */
 void plugin_metrics_group_commit_batch(size_t n);
+/* Counts the records in the store now, for the gauges (may wait on the
+ * store: from the sweeper, not an I/O thread). */
+void plugin_metrics_count_records(struct apps_plugin *p);
 /* One sealed record did not open. */
 void plugin_metrics_unseal_failure(void);
 /* Records re-sealed so far by the current key sweep. */

@@ -56,8 +56,10 @@ void reply_error(struct apps_call *c, int status, const char *id, const char *me
 const char *store_reason(int rc)
 {
 	switch (rc) {
-	case STORE_ENOSPC: return "the disk is full (ENOSPC)";
-	case STORE_EFULL: return "the database reached its maximum size (MDB_MAP_FULL)";
+	case STORE_EFULL:
+		return "the store is full: the disk is full (ENOSPC) or the database reached "
+		       "its maximum size (MDB_MAP_FULL); the store's own line says which";
+	case STORE_EUNAVAILABLE: return "the database cannot be reached";
 	case STORE_ECORRUPT: return "a sealed record does not open";
 	case STORE_ENOMEM: return "out of memory";
 	case STORE_ECONFLICT: return "another App has this id in another case";
@@ -69,9 +71,12 @@ void reply_store_failed(struct apps_call *c, int rc, const char *what)
 {
 	plugin_logf(c->plugin, MMPLUGIN_LOG_ERROR, "store: %s failed: %s (%d)", what,
 		    store_reason(rc), rc);
-	if (rc == STORE_ENOSPC || rc == STORE_EFULL)
+	if (rc == STORE_EFULL)
 		reply_error(c, 507, "api.store.full.app_error",
 			    "The server's storage is full; nothing was changed.");
+	else if (rc == STORE_EUNAVAILABLE)
+		reply_error(c, 503, "api.store.unavailable.app_error",
+			    "The database cannot be reached; try again later.");
 	else if (rc == STORE_ECORRUPT)
 		reply_error(c, 500, "apps.store.record_unreadable.app_error",
 			    "The stored record could not be read; the server log says why.");

@@ -16,11 +16,15 @@ enum route_callers {
 
 /* Where a route's handler may run. */
 enum route_thread {
-	/* Reads memory or the store only: on the host's HTTP I/O thread. */
+	/* Reads memory or the store only: on the host's HTTP I/O thread when
+	 * the store's reads never wait (store_reads_block false: LMDB), else
+	 * deferred to a worker (PostgreSQL: a read waits on the network). */
 	RUN_INLINE = 0,
 	/* Waits for a disk commit (group commit, App records, states), mints
 	 * tokens (the host's store) or calls an App: deferred to a worker. */
 	RUN_WORKER = 1,
+	/* Reads memory only: on the I/O thread whatever the store. */
+	RUN_MEMORY = 2,
 };
 
 struct route {
@@ -33,7 +37,7 @@ struct route {
 
 /* GET routes also answer HEAD (the host sends no body for HEAD). */
 static const struct route routes[] = {
-	{ "/api/v1/ping", "GET", api_ping, PEOPLE, RUN_INLINE },
+	{ "/api/v1/ping", "GET", api_ping, PEOPLE, RUN_MEMORY },
 	{ "/api/v1/update-app-listing", "POST", api_update_app_listing, PEOPLE, RUN_WORKER },
 	{ "/api/v1/install-app", "POST", api_install_app, PEOPLE, RUN_WORKER },
 	{ "/api/v1/enable-app", "POST", api_enable_app, PEOPLE, RUN_WORKER },
@@ -113,7 +117,9 @@ void router_dispatch(struct apps_call *c)
 		path_known = 1;
 		if (!method_matches(r, req->method))
 			continue;
-		if (r->thread == RUN_WORKER && !request_on_worker(req)) {
+		if (!request_on_worker(req) &&
+		    (r->thread == RUN_WORKER ||
+		     (r->thread == RUN_INLINE && apps_store_reads_block(&c->plugin->store)))) {
 			c->deferred = true; /* before touching the response */
 			return;
 		}

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "key_pages.h"
 #include "banned.h"
 
-#define USER_ID_LEN 26
-#define INDEX_KEY_LEN (USER_ID_LEN + 8 + STATE_HASH_LEN)
-#define USER_SCAN_MAX 1024
+#define USER_ID_LEN STATE_INDEX_USER_LEN
+#define INDEX_KEY_LEN STATE_INDEX_KEY_LEN
 
 static void put_u64(unsigned char *p, uint64_t v)
 {
@@ -37,15 +37,22 @@ static void index_key(unsigned char *k, const char *user_id, int64_t expires,
 }
 
 /* Deletes a state and its index entry. */
-static int drop(MDB_txn *txn, struct apps_store *st, const unsigned char *ikey)
+static int drop(struct store_txn *txn, const unsigned char *ikey)
 {
-	MDB_val k = { INDEX_KEY_LEN, (void *)ikey },
-		h = { STATE_HASH_LEN, (void *)(ikey + USER_ID_LEN + 8) };
-	int rc = mdb_del(txn, st->state_index, &k, NULL);
+	int rc = store_del(txn, APPS_T_OAUTH2_STATE_BY_USER, ikey, INDEX_KEY_LEN);
 
-	if (rc == 0 || rc == MDB_NOTFOUND)
-		rc = mdb_del(txn, st->oauth2_state, &h, NULL);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : kv_rc(rc);
+	if (rc == STORE_OK || rc == STORE_ENOTFOUND)
+		rc = store_del(txn, APPS_T_OAUTH2_STATE, ikey + USER_ID_LEN + 8, STATE_HASH_LEN);
+	return rc == STORE_ENOTFOUND ? STORE_OK : rc;
+}
+
+static bool is_index_key(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	(void)arg;
+	(void)key;
+	(void)val;
+	(void)vlen;
+	return klen == INDEX_KEY_LEN;
 }
 
 struct create_arg {
@@ -61,54 +68,39 @@ struct create_arg {
 	size_t evicted;
 };
 
-/* The user's index entries, oldest first: expired ones go, and the oldest
- * live ones while there are max or more. */
-static int make_room(MDB_txn *txn, struct create_arg *a)
+/* The user's index entries, oldest first (a page: at most STORE_SCAN_MAX):
+ * expired ones go, and the oldest live ones while there are max or more. */
+static int make_room(struct store_txn *txn, struct create_arg *a)
 {
-	unsigned char(*keys)[INDEX_KEY_LEN] = malloc(USER_SCAN_MAX * INDEX_KEY_LEN);
-	size_t n = 0, live = 0, expired = 0;
-	MDB_cursor *cur;
-	MDB_val k, v;
+	struct key_page *pg = key_page_new();
+	size_t live = 0, expired = 0;
 	int rc;
 
-	if (!keys)
+	if (!pg)
 		return STORE_ENOMEM;
-	rc = mdb_cursor_open(txn, a->st->state_index, &cur);
-	if (rc != 0) {
-		free(keys);
-		return STORE_EIO;
-	}
-	k = (MDB_val){ USER_ID_LEN, (void *)a->user_id };
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	while (rc == 0 && n < USER_SCAN_MAX && k.mv_size == INDEX_KEY_LEN &&
-	       memcmp(k.mv_data, a->user_id, USER_ID_LEN) == 0) {
-		memcpy(keys[n++], k.mv_data, INDEX_KEY_LEN);
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-	}
-	mdb_cursor_close(cur);
-	for (size_t i = 0; i < n; i++) {
-		if ((int64_t)get_u64(keys[i] + USER_ID_LEN) <= a->now)
+	rc = key_page_next(txn, APPS_T_OAUTH2_STATE_BY_USER, a->user_id, USER_ID_LEN, is_index_key, NULL,
+			   pg);
+	for (size_t i = 0; rc == STORE_OK && i < pg->n; i++) {
+		if ((int64_t)get_u64(pg->key[i] + USER_ID_LEN) <= a->now)
 			expired++;
 		else
 			live++;
 	}
 	/* Sorted by expiry: the first entries are the expired, then the oldest. */
 	for (size_t i = 0, drop_live = live >= a->max ? live - a->max + 1 : 0;
-	     i < expired + drop_live && i < n; i++) {
-		rc = drop(txn, a->st, keys[i]);
-		if (rc != 0)
-			break;
-		a->evicted++;
+	     rc == STORE_OK && i < expired + drop_live && i < pg->n; i++) {
+		rc = drop(txn, pg->key[i]);
+		if (rc == STORE_OK)
+			a->evicted++;
 	}
-	free(keys);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	key_page_free(pg);
+	return rc;
 }
 
-static int create_txn(MDB_txn *txn, void *arg)
+static int create_txn(struct store_txn *txn, void *arg)
 {
 	struct create_arg *a = arg;
 	unsigned char ik[INDEX_KEY_LEN];
-	MDB_val k, v;
 	int rc;
 
 	a->evicted = 0;
@@ -118,15 +110,13 @@ static int create_txn(MDB_txn *txn, void *arg)
 	rc = make_room(txn, a);
 	if (rc != 0)
 		return rc;
-	k = (MDB_val){ STATE_HASH_LEN, (void *)a->hash };
-	v = (MDB_val){ a->sealed_len, (void *)a->sealed };
-	rc = mdb_put(txn, a->st->oauth2_state, &k, &v, 0);
+	rc = store_put(txn, APPS_T_OAUTH2_STATE, a->hash, STATE_HASH_LEN, a->sealed, a->sealed_len,
+		       0);
 	if (rc != 0)
-		return kv_rc(rc);
+		return rc;
 	index_key(ik, a->user_id, a->expires, a->hash);
-	k = (MDB_val){ INDEX_KEY_LEN, ik };
-	v = (MDB_val){ strlen(a->app_id), (void *)a->app_id };
-	return kv_rc(mdb_put(txn, a->st->state_index, &k, &v, 0));
+	return store_put(txn, APPS_T_OAUTH2_STATE_BY_USER, ik, INDEX_KEY_LEN, a->app_id, strlen(a->app_id),
+			 0);
 }
 
 int oauth2_state_create(struct apps_store *st, const unsigned char hash[STATE_HASH_LEN],
@@ -166,11 +156,11 @@ int oauth2_state_create(struct apps_store *st, const unsigned char hash[STATE_HA
 		return STORE_ENOMEM;
 	a.sealed = sealed;
 	a.sealed_len = sealed_len;
-	rc = kv_write(&st->kv, create_txn, &a);
+	rc = store_write(st->db, create_txn, &a);
 	free(sealed);
 	if (evicted)
 		*evicted = rc == 0 ? a.evicted : 0;
-	return rc == KV_EFULL ? STORE_EFULL : rc == KV_ENOSPC ? STORE_ENOSPC : rc;
+	return rc;
 }
 
 struct consume_arg {
@@ -184,36 +174,44 @@ struct consume_arg {
 	int result;
 };
 
-static int consume_txn(MDB_txn *txn, void *arg)
+/* The state is taken (deleted as it is read): of two transactions
+ * completing it at once, one gets it. Whatever is not this caller's to
+ * complete goes back. */
+static int consume_txn(struct store_txn *txn, void *arg)
 {
 	struct consume_arg *a = arg;
-	MDB_val k = { STATE_HASH_LEN, (void *)a->hash }, v;
 	unsigned char ik[INDEX_KEY_LEN];
 	const char *app, *user, *verifier;
 	char *plain = NULL;
 	size_t len;
 	json_int_t expires;
 	json_t *rec;
-	int rc = mdb_get(txn, a->st->oauth2_state, &k, &v);
+	struct store_val v;
+	int rc = store_take(txn, APPS_T_OAUTH2_STATE, a->hash, STATE_HASH_LEN, &v);
 
-	if (rc == MDB_NOTFOUND)
-		return a->result = STATE_ENOTFOUND, 0;
-	if (rc != 0)
-		return STORE_EIO;
-	if (unseal_record(a->st->sealer, "oauth2_state", a->hash, STATE_HASH_LEN, v.mv_data,
-			  v.mv_size, &plain, &len) != SEAL_OK)
-		return a->result = STORE_ECORRUPT, 0;
+	a->result = STATE_ENOTFOUND;
+	if (rc == STORE_ENOTFOUND)
+		return 0;
+	if (rc != STORE_OK)
+		return rc;
+	if (unseal_record(a->st->sealer, "oauth2_state", a->hash, STATE_HASH_LEN, v.data, v.len,
+			  &plain, &len) != SEAL_OK) {
+		a->result = STORE_ECORRUPT;
+		return store_put(txn, APPS_T_OAUTH2_STATE, a->hash, STATE_HASH_LEN, v.data, v.len,
+				 0);
+	}
 	rec = json_loadb(plain, len, 0, NULL);
 	unseal_free(plain);
 	app = json_string_value(json_object_get(rec, "app_id"));
 	user = json_string_value(json_object_get(rec, "user_id"));
 	verifier = json_string_value(json_object_get(rec, "code_verifier"));
 	expires = json_integer_value(json_object_get(rec, "expires_at"));
+	rc = STORE_OK;
 	if (!app || !user || !verifier || strlen(user) != USER_ID_LEN) {
 		a->result = STORE_ECORRUPT;
 	} else if (expires <= a->now) {
 		index_key(ik, user, expires, a->hash);
-		rc = drop(txn, a->st, ik);
+		rc = drop(txn, ik);
 		a->result = STATE_EEXPIRED;
 	} else if (strcmp(app, a->app_id) != 0 || strcmp(user, a->user_id) != 0) {
 		a->result = STATE_EMISMATCH;
@@ -221,10 +219,12 @@ static int consume_txn(MDB_txn *txn, void *arg)
 		a->result = STORE_ECORRUPT;
 	} else {
 		index_key(ik, user, expires, a->hash);
-		rc = drop(txn, a->st, ik);
+		rc = drop(txn, ik);
 		snprintf(a->verifier, a->cap, "%s", verifier);
 		a->result = STATE_OK;
 	}
+	if (rc == STORE_OK && (a->result == STORE_ECORRUPT || a->result == STATE_EMISMATCH))
+		rc = store_put(txn, APPS_T_OAUTH2_STATE, a->hash, STATE_HASH_LEN, v.data, v.len, 0);
 	json_decref(rec);
 	return rc;
 }
@@ -235,10 +235,12 @@ int oauth2_state_consume(struct apps_store *st, const unsigned char hash[STATE_H
 {
 	struct consume_arg a = { st,     hash,     app_id,       user_id,
 				 now_ms, verifier, verifier_cap, STATE_ENOTFOUND };
-	int rc = kv_write(&st->kv, consume_txn, &a);
+	int rc = store_write(st->db, consume_txn, &a);
 
-	if (rc != 0)
-		return rc == KV_EFULL ? STORE_EFULL : rc == KV_ENOSPC ? STORE_ENOSPC : STORE_EIO;
+	if (rc != 0) {
+		sodium_memzero(verifier, verifier_cap);
+		return rc;
+	}
 	return a.result;
 }
 
@@ -248,72 +250,44 @@ struct sweep_arg {
 	size_t count;
 };
 
-static int match_expired(const MDB_val *k, const MDB_val *v, void *arg)
+static bool is_expired(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
 {
-	struct sweep_arg *a = arg;
+	const struct sweep_arg *a = arg;
 
-	(void)v;
-	return k->mv_size == INDEX_KEY_LEN &&
-	       (int64_t)get_u64((const unsigned char *)k->mv_data + USER_ID_LEN) <= a->now;
+	(void)val;
+	(void)vlen;
+	return klen == INDEX_KEY_LEN &&
+	       (int64_t)get_u64((const unsigned char *)key + USER_ID_LEN) <= a->now;
 }
 
-static int sweep_txn(MDB_txn *txn, void *arg)
+/* Each expired index entry goes with its state, a page at a time. */
+static int sweep_txn(struct store_txn *txn, void *arg)
 {
 	struct sweep_arg *a = arg;
-	size_t n = 0;
+	struct key_page *pg = key_page_new();
 	int rc;
 
-	/* The index entries go first; then each state whose entry went. Both
-	 * passes see the same expired set: nothing else writes meanwhile. */
 	a->count = 0;
-	{
-		MDB_cursor *cur;
-		MDB_val k, v;
-		unsigned char(*hashes)[STATE_HASH_LEN] = NULL;
-		size_t cap = 0;
-
-		rc = mdb_cursor_open(txn, a->st->state_index, &cur);
-		if (rc != 0)
-			return STORE_EIO;
-		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			if (!match_expired(&k, &v, a))
-				continue;
-			if (n == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				void *nh = realloc(hashes, nc * STATE_HASH_LEN);
-				if (!nh)
-					break;
-				hashes = nh;
-				cap = nc;
-			}
-			memcpy(hashes[n++], (const unsigned char *)k.mv_data + USER_ID_LEN + 8,
-			       STATE_HASH_LEN);
+	if (!pg)
+		return STORE_ENOMEM;
+	do {
+		rc = key_page_next(txn, APPS_T_OAUTH2_STATE_BY_USER, NULL, 0, is_expired, a, pg);
+		for (size_t i = 0; rc == STORE_OK && i < pg->n; i++) {
+			rc = drop(txn, pg->key[i]);
+			if (rc == STORE_OK)
+				a->count++;
 		}
-		mdb_cursor_close(cur);
-		for (size_t i = 0; i < n; i++) {
-			MDB_val h = { STATE_HASH_LEN, hashes[i] };
-			int d = mdb_del(txn, a->st->oauth2_state, &h, NULL);
-			if (d != 0 && d != MDB_NOTFOUND) {
-				free(hashes);
-				return kv_rc(d);
-			}
-		}
-		free(hashes);
-	}
-	rc = kv_delete_matching(txn, a->st->state_index, NULL, match_expired, a, &a->count);
+	} while (rc == STORE_OK && pg->more);
+	key_page_free(pg);
 	return rc;
 }
 
 int oauth2_state_sweep(struct apps_store *st, int64_t now_ms, size_t *count)
 {
 	struct sweep_arg a = { st, now_ms, 0 };
-	int rc = kv_write(&st->kv, sweep_txn, &a);
+	int rc = store_write(st->db, sweep_txn, &a);
 
 	if (count)
 		*count = rc == 0 ? a.count : 0;
-	return rc == 0           ? STORE_OK
-	       : rc == KV_EFULL  ? STORE_EFULL
-	       : rc == KV_ENOSPC ? STORE_ENOSPC
-				 : STORE_EIO;
+	return rc;
 }

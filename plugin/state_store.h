@@ -1,6 +1,6 @@
 /*
  * OAuth2 flow states in the plugin's store (see apps_store.h for the
- * databases). A state is known only by the BLAKE2b-256 hash of its value;
+ * tables). A state is known only by the BLAKE2b-256 hash of its value;
  * its record (App, user, expiry, PKCE code_verifier) is sealed. Each user has
  * at most max_per_user live states: making one more drops the oldest.
  */
@@ -17,8 +17,8 @@
 enum state_rc {
 	STATE_OK = 0,
 	STATE_ENOTFOUND = STORE_ENOTFOUND, /* unknown, used, evicted or swept */
-	STATE_EEXPIRED = -20,              /* expired (and now deleted) */
-	STATE_EMISMATCH = -21,             /* another App's or another user's (left alone) */
+	STATE_EEXPIRED = -120,             /* expired (and now deleted) */
+	STATE_EMISMATCH = -121,            /* another App's or another user's (left alone) */
 };
 
 /* Saves a new state for install install_id of app_id, in a transaction
@@ -30,10 +30,13 @@ int oauth2_state_create(struct apps_store *st, const unsigned char hash[STATE_HA
 			const char *verifier, int64_t now_ms, int64_t ttl_ms, size_t max_per_user,
 			size_t *evicted) __attribute__((warn_unused_result));
 
-/* Reads and deletes the state in one write transaction, if it belongs to
- * app_id and user_id and has not expired; its code_verifier goes to
- * verifier. STATE_OK, STATE_ENOTFOUND, STATE_EEXPIRED, STATE_EMISMATCH,
- * STORE_ECORRUPT, STORE_EIO, STORE_ENOSPC, STORE_EFULL. */
+/* Takes the state (store_take: read and deleted in one statement, so of
+ * two nodes completing the same state at once exactly one gets it); when it
+ * belongs to app_id and user_id and has not expired, its code_verifier goes
+ * to verifier. Another App's or user's state, or one that does not open, is
+ * put back in the same transaction. STATE_OK, STATE_ENOTFOUND,
+ * STATE_EEXPIRED, STATE_EMISMATCH, STORE_ECORRUPT, or the seam's error
+ * (STORE_EUNAVAILABLE, STORE_EFULL, STORE_EIO, ...). */
 int oauth2_state_consume(struct apps_store *st, const unsigned char hash[STATE_HASH_LEN],
 			 const char *app_id, const char *user_id, int64_t now_ms, char *verifier,
 			 size_t verifier_cap) __attribute__((warn_unused_result));

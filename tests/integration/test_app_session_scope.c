@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "pg_harness.h"
 #include "apps_world.h"
 
 #define P TS_APPS
@@ -236,7 +237,7 @@ static void an_app_cannot_take_over_another_app(void **state)
 	ts_resp_free(&r);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(app_tokens_read_users_and_ping_the_host),
@@ -245,5 +246,9 @@ int main(void)
 		cmocka_unit_test(app_tokens_reach_only_the_plugins_oauth2_routes),
 		cmocka_unit_test(an_app_cannot_take_over_another_app),
 	};
+	/* argv[1] "postgres": the hosts keep everything in PostgreSQL. */
+	if (argc > 1 && strcmp(argv[1], "postgres") == 0 &&
+	    ts_pg_use_for_hosts("app_session_scope") != 0)
+		return 1;
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

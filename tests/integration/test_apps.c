@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "pg_harness.h"
 #include "jwt.h"
 #include "testsupport.h"
 
@@ -93,10 +94,8 @@ static int setup(void **state)
 	    ts_install_plugin(plugins, "com.mattermost.apps", APPS_PLUGIN_SO, 0755) != 0)
 		return -1;
 	snprintf(cfg, sizeof(cfg), "%s/mmhost.json", cfg_dir);
-	if (ts_write_file(cfg,
-			  "{\"plugins\":{\"com.mattermost.apps\":{\"settings\":"
-			  "{\"call_timeout_s\":2,\"max_concurrent_calls\":4}}}}",
-			  0600) != 0 ||
+	if (ts_write_config(cfg, "{\"plugins\":{\"com.mattermost.apps\":{\"settings\":"
+				 "{\"call_timeout_s\":2,\"max_concurrent_calls\":4}}}}") != 0 ||
 	    ts_host_start(&host, plugins, extra) != 0)
 		return -1;
 	snprintf(data_dir, sizeof(data_dir), "%s/data", host.dir);
@@ -842,7 +841,7 @@ static void app_ids_differing_in_case_are_one_app(void **state)
 	json_decref(resp);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(admin_routes_refuse_others),
@@ -862,5 +861,8 @@ int main(void)
 		cmocka_unit_test(bot_name_taken_by_a_person_is_409),
 		cmocka_unit_test(app_ids_differing_in_case_are_one_app),
 	};
+	/* argv[1] "postgres": the hosts keep everything in PostgreSQL. */
+	if (argc > 1 && strcmp(argv[1], "postgres") == 0 && ts_pg_use_for_hosts("apps") != 0)
+		return 1;
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "pg_harness.h"
 #include "apps_world.h"
 
 #define P TS_APPS
@@ -452,11 +453,20 @@ static void assert_no_file_holds(const char *dir, const char *needle)
 
 static void nothing_secret_is_on_disk_in_clear(void **state)
 {
+	char url[512];
+
 	(void)state;
 	/* The previous test stored both; they are in the store right now. */
 	assert_no_file_holds(data_dir, CLIENT_SECRET);
 	assert_no_file_holds(data_dir, USER_TOKEN);
 	assert_no_file_holds(data_dir, "cid-a");
+	if (ts_pg_hosts_url(url, sizeof(url)) == 0) { /* and none in a dump of the database */
+		assert_int_equal(ts_pg_dump_holds(url, CLIENT_SECRET), 0);
+		assert_int_equal(ts_pg_dump_holds(url, USER_TOKEN), 0);
+		assert_int_equal(ts_pg_dump_holds(url, "cid-a"), 0);
+		/* What is not secret is there, so the dump is the store's. */
+		assert_int_equal(ts_pg_dump_holds(url, "oauth-a"), 1);
+	}
 	assert_false(ts_host_log_has(&host, CLIENT_SECRET));
 	assert_false(ts_host_log_has(&host, USER_TOKEN));
 }
@@ -496,7 +506,7 @@ static void wrong_master_key_is_a_500_never_data(void **state)
 		 "{\"plugins\":{\"com.mattermost.apps\":{\"settings\":"
 		 "{\"master_key_file\":\"%s/other.key\"}}}}",
 		 host.dir);
-	assert_int_equal(ts_write_file(cfg, other, 0600), 0);
+	assert_int_equal(ts_write_config(cfg, other), 0);
 	assert_int_equal(ts_host_restart(&host, plugins, extra), 0);
 	/* Sessions live in the host's store: the App's token still works. */
 	r = api("GET", P "/api/v1/oauth2/user", t.acting, NULL);
@@ -511,7 +521,7 @@ static void wrong_master_key_is_a_500_never_data(void **state)
 	expect(r, 200, USER_TOKEN, "right key");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(full_matrix_of_caller_route_and_app_state),
@@ -524,5 +534,9 @@ int main(void)
 		cmocka_unit_test(wrong_master_key_is_a_500_never_data),
 		cmocka_unit_test(uninstall_removes_the_apps_records),
 	};
+	/* argv[1] "postgres": the hosts keep everything in PostgreSQL. */
+	if (argc > 1 && strcmp(argv[1], "postgres") == 0 &&
+	    ts_pg_use_for_hosts("oauth2_store") != 0)
+		return 1;
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

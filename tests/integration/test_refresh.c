@@ -688,21 +688,7 @@ static int cluster_teardown(void **state)
 
 static void two_nodes_refreshing_at_once_cause_one_refresh(void **state)
 {
-	char path[128];
-	struct ts_resp r;
-
 	(void)state;
-	/* Before the plugin keeps its tables in the shared database, the
-	 * second node knows no App: said so, and ctest counts it skipped. */
-	snprintf(path, sizeof(path), P "/api/v1/apps/" APP_ID);
-	r = ts_api(node2.base_url, "GET", path, world.admin_tok, NULL);
-	if (r.status == 404) {
-		ts_resp_free(&r);
-		printf("SKIPPED: the plugin's store is not shared between the nodes\n");
-		skip();
-	}
-	assert_int_equal(r.status, 200);
-	ts_resp_free(&r);
 	concurrent_calls(world.host.base_url, node2.base_url, CONCURRENT);
 }
 

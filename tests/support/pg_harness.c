@@ -1,5 +1,6 @@
 #include "pg_harness.h"
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,4 +168,62 @@ int ts_pg_use_for_hosts(const char *tag)
 		return -1;
 	ts_use_config(p);
 	return 0;
+}
+
+int ts_pg_hosts_url(char *url, size_t cap)
+{
+	const char *path = ts_used_config();
+	json_t *cfg = path ? json_load_file(path, 0, NULL) : NULL;
+	const char *u = json_string_value(json_object_get(json_object_get(cfg, "store"), "url"));
+	int rc = u && strlen(u) < cap ? 0 : -1;
+
+	if (rc == 0)
+		snprintf(url, cap, "%s", u);
+	json_decref(cfg);
+	return rc;
+}
+
+int ts_pg_dump_holds(const char *url, const char *needle)
+{
+	const char *argv[] = { "/usr/bin/env", "pg_dump", "--no-owner", "--dbname", url, NULL };
+	char *dump = NULL, hex[512];
+	size_t n = strlen(needle);
+	int code = -1, holds;
+
+	if (n == 0 || n * 2 >= sizeof(hex))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", (unsigned char)needle[i]);
+	if (ts_run(argv, &code, &dump) != 0 || code != 0 || !dump || !strstr(dump, "COPY")) {
+		fprintf(stderr, "pg_dump failed (%d): %.300s\n", code, dump ? dump : "");
+		free(dump);
+		return -1;
+	}
+	holds = strstr(dump, needle) || strstr(dump, hex);
+	free(dump);
+	return holds;
+}
+
+int ts_write_config(const char *path, const char *json)
+{
+	const char *used = ts_used_config();
+	json_t *cfg = json_loads(json, 0, NULL);
+	json_t *hosts = used ? json_load_file(used, 0, NULL) : NULL;
+	json_t *store = json_object_get(hosts, "store");
+	char *text;
+	int rc = -1;
+
+	if (!json_is_object(cfg))
+		goto out;
+	if (store && !json_object_get(cfg, "store"))
+		json_object_set(cfg, "store", store);
+	text = json_dumps(cfg, JSON_COMPACT);
+	if (text) {
+		rc = ts_write_file(path, text, 0600);
+		free(text);
+	}
+out:
+	json_decref(cfg);
+	json_decref(hosts);
+	return rc;
 }

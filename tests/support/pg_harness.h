@@ -31,4 +31,18 @@ int ts_pg_private_stop(const char *state); /* stops it and removes it */
 /* The URI of database db on a private cluster (created when not "postgres"). */
 int ts_pg_private_url(const char *state, const char *db, char *url, size_t cap);
 
+/* The URL of the database ts_pg_use_for_hosts gave the hosts, into url.
+ * 0, or -1 when the hosts use no PostgreSQL. */
+int ts_pg_hosts_url(char *url, size_t cap);
+
+/* Writes a config file (mode 0600) at path: the JSON object text json, with
+ * the "store" of the hosts' config (ts_use_config) added when it names
+ * none, so that a test's own config keeps the backend of the run. 0 or -1. */
+int ts_write_config(const char *path, const char *json);
+
+/* Whether a pg_dump of the database at url holds needle in clear: as text,
+ * or as the hex of bytea bytes (how a dump writes them). 1 yes, 0 no, -1
+ * the dump failed. */
+int ts_pg_dump_holds(const char *url, const char *needle);
+
 #endif

@@ -1,6 +1,7 @@
 /* App gates: the encoding, the verdicts, and the store functions that keep
  * writes from outliving the App they were checked against. Against a real
- * plugin store in a temporary folder. */
+ * plugin store in a temporary folder (LMDB), or (argv[1] "postgres") in a
+ * fresh PostgreSQL database. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include "apps_store.h"
+#include "pg_harness.h"
 #include "state_store.h"
 #include "testsupport.h"
 
@@ -19,12 +21,17 @@
 static struct apps_store st;
 static struct sealer sealer;
 static char dir[256];
+static struct store_config cfg; /* LMDB, or a fresh PostgreSQL database */
 
 static int open_store(void)
 {
 	char err[256];
 
-	return apps_store_open(&st, dir, &sealer, err, sizeof(err)) == STORE_OK ? 0 : -1;
+	if (apps_store_open_backend(&st, &cfg, dir, &sealer, NULL, NULL, err, sizeof(err)) ==
+	    STORE_OK)
+		return 0;
+	fprintf(stderr, "open: %s\n", err);
+	return -1;
 }
 
 static int setup(void **state)
@@ -240,22 +247,20 @@ static void disabled_and_not_granted_apps_take_no_writes(void **state)
 }
 
 /* An App record as the first release wrote it: no install_id, no gate. */
-static int legacy_put(MDB_txn *txn, void *arg)
+static int legacy_put(struct store_txn *txn, void *arg)
 {
 	const char *text = "{\"app_id\":\"Old-App\",\"disabled\":true,"
 			   "\"granted_permissions\":[\"remote_oauth2\"]}";
 	unsigned char *sealed;
 	size_t len;
-	MDB_val k = { 7, "Old-App" }, v;
 	int rc;
 
 	(void)arg;
 	if (seal_record(st.sealer, "apps", "Old-App", 7, text, strlen(text), &sealed, &len) != 0)
-		return KV_EIO;
-	v = (MDB_val){ len, sealed };
-	rc = mdb_put(txn, st.apps, &k, &v, 0);
+		return STORE_ENOMEM;
+	rc = store_put(txn, APPS_T_APPS, "Old-App", 7, sealed, len, 0);
 	free(sealed);
-	return rc == 0 ? 0 : KV_EIO;
+	return rc;
 }
 
 static void apps_installed_before_gates_get_one_at_open(void **state)
@@ -264,7 +269,7 @@ static void apps_installed_before_gates_get_one_at_open(void **state)
 	json_t *rec;
 
 	(void)state;
-	assert_int_equal(kv_write(&st.kv, legacy_put, NULL), 0);
+	assert_int_equal(store_write(st.db, legacy_put, NULL), 0);
 	assert_int_equal(app_gate_get(&st, "Old-App", &g), STORE_ENOTFOUND);
 	apps_store_close(&st);
 	assert_int_equal(open_store(), 0);
@@ -277,7 +282,7 @@ static void apps_installed_before_gates_get_one_at_open(void **state)
 	json_decref(rec);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(gates_encode_and_decode),
@@ -288,5 +293,11 @@ int main(void)
 		cmocka_unit_test(disabled_and_not_granted_apps_take_no_writes),
 		cmocka_unit_test(apps_installed_before_gates_get_one_at_open),
 	};
+	store_config_init(&cfg);
+	if (argc > 1 && strcmp(argv[1], "postgres") == 0) {
+		cfg.backend = STORE_BACKEND_POSTGRES;
+		if (ts_pg_database("app_gate", cfg.url, sizeof(cfg.url)) != 0)
+			return 1;
+	}
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

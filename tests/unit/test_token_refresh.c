@@ -1,7 +1,8 @@
 /* The pieces of the framework's token refresh that stand alone: when a
  * stored value is a token due for refresh (RFC 3339 as Go writes it), and
  * the store's compare-and-set and lease, with the semantics of store_cas
- * in common/store.h. Against a real plugin store in a temporary folder. */
+ * in common/store.h. Against a real plugin store in a temporary folder
+ * (LMDB), or (argv[1] "postgres") in a fresh PostgreSQL database. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 
 #include "apps_store.h"
 #include "mm_id.h"
+#include "pg_harness.h"
 #include "testsupport.h"
 #include "token_refresh.h"
 
@@ -23,6 +25,7 @@ static struct apps_store st;
 static struct sealer sealer;
 static char dir[256];
 static struct app_gate gate;
+static struct store_config cfg; /* LMDB, or a fresh PostgreSQL database */
 
 static int installed(const json_t *cur, void *arg, json_t **next)
 {
@@ -45,7 +48,8 @@ static int setup(void **state)
 	(void)state;
 	if (sodium_init() < 0 || ts_tempdir("token-refresh", dir, sizeof(dir)) != 0 ||
 	    sealer_open_key(&sealer, key) != SEAL_OK ||
-	    apps_store_open(&st, dir, &sealer, err, sizeof(err)) != STORE_OK ||
+	    apps_store_open_backend(&st, &cfg, dir, &sealer, NULL, NULL, err, sizeof(err)) !=
+		    STORE_OK ||
 	    app_record_update(&st, APP, NULL, installed, NULL, NULL) != STORE_OK ||
 	    app_gate_get(&st, APP, &gate) != STORE_OK)
 		return -1;
@@ -193,7 +197,7 @@ static void a_lease_is_one_holders_until_it_expires(void **state)
 	assert_int_equal(refresh_lease_busy(&st, APP, USER, b, 1800), 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rfc3339_as_go_writes_it),
@@ -201,5 +205,12 @@ int main(void)
 		cmocka_unit_test(cas_replaces_only_the_bytes_that_were_read),
 		cmocka_unit_test(a_lease_is_one_holders_until_it_expires),
 	};
+
+	store_config_init(&cfg);
+	if (argc > 1 && strcmp(argv[1], "postgres") == 0) {
+		cfg.backend = STORE_BACKEND_POSTGRES;
+		if (ts_pg_database("token_refresh", cfg.url, sizeof(cfg.url)) != 0)
+			return 1;
+	}
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
