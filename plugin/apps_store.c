@@ -660,6 +660,28 @@ struct cas_arg {
 	size_t sealed_len;
 };
 
+/* Whether the stored row v holds the value a expects: the same bytes, or
+ * the same plaintext sealed again (the key sweep re-seals a record under a
+ * new data key without changing it). */
+static bool same_value(const struct cas_arg *a, const struct store_val *v)
+{
+	char *want = NULL, *have = NULL;
+	size_t want_len = 0, have_len = 0;
+	bool same;
+
+	if (v->len == a->expected_len && memcmp(v->data, a->expected, a->expected_len) == 0)
+		return true;
+	if (unseal_record(a->st->sealer, "oauth2_user", a->key, a->klen, a->expected,
+			  a->expected_len, &want, &want_len) != SEAL_OK)
+		return false;
+	same = unseal_record(a->st->sealer, "oauth2_user", a->key, a->klen, v->data, v->len, &have,
+			     &have_len) == SEAL_OK &&
+	       have_len == want_len && sodium_memcmp(have, want, want_len) == 0;
+	unseal_free(want);
+	unseal_free(have);
+	return same;
+}
+
 /* The gate, then the row as expected (locked: two writers queue), then
  * the change. A missing row is not locked: it is created with
  * STORE_NOOVERWRITE, so of two creators one finds it taken. */
@@ -681,8 +703,7 @@ static int cas_txn(struct store_txn *txn, void *arg)
 	}
 	if (rc != STORE_OK)
 		return rc;
-	if (!a->expected || v.len != a->expected_len ||
-	    memcmp(v.data, a->expected, a->expected_len) != 0)
+	if (!a->expected || !same_value(a, &v))
 		return STORE_ESTALE;
 	if (!a->sealed)
 		return store_del(txn, APPS_T_OAUTH2_USER, a->key, a->klen);

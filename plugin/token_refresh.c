@@ -518,7 +518,8 @@ static void handle(struct token_refresher *t, struct flight *f)
 	land(t, f, (enum refresh_result)result);
 }
 
-/* Whether the stored bytes are no longer the ones the flight read. */
+/* Whether the stored value is no longer the one the flight read (the same
+ * value sealed again by the key sweep is not a change). */
 static bool stored_changed(struct apps_plugin *p, const struct flight *f)
 {
 	unsigned char *sealed = NULL;
@@ -528,7 +529,13 @@ static bool stored_changed(struct apps_plugin *p, const struct flight *f)
 					&plain, &len);
 	bool changed = rc != STORE_OK || sealed_len != f->sealed_len ||
 		       memcmp(sealed, f->sealed, sealed_len) != 0;
+	json_t *now;
 
+	if (changed && rc == STORE_OK) {
+		now = json_loadb(plain, len, JSON_DECODE_ANY, NULL);
+		changed = !now || !json_equal(now, f->old);
+		json_decref(now);
+	}
 	free(sealed);
 	unseal_free(plain);
 	return changed;
