@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit_log.h"
 #include "cli.h"
@@ -172,6 +173,17 @@ static int open_audit(const struct host_config *cfg, struct audit_log **out, cha
 	char why[512];
 	int rc = -1;
 
+	if (master_key_files(cfg, &keys, why, sizeof(why)) == 0 && keys.previous[0] &&
+	    access(keys.current, F_OK) != 0) {
+		/* During a master key change the new file is the admin's, never
+		 * one made here (a wrong path would get every data key sealed
+		 * under it). */
+		snprintf(err, err_cap,
+			 "master_key_file %.300s does not exist: with previous_master_key_file "
+			 "set, make the new master key file first; nothing was changed",
+			 keys.current);
+		return -1;
+	}
 	if (master_key_files(cfg, &keys, why, sizeof(why)) != 0 ||
 	    audit_key_load(&keys, false, true, &key, why, sizeof(why)) != 0 ||
 	    audit_open(cfg->data_dir, key, out, why, sizeof(why)) != AUDIT_OK)

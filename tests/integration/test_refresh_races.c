@@ -192,7 +192,7 @@ static int setup(void **state)
 	char text[1024], bot[64], body[1024];
 	const char *extra[] = { "--config", cfg, NULL };
 	const char *argv[] = { TEST_PROVIDER_BIN, "--listen", "127.0.0.1:0", "--client-id", CID,
-			       "--client-secret", SECRET, NULL };
+			       "--client-secret", SECRET,     NULL };
 	struct ts_resp r;
 
 	(void)state;
