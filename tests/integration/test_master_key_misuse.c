@@ -70,7 +70,8 @@ static int teardown(void **state)
 
 static long value_status(void)
 {
-	struct ts_resp r = ts_api(world.host.base_url, "GET", P "/api/v1/oauth2/user", acting, NULL);
+	struct ts_resp r =
+		ts_api(world.host.base_url, "GET", P "/api/v1/oauth2/user", acting, NULL);
 	long status = r.status;
 
 	if (status == 200 && strcmp(r.body, VALUE) != 0)
@@ -108,10 +109,43 @@ static void a_missing_master_key_file_is_not_made_during_a_change(void **state)
 	assert_int_equal(value_status(), 200);
 }
 
+/* A node that ran before, started with a master_key_file that does not
+ * exist (no change under way): no new master key is made. Before, serve
+ * made one and keyed the audit trail's next lines from it, so that the
+ * trail no longer verified with the node's real master key ("line N was
+ * altered"), and the plugin opened nothing. */
+static void a_node_that_ran_makes_no_new_master_key(void **state)
+{
+	char missing[320], settings[1000], audit[400];
+	const char *extra[] = { "--config", cfg_path, NULL };
+	char *out = NULL;
+
+	(void)state;
+	snprintf(missing, sizeof(missing), "%s/typo.key", dir);
+	snprintf(settings, sizeof(settings), "\"master_key_file\":\"%s\"", missing);
+	write_config(settings);
+	(void)ts_host_restart(&world.host, world.plugins, extra);
+	assert_true(ts_host_log_has(&world.host, "no new master key was made"));
+	assert_int_not_equal(access(missing, F_OK), 0);
+	/* A login, audited if the node serves. */
+	(void)ts_login(world.host.base_url, "misuser", "misuser-password", NULL, 0);
+	restart(NULL);
+	assert_int_equal(value_status(), 200);
+	snprintf(audit, sizeof(audit), "%s/audit/audit.log", world.data_dir);
+	{
+		const char *args[] = { "audit", "verify", audit, "--config", cfg_path, NULL };
+		int code = ts_cli(world.data_dir, args, &out);
+		if (code != 0)
+			fail_msg("audit verify: %d %s", code, out);
+	}
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_missing_master_key_file_is_not_made_during_a_change),
+		cmocka_unit_test(a_node_that_ran_makes_no_new_master_key),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
