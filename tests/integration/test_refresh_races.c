@@ -11,6 +11,12 @@
  *     the user is disconnected by a key rotation.
  *   - the user disconnects (DELETE oauth2/user) while the provider answers:
  *     the refreshed token is not written back.
+ *
+ * With the argument "crash" (refresh_timeout_s 1: the lease lives 12 s):
+ *   - the host dies (SIGKILL) while the provider holds its refresh; once
+ *     restarted, a call for that user refreshes when the dead process's
+ *     lease has expired, instead of passing the expired token it waited
+ *     behind. Not yet fixed: registered DISABLED (see tests/CMakeLists.txt).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -40,6 +46,7 @@
 
 static struct ts_world world;
 static struct ts_proc provider;
+static int crash_mode;
 static char cfg_dir[256], cfg[320];
 static char user_tok[64], acting[64];
 
@@ -168,6 +175,18 @@ static void *call_thread(void *arg)
 	return NULL;
 }
 
+/* A call whose answer does not matter (its host may die meanwhile). */
+static void *blind_call_thread(void *arg)
+{
+	struct ts_resp r = api("POST", P "/api/v1/call", user_tok,
+			       "{\"path\":\"/echo\",\"expand\":{\"oauth2_user\":\"all\"},"
+			       "\"context\":{\"app_id\":\"" APP_ID "\"}}");
+
+	(void)arg;
+	ts_resp_free(&r);
+	return NULL;
+}
+
 /* Starts a call whose refresh the provider holds; returns once the
  * provider has the request. */
 static void start_held_call(pthread_t *t, json_t **seen)
@@ -175,7 +194,7 @@ static void start_held_call(pthread_t *t, json_t **seen)
 	long before = refreshes();
 
 	set_mode(SLOW);
-	assert_int_equal(pthread_create(t, NULL, call_thread, seen), 0);
+	assert_int_equal(pthread_create(t, NULL, seen ? call_thread : blind_call_thread, seen), 0);
 	for (int i = 0; i < 500 && refreshes() == before; i++)
 		usleep(10 * 1000);
 	assert_int_equal(refreshes(), before + 1);
@@ -201,7 +220,8 @@ static int setup(void **state)
 	snprintf(cfg, sizeof(cfg), "%s/mmhost.json", cfg_dir);
 	snprintf(text, sizeof(text),
 		 "{\"plugins\":{\"com.mattermost.apps\":{\"settings\":"
-		 "{\"refresh_timeout_s\":15,\"key_sweep_batch\":2,\"key_sweep_pause_ms\":0}}}}");
+		 "{\"refresh_timeout_s\":%d,\"key_sweep_batch\":2,\"key_sweep_pause_ms\":0}}}}",
+		 crash_mode ? 1 : 15);
 	if (ts_write_file(cfg, text, 0600) != 0 ||
 	    ts_proc_start(&provider, argv, "test-provider listening on") != 0 ||
 	    ts_world_start(&world, NULL, 0, extra) != 0 ||
@@ -301,12 +321,41 @@ static void refresh_racing_a_disconnect_does_not_write_the_token_back(void **sta
 	json_decref(old);
 }
 
-int main(void)
+static void a_refresh_lease_left_by_a_dead_process_is_taken_over(void **state)
+{
+	const char *extra[] = { "--config", cfg, NULL };
+	json_t *old = seed_expired(), *seen;
+	long before;
+	pthread_t t;
+
+	(void)state;
+	start_held_call(&t, NULL);
+	ts_host_kill(&world.host);
+	pthread_join(t, NULL);
+	assert_int_equal(ts_host_restart(&world.host, world.plugins, extra), 0);
+	before = refreshes();
+	seen = call_user();
+	/* The provider was asked again (the dead process's answer is lost),
+	 * rather than the call passing the expired token unrefreshed. */
+	assert_int_equal(refreshes(), before + 1);
+	assert_false(json_is_object(seen) &&
+		     strcmp(member(seen, "access_token"), member(old, "access_token")) == 0);
+	json_decref(seen);
+	json_decref(old);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(refresh_racing_the_key_sweep_keeps_the_new_token),
 		cmocka_unit_test(refresh_racing_a_disconnect_does_not_write_the_token_back),
 	};
+	const struct CMUnitTest crash[] = {
+		cmocka_unit_test(a_refresh_lease_left_by_a_dead_process_is_taken_over),
+	};
 
+	crash_mode = argc > 1 && strcmp(argv[1], "crash") == 0;
+	if (crash_mode)
+		return cmocka_run_group_tests(crash, setup, teardown);
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
