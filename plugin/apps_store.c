@@ -750,6 +750,9 @@ static size_t lease_key(const char *app_id, const char *user_id, char *key, size
 }
 
 enum lease_op { LEASE_TAKE, LEASE_RELEASE, LEASE_PROBE };
+/* LEASE_PROBE: another holder's lease expired unreleased (a positive code:
+ * no store error). */
+#define LEASE_ORPHANED 2
 
 struct lease_arg {
 	const char *key;
@@ -790,7 +793,10 @@ static int lease_txn(struct store_txn *txn, void *arg)
 		return rc;
 	lease = rc == STORE_OK && lease_decode(&v, a->holder, &mine, &expires);
 	switch (a->op) {
-	case LEASE_PROBE: return lease && !mine && expires >= a->now_ms ? STORE_EBUSY : STORE_OK;
+	case LEASE_PROBE:
+		if (!lease || mine)
+			return STORE_OK;
+		return expires >= a->now_ms ? STORE_EBUSY : LEASE_ORPHANED;
 	case LEASE_RELEASE:
 		if (!lease || !mine)
 			return STORE_ESTALE; /* gone, or another holder's since */
@@ -843,7 +849,7 @@ int refresh_lease_busy(struct apps_store *st, const char *app_id, const char *us
 {
 	int rc = lease_run(st, app_id, user_id, holder, now_ms, 0, LEASE_PROBE);
 
-	return rc == STORE_EBUSY ? 1 : rc;
+	return rc == STORE_EBUSY ? 1 : rc == LEASE_ORPHANED ? 2 : rc;
 }
 
 /* ---- uninstall ---------------------------------------------------------- */

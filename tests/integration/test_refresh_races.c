@@ -16,7 +16,7 @@
  *   - the host dies (SIGKILL) while the provider holds its refresh; once
  *     restarted, a call for that user refreshes when the dead process's
  *     lease has expired, instead of passing the expired token it waited
- *     behind. Not yet fixed: registered DISABLED (see tests/CMakeLists.txt).
+ *     behind.
  */
 #include <pthread.h>
 #include <setjmp.h>
