@@ -1172,14 +1172,39 @@ int store_postgres_backup(char *err, size_t cap)
 	return STORE_EINVAL;
 }
 
+/* Whether libpq can parse url. Its own message is not repeated: it quotes
+ * the part it could not parse, which may be the password (a '%' not
+ * followed by two hex digits). */
+static bool url_parses(const char *url)
+{
+	char *msg = NULL;
+	PQconninfoOption *o = PQconninfoParse(url, &msg);
+
+	if (msg) {
+		explicit_bzero(msg, strlen(msg));
+		PQfreemem(msg);
+	}
+	if (!o)
+		return false;
+	PQconninfoFree(o);
+	return true;
+}
+
 int store_postgres_open(const struct store_config *cfg, const struct store_options *opt,
 			struct store **out, char *err, size_t cap)
 {
-	struct pg_store *s = calloc(1, sizeof(*s));
+	struct pg_store *s;
 	char why[STORE_ERR_MAX];
 	PGconn *pg;
 	int rc;
 
+	if (!url_parses(cfg->url)) {
+		snprintf(err, cap,
+			 "the database URL is not a valid libpq URI (a '%%' in it, in the "
+			 "password too, must start a percent-encoded byte such as %%25)");
+		return STORE_EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
 	if (!s)
 		return STORE_ENOMEM;
 	rc = store_base_init(&s->base, opt, err, cap);
