@@ -157,7 +157,8 @@ static long put_value(int node, int user, const char *value)
 static void value_is(int node, int user, const char *value)
 {
 	char want[128];
-	struct ts_resp r = ts_api(node_url(node), "GET", P "/api/v1/oauth2/user", acting[user], NULL);
+	struct ts_resp r =
+		ts_api(node_url(node), "GET", P "/api/v1/oauth2/user", acting[user], NULL);
 
 	snprintf(want, sizeof(want), "\"%s\"", value);
 	if (r.status != 200 || !r.body || strcmp(r.body, want) != 0)
@@ -293,7 +294,8 @@ static json_t *sweep_finished(int node)
 {
 	for (int i = 0; i < 600; i++) {
 		json_t *k = admin_json(node, "GET", P "/api/v1/admin/keys", 200);
-		const char *s = json_string_value(json_object_get(json_object_get(k, "sweep"), "state"));
+		const char *s =
+			json_string_value(json_object_get(json_object_get(k, "sweep"), "state"));
 		assert_non_null(s);
 		if (strcmp(s, "idle") == 0)
 			return k;
