@@ -9,9 +9,12 @@
  * PostgreSQL. 1 writer and N writers, with and without, in alternation for
  * ROUNDS rounds (this machine is shared: ratios are taken within a round).
  * Sealing is done outside the transaction, as the routes do, in both.
+ * Then ROTATIONS rotations of the data key, a second apart, while N writers
+ * write with the check: how long each key_store_rotate takes (on
+ * PostgreSQL its update of "current" waits for the writers' share locks).
  *
- *   bench-key-check-writers lmdb DIR [N] [SECONDS] [ROUNDS]
- *   bench-key-check-writers postgres URL [N] [SECONDS] [ROUNDS]
+ *   bench-key-check-writers lmdb DIR [N] [SECONDS] [ROUNDS] [ROTATIONS]
+ *   bench-key-check-writers postgres URL [N] [SECONDS] [ROUNDS] [ROTATIONS]
  */
 #include <pthread.h>
 #include <sodium.h>
@@ -64,21 +67,78 @@ static void *run(void *arg)
 
 	memset(plain, 'v', sizeof(plain));
 	while (!atomic_load(&stop)) {
+		uint_fast64_t seen = sealer_generation(st.sealer);
+		int rc;
+
 		snprintf(a.key, sizeof(a.key), "w%03d-%06lu", w->id, w->writes % 1000);
 		if (seal_record(st.sealer, "oauth2_user", a.key, strlen(a.key), plain,
 				sizeof(plain), &a.sealed, &a.sealed_len) != SEAL_OK) {
 			w->failed = 1;
 			break;
 		}
-		if (store_write(st.db, put_one, &a) != STORE_OK) {
-			free(a.sealed);
+		rc = store_write(st.db, put_one, &a);
+		free(a.sealed);
+		if (rc == STORE_EKEYSTALE) { /* a rotation came first: seal again */
+			sealer_reload(st.sealer, seen);
+			continue;
+		}
+		if (rc != STORE_OK) {
 			w->failed = 1;
 			break;
 		}
-		free(a.sealed);
 		w->writes++;
 	}
 	return NULL;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static char *sweep_row(uint32_t id, void *arg, size_t *len)
+{
+	(void)id;
+	(void)arg;
+	*len = 2;
+	return strdup("{}"); /* no sweep runs here */
+}
+
+/* Rotates the key `rotations` times, a second apart, while n writers write
+ * with the check, and prints how long each rotation took. */
+static void rotations_under_load(struct key_store *ks, int n, int rotations)
+{
+	struct writer *w = calloc((size_t)n, sizeof(*w));
+	struct timespec pause = { 1, 0 };
+
+	if (!w)
+		return;
+	atomic_store(&stop, false);
+	for (int i = 0; i < n; i++) {
+		w[i].id = i;
+		w[i].check = true;
+		pthread_create(&w[i].t, NULL, run, &w[i]);
+	}
+	printf("rotations with %d writers writing (s):", n);
+	for (int r = 0; r < rotations; r++) {
+		struct timespec t0;
+		uint32_t id = 0;
+		int rc;
+
+		nanosleep(&pause, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rc = key_store_rotate(ks, sweep_row, NULL, &id);
+		printf(rc == STORE_OK ? " %.2f" : " %.2f (failed)", seconds_since(&t0));
+		fflush(stdout);
+	}
+	printf("\n");
+	atomic_store(&stop, true);
+	for (int i = 0; i < n; i++)
+		pthread_join(w[i].t, NULL);
+	free(w);
 }
 
 static double rate(int n, int seconds, bool check)
@@ -123,9 +183,11 @@ int main(int argc, char **argv)
 	int n = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 64;
 	int seconds = argc > 4 ? (int)strtol(argv[4], NULL, 10) : 5;
 	int rounds = argc > 5 ? (int)strtol(argv[5], NULL, 10) : 3;
+	int rotations = argc > 6 ? (int)strtol(argv[6], NULL, 10) : 10;
 
 	if (argc < 3 || n < 1 || seconds < 1 || rounds < 1) {
-		fprintf(stderr, "usage: %s lmdb DIR | postgres URL [N] [SECONDS] [ROUNDS]\n",
+		fprintf(stderr,
+			"usage: %s lmdb DIR | postgres URL [N] [SECONDS] [ROUNDS] [ROTATIONS]\n",
 			argv[0]);
 		return 2;
 	}
@@ -173,6 +235,7 @@ int main(int argc, char **argv)
 		       one_c / one, many, many_c, many_c / many);
 		fflush(stdout);
 	}
+	rotations_under_load(&ks, n, rotations);
 	apps_store_close(&st);
 	sealer_close(&sealer);
 	return 0;
