@@ -202,7 +202,8 @@ int mmapps_store_oauth2_app(mmapps_client *c, const struct mmapps_oauth2_app *ap
 		return fail(c, MMAPPS_ENOMEM, "out of memory");
 	if (set_string(o, "client_id", app->client_id) ||
 	    set_string(o, "client_secret", app->client_secret) ||
-	    set_string(o, "remote_root_url", app->remote_root_url)) {
+	    set_string(o, "remote_root_url", app->remote_root_url) ||
+	    set_string(o, "token_url", app->token_url)) {
 		json_decref(o);
 		return fail(c, MMAPPS_EINVAL, "a member is not valid UTF-8");
 	}

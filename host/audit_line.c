@@ -27,6 +27,8 @@ static const struct {
 	{ "oauth2_client_stored", AUDIT_FROM_PLUGIN },
 	{ "oauth2_user_stored", AUDIT_FROM_PLUGIN },
 	{ "oauth2_user_deleted", AUDIT_FROM_PLUGIN },
+	{ "oauth2_token_refreshed", AUDIT_FROM_PLUGIN },
+	{ "oauth2_token_revoked", AUDIT_FROM_PLUGIN },
 	{ "flow_connected", AUDIT_FROM_PLUGIN },
 	{ "flow_failed", AUDIT_FROM_PLUGIN },
 	{ "key_rotated", AUDIT_FROM_PLUGIN },

@@ -9,6 +9,7 @@
 #include "app_http.h"
 #include "jwt.h"
 #include "manifest.h"
+#include "token_refresh.h"
 #include "banned.h"
 
 /* Context fields a client may send that are passed on as they are. */
@@ -135,6 +136,8 @@ static int expand_oauth2(struct apps_plugin *p, const struct app_call_req *r, js
 	if (ea->level == EXPAND_ALL) {
 		json_t *data = json_object_get(o, "data");
 		json_object_set_new(oauth2, "client_secret", json_string(str(o, "client_secret")));
+		if (json_is_string(json_object_get(o, "token_url")))
+			json_object_set_new(oauth2, "token_url", json_string(str(o, "token_url")));
 		if (data)
 			json_object_set(oauth2, "data", data);
 	}
@@ -374,12 +377,131 @@ static void on_answer(void *arg, int rc, struct app_response *resp)
 		p->api->response_finish(held);
 }
 
+/* Prepares r's call and hands it to the call loop; job->answer runs when
+ * the App answers, or before this returns when the call cannot start.
+ * true when the response is held (by the call loop, or kept by the
+ * answer), false when it is complete and must be sent. */
+static bool start_call(struct apps_plugin *p, const struct app_call_req *r,
+		       struct app_call_job *job)
+{
+	struct pending *pe = NULL;
+	struct prepared call;
+	char err[512];
+	bool held;
+
+	if (prepare(p, r, &call, err, sizeof(err)) != 0) {
+		plugin_logf(p, MMPLUGIN_LOG_WARN, "call to app %s at %.256s failed: %s",
+			    str(r->app, "app_id"), r->path, err);
+		return answer_now(job, NULL, err);
+	}
+	pe = calloc(1, sizeof(*pe));
+	if (!pe) {
+		prepared_wipe(&call);
+		return answer_now(job, NULL, "out of memory");
+	}
+	pe->job = job;
+	snprintf(pe->app_id, sizeof(pe->app_id), "%s", str(r->app, "app_id"));
+	snprintf(pe->path, sizeof(pe->path), "%s", r->path);
+	/* From here the response belongs to the call loop: it may even be
+	 * finished before app_http_start returns. */
+	held = true;
+	if (app_http_start(&p->http, call.url, call.auth[0] ? call.auth : NULL, call.body, call.len,
+			   on_answer, pe, err, sizeof(err)) != 0) {
+		free(pe);
+		plugin_logf(p, MMPLUGIN_LOG_WARN, "call to app %s at %.256s failed: %s",
+			    str(r->app, "app_id"), r->path, err);
+		held = answer_now(job, NULL, err);
+	}
+	call.body = NULL; /* app_http_start took it */
+	prepared_wipe(&call);
+	return held;
+}
+
+/* A call waiting for its user's token refresh (token_refresh.h): its
+ * request, kept (the request's views end when serve_http returns). */
+struct waiting_call {
+	struct apps_plugin *p;
+	struct app_call_job *job;
+	struct expand expand;
+	json_t *app, *expand_json, *values, *state, *client_call;
+	char *path;
+	char acting_user_id[MMPLUGIN_ID_LEN + 1];
+};
+
+static json_t *keep(const json_t *j)
+{
+	return json_incref((json_t *)j);
+}
+
+static void waiting_call_free(struct waiting_call *w)
+{
+	json_decref(w->app);
+	json_decref(w->expand_json);
+	json_decref(w->values);
+	json_decref(w->state);
+	json_decref(w->client_call);
+	free(w->path);
+	free(w);
+}
+
+static struct waiting_call *waiting_call_new(struct apps_plugin *p, const struct app_call_req *r,
+					     struct app_call_job *job)
+{
+	struct waiting_call *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->p = p;
+	w->job = job;
+	w->expand = *r->expand;
+	w->app = keep(r->app);
+	w->expand_json = keep(r->expand_json);
+	w->values = keep(r->values);
+	w->state = keep(r->state);
+	w->client_call = keep(r->client_call);
+	w->path = strdup(r->path);
+	snprintf(w->acting_user_id, sizeof(w->acting_user_id), "%s", r->acting_user_id);
+	if (!w->path) {
+		waiting_call_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* On the refresher's thread: the stored token is final; the call goes on. */
+static void resume_call(void *arg)
+{
+	struct waiting_call *w = arg;
+	struct app_call_req r = { .app = w->app,
+				  .path = w->path,
+				  .expand = &w->expand,
+				  .expand_json = w->expand_json,
+				  .values = w->values,
+				  .state = w->state,
+				  .acting_user_id = w->acting_user_id,
+				  .client_call = w->client_call };
+	struct apps_plugin *p = w->p;
+	mmplugin_response *held = w->job->later.resp;
+
+	if (!start_call(p, &r, w->job))
+		p->api->response_finish(held);
+	waiting_call_free(w);
+}
+
+/* Whether r's expansion may pass a token the framework refreshes. */
+static bool may_refresh(const struct app_call_req *r)
+{
+	const json_t *o = json_object_get(r->app, "remote_oauth2");
+
+	return r->expand->oauth2_user.level >= EXPAND_SUMMARY && r->acting_user_id &&
+	       app_has_remote_oauth2(r->app) && json_string_length(json_object_get(o, "token_url"));
+}
+
 void app_call_answer_later(struct apps_call *c, const struct app_call_req *r,
 			   struct app_call_job *job)
 {
 	struct apps_plugin *p = c->plugin;
-	struct pending *pe = NULL;
-	struct prepared call;
+	struct waiting_call *w;
 	char err[512];
 	json_t *out;
 
@@ -393,31 +515,15 @@ void app_call_answer_later(struct apps_call *c, const struct app_call_req *r,
 		json_decref(out);
 		return;
 	}
-	if (prepare(p, r, &call, err, sizeof(err)) != 0) {
-		plugin_logf(p, MMPLUGIN_LOG_WARN, "call to app %s at %.256s failed: %s",
-			    str(r->app, "app_id"), r->path, err);
-		c->async = answer_now(job, NULL, err);
-		return;
+	if (may_refresh(r) && (w = waiting_call_new(p, r, job)) != NULL) {
+		/* From here resume_call may run (and finish the response) at
+		 * any time. */
+		if (token_refresh_before_call(p, r->app, r->acting_user_id, c->request_id,
+					      resume_call, w) == 1) {
+			c->async = true;
+			return;
+		}
+		waiting_call_free(w);
 	}
-	pe = calloc(1, sizeof(*pe));
-	if (!pe) {
-		prepared_wipe(&call);
-		c->async = answer_now(job, NULL, "out of memory");
-		return;
-	}
-	pe->job = job;
-	snprintf(pe->app_id, sizeof(pe->app_id), "%s", str(r->app, "app_id"));
-	snprintf(pe->path, sizeof(pe->path), "%s", r->path);
-	/* From here the response belongs to the call loop: it may even be
-	 * finished before app_http_start returns. */
-	c->async = true;
-	if (app_http_start(&p->http, call.url, call.auth[0] ? call.auth : NULL, call.body, call.len,
-			   on_answer, pe, err, sizeof(err)) != 0) {
-		free(pe);
-		plugin_logf(p, MMPLUGIN_LOG_WARN, "call to app %s at %.256s failed: %s",
-			    str(r->app, "app_id"), r->path, err);
-		c->async = answer_now(job, NULL, err);
-	}
-	call.body = NULL; /* app_http_start took it */
-	prepared_wipe(&call);
+	c->async = start_call(p, r, job);
 }

@@ -29,6 +29,7 @@ struct app_xfer {
 	app_http_done_fn done;
 	void *arg;
 	struct timespec t0; /* when it was queued */
+	bool not_app_call;  /* app_http_start_form: not in the App call metrics */
 };
 
 static double seconds_since(const struct timespec *t0)
@@ -123,6 +124,7 @@ static void finish(struct app_xfer *x, CURLcode rc, const char *why)
 		snprintf(r->error, sizeof(r->error), "the App's response is larger than 1 MiB");
 		ok = -1;
 	} else if (rc != CURLE_OK) {
+		r->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
 		snprintf(r->error, sizeof(r->error), "%s",
 			 rc == CURLE_OPERATION_TIMEDOUT     ? "the App did not answer in time"
 			 : rc == CURLE_COULDNT_CONNECT      ? "the App refused the connection"
@@ -133,7 +135,8 @@ static void finish(struct app_xfer *x, CURLcode rc, const char *why)
 		snprintf(r->error, sizeof(r->error), "out of memory");
 		ok = -1;
 	}
-	plugin_metrics_app_call(call_result(x, rc, why, ok), seconds_since(&x->t0));
+	if (!x->not_app_call)
+		plugin_metrics_app_call(call_result(x, rc, why, ok), seconds_since(&x->t0));
 	if (ok != 0)
 		app_response_free(r);
 	out = *r;
@@ -254,9 +257,19 @@ void app_http_cleanup(struct app_http *h)
 	pthread_mutex_destroy(&h->lock);
 }
 
+struct xfer_kind {
+	const char *content_type; /* the whole header line */
+	const char *auth_header;  /* the header's name and ": " */
+	long timeout_ms;
+};
+
+static const struct xfer_kind app_call_kind = { "Content-Type: application/json",
+						"Mattermost-App-Authorization: ", 0 };
+
 static struct app_xfer *xfer_new(struct app_http *h, const char *url, const char *auth, char *body,
-				 size_t len)
+				 size_t len, const struct xfer_kind *kind)
 {
+	long timeout_ms = kind->timeout_ms ? kind->timeout_ms : h->timeout_ms;
 	struct app_xfer *x = calloc(1, sizeof(*x));
 	char header[AUTH_HEADER_MAX];
 	CURL *c;
@@ -269,11 +282,11 @@ static struct app_xfer *xfer_new(struct app_http *h, const char *url, const char
 	x->easy = c = curl_easy_init();
 	if (!c)
 		goto fail;
-	x->hdrs = curl_slist_append(x->hdrs, "Content-Type: application/json");
+	x->hdrs = curl_slist_append(x->hdrs, kind->content_type);
 	x->hdrs = curl_slist_append(x->hdrs, "Accept: application/json");
 	x->hdrs = curl_slist_append(x->hdrs, "Expect:");
 	if (auth) {
-		if (snprintf(header, sizeof(header), "Mattermost-App-Authorization: %s", auth) >=
+		if (snprintf(header, sizeof(header), "%s%s", kind->auth_header, auth) >=
 		    (int)sizeof(header))
 			goto fail;
 		x->hdrs = curl_slist_append(x->hdrs, header);
@@ -286,9 +299,9 @@ static struct app_xfer *xfer_new(struct app_http *h, const char *url, const char
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-			 h->timeout_ms < CONNECT_TIMEOUT_MS ? h->timeout_ms : CONNECT_TIMEOUT_MS);
+			 timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hdrs);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -313,8 +326,9 @@ static int refuse(char *body, size_t len, char *err, size_t cap, const char *why
 	return -1;
 }
 
-int app_http_start(struct app_http *h, const char *url, const char *auth, char *body, size_t len,
-		   app_http_done_fn done, void *arg, char *err, size_t err_cap)
+static int start(struct app_http *h, const char *url, const char *auth, char *body, size_t len,
+		 const struct xfer_kind *kind, app_http_done_fn done, void *arg, char *err,
+		 size_t err_cap)
 {
 	struct app_xfer *x;
 	bool stopping;
@@ -323,17 +337,19 @@ int app_http_start(struct app_http *h, const char *url, const char *auth, char *
 		return refuse(body, len, err, err_cap, "the server is shutting down");
 	if (atomic_fetch_add(&h->in_flight, 1) >= h->max_calls) {
 		atomic_fetch_sub(&h->in_flight, 1);
-		plugin_metrics_app_call(CALL_BUSY, -1);
+		if (kind == &app_call_kind)
+			plugin_metrics_app_call(CALL_BUSY, -1);
 		return refuse(body, len, err, err_cap,
 			      "too many calls to Apps are in progress; try again");
 	}
-	x = xfer_new(h, url, auth, body, len);
+	x = xfer_new(h, url, auth, body, len, kind);
 	if (!x) {
 		atomic_fetch_sub(&h->in_flight, 1);
 		return refuse(body, len, err, err_cap, "out of memory");
 	}
 	x->done = done;
 	x->arg = arg;
+	x->not_app_call = kind != &app_call_kind;
 	clock_gettime(CLOCK_MONOTONIC, &x->t0);
 	pthread_mutex_lock(&h->lock);
 	stopping = h->stop;
@@ -350,6 +366,22 @@ int app_http_start(struct app_http *h, const char *url, const char *auth, char *
 	}
 	curl_multi_wakeup(h->multi);
 	return 0;
+}
+
+int app_http_start(struct app_http *h, const char *url, const char *auth, char *body, size_t len,
+		   app_http_done_fn done, void *arg, char *err, size_t err_cap)
+{
+	return start(h, url, auth, body, len, &app_call_kind, done, arg, err, err_cap);
+}
+
+int app_http_start_form(struct app_http *h, const char *url, const char *auth, char *body,
+			size_t len, long timeout_ms, app_http_done_fn done, void *arg, char *err,
+			size_t err_cap)
+{
+	const struct xfer_kind form = { "Content-Type: application/x-www-form-urlencoded",
+					"Authorization: ", timeout_ms };
+
+	return start(h, url, auth, body, len, &form, done, arg, err, err_cap);
 }
 
 struct waiter {

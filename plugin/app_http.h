@@ -31,6 +31,7 @@ struct app_response {
 	char *body;  /* malloc'd, NUL-terminated */
 	size_t len;
 	char error[256]; /* why there is no usable response */
+	bool timed_out;  /* the error is the total timeout */
 };
 
 /* Called once per started call, on the call loop's thread. rc is 0 when a
@@ -71,6 +72,16 @@ void app_http_cleanup(struct app_http *h);
 int app_http_start(struct app_http *h, const char *url, const char *auth, char *body, size_t len,
 		   app_http_done_fn done, void *arg, char *err, size_t err_cap)
 	__attribute__((warn_unused_result));
+
+/* A POST of an application/x-www-form-urlencoded body (ownership taken,
+ * wiped and freed as above) to an OAuth2 provider's token endpoint, on the
+ * same loop and under the same max_calls, with its own total timeout. auth
+ * is the whole Authorization header value ("Basic ...") or NULL (copied,
+ * wiped). Not counted as a call to an App. Returns and calls done as
+ * app_http_start. */
+int app_http_start_form(struct app_http *h, const char *url, const char *auth, char *body,
+			size_t len, long timeout_ms, app_http_done_fn done, void *arg, char *err,
+			size_t err_cap) __attribute__((warn_unused_result));
 
 /* The same call, waiting for its end (for a worker thread that may block:
  * install and uninstall). body is borrowed. 0 or -1 as for done's rc, with

@@ -611,6 +611,245 @@ int oauth2_user_read(struct apps_store *st, const struct app_gate_expect *expect
 	return rc;
 }
 
+/* ---- token refresh: compare-and-set and lease ------------------------- */
+
+struct raw_arg {
+	unsigned table;
+	const void *key;
+	size_t key_len;
+	unsigned char *bytes; /* malloc'd copy of the stored value */
+	size_t len;
+};
+
+static int raw_get(struct store_txn *txn, void *arg)
+{
+	struct raw_arg *a = arg;
+	struct store_val v;
+	int rc = store_get(txn, a->table, a->key, a->key_len, 0, &v);
+
+	if (rc != STORE_OK)
+		return rc;
+	a->bytes = malloc(v.len ? v.len : 1);
+	if (!a->bytes)
+		return STORE_ENOMEM;
+	memcpy(a->bytes, v.data, v.len);
+	a->len = v.len;
+	return STORE_OK;
+}
+
+int oauth2_user_get_sealed(struct apps_store *st, const char *app_id, const char *user_id,
+			   unsigned char **sealed, size_t *sealed_len, char **data, size_t *len)
+{
+	char key[USER_KEY_MAX];
+	size_t klen = oauth2_user_key(app_id, user_id, key, sizeof(key));
+	struct raw_arg a = { APPS_T_OAUTH2_USER, key, klen, NULL, 0 };
+	int rc;
+
+	*sealed = NULL;
+	*sealed_len = 0;
+	*data = NULL;
+	*len = 0;
+	if (!klen)
+		return STORE_EIO;
+	rc = store_read(st->db, raw_get, &a);
+	if (rc != STORE_OK) {
+		free(a.bytes);
+		return rc;
+	}
+	rc = unseal_record(st->sealer, "oauth2_user", key, klen, a.bytes, a.len, data, len);
+	if (rc != SEAL_OK) {
+		free(a.bytes);
+		return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_ECORRUPT;
+	}
+	*sealed = a.bytes;
+	*sealed_len = a.len;
+	return STORE_OK;
+}
+
+struct cas_arg {
+	const struct apps_store *st;
+	const struct app_gate_expect *expect;
+	const char *key;
+	size_t klen;
+	const unsigned char *expected; /* NULL: no row may exist */
+	size_t expected_len;
+	const unsigned char *sealed; /* NULL: delete */
+	size_t sealed_len;
+};
+
+/* The gate, the current key (a new value is sealed with it), then the row
+ * as expected (locked: two writers queue), then the change. A missing row
+ * is not locked: it is created with STORE_NOOVERWRITE, so of two creators
+ * one finds it taken. */
+static int cas_txn(struct store_txn *txn, void *arg)
+{
+	const struct cas_arg *a = arg;
+	struct store_val v;
+	int rc = app_gate_check_txn(txn, a->st, a->expect);
+
+	if (rc == 0 && a->sealed)
+		rc = key_current_check_txn(txn, a->sealed, a->sealed_len);
+	if (rc != 0)
+		return rc;
+	rc = store_get(txn, APPS_T_OAUTH2_USER, a->key, a->klen, STORE_LOCK, &v);
+	if (rc == STORE_ENOTFOUND) {
+		if (a->expected)
+			return STORE_ESTALE;
+		rc = store_put(txn, APPS_T_OAUTH2_USER, a->key, a->klen, a->sealed, a->sealed_len,
+			       STORE_NOOVERWRITE);
+		return rc == STORE_EEXIST ? STORE_ESTALE : rc;
+	}
+	if (rc != STORE_OK)
+		return rc;
+	if (!a->expected || v.len != a->expected_len ||
+	    memcmp(v.data, a->expected, a->expected_len) != 0)
+		return STORE_ESTALE;
+	if (!a->sealed)
+		return store_del(txn, APPS_T_OAUTH2_USER, a->key, a->klen);
+	return store_put(txn, APPS_T_OAUTH2_USER, a->key, a->klen, a->sealed, a->sealed_len, 0);
+}
+
+int oauth2_user_cas(struct apps_store *st, const struct app_gate_expect *expect,
+		    const char *user_id, const unsigned char *expected, size_t expected_len,
+		    const char *data, size_t len)
+{
+	char key[USER_KEY_MAX];
+	size_t klen = oauth2_user_key(expect->app_id, user_id, key, sizeof(key));
+	struct cas_arg a = { st, expect, key, klen, expected, expected_len, NULL, 0 };
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0;
+	int rc;
+
+	if (!klen || (!expected && !data))
+		return STORE_EIO;
+	for (unsigned attempt = 0;; attempt++) {
+		uint_fast64_t seen = sealer_generation(st->sealer);
+		if (data) {
+			rc = seal_record(st->sealer, "oauth2_user", key, klen, data, len, &sealed,
+					 &sealed_len);
+			if (rc != SEAL_OK)
+				return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
+			a.sealed = sealed;
+			a.sealed_len = sealed_len;
+		}
+		rc = store_write(st->db, cas_txn, &a);
+		free(sealed);
+		sealed = NULL;
+		if (!key_current_retry(st->sealer, rc, attempt, seen))
+			return rc;
+	}
+}
+
+#define LEASE_PREFIX "refresh_lease"
+#define LEASE_KEY_MAX (sizeof(LEASE_PREFIX) + USER_KEY_MAX)
+#define LEASE_VALUE_LEN (REFRESH_LEASE_HOLDER_LEN + 8)
+
+static size_t lease_key(const char *app_id, const char *user_id, char *key, size_t cap)
+{
+	size_t n = oauth2_user_key(app_id, user_id, key + sizeof(LEASE_PREFIX),
+				   cap - sizeof(LEASE_PREFIX));
+
+	memcpy(key, LEASE_PREFIX, sizeof(LEASE_PREFIX)); /* with its NUL */
+	return n ? sizeof(LEASE_PREFIX) + n : 0;
+}
+
+enum lease_op { LEASE_TAKE, LEASE_RELEASE, LEASE_PROBE };
+
+struct lease_arg {
+	const char *key;
+	size_t klen;
+	const unsigned char *holder;
+	int64_t now_ms, ttl_ms;
+	enum lease_op op;
+};
+
+/* Whose the stored lease v is and until when; false when v is no lease. */
+static bool lease_decode(const struct store_val *v, const unsigned char *holder, bool *mine,
+			 int64_t *expires)
+{
+	const unsigned char *b = v->data;
+	uint64_t e = 0;
+
+	if (v->len != LEASE_VALUE_LEN)
+		return false;
+	*mine = memcmp(b, holder, REFRESH_LEASE_HOLDER_LEN) == 0;
+	for (size_t i = 0; i < 8; i++)
+		e = e << 8 | b[REFRESH_LEASE_HOLDER_LEN + i];
+	*expires = (int64_t)e;
+	return true;
+}
+
+static int lease_txn(struct store_txn *txn, void *arg)
+{
+	const struct lease_arg *a = arg;
+	unsigned char value[LEASE_VALUE_LEN];
+	uint64_t until = (uint64_t)(a->now_ms + a->ttl_ms);
+	struct store_val v;
+	int64_t expires = 0;
+	bool mine = false, lease;
+	int rc = store_get(txn, APPS_T_META, a->key, a->klen, a->op == LEASE_PROBE ? 0 : STORE_LOCK,
+			   &v);
+
+	if (rc != STORE_OK && rc != STORE_ENOTFOUND)
+		return rc;
+	lease = rc == STORE_OK && lease_decode(&v, a->holder, &mine, &expires);
+	switch (a->op) {
+	case LEASE_PROBE: return lease && !mine && expires >= a->now_ms ? STORE_EBUSY : STORE_OK;
+	case LEASE_RELEASE:
+		if (!lease || !mine)
+			return STORE_ESTALE; /* gone, or another holder's since */
+		return store_del(txn, APPS_T_META, a->key, a->klen);
+	case LEASE_TAKE:
+		if (lease && !mine && expires >= a->now_ms)
+			return STORE_EBUSY;
+		memcpy(value, a->holder, REFRESH_LEASE_HOLDER_LEN);
+		for (size_t i = 0; i < 8; i++)
+			value[REFRESH_LEASE_HOLDER_LEN + i] =
+				(unsigned char)(until >> (56 - 8 * i));
+		/* No row: created, so that of two takers one finds it taken. */
+		rc = store_put(txn, APPS_T_META, a->key, a->klen, value, sizeof(value),
+			       rc == STORE_ENOTFOUND ? STORE_NOOVERWRITE : 0);
+		return rc == STORE_EEXIST ? STORE_EBUSY : rc;
+	}
+	return STORE_EINVAL;
+}
+
+static int lease_run(struct apps_store *st, const char *app_id, const char *user_id,
+		     const unsigned char *holder, int64_t now_ms, int64_t ttl_ms, enum lease_op op)
+{
+	char key[LEASE_KEY_MAX];
+	size_t klen = lease_key(app_id, user_id, key, sizeof(key));
+	struct lease_arg a = { key, klen, holder, now_ms, ttl_ms, op };
+
+	if (!klen)
+		return STORE_EIO;
+	return op == LEASE_PROBE ? store_read(st->db, lease_txn, &a)
+				 : store_write(st->db, lease_txn, &a);
+}
+
+int refresh_lease_take(struct apps_store *st, const char *app_id, const char *user_id,
+		       const unsigned char holder[REFRESH_LEASE_HOLDER_LEN], int64_t now_ms,
+		       int64_t ttl_ms)
+{
+	return lease_run(st, app_id, user_id, holder, now_ms, ttl_ms, LEASE_TAKE);
+}
+
+int refresh_lease_release(struct apps_store *st, const char *app_id, const char *user_id,
+			  const unsigned char holder[REFRESH_LEASE_HOLDER_LEN])
+{
+	int rc = lease_run(st, app_id, user_id, holder, 0, 0, LEASE_RELEASE);
+
+	return rc == STORE_ESTALE ? STORE_OK : rc;
+}
+
+int refresh_lease_busy(struct apps_store *st, const char *app_id, const char *user_id,
+		       const unsigned char holder[REFRESH_LEASE_HOLDER_LEN], int64_t now_ms)
+{
+	int rc = lease_run(st, app_id, user_id, holder, now_ms, 0, LEASE_PROBE);
+
+	return rc == STORE_EBUSY ? 1 : rc;
+}
+
 /* ---- uninstall ---------------------------------------------------------- */
 
 struct delete_arg {
@@ -829,7 +1068,7 @@ int apps_store_get(struct apps_store *st, enum key_table t, const void *key, siz
 	return STORE_OK;
 }
 
-struct cas_arg {
+struct batch_cas_arg {
 	const struct apps_cas *c;
 	size_t n, skipped;
 	bool apps_changed;
@@ -851,9 +1090,9 @@ static int cas_matches(struct store_txn *txn, const struct apps_cas *c)
 	       (c->elen == 0 || memcmp(v.data, c->expected, c->elen) == 0);
 }
 
-static int cas_txn(struct store_txn *txn, void *arg)
+static int batch_cas_txn(struct store_txn *txn, void *arg)
 {
-	struct cas_arg *a = arg;
+	struct batch_cas_arg *a = arg;
 
 	a->skipped = 0; /* the callback may run again */
 	a->apps_changed = false;
@@ -892,7 +1131,7 @@ static int cas_txn(struct store_txn *txn, void *arg)
 
 int apps_store_cas(struct apps_store *st, const struct apps_cas *c, size_t n, size_t *skipped)
 {
-	struct cas_arg a = { c, n, 0, false };
+	struct batch_cas_arg a = { c, n, 0, false };
 	int rc;
 
 	if (skipped)
@@ -901,7 +1140,7 @@ int apps_store_cas(struct apps_store *st, const struct apps_cas *c, size_t n, si
 		if ((unsigned)c[i].table >= KEY_TABLES || c[i].klen == 0 ||
 		    (!c[i].expected && !c[i].val))
 			return STORE_EINVAL;
-	rc = store_write(st->db, cas_txn, &a);
+	rc = store_write(st->db, batch_cas_txn, &a);
 	if (skipped && rc == STORE_OK)
 		*skipped = a.skipped;
 	return rc;

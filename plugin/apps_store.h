@@ -64,6 +64,8 @@
 enum apps_store_rc {
 	STORE_ECORRUPT = -110, /* a sealed record did not open: tampered, moved or wrong key */
 	STORE_ECHANGED = -111, /* apps_store_cas: the record was not the one expected */
+	STORE_ESTALE = -112,   /* oauth2_user_cas: the stored bytes were not the expected ones */
+	STORE_EBUSY = -113,    /* refresh_lease_take: another holder's lease is live */
 	/* -120..-121: STATE_* (state_store.h); -130..-133: APP_GATE_* (app_gate.h) */
 };
 /* The seam reports a full disk (ENOSPC, EDQUOT) and a full LMDB map alike:
@@ -149,6 +151,44 @@ int oauth2_user_del(struct apps_store *st, const struct app_gate_expect *expect,
  * record (a call's expansion). */
 int oauth2_user_get(struct apps_store *st, const char *app_id, const char *user_id, char **data,
 		    size_t *len) __attribute__((warn_unused_result));
+
+/* For the framework's token refresh (token_refresh.h). */
+
+/* oauth2_user_get, also giving the record's sealed bytes as stored (for
+ * oauth2_user_cas; malloc'd, free with free()). */
+int oauth2_user_get_sealed(struct apps_store *st, const char *app_id, const char *user_id,
+			   unsigned char **sealed, size_t *sealed_len, char **data, size_t *len)
+	__attribute__((warn_unused_result));
+/* Compare-and-set of a user's OAuth2 data: in one write transaction where
+ * the App's gate satisfies expect, replaces the record of (expect->app_id,
+ * user_id) when its stored (sealed) bytes equal expected (expected_len
+ * bytes; NULL: no record may exist) with data sealed anew (NULL: the record
+ * is deleted); not both NULL. STORE_OK, STORE_ESTALE (the record was not as
+ * expected: nothing changed), an APP_GATE_* refusal, or a store error. */
+int oauth2_user_cas(struct apps_store *st, const struct app_gate_expect *expect,
+		    const char *user_id, const unsigned char *expected, size_t expected_len,
+		    const char *data, size_t len) __attribute__((warn_unused_result));
+
+#define REFRESH_LEASE_HOLDER_LEN 16
+/* A short lease on refreshing the token of (app_id, user_id), seen by every
+ * process on the store: one row, key "refresh_lease\0app_id\0user_id" in
+ * meta, value holder (16 bytes) | expiry (ms since the epoch, 8 bytes
+ * big-endian). take succeeds when there is no row, its expiry is before
+ * now_ms (a process that died holding it), or it is holder's own; the row
+ * then expires at now_ms + ttl_ms. STORE_OK, STORE_EBUSY (another holder's
+ * live lease), or a store error. release deletes the row when it is still
+ * holder's (STORE_OK either way, or a store error). busy reads without
+ * writing: 1 when another holder's lease is live at now_ms, 0 when not, or
+ * a store error. */
+int refresh_lease_take(struct apps_store *st, const char *app_id, const char *user_id,
+		       const unsigned char holder[REFRESH_LEASE_HOLDER_LEN], int64_t now_ms,
+		       int64_t ttl_ms) __attribute__((warn_unused_result));
+int refresh_lease_release(struct apps_store *st, const char *app_id, const char *user_id,
+			  const unsigned char holder[REFRESH_LEASE_HOLDER_LEN])
+	__attribute__((warn_unused_result));
+int refresh_lease_busy(struct apps_store *st, const char *app_id, const char *user_id,
+		       const unsigned char holder[REFRESH_LEASE_HOLDER_LEN], int64_t now_ms)
+	__attribute__((warn_unused_result));
 
 /* Deletes the App record, its gate and every OAuth2 user record and state of
  * app_id, in one transaction. Counts in *users and *states (may be NULL). */

@@ -14,6 +14,9 @@
  *   oauth2_user_stored, oauth2_user_deleted: actor and target_user the
  *       acting user whose record it is
  *   flow_connected, flow_failed: actor and target_user the person
+ *   oauth2_token_refreshed, oauth2_token_revoked (the provider said
+ *       invalid_grant: the record was deleted): actor and target_user the
+ *       acting user of the call that found the token due (token_refresh.h)
  * A host without an audit trail (older than ABI 1.3) records nothing.
  */
 #ifndef PLUGIN_AUDIT_H

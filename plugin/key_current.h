@@ -39,7 +39,7 @@
  * this node's keyring has not seen, or a current key this node's master key
  * cannot open). Below STORE_ECALLER, apart from the codes of apps_store.h
  * (-110 on), state_store.h (-120 on) and app_gate.h (-130 on). */
-#define STORE_EKEYSTALE (-113)
+#define STORE_EKEYSTALE (-114)
 
 /* Seals per write: the first, and one after each reload of the keyring. */
 #define KEY_CURRENT_ATTEMPTS 3

@@ -25,6 +25,7 @@
 #include "audit.h"
 #include "plugin_metrics.h"
 #include "router.h"
+#include "url_origin.h"
 #include "banned.h"
 
 #define OAUTH2_BODY_MAX 8192
@@ -115,11 +116,37 @@ static void store_failed(struct apps_call *c, int rc)
 	reply_store_failed(c, rc, what);
 }
 
-/* {"client_id", "client_secret", "remote_root_url": strings, "data": any};
- * all optional, other keys ignored. NULL after answering 400. */
+/* token_url, when set: an absolute http(s) URL with the origin of
+ * remote_root_url when that is set (the framework POSTs the client's secret
+ * there: token_refresh.h). false after answering 400. */
+static bool token_url_ok(struct apps_call *c, const json_t *client)
+{
+	const char *token_url = json_string_value(json_object_get(client, "token_url"));
+	const char *root = json_string_value(json_object_get(client, "remote_root_url"));
+	struct url_origin t, r;
+
+	if (!token_url)
+		return true;
+	if (url_origin_parse(token_url, &t) != 0) {
+		reply_error(c, 400, "apps.oauth2.invalid_body.app_error",
+			    "token_url must be an absolute http or https URL.");
+		return false;
+	}
+	if (root && root[0] && (url_origin_parse(root, &r) != 0 || !url_same_origin(&t, &r))) {
+		reply_error(c, 400, "apps.oauth2.invalid_body.app_error",
+			    "token_url must have the same scheme, host and port as "
+			    "remote_root_url.");
+		return false;
+	}
+	return true;
+}
+
+/* {"client_id", "client_secret", "remote_root_url", "token_url": strings,
+ * "data": any}; all optional, other keys ignored. NULL after answering 400. */
 static json_t *client_from_body(struct apps_call *c)
 {
-	static const char *const strings[] = { "client_id", "client_secret", "remote_root_url" };
+	static const char *const strings[] = { "client_id", "client_secret", "remote_root_url",
+					       "token_url" };
 	json_t *body = body_json(c), *out;
 
 	if (!body)
@@ -128,11 +155,11 @@ static json_t *client_from_body(struct apps_call *c)
 		json_decref(body);
 		reply_error(c, 400, "apps.oauth2.invalid_body.app_error",
 			    "The body must be an object {client_id, client_secret, "
-			    "remote_root_url, data}.");
+			    "remote_root_url, token_url, data}.");
 		return NULL;
 	}
 	out = json_object();
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
 		json_t *v = json_object_get(body, strings[i]);
 		if (!v || json_is_null(v))
 			continue;
@@ -149,6 +176,10 @@ static json_t *client_from_body(struct apps_call *c)
 	if (json_object_get(body, "data"))
 		json_object_set(out, "data", json_object_get(body, "data"));
 	json_decref(body);
+	if (!token_url_ok(c, out)) {
+		json_decref(out);
+		return NULL;
+	}
 	return out;
 }
 

@@ -37,6 +37,7 @@ struct apps_settings {
 	long call_timeout_ms;           /* "call_timeout_s", default 30 */
 	unsigned max_calls;             /* "max_concurrent_calls", default 1024, at most 65536 */
 	long state_ttl_ms;              /* "oauth2_state_ttl_s", default 600 */
+	long refresh_timeout_ms;        /* "refresh_timeout_s", default 5, 1 to 60 */
 	char master_key_file[PATH_MAX]; /* "master_key_file", default <data dir>/master.key */
 	/* "previous_master_key_file": while the master key changes, the old
 	 * one; "" when not set (key_store.h) */
@@ -57,7 +58,8 @@ struct apps_plugin {
 	struct token_cache tokens;
 	struct app_cache apps;
 	struct app_http http;
-	pthread_mutex_t admin_lock; /* install, enable, disable, uninstall one at a time */
+	struct token_refresher *refresher; /* token_refresh.h */
+	pthread_mutex_t admin_lock;        /* install, enable, disable, uninstall one at a time */
 	/* Audit lines queued with plugin_audit_later and not yet done
 	 * (audit.h): deactivate waits for them, as their callbacks finish
 	 * responses and touch this struct. */

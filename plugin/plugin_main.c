@@ -11,6 +11,7 @@
 #include "plugin_metrics.h"
 #include "router.h"
 #include "state_store.h"
+#include "token_refresh.h"
 #include "banned.h"
 
 #define SWEEP_INTERVAL_S 60
@@ -167,6 +168,11 @@ static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *ap
 		snprintf(err, sizeof(err), "cannot initialise libcurl");
 		goto fail_store;
 	}
+	if (token_refresh_init(p) != 0) {
+		snprintf(err, sizeof(err), "cannot start the token refresher");
+		app_http_cleanup(&p->http);
+		goto fail_store;
+	}
 	token_cache_init(&p->tokens);
 	app_cache_init(&p->apps);
 	pthread_mutex_init(&p->admin_lock, NULL);
@@ -175,6 +181,7 @@ static int apps_activate(mmplugin_host *host, const struct mmplugin_host_api *ap
 	if (pthread_create(&p->sweeper, NULL, sweep_states, p) != 0) {
 		snprintf(err, sizeof(err), "cannot start the state sweeper");
 		app_http_cleanup(&p->http);
+		token_refresh_stop(p);
 		token_cache_destroy(&p->tokens);
 		goto fail_store;
 	}
@@ -211,6 +218,9 @@ static void apps_deactivate(void *state)
 	plugin_log(p, MMPLUGIN_LOG_INFO, "com.mattermost.apps deactivating");
 	key_sweep_stop(&p->key_sweep);
 	stop_state_sweeper(p);
+	/* Refreshes in flight end (at most refresh_timeout_s twice) and the
+	 * calls that waited on them start, while the call loop still runs. */
+	token_refresh_stop(p);
 	app_http_cleanup(&p->http);
 	/* The calls the loop ended may have queued their flow pages' audit
 	 * lines: their callbacks finish those responses. */

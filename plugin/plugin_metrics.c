@@ -14,6 +14,9 @@ static const char *const flow_words[] = { "ok", "login", "refused", "app_error",
 static const char *const call_words[] = {
 	"ok", "http_error", "timeout", "unreachable", "too_large", "busy", "shutdown", "error",
 };
+static const char *const refresh_words[] = {
+	"refreshed", "lost", "invalid_grant", "timeout", "unavailable", "error",
+};
 static const char *const record_kinds[] = { "apps", "listed_apps", "oauth2_users",
 					    "oauth2_states" };
 
@@ -22,6 +25,7 @@ static const char *const record_kinds[] = { "apps", "listed_apps", "oauth2_users
 #define STEPS (sizeof(step_names) / sizeof(step_names[0]))
 #define FLOW_RESULTS (sizeof(flow_words) / sizeof(flow_words[0]))
 #define CALL_RESULTS (sizeof(call_words) / sizeof(call_words[0]))
+#define REFRESH_RESULTS (sizeof(refresh_words) / sizeof(refresh_words[0]))
 #define KINDS (sizeof(record_kinds) / sizeof(record_kinds[0]))
 
 /* Seconds: calls answer in milliseconds, time out at call_timeout_s (30 s
@@ -38,6 +42,7 @@ static struct {
 	mmplugin_metric *store_ops[OPS][RESULTS];
 	mmplugin_metric *flow[STEPS][FLOW_RESULTS];
 	mmplugin_metric *calls[CALL_RESULTS];
+	mmplugin_metric *refreshes[REFRESH_RESULTS];
 	mmplugin_metric *call_seconds;
 	mmplugin_metric *batch;
 	mmplugin_metric *unseal_failures;
@@ -152,6 +157,12 @@ static int register_all(struct apps_plugin *p)
 		rc |= reg_counter(p, "mmapps_app_calls_total", "HTTP calls to Apps, by outcome.", l,
 				  1, &m.calls[i]);
 	}
+	for (size_t i = 0; i < REFRESH_RESULTS; i++) {
+		struct mmplugin_label l[] = { { "result", refresh_words[i] } };
+		rc |= reg_counter(p, "mmapps_oauth2_refresh_total",
+				  "Refreshes of users' OAuth2 tokens by the framework, by outcome.",
+				  l, 1, &m.refreshes[i]);
+	}
 	rc |= api->metric_histogram(
 		p->host, "mmapps_app_call_duration_seconds",
 		"Time from sending a call to an App to its answer (or failure).", call_buckets,
@@ -231,6 +242,12 @@ void plugin_metrics_app_call(enum app_call_result result, double seconds)
 		add(m.calls[result]);
 	if (m.call_seconds && seconds >= 0)
 		m.api->metric_observe(m.call_seconds, seconds);
+}
+
+void plugin_metrics_refresh(enum refresh_result result)
+{
+	if ((size_t)result < REFRESH_RESULTS)
+		add(m.refreshes[result]);
 }
 
 void plugin_metrics_group_commit_batch(size_t n)

@@ -21,6 +21,11 @@
  *       when a scrape asks if the store's reads never wait (LMDB), else by
  *       the state sweeper every minute (PostgreSQL: a scrape never waits on
  *       the database); not maintained by the writers
+ *   mmapps_oauth2_refresh_total{result}  refreshes of users' tokens by the
+ *       framework (token_refresh.h): refreshed, lost (the stored value
+ *       changed meanwhile, or another node refreshed it), invalid_grant
+ *       (the record was deleted), timeout, unavailable (5xx, network),
+ *       error
  *   mmapps_key_sweep_done  records re-sealed by the current key sweep (0
  *       until key rotation sets it with plugin_metrics_key_sweep_done)
  *
@@ -58,6 +63,15 @@ enum app_call_result {
 	CALL_ERROR,
 };
 
+enum refresh_result {
+	REFRESH_OK = 0,
+	REFRESH_LOST,
+	REFRESH_INVALID_GRANT,
+	REFRESH_TIMEOUT,
+	REFRESH_UNAVAILABLE,
+	REFRESH_ERROR,
+};
+
 /* Registers every series and the scrape hook (counting records); logs and
  * goes on without metrics when the host cannot take them. From activate,
  * before the plugin starts threads that count. */
@@ -71,6 +85,8 @@ void plugin_metrics_flow(enum flow_step step, enum flow_result result);
 /* One call to an App ended, after seconds (< 0: refused before it started;
  * counted, not timed). */
 void plugin_metrics_app_call(enum app_call_result result, double seconds);
+/* One token refresh ended. */
+void plugin_metrics_refresh(enum refresh_result result);
 /* One group commit of n writes. */
 void plugin_metrics_group_commit_batch(size_t n);
 /* Counts the records in the store now, for the gauges (may wait on the

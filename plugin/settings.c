@@ -30,6 +30,7 @@ int settings_parse(const char *json, const char *data_dir, struct apps_settings 
 	s->max_calls = 1024;
 	s->state_ttl_ms = 600000;
 	s->key_sweep_batch = KEY_SWEEP_BATCH_DEFAULT;
+	s->refresh_timeout_ms = 5000;
 	snprintf(s->master_key_file, sizeof(s->master_key_file), "%s/master.key", data_dir);
 	if (!json_is_object(root)) {
 		snprintf(msg, cap, "settings must be a JSON object");
@@ -46,6 +47,10 @@ int settings_parse(const char *json, const char *data_dir, struct apps_settings 
 			if (get_int(v, key, 1, 86400, &n, msg, cap) != 0)
 				goto out;
 			s->state_ttl_ms = n * 1000;
+		} else if (strcmp(key, "refresh_timeout_s") == 0) {
+			if (get_int(v, key, 1, 60, &n, msg, cap) != 0)
+				goto out;
+			s->refresh_timeout_ms = n * 1000;
 		} else if (strcmp(key, "max_concurrent_calls") == 0) {
 			if (get_int(v, key, 1, APP_CALLS_MAX, &n, msg, cap) != 0)
 				goto out;

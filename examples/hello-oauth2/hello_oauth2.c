@@ -133,9 +133,9 @@ static json_t *call_configure(const json_t *req)
 	const char *secret = *str_at(req, "values", "client_secret")
 				     ? str_at(req, "values", "client_secret")
 				     : cfg.client_secret;
-	struct mmapps_oauth2_app app = { id, secret, cfg.provider_url, NULL };
+	struct mmapps_oauth2_app app = { id, secret, cfg.provider_url, NULL, NULL };
+	char token_url[URL_MAX + 16], text[640];
 	mmapps_client *mm;
-	char text[640];
 	int rc;
 
 	if (!strstr(roles, "system_admin"))
@@ -144,6 +144,9 @@ static json_t *call_configure(const json_t *req)
 	if (!*id || !*secret || !*cfg.provider_url)
 		return error(
 			"Give client_id and client_secret (values or flags) and --provider-url.");
+	/* The framework refreshes the tokens stored for users from now on. */
+	snprintf(token_url, sizeof(token_url), "%s/token", cfg.provider_url);
+	app.token_url = token_url;
 	mm = mmapps_client_new(cfg.site_url, str_at(ctx, "bot_access_token", NULL));
 	if (!mm)
 		return error("The call carried no bot token.");

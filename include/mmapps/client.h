@@ -84,18 +84,24 @@ MMAPPS_API const char *mmapps_client_error(const mmapps_client *c);
 MMAPPS_API long mmapps_client_status(const mmapps_client *c);
 
 /* The App's OAuth2 client. Every member may be NULL (left out). data_json,
- * when set, must be a JSON text (any value); it is sent as it is. */
+ * when set, must be a JSON text (any value); it is sent as it is.
+ * token_url, when set, is the provider's token endpoint (absolute http(s),
+ * on remote_root_url's origin when that is set): the framework then
+ * refreshes the users' stored tokens (oauth2.Token JSON with refresh_token
+ * and expiry) before passing them to the App. */
 struct mmapps_oauth2_app {
 	const char *client_id;
 	const char *client_secret;
 	const char *remote_root_url;
 	const char *data_json;
+	const char *token_url;
 };
 
 /* POST /api/v1/oauth2/app: registers (fully replaces) the App's OAuth2
  * client. Needs the App's bot token (or an admin acting user's).
  * MMAPPS_OK, MMAPPS_EINVAL (data_json not JSON, a member not UTF-8), MMAPPS_EHTTP (401 no or
- * expired token, 403 not allowed, 404 App not installed, ...),
+ * expired token, 403 not allowed, 404 App not installed, 400 a token_url
+ * that is not allowed, ...),
  * MMAPPS_ENETWORK, MMAPPS_EPROTOCOL, MMAPPS_ENOMEM. */
 MMAPPS_API int mmapps_store_oauth2_app(mmapps_client *c,
 				       const struct mmapps_oauth2_app *app) MMAPPS_WARN_UNUSED;

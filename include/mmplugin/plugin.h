@@ -399,6 +399,7 @@ struct mmplugin_host_api {
 	 * event: one of
 	 *   app_listed, app_installed, app_enabled, app_disabled, app_uninstalled,
 	 *   oauth2_client_stored, oauth2_user_stored, oauth2_user_deleted,
+	 *   oauth2_token_refreshed, oauth2_token_revoked,
 	 *   flow_connected, flow_failed, key_rotated, key_retired,
 	 *   master_key_changed
 	 * actor (the user who acted), target_user (the user acted upon),

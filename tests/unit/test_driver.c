@@ -134,7 +134,8 @@ static void bad_arguments_make_no_client(void **state)
 static void store_app_sends_the_client_with_the_token(void **state)
 {
 	struct mmapps_oauth2_app app = { "cid", "csecret", "https://provider.example",
-					 "{\"scope\":[\"repo\"]}" };
+					 "{\"scope\":[\"repo\"]}",
+					 "https://provider.example/token" };
 	mmapps_client *c = mmapps_client_new(site, "bot-token");
 
 	(void)state;
@@ -146,6 +147,7 @@ static void store_app_sends_the_client_with_the_token(void **state)
 	assert_string_equal(srv.content_type, "application/json");
 	assert_string_equal(srv.got, "{\"client_id\":\"cid\",\"client_secret\":\"csecret\","
 				     "\"remote_root_url\":\"https://provider.example\","
+				     "\"token_url\":\"https://provider.example/token\","
 				     "\"data\":{\"scope\":[\"repo\"]}}");
 	assert_string_equal(mmapps_client_error(c), "");
 	assert_int_equal(mmapps_client_status(c), 200);

@@ -146,9 +146,9 @@ static uint32_t stored_key_id(enum key_table t, const void *key, size_t klen)
 
 /* Node a's keyring has not seen b's rotations (no poll runs here): each of
  * its writes of a sealed record (an OAuth2 user record, an App record, a
- * flow state) is stored under the store's current key, not a's old one,
- * so that the sweep of that rotation cannot miss it. Runs last: the keys
- * are under master_b by then. */
+ * flow state, a refreshed token's compare-and-set) is stored under the store's current key, not a's
+ * old one, so that the sweep of that rotation cannot miss it. Runs last: the keys are under
+ * master_b by then. */
 static void a_stale_node_writes_under_the_current_key(void **state)
 {
 	const struct app_gate_expect expect = { STALE_APP, NULL,
@@ -192,6 +192,23 @@ static void a_stale_node_writes_under_the_current_key(void **state)
 					     "verifier", 1000, 60000, 16, NULL),
 			 STORE_OK);
 	assert_int_equal(stored_key_id(KEY_TABLE_OAUTH2_STATE, hash, sizeof(hash)), id);
+
+	/* The token refresh's compare-and-set of a user record. */
+	was = id;
+	assert_int_equal(key_store_rotate(&b.ks, row, NULL, &id), 0);
+	assert_int_equal(keyring_current_id(&a.sealer.keys->ring), was);
+	{
+		unsigned char *old = NULL;
+		size_t old_len = 0;
+		assert_int_equal(
+			apps_store_get(&st, KEY_TABLE_OAUTH2_USER, ukey, ulen, &old, &old_len),
+			STORE_OK);
+		assert_int_equal(oauth2_user_cas(&st, &expect, STALE_USER, old, old_len,
+						 "\"refreshed\"", 11),
+				 STORE_OK);
+		free(old);
+	}
+	assert_int_equal(stored_key_id(KEY_TABLE_OAUTH2_USER, ukey, ulen), id);
 
 	st.sealer = none;
 	sealer_close(&a.sealer);

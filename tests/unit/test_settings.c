@@ -18,6 +18,7 @@ static void defaults_when_empty(void **state)
 	assert_int_equal(s.call_timeout_ms, 30000);
 	assert_int_equal(s.max_calls, 1024);
 	assert_int_equal(s.state_ttl_ms, 600000);
+	assert_int_equal(s.refresh_timeout_ms, 5000);
 	assert_string_equal(s.master_key_file, "data/master.key");
 	assert_string_equal(s.previous_master_key_file, "");
 	assert_int_equal(s.key_sweep_batch, 256);
@@ -31,7 +32,7 @@ static void every_key_is_read(void **state)
 
 	(void)state;
 	assert_int_equal(settings_parse("{\"call_timeout_s\":5,\"max_concurrent_calls\":65536,"
-					"\"oauth2_state_ttl_s\":86400,"
+					"\"oauth2_state_ttl_s\":86400,\"refresh_timeout_s\":60,"
 					"\"master_key_file\":\"/etc/keys/apps.key\","
 					"\"previous_master_key_file\":\"/etc/keys/old.key\","
 					"\"key_sweep_batch\":1024,\"key_sweep_pause_ms\":60000}",
@@ -40,6 +41,7 @@ static void every_key_is_read(void **state)
 	assert_int_equal(s.call_timeout_ms, 5000);
 	assert_int_equal(s.max_calls, 65536);
 	assert_int_equal(s.state_ttl_ms, 86400000L);
+	assert_int_equal(s.refresh_timeout_ms, 60000);
 	assert_string_equal(s.master_key_file, "/etc/keys/apps.key");
 	assert_string_equal(s.previous_master_key_file, "/etc/keys/old.key");
 	assert_int_equal(s.key_sweep_batch, 1024);
@@ -62,6 +64,10 @@ static void bad_settings_are_named(void **state)
 		  "setting max_concurrent_calls must be an integer from 1 to 65536" },
 		{ "{\"oauth2_state_ttl_s\":-1}",
 		  "setting oauth2_state_ttl_s must be an integer from 1 to 86400" },
+		{ "{\"refresh_timeout_s\":0}",
+		  "setting refresh_timeout_s must be an integer from 1 to 60" },
+		{ "{\"refresh_timeout_s\":61}",
+		  "setting refresh_timeout_s must be an integer from 1 to 60" },
 		{ "{\"master_key_file\":\"\"}", "setting master_key_file must be a path" },
 		{ "{\"master_key_file\":7}", "setting master_key_file must be a path" },
 		{ "{\"previous_master_key_file\":\"\"}",
