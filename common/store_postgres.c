@@ -31,6 +31,10 @@
 #define RETRIES_MAX 8
 #define DOWN_BACKOFF_MS 250
 #define LISTEN_CHECK_MS 2000
+/* A pooled connection the server closed fails at once and is worth one try
+ * on another; one that failed later hung until its deadline: the server
+ * does not answer, and another try would double the wait. */
+#define STALE_FAIL_MS 1000
 #define BYTEA_OID 17
 #define INT8_OID 20
 
@@ -622,6 +626,7 @@ static int pg_read(struct store *st, store_txn_fn fn, void *arg)
 	for (int attempt = 0;; attempt++) {
 		struct pg_txn t = { .base = { st, false }, .s = s };
 		int rc = acquire(s, &t.c, &t.reused);
+		int64_t started = store_now_ms();
 
 		if (rc != STORE_OK)
 			return rc;
@@ -631,7 +636,7 @@ static int pg_read(struct store *st, store_txn_fn fn, void *arg)
 		if (!t.broken)
 			return rc;
 		/* A pooled connection the server dropped: once more on another. */
-		if (!t.reused || attempt == 1)
+		if (!t.reused || attempt == 1 || store_now_ms() - started >= STALE_FAIL_MS)
 			return STORE_EUNAVAILABLE;
 	}
 }
@@ -748,6 +753,7 @@ static enum batch_outcome batch_once(struct pg_store *s, struct pg_conn *c, bool
 	bool broken = false, retry = false, ignored = false;
 	struct store_note *notes = NULL;
 	struct pg_req *keeper = NULL;
+	int64_t started = store_now_ms();
 	int rc = simple(s, c->pg, "BEGIN", &broken, &retry);
 
 	for (struct pg_req *r = batch; rc == STORE_OK && r; r = r->next) {
@@ -799,10 +805,11 @@ static enum batch_outcome batch_once(struct pg_store *s, struct pg_conn *c, bool
 	}
 	if (broken) {
 		/* Nothing was committed: a stale pooled connection is worth
-		 * another try on a fresh one. */
+		 * another try on a fresh one (not a server that hung). */
 		*dropped = true;
 		*rc_out = STORE_EUNAVAILABLE;
-		return reused ? BATCH_RETRY : BATCH_FAILED;
+		return reused && store_now_ms() - started < STALE_FAIL_MS ? BATCH_RETRY
+									  : BATCH_FAILED;
 	}
 	simple(s, c->pg, "ROLLBACK", &broken, &ignored);
 	*dropped = broken;
@@ -1165,14 +1172,39 @@ int store_postgres_backup(char *err, size_t cap)
 	return STORE_EINVAL;
 }
 
+/* Whether libpq can parse url. Its own message is not repeated: it quotes
+ * the part it could not parse, which may be the password (a '%' not
+ * followed by two hex digits). */
+static bool url_parses(const char *url)
+{
+	char *msg = NULL;
+	PQconninfoOption *o = PQconninfoParse(url, &msg);
+
+	if (msg) {
+		explicit_bzero(msg, strlen(msg));
+		PQfreemem(msg);
+	}
+	if (!o)
+		return false;
+	PQconninfoFree(o);
+	return true;
+}
+
 int store_postgres_open(const struct store_config *cfg, const struct store_options *opt,
 			struct store **out, char *err, size_t cap)
 {
-	struct pg_store *s = calloc(1, sizeof(*s));
+	struct pg_store *s;
 	char why[STORE_ERR_MAX];
 	PGconn *pg;
 	int rc;
 
+	if (!url_parses(cfg->url)) {
+		snprintf(err, cap,
+			 "the database URL is not a valid libpq URI (a '%%' in it, in the "
+			 "password too, must start a percent-encoded byte such as %%25)");
+		return STORE_EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
 	if (!s)
 		return STORE_ENOMEM;
 	rc = store_base_init(&s->base, opt, err, cap);

@@ -45,8 +45,9 @@ static void wipe_field(json_t *obj, const char *key)
 }
 
 /* A write to the store failed: logs why (which op, MDB_MAP_FULL or ENOSPC)
- * and answers 507 api.store.full.app_error when the store is full, else 500
- * with fail_id. */
+ * and answers 507 api.store.full.app_error when the store is full, 503
+ * api.store.unavailable.app_error when the database cannot be reached, else
+ * 500 with fail_id. */
 static void store_failed(struct host_request *r, const char *op, int rc, const char *fail_id,
 			 const char *fail_message)
 {
@@ -56,6 +57,9 @@ static void store_failed(struct host_request *r, const char *op, int rc, const c
 		host_error(r, 507, "api.store.full.app_error",
 			   "The server's storage is full; nothing was saved. Tell the server's "
 			   "administrator.");
+	else if (rc == STORE_EUNAVAILABLE)
+		host_error(r, 503, "api.store.unavailable.app_error",
+			   "The database cannot be reached; nothing was saved. Try again shortly.");
 	else
 		host_error(r, 500, fail_id, fail_message);
 }
@@ -113,6 +117,11 @@ void api_users_login(struct host_request *r)
 			   "The server's storage is full; the session could not be saved.");
 		return;
 	}
+	if (rc == LOGIN_UNAVAILABLE) {
+		host_error(r, 503, "api.store.unavailable.app_error",
+			   "The database cannot be reached; try again shortly.");
+		return;
+	}
 	if (rc == LOGIN_AUDIT_FAILED) {
 		host_error(r, 500, "api.audit.write_failed.app_error",
 			   "The server could not record the login in its audit trail; see the "
@@ -129,9 +138,17 @@ void api_users_login(struct host_request *r)
 	sodium_memzero(token, sizeof(token));
 }
 
+/* A 200 means the token no longer works: a revocation the store did not
+ * take is an error, and the token stays with its client. */
 void api_users_logout(struct host_request *r)
 {
-	(void)sessions_revoke_token(r->host->store, r->token.token, r->token.len);
+	int rc = sessions_revoke_token(r->host->store, r->token.token, r->token.len);
+
+	if (rc != SESSIONS_OK && rc != SESSIONS_ENOTFOUND) {
+		store_failed(r, "logout", rc, "api.user.logout.app_error",
+			     "The session could not be ended; try again.");
+		return;
+	}
 	log_kv(LOG_INFO, "logout", "user_id", r->user.id, "request_id", r->request_id, NULL);
 	host_json(r, 200, "{\"status\":\"OK\"}");
 	login_set_cookies(r, NULL, NULL, NULL);

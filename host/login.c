@@ -76,6 +76,15 @@ static bool audited(const struct host_request *r, const char *event, const char 
 	return !r->host->audit || audit_record(r->host->audit, &ev, AUDIT_FROM_HOST) == AUDIT_OK;
 }
 
+/* The account could not be read (the database is unreachable, ...): an
+ * error of the server, not of the person logging in. */
+static int store_unread(struct host_request *r, int rc)
+{
+	log_kv(LOG_ERROR, "store read failed", "op", "login", "reason", store_strerror(rc),
+	       "remote", r->remote, "request_id", r->request_id, NULL);
+	return rc == USERS_EUNAVAILABLE ? LOGIN_UNAVAILABLE : LOGIN_ERROR;
+}
+
 /*
  * The order is the limiter's contract: find which account login_id names
  * (index reads only, the same reads for a known and an unknown login_id of
@@ -96,7 +105,10 @@ int login_attempt(struct host_request *r, const char *login_id, const char *pass
 	bool found, ok;
 	int rc;
 
-	found = users_find_login_id(r->host->store, login_id, id) == USERS_OK;
+	rc = users_find_login_id(r->host->store, login_id, id);
+	if (rc != USERS_OK && rc != USERS_ENOTFOUND)
+		return store_unread(r, rc);
+	found = rc == USERS_OK;
 	rc = login_limiter_take(lim, found ? LOGIN_ACCOUNT_ID : LOGIN_ACCOUNT_NAME,
 				found ? id : login_id, r->remote, now_ms(), retry_after_s, &ticket);
 	if (rc != LOGIN_LIMIT_OK) {
@@ -105,7 +117,14 @@ int login_attempt(struct host_request *r, const char *login_id, const char *pass
 		auth_metrics_login(limit_outcome(rc));
 		return LOGIN_RATE_LIMITED;
 	}
-	found = found && users_get(r->host->store, id, user) == USERS_OK;
+	if (found && (rc = users_get(r->host->store, id, user)) != USERS_OK) {
+		if (rc != USERS_ENOTFOUND) {
+			/* Not a wrong password: the account could not be read. */
+			login_limiter_refund(lim, &ticket);
+			return store_unread(r, rc);
+		}
+		found = false;
+	}
 	if (found) {
 		ok = users_check_password(user, password) && user->delete_at == 0;
 	} else {
@@ -129,7 +148,9 @@ int login_attempt(struct host_request *r, const char *login_id, const char *pass
 		log_kv(LOG_ERROR, store_is_full(rc) ? "store full" : "store write failed", "op",
 		       "login", "reason", store_strerror(rc), "user_id", user->id, "request_id",
 		       r->request_id, NULL);
-		return store_is_full(rc) ? LOGIN_STORE_FULL : LOGIN_ERROR;
+		return store_is_full(rc)             ? LOGIN_STORE_FULL
+		       : rc == SESSIONS_EUNAVAILABLE ? LOGIN_UNAVAILABLE
+						     : LOGIN_ERROR;
 	}
 	if (!audited(r, "login_succeeded", user->id, NULL)) {
 		(void)sessions_revoke_id(r->host->store, session->id, user->id);

@@ -11,10 +11,13 @@ enum login_rc {
 	LOGIN_ERROR = -3,        /* the session could not be saved */
 	LOGIN_STORE_FULL = -4,   /* the session could not be saved: the store is full (507) */
 	LOGIN_AUDIT_FAILED = -5, /* the audit trail could not record the attempt (500) */
+	LOGIN_UNAVAILABLE = -6,  /* the database cannot be reached: nothing counted (503) */
 };
 
 /* Checks the credentials and creates a session; on LOGIN_OK user, token and
- * session are filled. Each checked attempt is recorded in the audit trail
+ * session are filled. A store that cannot be reached is LOGIN_UNAVAILABLE,
+ * never a wrong password: the attempt is not counted nor audited. Each
+ * checked attempt is recorded in the audit trail
  * (login_succeeded with the user as actor, login_failed with the account
  * named as target_user when there is one) before it returns; when that
  * fails the answer is LOGIN_AUDIT_FAILED, and a session it made is revoked

@@ -133,6 +133,10 @@ static void login_post(struct host_request *r)
 			   "Tell the server's administrator.",
 			   login_id, redirect_to);
 		return;
+	case LOGIN_UNAVAILABLE:
+		login_form(r, 503, "The server cannot reach its database. Try again shortly.",
+			   login_id, redirect_to);
+		return;
 	case LOGIN_AUDIT_FAILED:
 		login_form(r, 500,
 			   "The server could not record your login in its audit trail, so it did "

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "key_current.h"
 #include "key_pages.h"
 #include "mm_id.h"
 #include "banned.h"
@@ -244,7 +245,8 @@ static int record_read_txn(struct store_txn *txn, struct apps_store *st, const c
 	return *out ? STORE_OK : STORE_ECORRUPT;
 }
 
-/* Seals record and writes it under app_id in txn. */
+/* Seals record and writes it under app_id in txn, under the store's
+ * current key (else STORE_EKEYSTALE). */
 static int record_write_txn(struct store_txn *txn, struct apps_store *st, const char *app_id,
 			    const json_t *record)
 {
@@ -261,7 +263,9 @@ static int record_write_txn(struct store_txn *txn, struct apps_store *st, const 
 	free(text);
 	if (rc != SEAL_OK)
 		return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
-	rc = store_put(txn, APPS_T_APPS, app_id, klen, sealed, sealed_len, 0);
+	rc = key_current_check_txn(txn, sealed, sealed_len);
+	if (rc == STORE_OK)
+		rc = store_put(txn, APPS_T_APPS, app_id, klen, sealed, sealed_len, 0);
 	free(sealed);
 	return rc;
 }
@@ -345,7 +349,12 @@ int app_record_update(struct apps_store *st, const char *app_id,
 		*out = NULL;
 	if (!app_gate_key(app_id, key))
 		return STORE_ENOTFOUND;
-	rc = store_write(st->db, update_txn, &a);
+	for (unsigned attempt = 0;; attempt++) {
+		uint_fast64_t seen = sealer_generation(st->sealer);
+		rc = store_write(st->db, update_txn, &a);
+		if (!key_current_retry(st->sealer, rc, attempt, seen))
+			break;
+	}
 	/* After the commit: a cache filled meanwhile is stamped old (the
 	 * notification does the same, for this process and the others). */
 	atomic_fetch_add(&st->app_generation, 1);
@@ -503,9 +512,12 @@ static int user_write_txn(struct store_txn *txn, void *arg)
 
 	if (rc != 0)
 		return rc;
-	if (a->sealed)
-		return store_put(txn, APPS_T_OAUTH2_USER, a->key, a->klen, a->sealed, a->sealed_len,
-				 0);
+	if (a->sealed) {
+		rc = key_current_check_txn(txn, a->sealed, a->sealed_len);
+		return rc != STORE_OK ? rc
+				      : store_put(txn, APPS_T_OAUTH2_USER, a->key, a->klen,
+						  a->sealed, a->sealed_len, 0);
+	}
 	rc = store_del(txn, APPS_T_OAUTH2_USER, a->key, a->klen);
 	return rc == STORE_ENOTFOUND ? STORE_OK : rc;
 }
@@ -522,17 +534,22 @@ static int user_write(struct apps_store *st, const struct app_gate_expect *expec
 
 	if (!klen)
 		return STORE_EIO;
-	if (!del) {
-		rc = seal_record(st->sealer, "oauth2_user", key, klen, data, len, &sealed,
-				 &sealed_len);
-		if (rc != SEAL_OK)
-			return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
-		a.sealed = sealed;
-		a.sealed_len = sealed_len;
+	for (unsigned attempt = 0;; attempt++) {
+		uint_fast64_t seen = sealer_generation(st->sealer);
+		if (!del) {
+			rc = seal_record(st->sealer, "oauth2_user", key, klen, data, len, &sealed,
+					 &sealed_len);
+			if (rc != SEAL_OK)
+				return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
+			a.sealed = sealed;
+			a.sealed_len = sealed_len;
+		}
+		rc = store_write(st->db, user_write_txn, &a);
+		free(sealed);
+		sealed = NULL;
+		if (!key_current_retry(st->sealer, rc, attempt, seen))
+			return rc;
 	}
-	rc = store_write(st->db, user_write_txn, &a);
-	free(sealed);
-	return rc;
 }
 
 int oauth2_user_put(struct apps_store *st, const struct app_gate_expect *expect,
@@ -682,15 +699,18 @@ static bool same_value(const struct cas_arg *a, const struct store_val *v)
 	return same;
 }
 
-/* The gate, then the row as expected (locked: two writers queue), then
- * the change. A missing row is not locked: it is created with
- * STORE_NOOVERWRITE, so of two creators one finds it taken. */
+/* The gate, the current key (a new value is sealed with it), then the row
+ * as expected (locked: two writers queue), then the change. A missing row
+ * is not locked: it is created with STORE_NOOVERWRITE, so of two creators
+ * one finds it taken. */
 static int cas_txn(struct store_txn *txn, void *arg)
 {
 	const struct cas_arg *a = arg;
 	struct store_val v;
 	int rc = app_gate_check_txn(txn, a->st, a->expect);
 
+	if (rc == 0 && a->sealed)
+		rc = key_current_check_txn(txn, a->sealed, a->sealed_len);
 	if (rc != 0)
 		return rc;
 	rc = store_get(txn, APPS_T_OAUTH2_USER, a->key, a->klen, STORE_LOCK, &v);
@@ -723,17 +743,22 @@ int oauth2_user_cas(struct apps_store *st, const struct app_gate_expect *expect,
 
 	if (!klen || (!expected && !data))
 		return STORE_EIO;
-	if (data) {
-		rc = seal_record(st->sealer, "oauth2_user", key, klen, data, len, &sealed,
-				 &sealed_len);
-		if (rc != SEAL_OK)
-			return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
-		a.sealed = sealed;
-		a.sealed_len = sealed_len;
+	for (unsigned attempt = 0;; attempt++) {
+		uint_fast64_t seen = sealer_generation(st->sealer);
+		if (data) {
+			rc = seal_record(st->sealer, "oauth2_user", key, klen, data, len, &sealed,
+					 &sealed_len);
+			if (rc != SEAL_OK)
+				return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
+			a.sealed = sealed;
+			a.sealed_len = sealed_len;
+		}
+		rc = store_write(st->db, cas_txn, &a);
+		free(sealed);
+		sealed = NULL;
+		if (!key_current_retry(st->sealer, rc, attempt, seen))
+			return rc;
 	}
-	rc = store_write(st->db, cas_txn, &a);
-	free(sealed);
-	return rc;
 }
 
 #define LEASE_PREFIX "refresh_lease"

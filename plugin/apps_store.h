@@ -24,6 +24,11 @@
  * record that fails to open is STORE_ECORRUPT and is never returned. The
  * database unreachable is STORE_EUNAVAILABLE (within STORE_TIMEOUT_MS).
  *
+ * A write that stores a sealed record commits only under the store's
+ * current data key: when this node's keyring lags a rotation, the write
+ * reloads it and seals again (key_current.h), so no record commits under an
+ * older key after a rotation did.
+ *
  * Writes that depend on an App take what the caller checked (struct
  * app_gate_expect) and re-check it against the App's gate inside the
  * transaction that writes: a change checked before an uninstall, a disable

@@ -194,8 +194,8 @@ static int advance(struct key_sweep *w, struct key_sweep_progress *pr, const str
 	pr->after_len = 0;
 	if (++pr->table < APPS_SEALED_TABLES)
 		return STORE_OK;
-	/* The pass ended: records still under other keys were written by a
-	 * node that had not seen the rotation yet. */
+	/* The pass ended: records still under other keys do not open, or a
+	 * node of an earlier release wrote them (key_sweep.h). */
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return STORE_ENOMEM;
@@ -212,20 +212,6 @@ static int advance(struct key_sweep *w, struct key_sweep_progress *pr, const str
 	}
 	free(c);
 	return rc;
-}
-
-/* Whether key was made less than KEY_SWEEP_SETTLE_MS ago (its created_at,
- * from the node that rotated). */
-static bool key_too_young(struct keyring *ring, uint32_t key)
-{
-	uint32_t ids[KEYRING_MAX];
-	int64_t created[KEYRING_MAX];
-	size_t n = keyring_list(ring, ids, created);
-
-	for (size_t i = 0; i < n; i++)
-		if (ids[i] == key)
-			return now_ms() - created[i] < KEY_SWEEP_SETTLE_MS;
-	return false;
 }
 
 /* One batch: 1 when the sweep goes on, 0 when it is over (or waits), < 0 a
@@ -246,9 +232,6 @@ static int sweep_batch(struct key_sweep *w)
 	if (keyring_current_id(&s->keys->ring) != pr.key &&
 	    (key_store_reload(w->ks) != STORE_OK || keyring_current_id(&s->keys->ring) != pr.key))
 		goto out; /* the store's keys and the progress disagree: wait */
-	if (pr.pass == 1 && pr.table == 0 && pr.after_len == 0 && pr.done == 0 &&
-	    key_too_young(&s->keys->ring, pr.key))
-		goto out; /* every node has not seen the new key yet */
 	if (!key_lease_take(w->ks->st, w->node, now_ms(), KEY_SWEEP_LEASE_MS))
 		goto out;
 	b.cap = w->batch;

@@ -16,12 +16,14 @@
  * once it expired (KEY_SWEEP_LEASE_MS after the last batch of a node that
  * died).
  *
- * The first batch waits KEY_SWEEP_SETTLE_MS after the rotation. A pass ends
- * at the end of the last sealed table; when records named by other keys
- * remain (written by a node that had not yet seen the rotation), another
- * pass runs, at most KEY_SWEEP_PASSES in all. The same thread polls
+ * The first batch starts as soon as the rotation committed: no record
+ * commits under an older key after that (key_current.h), so one pass finds
+ * them all. A pass ends at the end of the last sealed table; when records
+ * named by other keys remain (ones that do not open, which verify reports,
+ * or written by a node of an earlier release during a rolling upgrade),
+ * another pass runs, at most KEY_SWEEP_PASSES in all. The same thread polls
  * the store's current key id every second, so that a node learns of a
- * rotation made elsewhere.
+ * rotation made elsewhere before its next write has to.
  */
 #ifndef PLUGIN_KEY_SWEEP_H
 #define PLUGIN_KEY_SWEEP_H
@@ -39,10 +41,6 @@
 #define KEY_SWEEP_LEASE_MS 15000
 #define KEY_SWEEP_PASSES 3
 #define KEY_SWEEP_POLL_MS 1000
-/* The sweep starts this long after the rotation: by then every node polled
- * the new current key (KEY_SWEEP_POLL_MS), so records sealed with the old key
- * by a node that had not seen it yet come before the sweep, not after it. */
-#define KEY_SWEEP_SETTLE_MS (3 * KEY_SWEEP_POLL_MS)
 
 struct apps_plugin;
 

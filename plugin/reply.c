@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api_error.h"
+#include "key_current.h"
 #include "plugin.h"
 #include "banned.h"
 
@@ -63,6 +64,9 @@ const char *store_reason(int rc)
 	case STORE_ECORRUPT: return "a sealed record does not open";
 	case STORE_ENOMEM: return "out of memory";
 	case STORE_ECONFLICT: return "another App has this id in another case";
+	case STORE_EKEYSTALE:
+		return "the store's current data key is not one this node's keyring holds after "
+		       "reloading it (does its master key file open it?)";
 	default: return "the database failed";
 	}
 }

@@ -246,6 +246,17 @@ static void reload_once(struct sealer_keys *k, uint_fast64_t seen)
 	pthread_mutex_unlock(&k->reload_lock);
 }
 
+uint_fast64_t sealer_generation(const struct sealer *s)
+{
+	return s->keys ? atomic_load(&s->keys->ring.generation) : 0;
+}
+
+void sealer_reload(const struct sealer *s, uint_fast64_t seen)
+{
+	if (s->keys)
+		reload_once(s->keys, seen);
+}
+
 static int key_for(const struct sealer *s, uint32_t key_id, unsigned char *subkey)
 {
 	uint_fast64_t seen;

@@ -90,6 +90,17 @@ void sealer_close(struct sealer *s);
 int seal_legacy_key(const unsigned char *master, unsigned char key[DATA_KEY_LEN])
 	__attribute__((warn_unused_result));
 
+/* The keyring's generation (struct keyring): read it before sealing, and
+ * pass it to sealer_reload. */
+uint_fast64_t sealer_generation(const struct sealer *s);
+
+/* Reloads the keyring from the store (the reload hook), unless it changed
+ * since generation seen (another thread reloaded it meanwhile), one reload
+ * at a time. For a write whose transaction found that the store's current
+ * key is not the one it sealed with (key_current.h). A no-op without a
+ * store. */
+void sealer_reload(const struct sealer *s, uint_fast64_t seen);
+
 /* The key id a sealed record names, read from its header without opening
  * it. 0, or SEAL_EOPEN when it is too short or of another version. */
 int seal_key_id(const unsigned char *sealed, size_t sealed_len, uint32_t *key_id)

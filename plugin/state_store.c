@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "key_current.h"
 #include "key_pages.h"
 #include "banned.h"
 
@@ -110,6 +111,9 @@ static int create_txn(struct store_txn *txn, void *arg)
 	rc = make_room(txn, a);
 	if (rc != 0)
 		return rc;
+	rc = key_current_check_txn(txn, a->sealed, a->sealed_len);
+	if (rc != 0)
+		return rc;
 	rc = store_put(txn, APPS_T_OAUTH2_STATE, a->hash, STATE_HASH_LEN, a->sealed, a->sealed_len,
 		       0);
 	if (rc != 0)
@@ -148,16 +152,23 @@ int oauth2_state_create(struct apps_store *st, const unsigned char hash[STATE_HA
 	json_decref(rec);
 	if (!text)
 		return STORE_ENOMEM;
-	rc = seal_record(st->sealer, "oauth2_state", hash, STATE_HASH_LEN, text, strlen(text),
-			 &sealed, &sealed_len);
+	for (unsigned attempt = 0;; attempt++) {
+		uint_fast64_t seen = sealer_generation(st->sealer);
+		rc = seal_record(st->sealer, "oauth2_state", hash, STATE_HASH_LEN, text,
+				 strlen(text), &sealed, &sealed_len);
+		if (rc != SEAL_OK) {
+			rc = STORE_ENOMEM;
+			break;
+		}
+		a.sealed = sealed;
+		a.sealed_len = sealed_len;
+		rc = store_write(st->db, create_txn, &a);
+		free(sealed);
+		if (!key_current_retry(st->sealer, rc, attempt, seen))
+			break;
+	}
 	sodium_memzero(text, strlen(text));
 	free(text);
-	if (rc != SEAL_OK)
-		return STORE_ENOMEM;
-	a.sealed = sealed;
-	a.sealed_len = sealed_len;
-	rc = store_write(st->db, create_txn, &a);
-	free(sealed);
 	if (evicted)
 		*evicted = rc == 0 ? a.evicted : 0;
 	return rc;

@@ -40,8 +40,8 @@
 #define VERIFIER "refresh-verifier-0123456789-0123456789-0123456789"
 #define CHALLENGE "U7UpaSy7bQ6fLQSCLQnyGE2f_dlah2bdDfzHY6YxQsA"
 #define APP_ID "race-app"
-/* The provider answers after this long: longer than the key sweep's settle
- * time (3 s) plus a batch, shorter than refresh_timeout_s below. */
+/* The provider answers after this long: long enough for the key sweep to
+ * reach the record, shorter than refresh_timeout_s below. */
 #define SLOW "token=slow&delay_ms=5000"
 
 static struct ts_world world;

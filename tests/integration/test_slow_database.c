@@ -4,16 +4,24 @@
  * whose session the host's cache does not hold must be looked up in the
  * store: with PostgreSQL that is a network round trip, so it runs on a
  * worker, and the HTTP I/O threads keep answering everything else at once.
+ *
+ * A database that is down or hangs is the server's trouble, never the
+ * client's: a login is 503 (not a wrong password, and not counted against
+ * the account or the address), a logout or a token it could not write is
+ * 503 (a logout answered 200 must have ended the session), and each answer
+ * comes within the store's 5 s deadline (plus slack), not a multiple of it.
  */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -155,10 +163,151 @@ static void sessions_not_cached_wait_on_workers_not_io_threads(void **state)
 	assert_int_equal(status, 200);
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void make_user(const char *name, const char *pw)
+{
+	const char *args[] = { "user", "create",   "--username", name, "--password",
+			       pw,     "--config", cfg,          NULL };
+	char data[320], *out = NULL;
+
+	snprintf(data, sizeof(data), "%s/data", host.dir);
+	assert_int_equal(ts_cli(data, args, &out), 0);
+	free(out);
+}
+
+#define UNAVAILABLE "api.store.unavailable.app_error"
+/* The store's deadline is 5 s; a request that needs it answers 503 within
+ * that and some slack for a loaded machine, never after a second wait. */
+#define HUNG_ANSWER_MS 7500
+
+/* method path with token while the database hangs: 503, within the bound. */
+static void unavailable_in_time(const char *method, const char *path, const char *token,
+				const char *body, const char *what)
+{
+	int64_t t0 = mono_ms(), took;
+	struct ts_resp r = ts_api(host.base_url, method, path, token, body);
+
+	took = mono_ms() - t0;
+	if (r.status != 503 || !r.body || !strstr(r.body, UNAVAILABLE) || took >= HUNG_ANSWER_MS) {
+		char log_path[320], *log;
+		size_t len;
+
+		snprintf(log_path, sizeof(log_path), "%s/host.log", host.dir);
+		log = ts_read_file(log_path);
+		len = log ? strlen(log) : 0;
+		fprintf(stderr, "the host's log ends:\n%s\n",
+			log ? log + (len > 3000 ? len - 3000 : 0) : "");
+		free(log);
+		fail_msg("%s while the database hung: %ld after %lld ms: %.300s", what, r.status,
+			 (long long)took, r.body ? r.body : "");
+	}
+	ts_resp_free(&r);
+}
+
+static bool paused; /* a test stopped the database */
+
+/* After each test, whatever it left: the database running and answering. */
+static int database_back(void **state)
+{
+	(void)state;
+	(void)ts_pg_private_thaw(pstate);
+	if (paused)
+		(void)ts_pg_private_resume(pstate);
+	paused = false;
+	return 0;
+}
+
+static void a_login_while_the_database_is_down_is_503_and_not_counted(void **state)
+{
+	char token[64];
+	struct ts_resp r;
+	long status = 0;
+
+	(void)state;
+	make_user("cleo", "cleo-password");
+	paused = true;
+	assert_int_equal(ts_pg_private_pause(pstate), 0);
+	/* More than the limiter's 10 failures a minute: none of them is one. */
+	for (int i = 0; i < 12; i++) {
+		r = ts_api(host.base_url, "POST", "/api/v4/users/login", NULL,
+			   "{\"login_id\":\"cleo\",\"password\":\"cleo-password\"}");
+		if (r.status != 503 || !r.body || !strstr(r.body, UNAVAILABLE))
+			fail_msg("login %d while the database was down: %ld %.300s", i, r.status,
+				 r.body ? r.body : "");
+		ts_resp_free(&r);
+	}
+	assert_int_equal(ts_pg_private_resume(pstate), 0);
+	paused = false;
+	for (int tries = 0; tries < 200 && status != 200; tries++) {
+		status = ts_login(host.base_url, "cleo", "cleo-password", token, sizeof(token));
+		if (status == 503)
+			usleep(100 * 1000);
+		else
+			break;
+	}
+	assert_int_equal(status, 200);
+}
+
+static void a_hung_database_is_503_in_time_and_a_logout_it_did_not_take_is_not_200(void **state)
+{
+	char cached[64], fresh[64];
+	struct ts_resp r;
+	long status = 0;
+
+	(void)state;
+	make_user("dora", "dora-password");
+	assert_int_equal(ts_login(host.base_url, "dora", "dora-password", cached, sizeof(cached)),
+			 200);
+	assert_int_equal(ts_login(host.base_url, "dora", "dora-password", fresh, sizeof(fresh)),
+			 200);
+	/* cached is in the host's session cache, fresh is not. */
+	r = ts_api(host.base_url, "GET", "/api/v4/users/me", cached, NULL);
+	assert_int_equal(r.status, 200);
+	ts_resp_free(&r);
+
+	assert_int_equal(ts_pg_private_freeze(pstate), 0);
+	unavailable_in_time("POST", "/api/v4/users/logout", cached, NULL, "a logout");
+	unavailable_in_time("POST", "/api/v4/users/me/tokens", cached, "{\"description\":\"x\"}",
+			    "a token creation");
+	unavailable_in_time("GET", "/api/v4/users/me", fresh, NULL, "a session lookup");
+	assert_int_equal(ts_pg_private_thaw(pstate), 0);
+
+	/* The logout was not acknowledged: the token still works, and a
+	 * logout now ends it. */
+	for (int tries = 0; tries < 200 && status != 200; tries++) {
+		r = ts_api(host.base_url, "GET", "/api/v4/users/me", cached, NULL);
+		status = r.status;
+		ts_resp_free(&r);
+		if (status == 503)
+			usleep(100 * 1000);
+		else
+			break;
+	}
+	assert_int_equal(status, 200);
+	r = ts_api(host.base_url, "POST", "/api/v4/users/logout", cached, NULL);
+	assert_int_equal(r.status, 200);
+	ts_resp_free(&r);
+	r = ts_api(host.base_url, "GET", "/api/v4/users/me", cached, NULL);
+	assert_int_equal(r.status, 401);
+	ts_resp_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sessions_not_cached_wait_on_workers_not_io_threads),
+		cmocka_unit_test_teardown(
+			a_hung_database_is_503_in_time_and_a_logout_it_did_not_take_is_not_200,
+			database_back),
+		cmocka_unit_test_teardown(a_login_while_the_database_is_down_is_503_and_not_counted,
+					  database_back),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,8 +1,9 @@
 /*
  * The data keys in the store, with two "nodes" (two sealers, each with its
  * own keyring) on one store: a rotation on one is seen by the other the
- * first time it meets a record under the new key; the key rows hold no key
- * in clear; a master key that did not wrap them opens none and seals
+ * first time it meets a record under the new key; a node whose keyring
+ * missed a rotation writes its records under the new key, never the old;
+ * the key rows hold no key in clear; a master key that did not wrap them opens none and seals
  * nothing; the previous master key's keys move under the new one once.
  */
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include "key_store.h"
 #include "pg_harness.h"
 #include "seal.h"
+#include "state_store.h"
 #include "testsupport.h"
 
 static const unsigned char master_a[32] = { 7, 7, 7 };
@@ -112,6 +114,103 @@ static void a_rotation_on_one_node_is_seen_by_the_other(void **state)
 	assert_int_equal(opens(&a.sealer, rec, len), SEAL_OK);
 	assert_int_equal(keyring_current_id(&a.sealer.keys->ring), 2);
 	free(rec);
+	sealer_close(&a.sealer);
+	sealer_close(&b.sealer);
+}
+
+#define STALE_APP "stale-app"
+#define STALE_INSTALL "ybndrfg8ejkmcpqxot1uwisza3"
+#define STALE_USER "uuuuuuuuuuuuuuuuuuuuuuuuu1"
+
+static int stale_app_record(const json_t *cur, void *arg, json_t **next)
+{
+	(void)cur;
+	*next = json_pack("{s:s, s:s, s:[s], s:s}", "app_id", STALE_APP, "install_id",
+			  STALE_INSTALL, "granted_permissions", "remote_oauth2", "note",
+			  (char *)arg);
+	return *next ? 0 : STORE_ENOMEM;
+}
+
+/* The key id the stored record of t under key names. */
+static uint32_t stored_key_id(enum key_table t, const void *key, size_t klen)
+{
+	unsigned char *v = NULL;
+	size_t len = 0;
+	uint32_t id = 0;
+
+	assert_int_equal(apps_store_get(&st, t, key, klen, &v, &len), STORE_OK);
+	assert_int_equal(seal_key_id(v, len, &id), SEAL_OK);
+	free(v);
+	return id;
+}
+
+/* Node a's keyring has not seen b's rotations (no poll runs here): each of
+ * its writes of a sealed record (an OAuth2 user record, an App record, a
+ * flow state, a refreshed token's compare-and-set) is stored under the store's current key, not a's
+ * old one, so that the sweep of that rotation cannot miss it. Runs last: the keys are under
+ * master_b by then. */
+static void a_stale_node_writes_under_the_current_key(void **state)
+{
+	const struct app_gate_expect expect = { STALE_APP, NULL,
+						APP_NEED_ENABLED | APP_NEED_OAUTH2 };
+	const struct sealer *none = st.sealer;
+	unsigned char hash[STATE_HASH_LEN];
+	char ukey[64], *data = NULL;
+	size_t ulen = oauth2_user_key(STALE_APP, STALE_USER, ukey, sizeof(ukey)), len = 0;
+	struct node a, b;
+	uint32_t id = 0, was;
+
+	(void)state;
+	node_open(&a, master_b, NULL);
+	node_open(&b, master_b, NULL);
+	st.sealer = &a.sealer; /* the store as node a uses it */
+	assert_int_equal(app_record_update(&st, STALE_APP, NULL, stale_app_record, "first", NULL),
+			 STORE_OK);
+	was = keyring_current_id(&a.sealer.keys->ring);
+
+	assert_int_equal(key_store_rotate(&b.ks, row, NULL, &id), 0);
+	assert_int_equal(keyring_current_id(&a.sealer.keys->ring), was); /* stale */
+	assert_int_equal(oauth2_user_put(&st, &expect, STALE_USER, "\"token\"", 7), STORE_OK);
+	assert_int_equal(stored_key_id(KEY_TABLE_OAUTH2_USER, ukey, ulen), id);
+	assert_int_equal(keyring_current_id(&a.sealer.keys->ring), id);
+	assert_int_equal(oauth2_user_get(&st, STALE_APP, STALE_USER, &data, &len), STORE_OK);
+	assert_string_equal(data, "\"token\"");
+	unseal_free(data);
+
+	was = id;
+	assert_int_equal(key_store_rotate(&b.ks, row, NULL, &id), 0);
+	assert_int_equal(keyring_current_id(&a.sealer.keys->ring), was);
+	assert_int_equal(app_record_update(&st, STALE_APP, NULL, stale_app_record, "second", NULL),
+			 STORE_OK);
+	assert_int_equal(stored_key_id(KEY_TABLE_APPS, STALE_APP, strlen(STALE_APP)), id);
+
+	was = id;
+	assert_int_equal(key_store_rotate(&b.ks, row, NULL, &id), 0);
+	assert_int_equal(keyring_current_id(&a.sealer.keys->ring), was);
+	memset(hash, 0x5a, sizeof(hash));
+	assert_int_equal(oauth2_state_create(&st, hash, STALE_APP, STALE_INSTALL, STALE_USER,
+					     "verifier", 1000, 60000, 16, NULL),
+			 STORE_OK);
+	assert_int_equal(stored_key_id(KEY_TABLE_OAUTH2_STATE, hash, sizeof(hash)), id);
+
+	/* The token refresh's compare-and-set of a user record. */
+	was = id;
+	assert_int_equal(key_store_rotate(&b.ks, row, NULL, &id), 0);
+	assert_int_equal(keyring_current_id(&a.sealer.keys->ring), was);
+	{
+		unsigned char *old = NULL;
+		size_t old_len = 0;
+		assert_int_equal(
+			apps_store_get(&st, KEY_TABLE_OAUTH2_USER, ukey, ulen, &old, &old_len),
+			STORE_OK);
+		assert_int_equal(oauth2_user_cas(&st, &expect, STALE_USER, old, old_len,
+						 "\"refreshed\"", 11),
+				 STORE_OK);
+		free(old);
+	}
+	assert_int_equal(stored_key_id(KEY_TABLE_OAUTH2_USER, ukey, ulen), id);
+
+	st.sealer = none;
 	sealer_close(&a.sealer);
 	sealer_close(&b.sealer);
 }
@@ -256,6 +355,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(another_master_key_opens_none_then_takes_them_over),
 		cmocka_unit_test(a_stale_compare_and_set_never_overwrites),
 		cmocka_unit_test(one_node_holds_the_sweep_lease),
+		cmocka_unit_test(a_stale_node_writes_under_the_current_key),
 	};
 	if (sodium_init() < 0)
 		return 1;

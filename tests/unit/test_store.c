@@ -803,6 +803,26 @@ static void a_full_map_grows_and_at_its_maximum_writes_fail_cleanly(void **state
 	store_close(s);
 }
 
+/* ---- PostgreSQL: a URL libpq cannot parse ---- */
+
+/* libpq's message quotes the token it could not parse: here the password,
+ * with a '%' that starts no percent-encoded byte. The error names the URL,
+ * never its password. */
+static void a_malformed_url_is_refused_without_its_password(void **state)
+{
+	struct store_config bad = cfg;
+	struct store_options o = options();
+	struct store *s = NULL;
+	char err[STORE_ERR_MAX] = "";
+
+	(void)state;
+	snprintf(bad.url, sizeof(bad.url), "postgresql://mm:Pass%%zzWord@127.0.0.1:1/db");
+	assert_int_not_equal(store_open(&bad, &o, &s, err, sizeof(err)), STORE_OK);
+	assert_null(s);
+	if (!err[0] || strstr(err, "Pass") || strstr(err, "zzWord"))
+		fail_msg("store_open said: %s", err);
+}
+
 /* ---- PostgreSQL: the server goes away and comes back ---- */
 
 static void unavailable_within_5_s_then_reconnects(void **state)
@@ -900,6 +920,8 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(a_backup_of_postgres_points_to_its_own_tools, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(a_malformed_url_is_refused_without_its_password,
+						setup, teardown),
 	};
 	int failed;
 
