@@ -1,8 +1,8 @@
 /*
  * The PostgreSQL backend (libpq): a small pool of connections per store,
  * prepared statements made on each connection at first use, READ COMMITTED
- * (set on each connection and said in each BEGIN, whatever the database's
- * default_transaction_isolation) write transactions retried on
+ * (set for each connection's session and said in each BEGIN, whatever the
+ * database's default_transaction_isolation) write transactions retried on
  * serialization failures and deadlocks, and
  * a bound of STORE_TIMEOUT_MS on connecting and on each statement (the
  * socket is polled with a deadline), so that an unreachable database is
@@ -150,30 +150,39 @@ static void ignore_notice(void *arg, const char *msg)
 	(void)msg;
 }
 
+static PGresult *collect(PGconn *pg, int64_t deadline, bool *broken);
+
+/* READ COMMITTED for every statement of the connection's session (reads and
+ * store_cas run outside a transaction block), whatever the database's
+ * default_transaction_isolation; a statement, not a startup parameter,
+ * which poolers such as pgbouncer refuse. 0 or -1 with err. */
+static int read_committed(PGconn *pg, int64_t deadline, char *err, size_t cap)
+{
+	bool broken = false;
+	PGresult *r = NULL;
+	int rc = -1;
+
+	if (!PQsendQuery(pg, "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL "
+			     "READ COMMITTED") ||
+	    !(r = collect(pg, deadline, &broken)))
+		snprintf(err, cap, "no answer within %d ms", STORE_TIMEOUT_MS);
+	else if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		snprintf(err, cap, "cannot set READ COMMITTED: %.*s",
+			 (int)strcspn(PQresultErrorMessage(r), "\n"), PQresultErrorMessage(r));
+	else
+		rc = 0;
+	PQclear(r);
+	return rc;
+}
+
 static PGconn *pg_connect(struct pg_store *s, int64_t deadline, char *err, size_t cap)
 {
-	/* Ours first, the URI last: what the admin wrote there wins. READ
-	 * COMMITTED whatever the database's default_transaction_isolation,
-	 * for the statements outside a transaction block (reads, store_cas);
-	 * write transactions also say it in their BEGIN. */
-	const char *const keys[] = { "application_name",
-				     "keepalives",
-				     "keepalives_idle",
-				     "keepalives_interval",
-				     "keepalives_count",
-				     "tcp_user_timeout",
-				     "options",
-				     "dbname",
-				     NULL };
-	const char *const vals[] = { "mmhost",
-				     "1",
-				     "5",
-				     "1",
-				     "3",
-				     "5000",
-				     "-c default_transaction_isolation=read\\ committed",
-				     s->url,
-				     NULL };
+	/* Ours first, the URI last: what the admin wrote there wins. */
+	const char *const keys[] = { "application_name", "keepalives",
+				     "keepalives_idle",  "keepalives_interval",
+				     "keepalives_count", "tcp_user_timeout",
+				     "dbname",           NULL };
+	const char *const vals[] = { "mmhost", "1", "5", "1", "3", "5000", s->url, NULL };
 	PGconn *pg = PQconnectStartParams(keys, vals, 1);
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 
@@ -199,6 +208,10 @@ static PGconn *pg_connect(struct pg_store *s, int64_t deadline, char *err, size_
 	} else {
 		const char *m = PQerrorMessage(pg);
 		snprintf(err, cap, "%.*s", (int)strcspn(m, "\n"), m);
+		PQfinish(pg);
+		return NULL;
+	}
+	if (read_committed(pg, deadline, err, cap) != 0) {
 		PQfinish(pg);
 		return NULL;
 	}

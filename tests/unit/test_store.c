@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "pg_harness.h"
 #include "store.h"
@@ -916,6 +917,64 @@ static int read_after_a_late_change(struct store_txn *txn, void *arg)
 	return rc;
 }
 
+struct cas_behind {
+	int rc;
+};
+
+static void *cas_old_to_cas(void *arg)
+{
+	struct cas_behind *c = arg;
+
+	c->rc = store_cas(st, T_A, "b", 1, "old", 3, "cas", 3);
+	return NULL;
+}
+
+static PGresult *sql_on(PGconn *pg, const char *sql)
+{
+	PGresult *r = PQexec(pg, sql);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(pg));
+	return r;
+}
+
+/* store_cas (one statement outside a transaction block) waiting behind
+ * another connection's uncommitted rewrite of its row (the same bytes, a
+ * new row version): once that commits, READ COMMITTED checks the row as it
+ * is now, still the expected bytes, and swaps it, as the header says.
+ * REPEATABLE READ and SERIALIZABLE fail the statement instead (a
+ * serialization failure: STORE_ECONFLICT although the bytes were as
+ * expected). */
+static void cas_waiting_behind_a_change_sees_it(void)
+{
+	PGconn *holder = PQconnectdb(cfg.url), *watch = PQconnectdb(cfg.url);
+	struct cas_behind c = { .rc = 1 };
+	pthread_t t;
+	int waiting = 0;
+
+	assert_int_equal(PQstatus(holder), CONNECTION_OK);
+	assert_int_equal(PQstatus(watch), CONNECTION_OK);
+	assert_int_equal(put(T_A, "b", 1, "old", 3, 0), STORE_OK);
+	PQclear(sql_on(holder, "BEGIN; UPDATE test_a SET v = 'old'::bytea WHERE k = 'b'::bytea"));
+	assert_int_equal(pthread_create(&t, NULL, cas_old_to_cas, &c), 0);
+	for (int i = 0; i < 100 && !waiting; i++) {
+		PGresult *r = sql_on(watch, "SELECT count(*) FROM pg_stat_activity WHERE "
+					    "wait_event_type = 'Lock' AND datname = "
+					    "current_database()");
+		waiting = atoi(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		if (!waiting)
+			usleep(50 * 1000);
+	}
+	PQclear(sql_on(holder, "COMMIT"));
+	pthread_join(t, NULL);
+	PQfinish(holder);
+	PQfinish(watch);
+	assert_int_equal(waiting, 1); /* the premise: it waited */
+	if (c.rc != STORE_OK)
+		fail_msg("store_cas behind a committed rewrite of the expected bytes: %d", c.rc);
+}
+
 /* The header promises READ COMMITTED, whatever the database's default: a
  * statement in a write transaction sees what was committed before it, and
  * a row changed since the transaction began is read and locked, not a
@@ -945,7 +1004,7 @@ static void read_committed_whatever_the_databases_default(void **state)
 		if (rc != STORE_OK || l.got_len != 3 || memcmp(l.got, "new", 3) != 0)
 			fail_msg("default %s: the write transaction got %d, read \"%.*s\"",
 				 levels[i], rc, (int)l.got_len, l.got);
-		assert_int_equal(store_cas(st, T_A, "b", 1, "new", 3, "cas", 3), STORE_OK);
+		cas_waiting_behind_a_change_sees_it();
 		assert_int_equal(get(T_A, "b", 1, out, &len), STORE_OK);
 		assert_memory_equal(out, "cas", 3);
 	}
