@@ -1,7 +1,9 @@
 /*
  * The PostgreSQL backend (libpq): a small pool of connections per store,
  * prepared statements made on each connection at first use, READ COMMITTED
- * write transactions retried on serialization failures and deadlocks, and
+ * (set for each connection's session and said in each BEGIN, whatever the
+ * database's default_transaction_isolation) write transactions retried on
+ * serialization failures and deadlocks, and
  * a bound of STORE_TIMEOUT_MS on connecting and on each statement (the
  * socket is polled with a deadline), so that an unreachable database is
  * STORE_EUNAVAILABLE within that time and no thread hangs. A broken
@@ -35,6 +37,9 @@
  * on another; one that failed later hung until its deadline: the server
  * does not answer, and another try would double the wait. */
 #define STALE_FAIL_MS 1000
+/* Said explicitly: the database's default_transaction_isolation may be
+ * another level, and the store's semantics (store.h) are READ COMMITTED's. */
+#define BEGIN_WRITE "BEGIN ISOLATION LEVEL READ COMMITTED"
 #define BYTEA_OID 17
 #define INT8_OID 20
 
@@ -145,6 +150,31 @@ static void ignore_notice(void *arg, const char *msg)
 	(void)msg;
 }
 
+static PGresult *collect(PGconn *pg, int64_t deadline, bool *broken);
+
+/* READ COMMITTED for every statement of the connection's session (reads and
+ * store_cas run outside a transaction block), whatever the database's
+ * default_transaction_isolation; a statement, not a startup parameter,
+ * which poolers such as pgbouncer refuse. 0 or -1 with err. */
+static int read_committed(PGconn *pg, int64_t deadline, char *err, size_t cap)
+{
+	bool broken = false;
+	PGresult *r = NULL;
+	int rc = -1;
+
+	if (!PQsendQuery(pg, "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL "
+			     "READ COMMITTED") ||
+	    !(r = collect(pg, deadline, &broken)))
+		snprintf(err, cap, "no answer within %d ms", STORE_TIMEOUT_MS);
+	else if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		snprintf(err, cap, "cannot set READ COMMITTED: %.*s",
+			 (int)strcspn(PQresultErrorMessage(r), "\n"), PQresultErrorMessage(r));
+	else
+		rc = 0;
+	PQclear(r);
+	return rc;
+}
+
 static PGconn *pg_connect(struct pg_store *s, int64_t deadline, char *err, size_t cap)
 {
 	/* Ours first, the URI last: what the admin wrote there wins. */
@@ -178,6 +208,10 @@ static PGconn *pg_connect(struct pg_store *s, int64_t deadline, char *err, size_
 	} else {
 		const char *m = PQerrorMessage(pg);
 		snprintf(err, cap, "%.*s", (int)strcspn(m, "\n"), m);
+		PQfinish(pg);
+		return NULL;
+	}
+	if (read_committed(pg, deadline, err, cap) != 0) {
 		PQfinish(pg);
 		return NULL;
 	}
@@ -754,7 +788,7 @@ static enum batch_outcome batch_once(struct pg_store *s, struct pg_conn *c, bool
 	struct store_note *notes = NULL;
 	struct pg_req *keeper = NULL;
 	int64_t started = store_now_ms();
-	int rc = simple(s, c->pg, "BEGIN", &broken, &retry);
+	int rc = simple(s, c->pg, BEGIN_WRITE, &broken, &retry);
 
 	for (struct pg_req *r = batch; rc == STORE_OK && r; r = r->next) {
 		struct pg_txn t = { .base = { &s->base, true }, .s = s, .c = c, .reused = reused };
@@ -1117,7 +1151,8 @@ static int schema(struct pg_store *s, PGconn *pg, char *err, size_t cap)
 
 	snprintf(comp, sizeof(comp), "'%s'", s->base.component); /* [a-z0-9_] only */
 	len += (size_t)snprintf(sql + len, sizeof(sql) - len,
-				"BEGIN; SELECT pg_advisory_xact_lock(%lld); "
+				BEGIN_WRITE
+				"; SELECT pg_advisory_xact_lock(%lld); "
 				"CREATE TABLE IF NOT EXISTS store_schema (component text PRIMARY "
 				"KEY, version integer NOT NULL); "
 				"SELECT version FROM store_schema WHERE component = %s",

@@ -1,12 +1,15 @@
 #include "host_store.h"
 
 #include <errno.h>
+#include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fs_util.h"
 #include "log.h"
+#include "session_cache.h"
 
 #include "banned.h"
 
@@ -121,20 +124,39 @@ void host_store_close(struct host_store *s)
 	s->st = NULL;
 }
 
+/* One session ended: the payload is its token's hash in hex. */
+static bool one_session(const char *payload, unsigned char hash[SESSION_HASH_LEN])
+{
+	size_t len;
+
+	return payload && strlen(payload) == 2 * SESSION_HASH_LEN &&
+	       sodium_hex2bin(hash, SESSION_HASH_LEN, payload, 2 * SESSION_HASH_LEN, NULL, &len,
+			      NULL) == 0 &&
+	       len == SESSION_HASH_LEN;
+}
+
 static void sessions_heard(void *arg, const char *topic, const char *payload)
 {
 	struct host_store *s = arg;
+	unsigned char hash[SESSION_HASH_LEN];
 
-	(void)payload;
-	if (!topic || strcmp(topic, HOST_TOPIC_SESSIONS) == 0)
+	if (topic && strcmp(topic, HOST_TOPIC_SESSIONS) != 0)
+		return;
+	if (topic && one_session(payload, hash))
+		session_cache_drop(s->sessions_cache, hash);
+	else
 		atomic_fetch_add(&s->session_generation, 1);
 }
 
 int host_store_cache_sessions(struct host_store *s, struct session_cache *cache)
 {
-	if (store_listen(s->st, sessions_heard, s) != STORE_OK)
-		return -1;
+	/* Set first: the listener drops entries from it. Nothing reads
+	 * sessions yet (the server starts afterwards). */
 	s->sessions_cache = cache;
+	if (store_listen(s->st, sessions_heard, s) != STORE_OK) {
+		s->sessions_cache = NULL;
+		return -1;
+	}
 	return 0;
 }
 

@@ -17,6 +17,8 @@
  * Every change that can end a session (a revocation, a user deactivated)
  * notifies the topic "sessions" in its transaction; the session cache of
  * every process and node hears it after the commit (see session_cache.h).
+ * Its payload is the hex of the ended session's key (the token's hash, never
+ * the token) when one session ended, "" when more may have.
  */
 #ifndef HOST_HOST_STORE_H
 #define HOST_HOST_STORE_H
@@ -51,9 +53,10 @@ extern const char *const host_store_tables[HOST_T_COUNT];
 
 struct host_store {
 	struct store *st;
-	/* Bumped after every change that can end a session is committed
-	 * (here or elsewhere) and whenever notifications may have been
-	 * missed, for the session cache. */
+	/* Bumped after every change that can end more than one session is
+	 * committed (here or elsewhere) and whenever notifications may have
+	 * been missed, for the session cache (which drops the entry alone
+	 * when one session ended). */
 	atomic_uint_fast64_t session_generation;
 	struct session_cache *sessions_cache; /* NULL: no cache */
 };
@@ -68,8 +71,10 @@ int host_store_open(struct host_store *s, const struct store_config *cfg, const 
 void host_store_close(struct host_store *s);
 
 /* Caches sessions in cache (already initialised; it must outlive the store)
- * and keeps it exact: it is dropped on every "sessions" notification and
- * bypassed while notifications may go unheard. 0 or -1. */
+ * and keeps it exact: a "sessions" notification naming one session's hash
+ * drops that entry, any other drops the whole cache, and the cache is
+ * bypassed while notifications may go unheard. Call it before the server
+ * reads sessions. 0 or -1. */
 int host_store_cache_sessions(struct host_store *s, struct session_cache *cache)
 	__attribute__((warn_unused_result));
 

@@ -91,8 +91,13 @@ void page_logout(struct host_request *r)
 		log_kv(LOG_ERROR, "store write failed", "op", "logout", "reason",
 		       store_strerror(rc), "user_id", r->session.user_id, "request_id",
 		       r->request_id, NULL);
-		logout_form(r, store_is_full(rc) ? 507 : 500,
-			    "The server could not end your session. Try again.");
+		if (rc == STORE_EUNAVAILABLE)
+			logout_form(r, 503,
+				    "The database cannot be reached, so your session was not "
+				    "ended. Try again in a moment.");
+		else
+			logout_form(r, store_is_full(rc) ? 507 : 500,
+				    "The server could not end your session. Try again.");
 		return;
 	}
 	log_kv(LOG_INFO, "logout", "user_id", r->session.user_id, "request_id", r->request_id,

@@ -56,15 +56,44 @@ int session_cache_get(struct session_cache *c, const unsigned char *hash, uint64
 	return rc;
 }
 
+uint64_t session_cache_stamp(struct session_cache *c, const unsigned char *hash)
+{
+	struct session_cache_slot *s = slot_of(c, hash);
+	uint64_t drops;
+
+	pthread_rwlock_rdlock(&c->lock);
+	drops = s->drops;
+	pthread_rwlock_unlock(&c->lock);
+	return drops;
+}
+
 void session_cache_put(struct session_cache *c, const unsigned char *hash, uint64_t generation,
-		       const struct host_session *session)
+		       uint64_t stamp, const struct host_session *session)
 {
 	struct session_cache_slot *s = slot_of(c, hash);
 
 	pthread_rwlock_wrlock(&c->lock);
+	if (s->drops != stamp) {
+		/* A session of this slot ended while it was being read. */
+		pthread_rwlock_unlock(&c->lock);
+		return;
+	}
 	memcpy(s->hash, hash, SESSION_HASH_LEN);
 	s->generation = generation;
 	s->session = *session;
 	s->used = true;
+	pthread_rwlock_unlock(&c->lock);
+}
+
+void session_cache_drop(struct session_cache *c, const unsigned char *hash)
+{
+	struct session_cache_slot *s = slot_of(c, hash);
+
+	pthread_rwlock_wrlock(&c->lock);
+	s->drops++;
+	if (s->used && sodium_memcmp(s->hash, hash, SESSION_HASH_LEN) == 0) {
+		sodium_memzero(&s->session, sizeof(s->session));
+		s->used = false;
+	}
 	pthread_rwlock_unlock(&c->lock);
 }

@@ -195,7 +195,7 @@ static int lookup(struct host_store *store, const char *token, size_t len, bool 
 	struct sess_arg a = { .out = out, .now = now_ms() };
 	/* Read before the store: a change committed after this point bumps
 	 * it, and what is read now is then never used from the cache. */
-	uint64_t gen = atomic_load(&store->session_generation);
+	uint64_t gen = atomic_load(&store->session_generation), stamp;
 	bool cache = store->sessions_cache && store_cache_ok(store->st);
 	int rc;
 
@@ -210,9 +210,12 @@ static int lookup(struct host_store *store, const char *token, size_t len, bool 
 	if (!may_read)
 		return SESSIONS_ENOTCACHED;
 	auth_metrics_session_cache(false);
+	/* Likewise for this one session: its revocation, committed after
+	 * this point, drops the slot and what is read now is not cached. */
+	stamp = cache ? session_cache_stamp(store->sessions_cache, a.hash) : 0;
 	rc = sessions_rc(store_read(store->st, read_session, &a));
 	if (rc == SESSIONS_OK && cache)
-		session_cache_put(store->sessions_cache, a.hash, gen, out);
+		session_cache_put(store->sessions_cache, a.hash, gen, stamp, out);
 	return rc;
 }
 
@@ -228,13 +231,23 @@ int sessions_lookup_cached(struct host_store *store, const char *token, size_t l
 	return lookup(store, token, len, false, out);
 }
 
+/* Tells every cache that the session keyed by hash ended: the hash in hex
+ * (never the token), so that caches drop that entry alone. */
+static int notify_ended(struct store_txn *txn, const unsigned char hash[TOKEN_HASH_LEN])
+{
+	char hex[TOKEN_HASH_LEN * 2 + 1];
+
+	sodium_bin2hex(hex, sizeof(hex), hash, TOKEN_HASH_LEN);
+	return store_notify(txn, HOST_TOPIC_SESSIONS, hex);
+}
+
 static int delete_session(struct store_txn *txn, void *arg)
 {
 	struct sess_arg *a = arg;
 	int rc = store_del(txn, HOST_T_SESSIONS, a->hash, TOKEN_HASH_LEN);
 
 	if (rc == STORE_OK)
-		rc = store_notify(txn, HOST_TOPIC_SESSIONS, "");
+		rc = notify_ended(txn, a->hash);
 	return rc;
 }
 
@@ -298,12 +311,15 @@ static int delete_matching(struct store_txn *txn, struct sess_arg *a,
 			rc = store_del(txn, HOST_T_SESSIONS, p->keys[i], TOKEN_HASH_LEN);
 			if (rc == STORE_ENOTFOUND)
 				rc = STORE_OK;
-			else if (rc == STORE_OK)
-				a->count++;
+			else if (rc == STORE_OK && a->count++ == 0)
+				memcpy(a->hash, p->keys[i], TOKEN_HASH_LEN);
 		}
 	} while (rc == STORE_OK && visited == SWEEP_BATCH && a->count < a->max);
 	free(p);
-	if (rc == STORE_OK && a->count > 0)
+	/* One session ended: its entry alone; more: every cached session. */
+	if (rc == STORE_OK && a->count == 1)
+		rc = notify_ended(txn, a->hash);
+	else if (rc == STORE_OK && a->count > 1)
 		rc = store_notify(txn, HOST_TOPIC_SESSIONS, "");
 	return rc;
 }

@@ -353,14 +353,33 @@ static const char *admin_app_id(struct apps_call *c, json_t **body)
 	return app_id;
 }
 
-static void revoke_app_sessions(struct apps_plugin *p, const char *app_id)
+/* Ends every host session minted for the App. false (logged) when the host
+ * could not: its tokens still work until they expire. */
+static bool revoke_app_sessions(struct apps_plugin *p, const char *app_id)
 {
 	size_t n = 0;
+	bool ok = p->api->sessions_revoke_prop(p->host, SESSION_PROP_APP_ID, app_id, &n) ==
+		  MMPLUGIN_OK;
 
-	if (p->api->sessions_revoke_prop(p->host, SESSION_PROP_APP_ID, app_id, &n) != MMPLUGIN_OK)
+	if (!ok)
 		plugin_logf(p, MMPLUGIN_LOG_ERROR, "app %s: its sessions could not be revoked",
 			    app_id);
 	token_cache_forget_app(&p->tokens, app_id);
+	return ok;
+}
+
+/* The App is disabled (and stays so), but its sessions were not revoked:
+ * the admin must repeat the request, which does it again. */
+static void sessions_not_revoked(struct apps_call *c, const char *what)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg),
+		 "The App is disabled, but the server could not revoke its sessions (its "
+		 "database failed or cannot be reached; the log says why): its tokens may "
+		 "still work until they expire. Repeat the %s.",
+		 what);
+	reply_error(c, 503, "apps.app.sessions_not_revoked.app_error", msg);
 }
 
 /* In the write transaction: the installed record with disabled set. */
@@ -378,7 +397,9 @@ static int disabled_record(const json_t *cur, void *arg, json_t **next)
 /*
  * Disabling commits the App's gate first, then revokes the App's sessions:
  * a token minted meanwhile is either revoked here (it committed before the
- * revocation) or sees the new gate and revokes itself (app_tokens.c).
+ * revocation) or sees the new gate and revokes itself (app_tokens.c). When
+ * the revocation fails the answer is 503 and the App stays disabled;
+ * disabling it again revokes again.
  */
 static void set_disabled(struct apps_call *c, bool disabled)
 {
@@ -395,9 +416,9 @@ static void set_disabled(struct apps_call *c, bool disabled)
 		reply_app_refusal(c, APP_NOT_INSTALLED);
 	} else if (rc != STORE_OK) {
 		store_failed(c, rc, "saving an App record");
+	} else if (disabled && !revoke_app_sessions(p, app_id)) {
+		sessions_not_revoked(c, "disable");
 	} else {
-		if (disabled)
-			revoke_app_sessions(p, app_id);
 		plugin_logf(p, MMPLUGIN_LOG_INFO, "app %s %s by %s", app_id,
 			    disabled ? "disabled" : "enabled", c->who.user_id);
 		if (audit_request(c, disabled ? "app_disabled" : "app_enabled", app_id, NULL))
@@ -422,6 +443,7 @@ void api_uninstall_app(struct apps_call *c)
 {
 	struct apps_plugin *p = c->plugin;
 	size_t users = 0, states = 0;
+	bool disabled = true;
 	const char *app_id;
 	json_t *body, *app;
 	int rc;
@@ -434,12 +456,27 @@ void api_uninstall_app(struct apps_call *c)
 		goto out;
 	if (!json_is_true(json_object_get(app, "disabled")))
 		call_lifecycle(c, app, "on_uninstall");
+	/* Disabled, its sessions revoked, then deleted: when the revocation
+	 * fails the App is left installed and disabled, and uninstalling it
+	 * again (on_uninstall is not called twice) finishes the work. */
+	rc = app_record_update(&p->store, app_id, NULL, disabled_record, &disabled, NULL);
+	if (rc == STORE_ENOTFOUND || rc == STORE_ECONFLICT) {
+		reply_app_refusal(c, APP_NOT_INSTALLED);
+		goto out;
+	}
+	if (rc != STORE_OK) {
+		store_failed(c, rc, "disabling an App to uninstall it");
+		goto out;
+	}
+	if (!revoke_app_sessions(p, app_id)) {
+		sessions_not_revoked(c, "uninstall");
+		goto out;
+	}
 	rc = apps_store_delete_app(&p->store, app_id, &users, &states);
 	if (rc != STORE_OK) {
 		store_failed(c, rc, "deleting an App");
 		goto out;
 	}
-	revoke_app_sessions(p, app_id);
 	if (p->api->user_set_active(p->host, json_string_value(json_object_get(app, "bot_user_id")),
 				    0) != MMPLUGIN_OK)
 		plugin_logf(p, MMPLUGIN_LOG_WARN, "app %s: its bot could not be deactivated",

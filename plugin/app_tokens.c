@@ -97,7 +97,7 @@ static void cache_put(struct token_cache *t, size_t i, const char *app_id, const
 
 /*
  * Why no token handed out works once disable-app (or uninstall-app) has
- * answered. The App's sessions live in the host's store, its gate in the
+ * answered 200. The App's sessions live in the host's store, its gate in the
  * plugin's: no transaction covers both, so the order of steps does.
  *
  *   disable:  D1 commits the gate (disabled, gen + 1)
@@ -116,8 +116,10 @@ static void cache_put(struct token_cache *t, size_t i, const char *app_id, const
  * token is handed out only while the store's gate still has the gen it was
  * minted under; a gate change (disable, enable, reinstall) bumps gen, so a
  * token revoked by D2 and cached late (after D3) is never served again.
- * Uninstall is the same with "the gate is gone" for D1 (and the bot is
- * deactivated after D2). A reinstall gives a new install_id: a mint for the
+ * Uninstall is the same: D1 disables the App, and after D2 the record is
+ * deleted and the bot deactivated. When D2 fails the route answers 503,
+ * not 200, and the App stays disabled: repeating the route runs D2 again
+ * (api_apps_admin.c). A reinstall gives a new install_id: a mint for the
  * old install fails at M1 or M4.
  */
 int app_token(struct apps_plugin *p, const json_t *app, const char *user_id,

@@ -8,7 +8,7 @@
  *
  * No token is handed out unless, after its session committed, the App's
  * gate (read from the store) is still the one seen before minting: so once
- * disable-app or uninstall-app has answered, no token handed to the App
+ * disable-app or uninstall-app has answered 200, no token handed to the App
  * works, however the calls interleave (the argument is in app_tokens.c).
  * Thread-safe. Tokens are secrets: wiped on eviction and at deactivate.
  */

@@ -776,6 +776,87 @@ static void uninstall_calls_the_app_and_removes_everything(void **state)
 	ts_resp_free(&r);
 }
 
+/* On PostgreSQL, deleting host sessions made to fail (a trigger): disabling
+ * or uninstalling an App must not answer 200 while its tokens still work;
+ * repeating it once the database is well finishes the work. */
+#define FAIL_SESSION_DELETES                                                                       \
+	"CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS "                     \
+	"$$BEGIN RAISE EXCEPTION 'refused by the test'; END$$; "                                   \
+	"CREATE TRIGGER refuse_delete BEFORE DELETE ON host_sessions FOR EACH ROW "                \
+	"EXECUTE FUNCTION refuse_delete()"
+#define ALLOW_SESSION_DELETES                                                                      \
+	"DROP TRIGGER refuse_delete ON host_sessions; DROP FUNCTION refuse_delete()"
+
+static void revoke_fails_for(const char *route, const char *app_id, const char *token)
+{
+	char url[512], body[128], path[128];
+	struct ts_resp r;
+
+	assert_int_equal(ts_pg_hosts_url(url, sizeof(url)), 0);
+	snprintf(body, sizeof(body), "{\"app_id\":\"%s\"}", app_id);
+	snprintf(path, sizeof(path), P "/api/v1/%s", route);
+	assert_int_equal(ts_pg_exec(url, FAIL_SESSION_DELETES), 0);
+	r = api("POST", path, admin_tok, body);
+	if (r.status != 503 || !strstr(r.body, "apps.app.sessions_not_revoked.app_error") ||
+	    !strstr(r.body, "Repeat"))
+		fail_msg("%s while the App's sessions could not be revoked: %ld %.300s", route,
+			 r.status, r.body);
+	ts_resp_free(&r);
+	/* Why it must not be 200: the App's token still works on the host. */
+	r = api("GET", "/api/v4/users/me", token, NULL);
+	expect(&r, 200, NULL);
+	ts_resp_free(&r);
+	/* The App stays installed and disabled meanwhile. */
+	snprintf(path, sizeof(path), P "/api/v1/apps/%s", app_id);
+	r = api("GET", path, admin_tok, NULL);
+	expect(&r, 200, NULL);
+	assert_non_null(strstr(r.body, "\"disabled\":true"));
+	ts_resp_free(&r);
+	assert_int_equal(ts_pg_exec(url, ALLOW_SESSION_DELETES), 0);
+	/* Repeated: done, and the token is refused. */
+	snprintf(path, sizeof(path), P "/api/v1/%s", route);
+	r = api("POST", path, admin_tok, body);
+	expect(&r, 200, NULL);
+	ts_resp_free(&r);
+	r = api("GET", "/api/v4/users/me", token, NULL);
+	expect(&r, 401, NULL);
+	ts_resp_free(&r);
+}
+
+static void disable_or_uninstall_that_cannot_revoke_is_503_and_can_be_repeated(void **state)
+{
+	char bot_tok[64], body[1024];
+	struct ts_resp r;
+	json_t *resp;
+
+	(void)state;
+	if (ts_pg_hosts_url(body, sizeof(body)) != 0)
+		skip(); /* LMDB: the host's store cannot be made to fail alone */
+	resp = call(user_tok, "test-app", "/echo", NULL);
+	snprintf(bot_tok, sizeof(bot_tok), "%s", ctx_str(resp, "bot_access_token"));
+	json_decref(resp);
+	revoke_fails_for("disable-app", "test-app", bot_tok);
+	r = api("POST", P "/api/v1/enable-app", admin_tok, "{\"app_id\":\"test-app\"}");
+	expect(&r, 200, NULL);
+	ts_resp_free(&r);
+
+	snprintf(body, sizeof(body),
+		 "{\"manifest\":{\"app_id\":\"stuck-app\",\"display_name\":\"S\","
+		 "\"homepage_url\":\"https://x\",\"requested_permissions\":[\"act_as_bot\"],"
+		 "\"http\":{\"root_url\":\"%s\"}}}",
+		 app.base_url);
+	r = api("POST", P "/api/v1/install-app", admin_tok, body);
+	expect(&r, 200, NULL);
+	ts_resp_free(&r);
+	resp = call(user_tok, "stuck-app", "/echo", NULL);
+	snprintf(bot_tok, sizeof(bot_tok), "%s", ctx_str(resp, "bot_access_token"));
+	json_decref(resp);
+	revoke_fails_for("uninstall-app", "stuck-app", bot_tok);
+	r = api("GET", P "/api/v1/apps/stuck-app", admin_tok, NULL);
+	expect(&r, 404, "apps.app.not_found.app_error");
+	ts_resp_free(&r);
+}
+
 static void bot_name_taken_by_a_person_is_409(void **state)
 {
 	char id[32];
@@ -858,6 +939,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(slow_apps_do_not_stop_other_routes),
 		cmocka_unit_test(disable_revokes_tokens_and_blocks_calls),
 		cmocka_unit_test(uninstall_calls_the_app_and_removes_everything),
+		cmocka_unit_test(
+			disable_or_uninstall_that_cannot_revoke_is_503_and_can_be_repeated),
 		cmocka_unit_test(bot_name_taken_by_a_person_is_409),
 		cmocka_unit_test(app_ids_differing_in_case_are_one_app),
 	};

@@ -299,6 +299,50 @@ static void a_hung_database_is_503_in_time_and_a_logout_it_did_not_take_is_not_2
 	ts_resp_free(&r);
 }
 
+/* The browser's log-out form while the database hangs: a 503 page saying
+ * the database cannot be reached (not a 500), and the session still works
+ * once it is back. */
+static void the_logout_form_while_the_database_hangs_is_a_503_page(void **state)
+{
+	char url[256], csrf[64], form[128];
+	struct ts_browser b;
+	struct ts_resp r;
+
+	(void)state;
+	make_user("emma", "emma-password");
+	assert_int_equal(ts_browser_init(&b), 0);
+	assert_int_equal(ts_browser_login(&b, host.base_url, "emma", "emma-password", NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	ts_resp_free(&r);
+	/* The form (and the session in the host's cache). */
+	snprintf(url, sizeof(url), "%s/logout", host.base_url);
+	assert_int_equal(ts_browser_go(&b, url, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(ts_login_form_token(&r, csrf, sizeof(csrf)), 0);
+	ts_resp_free(&r);
+	snprintf(form, sizeof(form), "csrf_token=%s", csrf);
+
+	assert_int_equal(ts_pg_private_freeze(pstate), 0);
+	assert_int_equal(ts_browser_go(&b, url, form, &r), 0);
+	if (r.status != 503 || !r.body || !strstr(r.body, "The database cannot be reached"))
+		fail_msg("the logout form while the database hung: %ld %.400s", r.status,
+			 r.body ? r.body : "");
+	ts_resp_free(&r);
+	assert_int_equal(ts_pg_private_thaw(pstate), 0);
+	/* Not logged out: the form is shown again once the database is back. */
+	for (int tries = 0; tries < 200; tries++) {
+		assert_int_equal(ts_browser_go(&b, url, NULL, &r), 0);
+		if (r.status != 503)
+			break;
+		ts_resp_free(&r);
+		usleep(100 * 1000);
+	}
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "action=\"/logout\""));
+	ts_resp_free(&r);
+	ts_browser_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +351,8 @@ int main(void)
 			a_hung_database_is_503_in_time_and_a_logout_it_did_not_take_is_not_200,
 			database_back),
 		cmocka_unit_test_teardown(a_login_while_the_database_is_down_is_503_and_not_counted,
+					  database_back),
+		cmocka_unit_test_teardown(the_logout_form_while_the_database_hangs_is_a_503_page,
 					  database_back),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -183,6 +183,26 @@ int ts_pg_hosts_url(char *url, size_t cap)
 	return rc;
 }
 
+int ts_pg_exec(const char *url, const char *sql)
+{
+	PGconn *pg = PQconnectdb(url);
+	PGresult *r;
+	int rc;
+
+	if (PQstatus(pg) != CONNECTION_OK) {
+		fprintf(stderr, "pg: %s", PQerrorMessage(pg));
+		PQfinish(pg);
+		return -1;
+	}
+	r = PQexec(pg, sql);
+	rc = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
+	if (rc != 0)
+		fprintf(stderr, "pg: %s", PQerrorMessage(pg));
+	PQclear(r);
+	PQfinish(pg);
+	return rc;
+}
+
 int ts_pg_dump_holds(const char *url, const char *needle)
 {
 	const char *argv[] = { "/usr/bin/env", "pg_dump", "--no-owner", "--dbname", url, NULL };

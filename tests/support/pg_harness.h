@@ -40,6 +40,9 @@ int ts_pg_hosts_url(char *url, size_t cap);
  * none, so that a test's own config keeps the backend of the run. 0 or -1. */
 int ts_write_config(const char *path, const char *json);
 
+/* Runs sql (one or more statements) on the database at url, as the
+ * cluster's superuser. 0, or -1 with PostgreSQL's message on stderr. */
+int ts_pg_exec(const char *url, const char *sql);
 /* Whether a pg_dump of the database at url holds needle in clear: as text,
  * or as the hex of bytea bytes (how a dump writes them). 1 yes, 0 no, -1
  * the dump failed. */

@@ -268,6 +268,37 @@ static int revoke_elsewhere(const char *data_dir, const char *url, const char *t
 	return rc == SESSIONS_OK ? 0 : 1;
 }
 
+/* A read that started before a session's revocation committed (it read the
+ * live record) finishes after the cache dropped that session: it must not
+ * put it back. And the drop is of that session alone. */
+static void a_read_racing_a_revocation_does_not_cache_the_ended_session(void **state)
+{
+	static struct session_cache cache;
+	static struct host_session s, got;
+	unsigned char ended[SESSION_HASH_LEN], other[SESSION_HASH_LEN];
+	uint64_t stamp;
+
+	(void)state;
+	assert_int_equal(session_cache_init(&cache), 0);
+	memset(ended, 0x11, sizeof(ended));
+	memcpy(other, ended, sizeof(other));
+	other[0] = 0x12; /* another slot */
+	snprintf(s.user_id, sizeof(s.user_id), "%s", "u");
+	session_cache_put(&cache, other, 7, session_cache_stamp(&cache, other), &s);
+
+	stamp = session_cache_stamp(&cache, ended);     /* the read starts */
+	session_cache_drop(&cache, ended);              /* the revocation is heard */
+	session_cache_put(&cache, ended, 7, stamp, &s); /* the read ends */
+	assert_int_not_equal(session_cache_get(&cache, ended, 7, 0, &got), 0);
+	/* A read that starts after the drop caches as usual. */
+	session_cache_put(&cache, ended, 7, session_cache_stamp(&cache, ended), &s);
+	assert_int_equal(session_cache_get(&cache, ended, 7, 0, &got), 0);
+	session_cache_drop(&cache, ended);
+	assert_int_not_equal(session_cache_get(&cache, ended, 7, 0, &got), 0);
+	assert_int_equal(session_cache_get(&cache, other, 7, 0, &got), 0);
+	session_cache_destroy(&cache);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +309,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(revoke_by_prop_and_by_user),
 		cmocka_unit_test(deactivated_user_has_no_live_session),
 		cmocka_unit_test(session_ended_elsewhere_leaves_the_cache_within_1_s),
+		cmocka_unit_test(a_read_racing_a_revocation_does_not_cache_the_ended_session),
 	};
 
 	if (argc == 5 && strcmp(argv[1], "revoke") == 0)

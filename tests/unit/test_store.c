@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "pg_harness.h"
 #include "store.h"
@@ -889,6 +890,126 @@ static void unavailable_within_5_s_then_reconnects(void **state)
 	assert_int_equal(ts_pg_private_stop(pstate), 0);
 }
 
+/* A write transaction that reads a row after another connection committed
+ * a change to it (the row "b" of table a, set to "new" by a statement of
+ * its own) while the transaction was already under way (it had read "a"). */
+struct late_change {
+	char got[16];
+	size_t got_len;
+};
+
+static int read_after_a_late_change(struct store_txn *txn, void *arg)
+{
+	struct late_change *l = arg;
+	struct store_val v;
+	int rc = store_get(txn, T_A, "a", 1, 0, &v);
+
+	if (rc != STORE_OK)
+		return rc;
+	/* Every attempt: a retry must meet the same situation. */
+	if (ts_pg_exec(cfg.url, "UPDATE test_a SET v = 'new'::bytea WHERE k = 'b'::bytea") != 0)
+		return STORE_ECALLER - 1;
+	rc = store_get(txn, T_A, "b", 1, 0, &v);
+	if (rc == STORE_OK) {
+		l->got_len = v.len < sizeof(l->got) ? v.len : sizeof(l->got);
+		memcpy(l->got, v.data, l->got_len);
+	}
+	return rc;
+}
+
+struct cas_behind {
+	int rc;
+};
+
+static void *cas_old_to_cas(void *arg)
+{
+	struct cas_behind *c = arg;
+
+	c->rc = store_cas(st, T_A, "b", 1, "old", 3, "cas", 3);
+	return NULL;
+}
+
+static PGresult *sql_on(PGconn *pg, const char *sql)
+{
+	PGresult *r = PQexec(pg, sql);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(pg));
+	return r;
+}
+
+/* store_cas (one statement outside a transaction block) waiting behind
+ * another connection's uncommitted rewrite of its row (the same bytes, a
+ * new row version): once that commits, READ COMMITTED checks the row as it
+ * is now, still the expected bytes, and swaps it, as the header says.
+ * REPEATABLE READ and SERIALIZABLE fail the statement instead (a
+ * serialization failure: STORE_ECONFLICT although the bytes were as
+ * expected). */
+static void cas_waiting_behind_a_change_sees_it(void)
+{
+	PGconn *holder = PQconnectdb(cfg.url), *watch = PQconnectdb(cfg.url);
+	struct cas_behind c = { .rc = 1 };
+	pthread_t t;
+	int waiting = 0;
+
+	assert_int_equal(PQstatus(holder), CONNECTION_OK);
+	assert_int_equal(PQstatus(watch), CONNECTION_OK);
+	assert_int_equal(put(T_A, "b", 1, "old", 3, 0), STORE_OK);
+	PQclear(sql_on(holder, "BEGIN; UPDATE test_a SET v = 'old'::bytea WHERE k = 'b'::bytea"));
+	assert_int_equal(pthread_create(&t, NULL, cas_old_to_cas, &c), 0);
+	for (int i = 0; i < 100 && !waiting; i++) {
+		PGresult *r = sql_on(watch, "SELECT count(*) FROM pg_stat_activity WHERE "
+					    "wait_event_type = 'Lock' AND datname = "
+					    "current_database()");
+		waiting = atoi(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		if (!waiting)
+			usleep(50 * 1000);
+	}
+	PQclear(sql_on(holder, "COMMIT"));
+	pthread_join(t, NULL);
+	PQfinish(holder);
+	PQfinish(watch);
+	assert_int_equal(waiting, 1); /* the premise: it waited */
+	if (c.rc != STORE_OK)
+		fail_msg("store_cas behind a committed rewrite of the expected bytes: %d", c.rc);
+}
+
+/* The header promises READ COMMITTED, whatever the database's default: a
+ * statement in a write transaction sees what was committed before it, and
+ * a row changed since the transaction began is read and locked, not a
+ * serialization failure (which REPEATABLE READ and SERIALIZABLE give, and
+ * which retries meet again). Reads and store_cas likewise. */
+static void read_committed_whatever_the_databases_default(void **state)
+{
+	static const char *const levels[] = { "repeatable read", "serializable" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		char sql[256], out[16];
+		struct late_change l = { 0 };
+		size_t len;
+		int rc;
+
+		snprintf(sql, sizeof(sql),
+			 "DO $$BEGIN EXECUTE format('ALTER DATABASE %%I SET "
+			 "default_transaction_isolation = %%L', current_database(), '%s'); END$$",
+			 levels[i]);
+		assert_int_equal(ts_pg_exec(cfg.url, sql), 0);
+		store_close(st); /* new connections get the new default */
+		assert_int_equal(open_store(&st), STORE_OK);
+		assert_int_equal(put(T_A, "a", 1, "a", 1, 0), STORE_OK);
+		assert_int_equal(put(T_A, "b", 1, "old", 3, 0), STORE_OK);
+		rc = store_write(st, read_after_a_late_change, &l);
+		if (rc != STORE_OK || l.got_len != 3 || memcmp(l.got, "new", 3) != 0)
+			fail_msg("default %s: the write transaction got %d, read \"%.*s\"",
+				 levels[i], rc, (int)l.got_len, l.got);
+		cas_waiting_behind_a_change_sees_it();
+		assert_int_equal(get(T_A, "b", 1, out, &len), STORE_OK);
+		assert_memory_equal(out, "cas", 3);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest common[] = {
@@ -921,6 +1042,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(a_backup_of_postgres_points_to_its_own_tools, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_malformed_url_is_refused_without_its_password,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(read_committed_whatever_the_databases_default,
 						setup, teardown),
 	};
 	int failed;
