@@ -6,11 +6,13 @@
 #include <pthread.h>
 #include <time.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit_log.h"
 #include "cli.h"
@@ -162,8 +164,41 @@ static void upkeep_stop(struct upkeep *u)
 	pthread_join(u->thread, NULL);
 }
 
+/* Whether serve may make the missing master key file f->current: not
+ * during a master key change (the new file is the admin's: a wrong path
+ * would get every data key sealed under a key nobody keeps), nor once this
+ * node's audit trail exists (it was keyed from a master key that is then
+ * missing: a wrong path, or a restore without the file). 0, or -1 with why
+ * in err. */
+static int may_make_master_key(const struct host_config *cfg, const struct master_key_files *f,
+			       char *err, size_t err_cap)
+{
+	char trail[PATH_MAX];
+
+	if (access(f->current, F_OK) == 0)
+		return 0;
+	if (f->previous[0]) {
+		snprintf(err, err_cap,
+			 "master_key_file %.300s does not exist: with previous_master_key_file "
+			 "set, make the new master key file first; nothing was changed",
+			 f->current);
+		return -1;
+	}
+	snprintf(trail, sizeof(trail), "%s/" AUDIT_DIR "/" AUDIT_FILE, cfg->data_dir);
+	if (access(trail, F_OK) == 0) {
+		snprintf(err, err_cap,
+			 "master_key_file %.150s does not exist, but this node ran with a master "
+			 "key (its audit trail %.150s is keyed from it): put that file back or "
+			 "correct the path; no new master key was made",
+			 f->current, trail);
+		return -1;
+	}
+	return 0;
+}
+
 /* The node's audit trail, keyed from the master key (created here when
- * missing, before any plugin activates: plugins record from activate on). */
+ * missing at a node's first start, before any plugin activates: plugins
+ * record from activate on). */
 static int open_audit(const struct host_config *cfg, struct audit_log **out, char *err,
 		      size_t err_cap)
 {
@@ -172,8 +207,13 @@ static int open_audit(const struct host_config *cfg, struct audit_log **out, cha
 	char why[512];
 	int rc = -1;
 
-	if (master_key_files(cfg, &keys, why, sizeof(why)) != 0 ||
-	    audit_key_load(&keys, false, true, &key, why, sizeof(why)) != 0 ||
+	if (master_key_files(cfg, &keys, why, sizeof(why)) != 0) {
+		snprintf(err, err_cap, "the audit trail cannot be opened: %.400s", why);
+		return -1;
+	}
+	if (may_make_master_key(cfg, &keys, err, err_cap) != 0)
+		return -1;
+	if (audit_key_load(&keys, false, true, &key, why, sizeof(why)) != 0 ||
 	    audit_open(cfg->data_dir, key, out, why, sizeof(why)) != AUDIT_OK)
 		snprintf(err, err_cap, "the audit trail cannot be opened: %.400s", why);
 	else

@@ -677,6 +677,28 @@ struct cas_arg {
 	size_t sealed_len;
 };
 
+/* Whether the stored row v holds the value a expects: the same bytes, or
+ * the same plaintext sealed again (the key sweep re-seals a record under a
+ * new data key without changing it). */
+static bool same_value(const struct cas_arg *a, const struct store_val *v)
+{
+	char *want = NULL, *have = NULL;
+	size_t want_len = 0, have_len = 0;
+	bool same;
+
+	if (v->len == a->expected_len && memcmp(v->data, a->expected, a->expected_len) == 0)
+		return true;
+	if (unseal_record(a->st->sealer, "oauth2_user", a->key, a->klen, a->expected,
+			  a->expected_len, &want, &want_len) != SEAL_OK)
+		return false;
+	same = unseal_record(a->st->sealer, "oauth2_user", a->key, a->klen, v->data, v->len, &have,
+			     &have_len) == SEAL_OK &&
+	       have_len == want_len && sodium_memcmp(have, want, want_len) == 0;
+	unseal_free(want);
+	unseal_free(have);
+	return same;
+}
+
 /* The gate, the current key (a new value is sealed with it), then the row
  * as expected (locked: two writers queue), then the change. A missing row
  * is not locked: it is created with STORE_NOOVERWRITE, so of two creators
@@ -701,8 +723,7 @@ static int cas_txn(struct store_txn *txn, void *arg)
 	}
 	if (rc != STORE_OK)
 		return rc;
-	if (!a->expected || v.len != a->expected_len ||
-	    memcmp(v.data, a->expected, a->expected_len) != 0)
+	if (!a->expected || !same_value(a, &v))
 		return STORE_ESTALE;
 	if (!a->sealed)
 		return store_del(txn, APPS_T_OAUTH2_USER, a->key, a->klen);
@@ -754,6 +775,9 @@ static size_t lease_key(const char *app_id, const char *user_id, char *key, size
 }
 
 enum lease_op { LEASE_TAKE, LEASE_RELEASE, LEASE_PROBE };
+/* LEASE_PROBE: another holder's lease expired unreleased (a positive code:
+ * no store error). */
+#define LEASE_ORPHANED 2
 
 struct lease_arg {
 	const char *key;
@@ -794,7 +818,10 @@ static int lease_txn(struct store_txn *txn, void *arg)
 		return rc;
 	lease = rc == STORE_OK && lease_decode(&v, a->holder, &mine, &expires);
 	switch (a->op) {
-	case LEASE_PROBE: return lease && !mine && expires >= a->now_ms ? STORE_EBUSY : STORE_OK;
+	case LEASE_PROBE:
+		if (!lease || mine)
+			return STORE_OK;
+		return expires >= a->now_ms ? STORE_EBUSY : LEASE_ORPHANED;
 	case LEASE_RELEASE:
 		if (!lease || !mine)
 			return STORE_ESTALE; /* gone, or another holder's since */
@@ -847,7 +874,7 @@ int refresh_lease_busy(struct apps_store *st, const char *app_id, const char *us
 {
 	int rc = lease_run(st, app_id, user_id, holder, now_ms, 0, LEASE_PROBE);
 
-	return rc == STORE_EBUSY ? 1 : rc;
+	return rc == STORE_EBUSY ? 1 : rc == LEASE_ORPHANED ? 2 : rc;
 }
 
 /* ---- uninstall ---------------------------------------------------------- */

@@ -161,9 +161,10 @@ int oauth2_user_get_sealed(struct apps_store *st, const char *app_id, const char
 	__attribute__((warn_unused_result));
 /* Compare-and-set of a user's OAuth2 data: in one write transaction where
  * the App's gate satisfies expect, replaces the record of (expect->app_id,
- * user_id) when its stored (sealed) bytes equal expected (expected_len
- * bytes; NULL: no record may exist) with data sealed anew (NULL: the record
- * is deleted); not both NULL. STORE_OK, STORE_ESTALE (the record was not as
+ * user_id) when it still holds the value of expected (expected_len sealed
+ * bytes as read: the same bytes, or the same plaintext sealed again by the
+ * key sweep; NULL: no record may exist) with data sealed anew (NULL: the
+ * record is deleted); not both NULL. STORE_OK, STORE_ESTALE (the record was not as
  * expected: nothing changed), an APP_GATE_* refusal, or a store error. */
 int oauth2_user_cas(struct apps_store *st, const struct app_gate_expect *expect,
 		    const char *user_id, const unsigned char *expected, size_t expected_len,
@@ -178,8 +179,10 @@ int oauth2_user_cas(struct apps_store *st, const struct app_gate_expect *expect,
  * then expires at now_ms + ttl_ms. STORE_OK, STORE_EBUSY (another holder's
  * live lease), or a store error. release deletes the row when it is still
  * holder's (STORE_OK either way, or a store error). busy reads without
- * writing: 1 when another holder's lease is live at now_ms, 0 when not, or
- * a store error. */
+ * writing: 1 when another holder's lease is live at now_ms, 2 when another
+ * holder's lease expired without being released (its process died
+ * mid-refresh), 0 when there is none (or it is holder's), or a store
+ * error. */
 int refresh_lease_take(struct apps_store *st, const char *app_id, const char *user_id,
 		       const unsigned char holder[REFRESH_LEASE_HOLDER_LEN], int64_t now_ms,
 		       int64_t ttl_ms) __attribute__((warn_unused_result));

@@ -518,7 +518,8 @@ static void handle(struct token_refresher *t, struct flight *f)
 	land(t, f, (enum refresh_result)result);
 }
 
-/* Whether the stored bytes are no longer the ones the flight read. */
+/* Whether the stored value is no longer the one the flight read (the same
+ * value sealed again by the key sweep is not a change). */
 static bool stored_changed(struct apps_plugin *p, const struct flight *f)
 {
 	unsigned char *sealed = NULL;
@@ -528,10 +529,49 @@ static bool stored_changed(struct apps_plugin *p, const struct flight *f)
 					&plain, &len);
 	bool changed = rc != STORE_OK || sealed_len != f->sealed_len ||
 		       memcmp(sealed, f->sealed, sealed_len) != 0;
+	json_t *now;
 
+	if (changed && rc == STORE_OK) {
+		now = json_loadb(plain, len, JSON_DECODE_ANY, NULL);
+		changed = !now || !json_equal(now, f->old);
+		json_decref(now);
+	}
 	free(sealed);
 	unseal_free(plain);
 	return changed;
+}
+
+static int64_t lease_ttl(const struct apps_plugin *p)
+{
+	return 2 * (int64_t)p->settings.refresh_timeout_ms + 10000;
+}
+
+/* On the refresher's thread: takes the lease a dead process left and
+ * starts the POST. False when another process took it first (f waits
+ * again); true when f is refreshing now or has landed. */
+static bool take_over(struct token_refresher *t, struct flight *f)
+{
+	struct apps_plugin *p = t->p;
+	int rc = refresh_lease_take(&p->store, f->app_id, f->user_id, f->holder,
+				    now_ms(CLOCK_REALTIME), lease_ttl(p));
+
+	if (rc == STORE_EBUSY)
+		return false;
+	if (rc != STORE_OK) {
+		plugin_logf(p, MMPLUGIN_LOG_ERROR,
+			    "token refresh for app %s user %s: the lease could not be taken: %s",
+			    f->app_id, f->user_id, store_reason(rc));
+		land(t, f, REFRESH_ERROR);
+		return true;
+	}
+	f->leased = true;
+	plugin_logf(p, MMPLUGIN_LOG_INFO,
+		    "token refresh for app %s user %s: the lease of a process that stopped "
+		    "mid-refresh expired; this one refreshes",
+		    f->app_id, f->user_id);
+	if (post_refresh(p, f) != 0)
+		land(t, f, REFRESH_ERROR);
+	return true;
 }
 
 static void *refresher_run(void *arg)
@@ -581,14 +621,22 @@ static void *refresher_run(void *arg)
 		}
 		while (ready) {
 			struct flight *f = ready;
+			int busy = 0;
 			ready = ready->qnext;
-			/* Done when the value changed, or the lease is gone
-			 * with it unchanged (that refresh failed: the stored
-			 * value is used), or the time is up. */
-			if (stop || stored_changed(t->p, f) ||
-			    refresh_lease_busy(&t->p->store, f->app_id, f->user_id, f->holder,
-					       now_ms(CLOCK_REALTIME)) != 1 ||
-			    now_ms(CLOCK_MONOTONIC) >= f->wait_until) {
+			/* Done when the value changed, or the lease was
+			 * released with it unchanged (that refresh failed: the
+			 * stored value is used), or the time is up. A lease
+			 * that expired unreleased (its process died) is taken
+			 * over: this flight refreshes. */
+			if (!stop && !stored_changed(t->p, f))
+				busy = refresh_lease_busy(&t->p->store, f->app_id, f->user_id,
+							  f->holder, now_ms(CLOCK_REALTIME));
+			if (busy == 2) {
+				if (take_over(t, f))
+					continue;
+				busy = 1; /* another process took it first: wait for it */
+			}
+			if (busy != 1 || now_ms(CLOCK_MONOTONIC) >= f->wait_until) {
 				land(t, f, REFRESH_LOST);
 				continue;
 			}
@@ -695,7 +743,7 @@ fail:
 static void take_off(struct token_refresher *t, struct flight *f)
 {
 	struct apps_plugin *p = t->p;
-	int64_t ttl = 2 * (int64_t)p->settings.refresh_timeout_ms + 10000;
+	int64_t ttl = lease_ttl(p);
 	int rc = refresh_lease_take(&p->store, f->app_id, f->user_id, f->holder,
 				    now_ms(CLOCK_REALTIME), ttl);
 

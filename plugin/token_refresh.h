@@ -23,9 +23,11 @@
  *
  * One refresh per (App, user) at a time: calls of this process join the
  * refresh in flight; other processes on the same store find its lease
- * (refresh_lease_take) and wait, re-reading the stored bytes, until they
- * change or the lease's time is up. The compare-and-set makes a refresh
- * that lost a race change nothing.
+ * (refresh_lease_take) and wait, re-reading the stored value, until it
+ * changes or the lease is released or its time is up; a lease that expired
+ * unreleased (its process died mid-refresh) is taken over by a waiting
+ * flight, which then refreshes. The compare-and-set makes a refresh that
+ * lost a race change nothing.
  *
  * Threads: the POST runs on the call loop (app_http.h); the store writes,
  * the audit lines and the calls' resumption run on the refresher's own

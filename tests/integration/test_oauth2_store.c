@@ -507,6 +507,10 @@ static void wrong_master_key_is_a_500_never_data(void **state)
 		 "{\"master_key_file\":\"%s/other.key\"}}}}",
 		 host.dir);
 	assert_int_equal(ts_write_config(cfg, other), 0);
+	/* Another key that exists (serve makes no new master key for a node
+	 * that ran before). */
+	snprintf(other, sizeof(other), "%s/other.key", host.dir);
+	assert_int_equal(ts_write_file(other, "0123456789abcdef0123456789abcdef", 0600), 0);
 	assert_int_equal(ts_host_restart(&host, plugins, extra), 0);
 	/* Sessions live in the host's store: the App's token still works. */
 	r = api("GET", P "/api/v1/oauth2/user", t.acting, NULL);
