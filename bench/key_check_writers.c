@@ -3,15 +3,19 @@
  * costs a durable write of a sealed record. Each write is what storing an
  * OAuth2 user record does in its transaction: one store_write that puts a
  * sealed ~200-byte value into the plugin's table oauth2_user, with the
- * check (key_current_check_txn: the keys table's row "current" read first,
- * share-locked on PostgreSQL) or without it. The plugin's real store and
+ * check (key_current_check_txn: the keys table's row of the key sealed
+ * with read first, share-locked on PostgreSQL) or without it. The plugin's real store and
  * keys (apps_store_open_backend, key_store_attach): LMDB in a folder, or
  * PostgreSQL. 1 writer and N writers, with and without, in alternation for
  * ROUNDS rounds (this machine is shared: ratios are taken within a round).
  * Sealing is done outside the transaction, as the routes do, in both.
  * Then ROTATIONS rotations of the data key, a second apart, while N writers
- * write with the check: how long each key_store_rotate takes (on
- * PostgreSQL its update of "current" waits for the writers' share locks).
+ * write with the check: how long each key_store_rotate takes (it changes no
+ * row a writer locks), and how long the withdrawal of the older keys that
+ * follows it takes (key_store_withdraw: it waits for the writes still
+ * sealing under an older key; the key sweep's thread runs it in the
+ * plugin). The check is the one of plugin/key_current.h: the row of the key
+ * sealed with, share-locked on PostgreSQL.
  *
  *   bench-key-check-writers lmdb DIR [N] [SECONDS] [ROUNDS] [ROTATIONS]
  *   bench-key-check-writers postgres URL [N] [SECONDS] [ROUNDS] [ROTATIONS]
@@ -122,16 +126,21 @@ static void rotations_under_load(struct key_store *ks, int n, int rotations)
 		w[i].check = true;
 		pthread_create(&w[i].t, NULL, run, &w[i]);
 	}
-	printf("rotations with %d writers writing (s):", n);
+	printf("rotations with %d writers writing, rotate + withdraw (s):", n);
 	for (int r = 0; r < rotations; r++) {
 		struct timespec t0;
 		uint32_t id = 0;
+		unsigned withdrawn = 0;
 		int rc;
 
 		nanosleep(&pause, NULL);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		rc = key_store_rotate(ks, sweep_row, NULL, &id);
 		printf(rc == STORE_OK ? " %.2f" : " %.2f (failed)", seconds_since(&t0));
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (rc == STORE_OK)
+			rc = key_store_withdraw(ks, id, "{}", 2, "{}", 2, &withdrawn);
+		printf(rc == STORE_OK ? "+%.2f" : "+%.2f (failed)", seconds_since(&t0));
 		fflush(stdout);
 	}
 	printf("\n");

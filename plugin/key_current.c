@@ -8,26 +8,26 @@
 
 int key_current_check_txn(struct store_txn *txn, const unsigned char *sealed, size_t sealed_len)
 {
+	unsigned char rk[KEY_ROW_KEY_LEN];
 	struct store_val v;
 	uint32_t id = 0;
-	const unsigned char *p;
 	int rc;
 
 	if (seal_key_id(sealed, sealed_len, &id) != SEAL_OK)
 		return STORE_EIO; /* not a sealed record: a bug of the caller */
-	/* Flags 0: a share lock on PostgreSQL, which a rotation's update of
-	 * the row waits for (see the top of key_current.h). */
-	rc = store_get(txn, APPS_T_KEYS, KEY_ROW_CURRENT, strlen(KEY_ROW_CURRENT), 0, &v);
-	if (rc == STORE_ENOTFOUND)
-		return STORE_OK;
-	if (rc != STORE_OK)
+	/* Flags 0: a share lock on PostgreSQL on the row of the key sealed
+	 * with, which the withdrawal of that key waits for (key_current.h). */
+	key_row_key(id, rk);
+	rc = store_get(txn, APPS_T_KEYS, rk, sizeof(rk), 0, &v);
+	if (rc == STORE_OK) {
+		rc = key_row_withdrawn(v.data, v.len);
+		return rc == 0 ? STORE_OK : rc == 1 ? STORE_EKEYSTALE : STORE_EIO;
+	}
+	if (rc != STORE_ENOTFOUND)
 		return rc;
-	if (v.len != 4)
-		return STORE_EIO;
-	p = v.data;
-	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]) == id
-		       ? STORE_OK
-		       : STORE_EKEYSTALE;
+	/* No such key (retired): stale, unless the store has no keys at all. */
+	rc = store_get(txn, APPS_T_KEYS, KEY_ROW_CURRENT, strlen(KEY_ROW_CURRENT), 0, &v);
+	return rc == STORE_ENOTFOUND ? STORE_OK : rc == STORE_OK ? STORE_EKEYSTALE : rc;
 }
 
 bool key_current_retry(const struct sealer *s, int rc, unsigned attempt, uint_fast64_t seen)

@@ -1,27 +1,30 @@
 /*
- * A sealed record is stored only under the store's current data key.
+ * A sealed record is stored only under a data key that is not withdrawn.
  *
  * A node seals with its keyring's current key (keyring.h), which lags a
  * rotation made on another node until the node reloads its keys. So every
  * write that stores a newly sealed record (App records, OAuth2 user records,
- * flow states) checks, inside its write transaction, that the key id the
- * record names is the store's current key (the row "current" of the table
- * keys, key_store.h), and is refused with STORE_EKEYSTALE when it is not;
- * the caller then reloads the keyring and seals again, a bounded number of
- * times (key_current_retry).
+ * flow states) reads, inside its write transaction, the row of the key the
+ * record names (table keys, key_store.h), and is refused with
+ * STORE_EKEYSTALE when that key is withdrawn or gone; the caller then
+ * reloads the keyring and seals again, a bounded number of times
+ * (key_current_retry).
  *
- * Why this closes the window instead of narrowing it: on PostgreSQL the row
- * is read with a share lock (store_get in a write transaction, store.h), so
- * a rotation's update of it (key_store_rotate, FOR UPDATE) waits for every
- * write transaction that read it, and a write that reads it after the
- * rotation committed sees the new id; on LMDB write transactions are
- * serialised. Once a rotation has committed, no record commits under an
- * older key, and the key sweep, which starts after the rotation committed,
- * finds every record under an older key.
+ * Why this closes the window: on PostgreSQL the key row is read with a
+ * share lock (store_get in a write transaction, store.h), so the withdrawal
+ * of a key (key_store_withdraw, which updates the row) waits for every
+ * write transaction that sealed under it, and a write that reads it after
+ * the withdrawal committed sees the mark; on LMDB write transactions are
+ * serialised. Once a withdrawal has committed, no record commits under the
+ * withdrawn key, and the key sweep, which starts after the withdrawal
+ * committed, finds every record under it. The rotation itself (making a new
+ * key current) changes no row a writer locks, so it never waits for them;
+ * only the withdrawal waits, for the writes still sealing under an old key,
+ * which stop once every node has reloaded (within the sweep thread's
+ * one-second poll).
  *
- * A store with no row "current" (no data keys yet: a store of an earlier
- * release before key_store_attach, or a sealer opened without a store)
- * takes any key id.
+ * A store with no data keys (a store of an earlier release before
+ * key_store_attach, or a sealer opened without a store) takes any key id.
  *
  * Thread-safety: both functions may run on many threads at once.
  */
@@ -35,9 +38,8 @@
 #include "seal.h"
 #include "store.h"
 
-/* The record names another key than the store's current one (a rotation
- * this node's keyring has not seen, or a current key this node's master key
- * cannot open). Below STORE_ECALLER, apart from the codes of apps_store.h
+/* The record names a withdrawn or retired key (a rotation this node's
+ * keyring has not seen). Below STORE_ECALLER, apart from the codes of apps_store.h
  * (-110 on), state_store.h (-120 on) and app_gate.h (-130 on). */
 #define STORE_EKEYSTALE (-114)
 
@@ -45,8 +47,9 @@
 #define KEY_CURRENT_ATTEMPTS 3
 
 /* Inside a write transaction that stores sealed[0..sealed_len): 0 when the
- * key id in its header is the store's current key (or the store has none),
- * STORE_EKEYSTALE when another key is current, or a store error. Return
+ * key id in its header is a key of the store that is not withdrawn (or the
+ * store has no keys), STORE_EKEYSTALE when it is withdrawn or gone, or a
+ * store error. Return
  * what it returns from the callback. */
 int key_current_check_txn(struct store_txn *txn, const unsigned char *sealed, size_t sealed_len)
 	__attribute__((warn_unused_result));

@@ -91,9 +91,14 @@ void api_keys_list(struct apps_call *c)
 				      json_pack("{s:I, s:I, s:I}", "id", (json_int_t)k->ids[i],
 						"created_at", (json_int_t)created[i], "records",
 						(json_int_t)k->n[i]));
-	out = json_pack("{s:I, s:o, s:{s:s, s:I, s:I}}", "current", (json_int_t)current, "keys",
-			keys, "sweep", "state", pr.running ? "running" : "idle", "done",
-			(json_int_t)pr.done, "total", (json_int_t)pr.total);
+	/* phase: withdrawing the older keys (the rotation's second step), then
+	 * sweeping, then done (key_store.h). */
+	out = json_pack("{s:I, s:o, s:{s:s, s:s, s:I, s:I}}", "current", (json_int_t)current,
+			"keys", keys, "sweep", "state", pr.running ? "running" : "idle", "phase",
+			pr.withdrawing ? "withdrawing"
+			: pr.running   ? "sweeping"
+				       : "done",
+			"done", (json_int_t)pr.done, "total", (json_int_t)pr.total);
 	free(k);
 	reply_value(c, 200, out);
 }
@@ -192,6 +197,14 @@ void api_keys_retire(struct apps_call *c)
 	if (rc == KEY_STORE_ECURRENT) {
 		reply_error(c, 409, "apps.keys.current.app_error",
 			    "The current data key cannot be retired: rotate first.");
+		return;
+	}
+	if (rc == KEY_STORE_EACTIVE) {
+		snprintf(msg, sizeof(msg),
+			 "Data key %u is not withdrawn yet (nodes may still seal with it): wait "
+			 "until the key sweep is done (GET admin/keys), then retire it.",
+			 id);
+		reply_error(c, 409, "apps.keys.in_use.app_error", msg);
 		return;
 	}
 	if (rc != STORE_OK) {

@@ -11,16 +11,18 @@
 #define KEK_CONTEXT "mmappkek" /* crypto_kdf_CONTEXTBYTES = 8 */
 #define KEY_ROW_VERSION 1
 #define PREFIX_LEN (sizeof(KEY_ROW_PREFIX) - 1)
-#define ROW_KEY_LEN (PREFIX_LEN + 4)
+#define ROW_KEY_LEN KEY_ROW_KEY_LEN
 #define NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define ROW_LEN (1 + 8 + NONCE_LEN + DATA_KEY_LEN + crypto_aead_xchacha20poly1305_ietf_ABYTES)
+#define ROW_LEN KEY_ROW_LEN
+#define WITHDRAWN_LEN (ROW_LEN + 1)
 #define AD_LEN (ROW_KEY_LEN + 1 + 8)
 #define ATTEMPTS 8 /* compare-and-set rounds lost to other writers before EBUSY */
 
-/* One key row as stored. */
+/* One key row as stored (len: ROW_LEN, or WITHDRAWN_LEN when withdrawn). */
 struct key_row {
 	uint32_t id;
-	unsigned char raw[ROW_LEN];
+	unsigned char raw[WITHDRAWN_LEN];
+	size_t len;
 };
 
 /* Every key row and the current id, read in one scan. */
@@ -73,6 +75,20 @@ static void row_key(uint32_t id, unsigned char key[ROW_KEY_LEN])
 {
 	memcpy(key, KEY_ROW_PREFIX, PREFIX_LEN);
 	put_u32(key + PREFIX_LEN, id);
+}
+
+void key_row_key(uint32_t id, unsigned char key[KEY_ROW_KEY_LEN])
+{
+	row_key(id, key);
+}
+
+int key_row_withdrawn(const void *val, size_t len)
+{
+	if (len == ROW_LEN)
+		return 0;
+	if (len == WITHDRAWN_LEN && ((const unsigned char *)val)[ROW_LEN] == KEY_ROW_WITHDRAWN)
+		return 1;
+	return -1;
 }
 
 static void row_ad(uint32_t id, const unsigned char *raw, unsigned char ad[AD_LEN])
@@ -134,12 +150,13 @@ static int collect_row(void *arg, const void *key, size_t klen, const void *val,
 {
 	struct key_rows *r = arg;
 
-	if (klen != ROW_KEY_LEN || vlen != ROW_LEN || r->n == KEYRING_MAX) {
+	if (klen != ROW_KEY_LEN || key_row_withdrawn(val, vlen) < 0 || r->n == KEYRING_MAX) {
 		r->bad++;
 		return 0;
 	}
 	r->rows[r->n].id = get_u32((const unsigned char *)key + PREFIX_LEN);
-	memcpy(r->rows[r->n].raw, val, ROW_LEN);
+	memcpy(r->rows[r->n].raw, val, vlen);
+	r->rows[r->n].len = vlen;
 	r->n++;
 	return 0;
 }
@@ -262,7 +279,7 @@ struct opened {
 	unsigned unopened;
 	struct apps_cas c[KEYRING_MAX];
 	unsigned char keys[KEYRING_MAX][ROW_KEY_LEN];
-	unsigned char fresh[KEYRING_MAX][ROW_LEN];
+	unsigned char fresh[KEYRING_MAX][WITHDRAWN_LEN];
 	size_t nc;
 };
 
@@ -308,11 +325,12 @@ static int open_rows(struct key_store *ks, const struct key_rows *r, bool rewrap
 			continue;
 		if (wrap(s->master, e->id, e->created_at, e->key, o->fresh[o->nc]) != 0)
 			return STORE_ENOMEM;
+		o->fresh[o->nc][ROW_LEN] = KEY_ROW_WITHDRAWN; /* kept when it was */
 		row_key(e->id, o->keys[o->nc]);
 		o->c[o->nc] = (struct apps_cas){ KEY_TABLE_KEYS, o->keys[o->nc],
 						 ROW_KEY_LEN,    r->rows[i].raw,
-						 ROW_LEN,        o->fresh[o->nc],
-						 ROW_LEN,        true };
+						 r->rows[i].len, o->fresh[o->nc],
+						 r->rows[i].len, true };
 		o->nc++;
 	}
 	return STORE_OK;
@@ -488,6 +506,60 @@ int key_store_rotate(struct key_store *ks, key_sweep_row_fn sweep_row, void *arg
 	return rc;
 }
 
+int key_store_withdraw(struct key_store *ks, uint32_t keep, const void *sweep_was, size_t was_len,
+		       const void *sweep_next, size_t next_len, unsigned *withdrawn)
+{
+	struct key_rows *r = malloc(sizeof(*r));
+	struct apps_cas c[KEYRING_MAX + 1];
+	unsigned char keys[KEYRING_MAX][ROW_KEY_LEN], marked[KEYRING_MAX][WITHDRAWN_LEN];
+	size_t n = 0;
+	int rc;
+
+	*withdrawn = 0;
+	if (!r)
+		return STORE_ENOMEM;
+	rc = read_rows(ks->st, r);
+	/* The key rows first: updating one waits for the writes that sealed
+	 * under it and hold its share lock (key_current.h); the row "sweep",
+	 * which a rotation also writes, last, so a rotation never waits here
+	 * (it wins, and this compare-and-set fails). */
+	for (size_t i = 0; rc == STORE_OK && i < r->n; i++) {
+		if (r->rows[i].id == keep || r->rows[i].len != ROW_LEN)
+			continue;
+		row_key(r->rows[i].id, keys[n]);
+		memcpy(marked[n], r->rows[i].raw, ROW_LEN);
+		marked[n][ROW_LEN] = KEY_ROW_WITHDRAWN;
+		c[n] = (struct apps_cas){ KEY_TABLE_KEYS, keys[n],   ROW_KEY_LEN,   r->rows[i].raw,
+					  ROW_LEN,        marked[n], WITHDRAWN_LEN, true };
+		n++;
+	}
+	if (rc == STORE_OK) {
+		c[n] = (struct apps_cas){ KEY_TABLE_KEYS, "sweep",    5,        sweep_was,
+					  was_len,        sweep_next, next_len, true };
+		rc = apps_store_cas(ks->st, c, n + 1, NULL);
+	}
+	free(r); /* after the compare-and-set: c points into it */
+	if (rc == STORE_OK)
+		*withdrawn = (unsigned)n;
+	return rc;
+}
+
+int key_store_unwithdrawn(struct key_store *ks, uint32_t keep, unsigned *n)
+{
+	struct key_rows *r = malloc(sizeof(*r));
+	int rc;
+
+	*n = 0;
+	if (!r)
+		return STORE_ENOMEM;
+	rc = read_rows(ks->st, r);
+	for (size_t i = 0; rc == STORE_OK && i < r->n; i++)
+		if (r->rows[i].id != keep && r->rows[i].len == ROW_LEN)
+			(*n)++;
+	free(r);
+	return rc;
+}
+
 int key_store_retire(struct key_store *ks, uint32_t id)
 {
 	unsigned char rk[ROW_KEY_LEN], *row = NULL, *cur = NULL;
@@ -505,6 +577,8 @@ int key_store_retire(struct key_store *ks, uint32_t id)
 					    strlen(KEY_ROW_CURRENT), &cur, &cur_len);
 		if (rc == STORE_OK && cur_len == 4 && get_u32(cur) == id)
 			rc = KEY_STORE_ECURRENT;
+		else if (rc == STORE_OK && key_row_withdrawn(row, row_len) != 1)
+			rc = KEY_STORE_EACTIVE; /* may still seal new records somewhere */
 		if (rc == STORE_OK) {
 			/* Deletes the row while "current" is still what was read. */
 			c[0] = (struct apps_cas){ KEY_TABLE_KEYS, rk,   sizeof(rk), row,

@@ -33,10 +33,12 @@ static char *progress_encode(const struct key_sweep_progress *pr, size_t *len)
 
 	sodium_bin2hex(hex, sizeof(hex), pr->after, pr->after_len);
 	j = json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I}", "state",
-		      pr->running ? "running" : "idle", "key", (json_int_t)pr->key, "table",
-		      (json_int_t)pr->table, "after", hex, "done", (json_int_t)pr->done, "total",
-		      (json_int_t)pr->total, "resealed", (json_int_t)pr->resealed, "pass",
-		      (json_int_t)pr->pass);
+		      !pr->running      ? "idle"
+		      : pr->withdrawing ? "withdrawing"
+					: "running",
+		      "key", (json_int_t)pr->key, "table", (json_int_t)pr->table, "after", hex,
+		      "done", (json_int_t)pr->done, "total", (json_int_t)pr->total, "resealed",
+		      (json_int_t)pr->resealed, "pass", (json_int_t)pr->pass);
 	text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(j);
 	*len = text ? strlen(text) : 0;
@@ -53,7 +55,7 @@ static uint64_t field_u64(const json_t *j, const char *name)
 static int progress_decode(const unsigned char *raw, size_t len, struct key_sweep_progress *pr)
 {
 	json_t *j = json_loadb((const char *)raw, len, 0, NULL);
-	const char *hex = json_string_value(json_object_get(j, "after"));
+	const char *hex = json_string_value(json_object_get(j, "after")), *state;
 	size_t alen = 0;
 
 	memset(pr, 0, sizeof(*pr));
@@ -64,8 +66,9 @@ static int progress_decode(const unsigned char *raw, size_t len, struct key_swee
 		return STORE_ECORRUPT;
 	}
 	pr->after_len = alen;
-	pr->running = json_is_string(json_object_get(j, "state")) &&
-		      strcmp(json_string_value(json_object_get(j, "state")), "running") == 0;
+	state = json_string_value(json_object_get(j, "state"));
+	pr->withdrawing = state && strcmp(state, "withdrawing") == 0;
+	pr->running = pr->withdrawing || (state && strcmp(state, "running") == 0);
 	pr->key = (uint32_t)field_u64(j, "key");
 	pr->table = (unsigned)field_u64(j, "table");
 	pr->done = field_u64(j, "done");
@@ -102,7 +105,9 @@ int key_sweep_progress_read(struct apps_store *st, struct key_sweep_progress *pr
 
 char *key_sweep_start_row(uint32_t key, uint64_t total, size_t *len)
 {
-	struct key_sweep_progress pr = { .running = true, .key = key, .total = total, .pass = 1 };
+	struct key_sweep_progress pr = {
+		.running = true, .withdrawing = true, .key = key, .total = total, .pass = 1
+	};
 
 	return progress_encode(&pr, len);
 }
@@ -214,6 +219,33 @@ static int advance(struct key_sweep *w, struct key_sweep_progress *pr, const str
 	return rc;
 }
 
+/* The rotation's second transaction: withdraws the keys before pr->key and
+ * moves the progress from raw to the first batch. 1 (go on), or < 0 a store
+ * error. */
+static int withdraw(struct key_sweep *w, struct key_sweep_progress *pr, const unsigned char *raw,
+		    size_t raw_len)
+{
+	size_t row_len = 0;
+	unsigned n = 0;
+	char *row;
+	int rc;
+
+	pr->withdrawing = false;
+	row = progress_encode(pr, &row_len);
+	if (!row)
+		return STORE_ENOMEM;
+	rc = key_store_withdraw(w->ks, pr->key, raw, raw_len, row, row_len, &n);
+	free(row);
+	if (rc == STORE_ECHANGED)
+		return 1; /* a rotation or another node came first: read it again */
+	if (rc != STORE_OK)
+		return rc;
+	plugin_logf(w->plugin, MMPLUGIN_LOG_INFO,
+		    "%u data key%s withdrawn (key %u is current); the key sweep starts", n,
+		    n == 1 ? "" : "s", pr->key);
+	return 1;
+}
+
 /* One batch: 1 when the sweep goes on, 0 when it is over (or waits), < 0 a
  * store error. */
 static int sweep_batch(struct key_sweep *w)
@@ -234,6 +266,10 @@ static int sweep_batch(struct key_sweep *w)
 		goto out; /* the store's keys and the progress disagree: wait */
 	if (!key_lease_take(w->ks->st, w->node, now_ms(), KEY_SWEEP_LEASE_MS))
 		goto out;
+	if (pr.withdrawing) {
+		rc = withdraw(w, &pr, raw, raw_len);
+		goto out;
+	}
 	b.cap = w->batch;
 	b.recs = calloc(b.cap, sizeof(*b.recs));
 	c = calloc(b.cap + 1, sizeof(*c));
@@ -324,24 +360,71 @@ static void follow_rotation(struct key_sweep *w)
 			   "cannot reload the data keys after a rotation elsewhere");
 }
 
+/* Older keys not withdrawn while no withdrawal is pending (a store rotated
+ * by an earlier release): a sweep that withdraws them first starts over. 0
+ * (nothing to do, or done) or a store error. */
+static int withdraw_leftovers(struct key_sweep *w)
+{
+	struct key_sweep_progress pr;
+	unsigned char *raw = NULL;
+	size_t raw_len = 0, row_len = 0;
+	uint32_t current = 0;
+	unsigned n = 0;
+	char *row = NULL;
+	int rc = key_store_current_id(w->ks, &current);
+
+	if (rc == STORE_OK && current)
+		rc = key_store_unwithdrawn(w->ks, current, &n);
+	if (rc == STORE_OK && n)
+		rc = progress_get(w->ks->st, &pr, &raw, &raw_len);
+	if (rc == STORE_OK && n && !pr.withdrawing) {
+		pr = (struct key_sweep_progress){ .running = true,
+						  .withdrawing = true,
+						  .key = current,
+						  .total = pr.total,
+						  .pass = 1 };
+		row = progress_encode(&pr, &row_len);
+		rc = row ? STORE_OK : STORE_ENOMEM;
+		if (rc == STORE_OK) {
+			struct apps_cas c = { KEY_TABLE_KEYS, ROW_SWEEP, strlen(ROW_SWEEP), raw,
+					      raw_len,        row,       row_len,           true };
+			rc = apps_store_cas(w->ks->st, &c, 1, NULL);
+			if (rc == STORE_ECHANGED)
+				rc = STORE_OK; /* a rotation or another node did */
+		}
+	}
+	free(row);
+	free(raw);
+	return rc;
+}
+
 static void *sweep_main(void *arg)
 {
 	struct key_sweep *w = arg;
+	unsigned failures = 0;
+	int rc = withdraw_leftovers(w);
 
+	if (rc != STORE_OK)
+		plugin_logf(w->plugin, MMPLUGIN_LOG_ERROR,
+			    "key sweep: cannot check for data keys left to withdraw (%s)",
+			    store_reason(rc));
 	pthread_mutex_lock(&w->lock);
 	while (!w->stopping) {
-		int rc;
+		long backoff;
 		w->kick = false;
 		pthread_mutex_unlock(&w->lock);
 		follow_rotation(w);
 		rc = sweep_batch(w);
+		failures = rc < 0 ? failures + 1 : 0;
+		backoff = failures ? (long)KEY_SWEEP_POLL_MS << (failures < 6 ? failures - 1 : 5)
+				   : KEY_SWEEP_POLL_MS;
 		if (rc < 0)
 			plugin_logf(w->plugin, MMPLUGIN_LOG_ERROR,
-				    "key sweep: a batch failed (%s); retrying in a second",
-				    store_reason(rc));
+				    "key sweep: a step failed (%s); retrying in %ld s",
+				    store_reason(rc), backoff / 1000);
 		pthread_mutex_lock(&w->lock);
 		if (!w->stopping)
-			wait_ms(w, rc == 1 ? w->pause_ms : KEY_SWEEP_POLL_MS);
+			wait_ms(w, rc == 1 ? w->pause_ms : rc < 0 ? backoff : KEY_SWEEP_POLL_MS);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;

@@ -8,21 +8,24 @@
  * the bytes the sweep read (compare-and-set in the batch's transaction), so
  * a newer write is never overwritten; it already carries the new key.
  *
- * Progress is the row "sweep" of the table "keys" (JSON: state, key, table,
- * after, done, total, resealed, pass): a restarted node resumes where the
- * last batch ended. On a cluster one node sweeps at a time: it holds the
- * row "sweep_lease" ({node, until}), taken and renewed by compare-and-set
- * before each batch, released at deactivate, and taken over by another node
- * once it expired (KEY_SWEEP_LEASE_MS after the last batch of a node that
- * died).
+ * Progress is the row "sweep" of the table "keys" (JSON: state "withdrawing",
+ * "running" or "idle", key, table, after, done, total, resealed, pass): a restarted node resumes
+ * where the last batch ended. On a cluster one node sweeps at a time: it holds the row
+ * "sweep_lease" ({node, until}), taken and renewed by compare-and-set before each batch, released
+ * at deactivate, and taken over by another node once it expired (KEY_SWEEP_LEASE_MS after the last
+ * batch of a node that died).
  *
- * The first batch starts as soon as the rotation committed: no record
- * commits under an older key after that (key_current.h), so one pass finds
- * them all. A pass ends at the end of the last sealed table; when records
- * named by other keys remain (ones that do not open, which verify reports,
- * or written by a node of an earlier release during a rolling upgrade),
- * another pass runs, at most KEY_SWEEP_PASSES in all. The same thread polls
- * the store's current key id every second, so that a node learns of a
+ * A rotation leaves the progress "withdrawing": the thread's first step
+ * withdraws the older keys (key_store_withdraw, the rotation's second
+ * transaction; it may wait for writers still sealing under them, and is
+ * retried after a failure with a backoff from 1 s doubling up to 32 s),
+ * then the first batch starts: no record commits under a withdrawn key
+ * after that (key_current.h), so one pass finds them all. At start the
+ * thread also withdraws older keys a store of an earlier release left
+ * unwithdrawn (starting the sweep over). A pass ends at the end of the last sealed table; when
+ * records named by other keys remain (ones that do not open, which verify reports, or written by a
+ * node of an earlier release during a rolling upgrade), another pass runs, at most KEY_SWEEP_PASSES
+ * in all. The same thread polls the store's current key id every second, so that a node learns of a
  * rotation made elsewhere before its next write has to.
  */
 #ifndef PLUGIN_KEY_SWEEP_H
@@ -61,7 +64,8 @@ struct key_sweep {
 /* The sweep's progress, as GET admin/keys shows it. */
 struct key_sweep_progress {
 	bool running;
-	uint32_t key; /* the key records are sealed again under */
+	bool withdrawing; /* running, and the older keys are not withdrawn yet */
+	uint32_t key;     /* the key records are sealed again under */
 	unsigned table, pass;
 	uint64_t done, total, resealed;
 	unsigned char after[512]; /* the last key of the last batch in table */

@@ -144,12 +144,29 @@ static uint32_t stored_key_id(enum key_table t, const void *key, size_t klen)
 	return id;
 }
 
-/* Node a's keyring has not seen b's rotations (no poll runs here): each of
- * its writes of a sealed record (an OAuth2 user record, an App record, a
- * flow state, a refreshed token's compare-and-set) is stored under the store's current key, not a's
- * old one, so that the sweep of that rotation cannot miss it. Runs last: the keys are under
- * master_b by then. */
-static void a_stale_node_writes_under_the_current_key(void **state)
+/* The rotation's second step, as the sweep's thread takes it: every key but
+ * keep withdrawn (the row "sweep" left as it is). */
+static void withdraw_older(struct node *n, uint32_t keep)
+{
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	unsigned withdrawn = 0;
+
+	assert_int_equal(apps_store_get(&st, KEY_TABLE_KEYS, "sweep", 5, &raw, &len), STORE_OK);
+	assert_int_equal(key_store_withdraw(&n->ks, keep, raw, len, raw, len, &withdrawn),
+			 STORE_OK);
+	assert_true(withdrawn >= 1);
+	free(raw);
+}
+
+/* Node a's keyring has not seen b's rotations (no poll runs here). Until
+ * the old key is withdrawn its writes land under it (it is not withdrawn,
+ * and it cannot be retired); once it is, each of its writes of a sealed
+ * record (an OAuth2 user record, an App record, a flow state, a refreshed
+ * token's compare-and-set) is stored under the store's current key, not
+ * a's withdrawn one, so that the sweep, which starts after the withdrawal,
+ * cannot miss it. Runs last: the keys are under master_b by then. */
+static void a_stale_node_writes_under_a_key_not_withdrawn(void **state)
 {
 	const struct app_gate_expect expect = { STALE_APP, NULL,
 						APP_NEED_ENABLED | APP_NEED_OAUTH2 };
@@ -170,6 +187,11 @@ static void a_stale_node_writes_under_the_current_key(void **state)
 
 	assert_int_equal(key_store_rotate(&b.ks, row, NULL, &id), 0);
 	assert_int_equal(keyring_current_id(&a.sealer.keys->ring), was); /* stale */
+	assert_int_equal(oauth2_user_put(&st, &expect, STALE_USER, "\"early\"", 7), STORE_OK);
+	assert_int_equal(stored_key_id(KEY_TABLE_OAUTH2_USER, ukey, ulen), was);
+	assert_int_equal(keyring_current_id(&a.sealer.keys->ring), was); /* still */
+	assert_int_equal(key_store_retire(&b.ks, was), KEY_STORE_EACTIVE);
+	withdraw_older(&b, id);
 	assert_int_equal(oauth2_user_put(&st, &expect, STALE_USER, "\"token\"", 7), STORE_OK);
 	assert_int_equal(stored_key_id(KEY_TABLE_OAUTH2_USER, ukey, ulen), id);
 	assert_int_equal(keyring_current_id(&a.sealer.keys->ring), id);
@@ -179,6 +201,7 @@ static void a_stale_node_writes_under_the_current_key(void **state)
 
 	was = id;
 	assert_int_equal(key_store_rotate(&b.ks, row, NULL, &id), 0);
+	withdraw_older(&b, id);
 	assert_int_equal(keyring_current_id(&a.sealer.keys->ring), was);
 	assert_int_equal(app_record_update(&st, STALE_APP, NULL, stale_app_record, "second", NULL),
 			 STORE_OK);
@@ -186,6 +209,7 @@ static void a_stale_node_writes_under_the_current_key(void **state)
 
 	was = id;
 	assert_int_equal(key_store_rotate(&b.ks, row, NULL, &id), 0);
+	withdraw_older(&b, id);
 	assert_int_equal(keyring_current_id(&a.sealer.keys->ring), was);
 	memset(hash, 0x5a, sizeof(hash));
 	assert_int_equal(oauth2_state_create(&st, hash, STALE_APP, STALE_INSTALL, STALE_USER,
@@ -196,6 +220,7 @@ static void a_stale_node_writes_under_the_current_key(void **state)
 	/* The token refresh's compare-and-set of a user record. */
 	was = id;
 	assert_int_equal(key_store_rotate(&b.ks, row, NULL, &id), 0);
+	withdraw_older(&b, id);
 	assert_int_equal(keyring_current_id(&a.sealer.keys->ring), was);
 	{
 		unsigned char *old = NULL;
@@ -355,7 +380,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(another_master_key_opens_none_then_takes_them_over),
 		cmocka_unit_test(a_stale_compare_and_set_never_overwrites),
 		cmocka_unit_test(one_node_holds_the_sweep_lease),
-		cmocka_unit_test(a_stale_node_writes_under_the_current_key),
+		cmocka_unit_test(a_stale_node_writes_under_a_key_not_withdrawn),
 	};
 	if (sodium_init() < 0)
 		return 1;
