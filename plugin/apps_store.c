@@ -1050,34 +1050,10 @@ int apps_store_scan(struct apps_store *st, enum key_table t, const void *prefix,
 	return rc;
 }
 
-struct get_arg {
-	unsigned table;
-	const void *key;
-	size_t klen;
-	unsigned char *val;
-	size_t vlen;
-};
-
-static int get_txn(struct store_txn *txn, void *arg)
-{
-	struct get_arg *a = arg;
-	struct store_val v;
-	int rc = store_get(txn, a->table, a->key, a->klen, 0, &v);
-
-	if (rc != STORE_OK)
-		return rc;
-	a->val = malloc(v.len ? v.len : 1);
-	if (!a->val)
-		return STORE_ENOMEM;
-	memcpy(a->val, v.data, v.len);
-	a->vlen = v.len;
-	return STORE_OK;
-}
-
 int apps_store_get(struct apps_store *st, enum key_table t, const void *key, size_t klen,
 		   unsigned char **val, size_t *vlen)
 {
-	struct get_arg a = { 0, key, klen, NULL, 0 };
+	struct raw_arg a = { 0, key, klen, NULL, 0 };
 	int rc;
 
 	*val = NULL;
@@ -1085,13 +1061,13 @@ int apps_store_get(struct apps_store *st, enum key_table t, const void *key, siz
 	if ((unsigned)t >= KEY_TABLES)
 		return STORE_EINVAL;
 	a.table = key_tables[t];
-	rc = store_read(st->db, get_txn, &a);
+	rc = store_read(st->db, raw_get, &a);
 	if (rc != STORE_OK) {
-		free(a.val);
+		free(a.bytes);
 		return rc;
 	}
-	*val = a.val;
-	*vlen = a.vlen;
+	*val = a.bytes;
+	*vlen = a.len;
 	return STORE_OK;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "be32.h"
 #include "banned.h"
 
 #define KEK_CONTEXT "mmappkek" /* crypto_kdf_CONTEXTBYTES = 8 */
@@ -35,19 +36,6 @@ struct key_rows {
 	unsigned char current_raw[4];
 };
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static void put_i64(unsigned char *p, int64_t v)
 {
 	for (int i = 7; i >= 0; i--, v >>= 8)
@@ -74,7 +62,7 @@ static int64_t now_ms(void)
 static void row_key(uint32_t id, unsigned char key[ROW_KEY_LEN])
 {
 	memcpy(key, KEY_ROW_PREFIX, PREFIX_LEN);
-	put_u32(key + PREFIX_LEN, id);
+	be32_put(key + PREFIX_LEN, id);
 }
 
 void key_row_key(uint32_t id, unsigned char key[KEY_ROW_KEY_LEN])
@@ -154,7 +142,7 @@ static int collect_row(void *arg, const void *key, size_t klen, const void *val,
 		r->bad++;
 		return 0;
 	}
-	r->rows[r->n].id = get_u32((const unsigned char *)key + PREFIX_LEN);
+	r->rows[r->n].id = be32_get((const unsigned char *)key + PREFIX_LEN);
 	memcpy(r->rows[r->n].raw, val, vlen);
 	r->rows[r->n].len = vlen;
 	r->n++;
@@ -178,7 +166,7 @@ static int read_rows(struct apps_store *st, struct key_rows *r)
 		return STORE_OK;
 	if (rc == STORE_OK && len == 4) {
 		r->has_current = true;
-		r->current = get_u32(cur);
+		r->current = be32_get(cur);
 		memcpy(r->current_raw, cur, 4);
 	}
 	free(cur);
@@ -256,7 +244,7 @@ static int migrate(struct key_store *ks, const unsigned char *legacy_master, boo
 	}
 	sodium_memzero(&e, sizeof(e));
 	row_key(SEAL_KEY_ID_LEGACY, key);
-	put_u32(cur, SEAL_KEY_ID_LEGACY);
+	be32_put(cur, SEAL_KEY_ID_LEGACY);
 	c[0] = (struct apps_cas){
 		KEY_TABLE_KEYS, key, sizeof(key), NULL, 0, raw, sizeof(raw), true
 	};
@@ -430,7 +418,7 @@ int key_store_current_id(struct key_store *ks, uint32_t *id)
 	int rc = apps_store_get(ks->st, KEY_TABLE_KEYS, KEY_ROW_CURRENT, strlen(KEY_ROW_CURRENT),
 				&v, &len);
 
-	*id = rc == STORE_OK && len == 4 ? get_u32(v) : 0;
+	*id = rc == STORE_OK && len == 4 ? be32_get(v) : 0;
 	free(v);
 	return rc == STORE_ENOTFOUND ? STORE_OK : rc;
 }
@@ -468,7 +456,7 @@ static int rotate_once(struct key_store *ks, key_sweep_row_fn sweep_row, void *a
 		return STORE_ENOMEM;
 	}
 	row_key(next, rk);
-	put_u32(cur, next);
+	be32_put(cur, next);
 	c[0] = (struct apps_cas){ KEY_TABLE_KEYS, rk, sizeof(rk), NULL, 0, raw, sizeof(raw), true };
 	c[1] = (struct apps_cas){ KEY_TABLE_KEYS,
 				  KEY_ROW_CURRENT,
@@ -575,7 +563,7 @@ int key_store_retire(struct key_store *ks, uint32_t id)
 		if (rc == STORE_OK)
 			rc = apps_store_get(ks->st, KEY_TABLE_KEYS, KEY_ROW_CURRENT,
 					    strlen(KEY_ROW_CURRENT), &cur, &cur_len);
-		if (rc == STORE_OK && cur_len == 4 && get_u32(cur) == id)
+		if (rc == STORE_OK && cur_len == 4 && be32_get(cur) == id)
 			rc = KEY_STORE_ECURRENT;
 		else if (rc == STORE_OK && key_row_withdrawn(row, row_len) != 1)
 			rc = KEY_STORE_EACTIVE; /* may still seal new records somewhere */

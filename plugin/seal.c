@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "be32.h"
 #include "plugin_metrics.h"
 #include "banned.h"
 
@@ -192,19 +193,6 @@ void sealer_close(struct sealer *s)
 	s->keys = NULL;
 }
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* version | key_id | db | 0x00 | key */
 static int build_ad(unsigned char *ad, size_t *ad_len, uint32_t key_id, const char *db,
 		    const void *key, size_t key_len)
@@ -214,7 +202,7 @@ static int build_ad(unsigned char *ad, size_t *ad_len, uint32_t key_id, const ch
 	if (5 + dlen + 1 + key_len > AD_MAX)
 		return -1;
 	ad[0] = SEAL_VERSION;
-	put_u32(ad + 1, key_id);
+	be32_put(ad + 1, key_id);
 	memcpy(ad + 5, db, dlen);
 	ad[5 + dlen] = 0;
 	memcpy(ad + 6 + dlen, key, key_len);
@@ -274,7 +262,7 @@ int seal_key_id(const unsigned char *sealed, size_t sealed_len, uint32_t *key_id
 {
 	if (sealed_len < SEAL_OVERHEAD || sealed[0] != SEAL_VERSION)
 		return SEAL_EOPEN;
-	*key_id = get_u32(sealed + 1);
+	*key_id = be32_get(sealed + 1);
 	return SEAL_OK;
 }
 
@@ -299,7 +287,7 @@ int seal_record(const struct sealer *s, const char *db, const void *key, size_t 
 		goto out;
 	}
 	buf[0] = SEAL_VERSION;
-	put_u32(buf + 1, key_id);
+	be32_put(buf + 1, key_id);
 	randombytes_buf(buf + 5, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(buf + SEAL_HEADER_LEN, &clen, plain, plain_len,
 						   ad, ad_len, NULL, buf + 5, subkey);
@@ -326,7 +314,7 @@ int unseal_record(const struct sealer *s, const char *db, const void *key, size_
 	*plain = NULL;
 	if (sealed_len < SEAL_OVERHEAD || sealed[0] != SEAL_VERSION)
 		goto out;
-	key_id = get_u32(sealed + 1);
+	key_id = be32_get(sealed + 1);
 	if (build_ad(ad, &ad_len, key_id, db, key, key_len) != 0)
 		goto out;
 	clen = sealed_len - SEAL_HEADER_LEN;
