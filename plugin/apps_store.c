@@ -501,7 +501,7 @@ struct user_write_arg {
 	const struct app_gate_expect *expect;
 	const char *key;
 	size_t klen;
-	const unsigned char *sealed; /* NULL: delete */
+	unsigned char *sealed; /* NULL: delete */
 	size_t sealed_len;
 };
 
@@ -528,28 +528,10 @@ static int user_write(struct apps_store *st, const struct app_gate_expect *expec
 	char key[USER_KEY_MAX];
 	size_t klen = oauth2_user_key(expect->app_id, user_id, key, sizeof(key));
 	struct user_write_arg a = { st, expect, key, klen, NULL, 0 };
-	unsigned char *sealed = NULL;
-	size_t sealed_len = 0;
-	int rc;
-
 	if (!klen)
 		return STORE_EIO;
-	for (unsigned attempt = 0;; attempt++) {
-		uint_fast64_t seen = sealer_generation(st->sealer);
-		if (!del) {
-			rc = seal_record(st->sealer, "oauth2_user", key, klen, data, len, &sealed,
-					 &sealed_len);
-			if (rc != SEAL_OK)
-				return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
-			a.sealed = sealed;
-			a.sealed_len = sealed_len;
-		}
-		rc = store_write(st->db, user_write_txn, &a);
-		free(sealed);
-		sealed = NULL;
-		if (!key_current_retry(st->sealer, rc, attempt, seen))
-			return rc;
-	}
+	return key_current_write(st->db, st->sealer, "oauth2_user", key, klen, del ? NULL : data,
+				 len, &a.sealed, &a.sealed_len, user_write_txn, &a);
 }
 
 int oauth2_user_put(struct apps_store *st, const struct app_gate_expect *expect,
@@ -673,7 +655,7 @@ struct cas_arg {
 	size_t klen;
 	const unsigned char *expected; /* NULL: no row may exist */
 	size_t expected_len;
-	const unsigned char *sealed; /* NULL: delete */
+	unsigned char *sealed; /* NULL: delete */
 	size_t sealed_len;
 };
 
@@ -737,28 +719,10 @@ int oauth2_user_cas(struct apps_store *st, const struct app_gate_expect *expect,
 	char key[USER_KEY_MAX];
 	size_t klen = oauth2_user_key(expect->app_id, user_id, key, sizeof(key));
 	struct cas_arg a = { st, expect, key, klen, expected, expected_len, NULL, 0 };
-	unsigned char *sealed = NULL;
-	size_t sealed_len = 0;
-	int rc;
-
 	if (!klen || (!expected && !data))
 		return STORE_EIO;
-	for (unsigned attempt = 0;; attempt++) {
-		uint_fast64_t seen = sealer_generation(st->sealer);
-		if (data) {
-			rc = seal_record(st->sealer, "oauth2_user", key, klen, data, len, &sealed,
-					 &sealed_len);
-			if (rc != SEAL_OK)
-				return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
-			a.sealed = sealed;
-			a.sealed_len = sealed_len;
-		}
-		rc = store_write(st->db, cas_txn, &a);
-		free(sealed);
-		sealed = NULL;
-		if (!key_current_retry(st->sealer, rc, attempt, seen))
-			return rc;
-	}
+	return key_current_write(st->db, st->sealer, "oauth2_user", key, klen, data, len, &a.sealed,
+				 &a.sealed_len, cas_txn, &a);
 }
 
 #define LEASE_PREFIX "refresh_lease"

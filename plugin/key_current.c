@@ -1,5 +1,6 @@
 #include "key_current.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "apps_store_layout.h"
@@ -36,4 +37,29 @@ bool key_current_retry(const struct sealer *s, int rc, unsigned attempt, uint_fa
 		return false;
 	sealer_reload(s, seen);
 	return true;
+}
+
+int key_current_write(struct store *db, const struct sealer *s, const char *table, const void *key,
+		      size_t klen, const void *plain, size_t plen, unsigned char **sealed,
+		      size_t *sealed_len, store_txn_fn fn, void *arg)
+{
+	int rc;
+
+	for (unsigned attempt = 0;; attempt++) {
+		uint_fast64_t seen = sealer_generation(s);
+
+		*sealed = NULL;
+		*sealed_len = 0;
+		if (plain) {
+			rc = seal_record(s, table, key, klen, plain, plen, sealed, sealed_len);
+			if (rc != SEAL_OK)
+				return rc == SEAL_ENOMEM ? STORE_ENOMEM : STORE_EIO;
+		}
+		rc = store_write(db, fn, arg);
+		free(*sealed);
+		*sealed = NULL;
+		*sealed_len = 0;
+		if (!key_current_retry(s, rc, attempt, seen))
+			return rc;
+	}
 }

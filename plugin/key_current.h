@@ -62,4 +62,16 @@ int key_current_check_txn(struct store_txn *txn, const unsigned char *sealed, si
  * store transaction. */
 bool key_current_retry(const struct sealer *s, int rc, unsigned attempt, uint_fast64_t seen);
 
+/* The loop every writer of one sealed record runs: seals plain[0..plen)
+ * for (table, key) into *sealed and *sealed_len (fields of arg, which fn
+ * writes; plain NULL: nothing to seal, they stay NULL and 0), runs
+ * store_write(db, fn, arg), frees the sealed bytes, and when fn answered
+ * STORE_EKEYSTALE reloads the keyring and starts again (key_current_retry).
+ * Returns what store_write returned, STORE_ENOMEM or STORE_EIO (sealing
+ * failed). Call it outside any store transaction. */
+int key_current_write(struct store *db, const struct sealer *s, const char *table, const void *key,
+		      size_t klen, const void *plain, size_t plen, unsigned char **sealed,
+		      size_t *sealed_len, store_txn_fn fn, void *arg)
+	__attribute__((warn_unused_result));
+
 #endif

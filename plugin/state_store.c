@@ -64,7 +64,7 @@ struct create_arg {
 	const char *user_id;
 	int64_t now, expires;
 	size_t max;
-	const unsigned char *sealed;
+	unsigned char *sealed;
 	size_t sealed_len;
 	size_t evicted;
 };
@@ -140,8 +140,6 @@ int oauth2_state_create(struct apps_store *st, const unsigned char hash[STATE_HA
 				.max = max_per_user };
 	json_t *rec;
 	char *text;
-	unsigned char *sealed;
-	size_t sealed_len;
 	int rc;
 
 	if (strlen(user_id) != USER_ID_LEN || max_per_user == 0)
@@ -152,21 +150,8 @@ int oauth2_state_create(struct apps_store *st, const unsigned char hash[STATE_HA
 	json_decref(rec);
 	if (!text)
 		return STORE_ENOMEM;
-	for (unsigned attempt = 0;; attempt++) {
-		uint_fast64_t seen = sealer_generation(st->sealer);
-		rc = seal_record(st->sealer, "oauth2_state", hash, STATE_HASH_LEN, text,
-				 strlen(text), &sealed, &sealed_len);
-		if (rc != SEAL_OK) {
-			rc = STORE_ENOMEM;
-			break;
-		}
-		a.sealed = sealed;
-		a.sealed_len = sealed_len;
-		rc = store_write(st->db, create_txn, &a);
-		free(sealed);
-		if (!key_current_retry(st->sealer, rc, attempt, seen))
-			break;
-	}
+	rc = key_current_write(st->db, st->sealer, "oauth2_state", hash, STATE_HASH_LEN, text,
+			       strlen(text), &a.sealed, &a.sealed_len, create_txn, &a);
 	sodium_memzero(text, strlen(text));
 	free(text);
 	if (evicted)
