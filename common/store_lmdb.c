@@ -192,7 +192,8 @@ static struct topic_seen *topic_find(struct lmdb_store *s, const char *name, boo
 	}
 	if (!add || s->n_topics == STORE_TOPICS_MAX)
 		return NULL;
-	snprintf(s->topics[s->n_topics].name, sizeof(s->topics[0].name), "%s", name);
+	snprintf(s->topics[s->n_topics].name, sizeof(s->topics[0].name), "%.*s", STORE_TOPIC_MAX,
+		 name); /* names are checked to be at most that long */
 	s->topics[s->n_topics].seen = 0;
 	return &s->topics[s->n_topics++];
 }
