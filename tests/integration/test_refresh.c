@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "apps_world.h"
+#include "provider_client.h"
 #include "pg_harness.h"
 
 #define P TS_APPS
@@ -61,30 +62,15 @@ static int start_provider(struct ts_proc *p, const char *auth)
 
 static void set_mode(const struct ts_proc *p, const char *form)
 {
-	char url[128];
-	struct ts_resp r;
-
-	snprintf(url, sizeof(url), "%s/_mode", p->base_url);
-	assert_int_equal(ts_http("POST", url, NULL, form, strlen(form), 0, &r), 0);
-	assert_int_equal(r.status, 200);
-	ts_resp_free(&r);
+	assert_int_equal(ts_provider_mode(p, form), 0);
 }
 
 /* The provider's count of token requests of one kind (_counts). */
 static long count(const struct ts_proc *p, const char *what)
 {
-	char url[128];
-	struct ts_resp r;
-	json_t *j;
-	long n;
+	long n = ts_provider_count(p, what);
 
-	snprintf(url, sizeof(url), "%s/_counts", p->base_url);
-	assert_int_equal(ts_http("GET", url, NULL, NULL, 0, 0, &r), 0);
-	j = json_loadb(r.body, r.body_len, 0, NULL);
-	ts_resp_free(&r);
-	assert_non_null(j);
-	n = (long)json_integer_value(json_object_get(j, what));
-	json_decref(j);
+	assert_true(n >= 0);
 	return n;
 }
 
@@ -92,33 +78,8 @@ static long count(const struct ts_proc *p, const char *what)
  * {access_token, refresh_token, ...}. */
 static json_t *provider_token(const struct ts_proc *p)
 {
-	char url[512], location[1024], form[512];
-	const char *c, *end;
-	struct ts_resp r;
-	json_t *t;
+	json_t *t = ts_provider_token(p, CID, SECRET, REDIRECT, CHALLENGE, VERIFIER);
 
-	snprintf(url, sizeof(url),
-		 "%s/authorize?response_type=code&client_id=" CID "&redirect_uri=" REDIRECT
-		 "&state=st&code_challenge=" CHALLENGE "&code_challenge_method=S256",
-		 p->base_url);
-	assert_int_equal(ts_http("GET", url, NULL, NULL, 0, 0, &r), 0);
-	assert_int_equal(r.status, 302);
-	assert_int_equal(ts_resp_header(&r, "Location", location, sizeof(location)), 0);
-	ts_resp_free(&r);
-	c = strstr(location, "code=");
-	assert_non_null(c);
-	c += 5;
-	end = strchr(c, '&');
-	snprintf(form, sizeof(form),
-		 "grant_type=authorization_code&code=%.*s&redirect_uri=" REDIRECT
-		 "&code_verifier=" VERIFIER "&client_id=" CID "&client_secret=" SECRET,
-		 end ? (int)(end - c) : (int)strlen(c), c);
-	snprintf(url, sizeof(url), "%s/token", p->base_url);
-	assert_int_equal(ts_http("POST", url, NULL, form, strlen(form), 0, &r), 0);
-	if (r.status != 200)
-		fail_msg("exchange: %ld %.300s", r.status, r.body);
-	t = json_loadb(r.body, r.body_len, 0, NULL);
-	ts_resp_free(&r);
 	assert_non_null(t);
 	return t;
 }

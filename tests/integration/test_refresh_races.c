@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "apps_world.h"
+#include "provider_client.h"
 
 #define P TS_APPS
 #define CID "race-client"
@@ -57,61 +58,22 @@ static struct ts_resp api(const char *method, const char *path, const char *toke
 
 static void set_mode(const char *form)
 {
-	char url[128];
-	struct ts_resp r;
-
-	snprintf(url, sizeof(url), "%s/_mode", provider.base_url);
-	assert_int_equal(ts_http("POST", url, NULL, form, strlen(form), 0, &r), 0);
-	assert_int_equal(r.status, 200);
-	ts_resp_free(&r);
+	assert_int_equal(ts_provider_mode(&provider, form), 0);
 }
 
 static long refreshes(void)
 {
-	char url[128];
-	struct ts_resp r;
-	json_t *j;
-	long n;
+	long n = ts_provider_count(&provider, "refresh_token");
 
-	snprintf(url, sizeof(url), "%s/_counts", provider.base_url);
-	assert_int_equal(ts_http("GET", url, NULL, NULL, 0, 0, &r), 0);
-	j = json_loadb(r.body, r.body_len, 0, NULL);
-	ts_resp_free(&r);
-	assert_non_null(j);
-	n = (long)json_integer_value(json_object_get(j, "refresh_token"));
-	json_decref(j);
+	assert_true(n >= 0);
 	return n;
 }
 
 /* A token from the provider for a fresh code. */
 static json_t *provider_token(void)
 {
-	char url[512], location[1024], form[512];
-	const char *c, *end;
-	struct ts_resp r;
-	json_t *t;
+	json_t *t = ts_provider_token(&provider, CID, SECRET, REDIRECT, CHALLENGE, VERIFIER);
 
-	snprintf(url, sizeof(url),
-		 "%s/authorize?response_type=code&client_id=" CID "&redirect_uri=" REDIRECT
-		 "&state=st&code_challenge=" CHALLENGE "&code_challenge_method=S256",
-		 provider.base_url);
-	assert_int_equal(ts_http("GET", url, NULL, NULL, 0, 0, &r), 0);
-	assert_int_equal(r.status, 302);
-	assert_int_equal(ts_resp_header(&r, "Location", location, sizeof(location)), 0);
-	ts_resp_free(&r);
-	c = strstr(location, "code=");
-	assert_non_null(c);
-	c += 5;
-	end = strchr(c, '&');
-	snprintf(form, sizeof(form),
-		 "grant_type=authorization_code&code=%.*s&redirect_uri=" REDIRECT
-		 "&code_verifier=" VERIFIER "&client_id=" CID "&client_secret=" SECRET,
-		 end ? (int)(end - c) : (int)strlen(c), c);
-	snprintf(url, sizeof(url), "%s/token", provider.base_url);
-	assert_int_equal(ts_http("POST", url, NULL, form, strlen(form), 0, &r), 0);
-	assert_int_equal(r.status, 200);
-	t = json_loadb(r.body, r.body_len, 0, NULL);
-	ts_resp_free(&r);
 	assert_non_null(t);
 	return t;
 }

@@ -18,6 +18,7 @@
 
 #include <mmapps/client.h>
 
+#include "provider_client.h"
 #include "testsupport.h"
 
 #define CID "driver-client"
@@ -73,55 +74,25 @@ static struct mmapps_oauth2_config config(const char *token_url)
 static void get_code(const struct ts_proc *p, char *code, size_t cap)
 {
 	unsigned char digest[crypto_hash_sha256_BYTES];
-	char challenge[64], url[1024], location[2048];
-	const char *c, *end;
-	struct ts_resp r;
+	char challenge[64];
 
 	crypto_hash_sha256(digest, (const unsigned char *)VERIFIER, strlen(VERIFIER));
 	sodium_bin2base64(challenge, sizeof(challenge), digest, sizeof(digest),
 			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	snprintf(url, sizeof(url),
-		 "%s/authorize?response_type=code&client_id=" CID "&redirect_uri=%s&state=st"
-		 "&code_challenge=%s&code_challenge_method=S256",
-		 p->base_url, REDIRECT, challenge);
-	assert_int_equal(ts_http("GET", url, NULL, NULL, 0, 0, &r), 0);
-	assert_int_equal(r.status, 302);
-	assert_int_equal(ts_resp_header(&r, "Location", location, sizeof(location)), 0);
-	ts_resp_free(&r);
-	c = strstr(location, "code=");
-	assert_non_null(c);
-	c += 5;
-	end = strchr(c, '&');
-	assert_non_null(end);
-	snprintf(code, cap, "%.*s", (int)(end - c), c);
+	assert_int_equal(ts_provider_code(p, CID, REDIRECT, challenge, code, cap), 0);
 }
 
 static void set_mode(const struct ts_proc *p, const char *form)
 {
-	char url[128];
-	struct ts_resp r;
-
-	snprintf(url, sizeof(url), "%s/_mode", p->base_url);
-	assert_int_equal(ts_http("POST", url, NULL, form, strlen(form), 0, &r), 0);
-	assert_int_equal(r.status, 200);
-	ts_resp_free(&r);
+	assert_int_equal(ts_provider_mode(p, form), 0);
 }
 
 /* The provider's count of token requests by grant or client authentication. */
 static long count(const struct ts_proc *p, const char *what)
 {
-	char url[128];
-	struct ts_resp r;
-	json_t *j;
-	long n;
+	long n = ts_provider_count(p, what);
 
-	snprintf(url, sizeof(url), "%s/_counts", p->base_url);
-	assert_int_equal(ts_http("GET", url, NULL, NULL, 0, 0, &r), 0);
-	j = json_loadb(r.body, r.body_len, 0, NULL);
-	ts_resp_free(&r);
-	assert_non_null(j);
-	n = (long)json_integer_value(json_object_get(j, what));
-	json_decref(j);
+	assert_true(n >= 0);
 	return n;
 }
 
