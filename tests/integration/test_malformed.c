@@ -362,41 +362,6 @@ static void many_query_arguments_end_at_once_and_are_freed(void **state)
 	still_serving();
 }
 
-/* Whether marker is anywhere in process pid's writable memory. */
-static int memory_holds(pid_t pid, const char *marker)
-{
-	char path[64], line[512];
-	size_t mlen = strlen(marker), cap = 1 << 20;
-	char *buf = malloc(cap + mlen);
-	FILE *maps;
-	int mem, found = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	maps = fopen(path, "r");
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	mem = open(path, O_RDONLY);
-	assert_non_null(maps);
-	assert_true(mem >= 0);
-	while (!found && fgets(line, sizeof(line), maps)) {
-		unsigned long lo, hi;
-		char perms[8];
-		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[1] != 'w' ||
-		    hi - lo > (512ul << 20))
-			continue;
-		for (unsigned long at = lo; at < hi && !found; at += cap) {
-			size_t want = hi - at < cap + mlen ? hi - at : cap + mlen;
-			ssize_t got = pread(mem, buf, want, (off_t)at);
-			if (got <= 0)
-				break;
-			found = memmem(buf, (size_t)got, marker, mlen) != NULL;
-		}
-	}
-	fclose(maps);
-	close(mem);
-	free(buf);
-	return found;
-}
-
 static void request_bodies_are_wiped_from_memory(void **state)
 {
 	enum { BODY = 48 * 1024 };
@@ -431,7 +396,7 @@ static void request_bodies_are_wiped_from_memory(void **state)
 	close(fd);
 	/* The request is freed right after its answer is sent. */
 	for (int waited = 0; found && waited < 5000; waited += 100) {
-		found = memory_holds(host.pid, marker);
+		found = ts_memory_holds(host.pid, marker);
 		if (found)
 			usleep(100 * 1000);
 	}
