@@ -78,7 +78,6 @@ static int setup(void **state)
 {
 	unsigned char raw[16];
 	struct ts_resp r;
-	json_t *j;
 	char bot[64], body[1024];
 
 	(void)state;
@@ -86,20 +85,10 @@ static int setup(void **state)
 	sodium_bin2hex(tag, sizeof(tag), raw, sizeof(raw));
 	if (ts_world_start(&world, NULL, 0, NULL) != 0)
 		return -1;
-	snprintf(body, sizeof(body),
-		 "{\"manifest\":{\"app_id\":\"" APP "\",\"display_name\":\"Backup\","
-		 "\"homepage_url\":\"https://example.com\",\"requested_permissions\":[" TS_ALL_PERMS
-		 "],\"http\":{\"root_url\":\"%s\"}}}",
-		 world.app.base_url);
-	r = ts_api(world.host.base_url, "POST", P "/api/v1/install-app", world.admin_tok, body);
-	j = json_loadb(r.body, r.body_len, 0, NULL);
 	/* The App's JWT secret, shown once, here. */
-	snprintf(app_secret, sizeof(app_secret), "%s",
-		 json_is_string(json_object_get(j, "secret"))
-			 ? json_string_value(json_object_get(j, "secret"))
-			 : "");
-	json_decref(j);
-	ts_resp_free(&r);
+	if (ts_world_install_secret(&world, APP, TS_ALL_PERMS, NULL, app_secret,
+				    sizeof(app_secret)) != 0)
+		return -1;
 	if (strlen(app_secret) < 20 ||
 	    ts_world_app_users(&world, APP, "writer", WRITERS, acting) != 0 ||
 	    ts_app_tokens(world.host.base_url, world.admin_tok, APP, bot, NULL, NULL) != 0)

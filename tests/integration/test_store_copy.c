@@ -109,7 +109,7 @@ static long tables_in_db(void)
  * OAuth2 data stored through the App. */
 static int populate(void)
 {
-	char body[1024], bot[64], path[128];
+	char bot[64], path[128];
 	struct ts_resp r;
 	json_t *j;
 
@@ -124,19 +124,9 @@ static int populate(void)
 			 : "");
 	json_decref(j);
 	ts_resp_free(&r);
-	snprintf(body, sizeof(body),
-		 "{\"manifest\":{\"app_id\":\"" APP "\",\"display_name\":\"Copy\","
-		 "\"homepage_url\":\"https://example.com\",\"requested_permissions\":[" TS_ALL_PERMS
-		 "],\"http\":{\"root_url\":\"%s\"}}}",
-		 world.app.base_url);
-	r = ts_api(world.host.base_url, "POST", P "/api/v1/install-app", world.admin_tok, body);
-	j = json_loadb(r.body, r.body_len, 0, NULL);
-	snprintf(app_secret, sizeof(app_secret), "%s",
-		 json_is_string(json_object_get(j, "secret"))
-			 ? json_string_value(json_object_get(j, "secret"))
-			 : "");
-	json_decref(j);
-	ts_resp_free(&r);
+	if (ts_world_install_secret(&world, APP, TS_ALL_PERMS, NULL, app_secret,
+				    sizeof(app_secret)) != 0)
+		return -1;
 	if (strlen(pat) < 20 || strlen(app_secret) < 20 ||
 	    ts_app_tokens(world.host.base_url, user_tok, APP, bot, acting, NULL) != 0)
 		return -1;

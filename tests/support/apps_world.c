@@ -36,9 +36,17 @@ int ts_world_stop(struct ts_world *w)
 
 int ts_world_install(struct ts_world *w, const char *app_id, const char *perms, const char *root)
 {
+	return ts_world_install_secret(w, app_id, perms, root, NULL, 0);
+}
+
+int ts_world_install_secret(struct ts_world *w, const char *app_id, const char *perms,
+			    const char *root, char *secret, size_t cap)
+{
 	char body[2048];
 	struct ts_resp r;
 	long status;
+	json_t *j = NULL;
+	const char *given;
 
 	snprintf(body, sizeof(body),
 		 "{\"manifest\":{\"app_id\":\"%s\",\"display_name\":\"%s\","
@@ -49,7 +57,15 @@ int ts_world_install(struct ts_world *w, const char *app_id, const char *perms, 
 	status = r.status;
 	if (status != 200)
 		fprintf(stderr, "install %s: %ld %s\n", app_id, status, r.body);
+	else if (secret)
+		j = json_loadb(r.body, r.body_len, 0, NULL);
 	ts_resp_free(&r);
+	if (status == 200 && secret) {
+		given = json_string_value(json_object_get(j, "secret"));
+		if (!given || (size_t)snprintf(secret, cap, "%s", given) >= cap)
+			status = 0;
+	}
+	json_decref(j);
 	return status == 200 ? 0 : -1;
 }
 

@@ -33,6 +33,10 @@ int ts_world_stop(struct ts_world *w);
  * (the inside of a JSON array) at root (NULL: the test App), as the admin.
  * 0 or -1. */
 int ts_world_install(struct ts_world *w, const char *app_id, const char *perms, const char *root);
+/* The same, and the App's JWT secret (shown once, by the install) into
+ * secret[0..cap). 0 or -1. */
+int ts_world_install_secret(struct ts_world *w, const char *app_id, const char *perms,
+			    const char *root, char *secret, size_t cap);
 
 /* Creates user name with password "<name>-password" and logs in: its token
  * to tok[64], its id to id[32] (id may be NULL). 0 or -1. */
