@@ -530,24 +530,7 @@ static void refreshes_and_revocations_are_audited(void **state)
  * absent. */
 static double metric(const char *series)
 {
-	char *log = ts_read_file(world.host.log_path), url[128];
-	const char *port = log ? strstr(log, "metrics_addr=127.0.0.1:") : NULL;
-	size_t n = strlen(series);
-	struct ts_resp r;
-	double v = -1;
-
-	assert_non_null(port);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics",
-		 atoi(port + strlen("metrics_addr=127.0.0.1:")));
-	free(log);
-	assert_int_equal(ts_http("GET", url, NULL, NULL, 0, 0, &r), 0);
-	assert_int_equal(r.status, 200);
-	for (const char *p = r.body; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		if (strncmp(p, series, n) == 0 && p[n] == ' ')
-			v = strtod(p + n + 1, NULL);
-	}
-	ts_resp_free(&r);
-	return v;
+	return ts_host_metric(&world.host, series);
 }
 
 static void refreshes_are_counted_by_outcome(void **state)

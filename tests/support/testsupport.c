@@ -311,6 +311,35 @@ static int host_spawn(struct ts_host *h, const char *plugin_dir, const char *con
 	return -1;
 }
 
+double ts_host_metric(const struct ts_host *h, const char *series)
+{
+	char *log = ts_read_file(h->log_path), url[128];
+	const char *port = NULL;
+	size_t n = strlen(series);
+	struct ts_resp r;
+	double v = -1;
+
+	/* The last listener logged: a restarted host logs again. */
+	for (const char *at = log; at && (at = strstr(at, "metrics_addr=127.0.0.1:")); at++)
+		port = at;
+	if (!port) {
+		free(log);
+		return -1;
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics",
+		 atoi(port + strlen("metrics_addr=127.0.0.1:")));
+	free(log);
+	if (ts_http("GET", url, NULL, NULL, 0, 0, &r) != 0)
+		return -1;
+	for (const char *p = r.status == 200 ? r.body : NULL; p && *p;
+	     p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, series, n) == 0 && p[n] == ' ')
+			v = strtod(p + n + 1, NULL);
+	}
+	ts_resp_free(&r);
+	return v;
+}
+
 int ts_host_log_has(const struct ts_host *h, const char *needle)
 {
 	char *text = ts_read_file(h->log_path);

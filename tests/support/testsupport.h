@@ -69,6 +69,10 @@ int ts_host_restart(struct ts_host *h, const char *plugin_dir, const char *const
  * folder. */
 int ts_host_stop(struct ts_host *h);
 /* True when the host's log holds needle. */
+/* The value of one series (name with its labels, as printed) on the
+ * metrics listener the host logged (metrics_addr=, config metrics_listen
+ * "127.0.0.1:0"), or -1 when the listener or the series is missing. */
+double ts_host_metric(const struct ts_host *h, const char *series);
 int ts_host_log_has(const struct ts_host *h, const char *needle);
 /* Waits up to ms for needle to appear in the log (lines such as the access
  * log are written after the response is sent). True when it did. */
