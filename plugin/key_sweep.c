@@ -254,7 +254,7 @@ static int sweep_batch(struct key_sweep *w)
 	struct batch b = { 0 };
 	struct apps_cas *c = NULL;
 	unsigned char *raw = NULL;
-	size_t raw_len = 0, nc = 0, skipped = 0, row_len = 0;
+	size_t raw_len = 0, nc = 0, row_len = 0;
 	char *row = NULL;
 	struct sealer *s = w->ks->sealer;
 	int rc = progress_get(w->ks->st, &pr, &raw, &raw_len);
@@ -297,6 +297,10 @@ static int sweep_batch(struct key_sweep *w)
 	rc = advance(w, &pr, &b);
 	if (rc != STORE_OK)
 		goto out;
+	/* Counted in the progress row the batch commits: each record is under
+	 * the new key after it, re-sealed here or written anew meanwhile (its
+	 * compare-and-set skipped). */
+	pr.resealed += nc;
 	row = progress_encode(&pr, &row_len);
 	if (!row) {
 		rc = STORE_ENOMEM;
@@ -304,16 +308,13 @@ static int sweep_batch(struct key_sweep *w)
 	}
 	c[nc] = (struct apps_cas){ KEY_TABLE_KEYS, ROW_SWEEP, strlen(ROW_SWEEP), raw,
 				   raw_len,        row,       row_len,           true };
-	rc = apps_store_cas(w->ks->st, c, nc + 1, &skipped);
+	rc = apps_store_cas(w->ks->st, c, nc + 1, NULL);
 	if (rc == STORE_ECHANGED) {
 		rc = 1; /* a rotation restarted the sweep meanwhile: read it again */
 		goto out;
 	}
 	if (rc != STORE_OK)
 		goto out;
-	/* The records re-sealed; a concurrent write (skipped) carries the new
-	 * key already. */
-	pr.resealed += nc - skipped;
 	plugin_metrics_key_sweep_done(pr.resealed);
 	if (!pr.running)
 		plugin_logf(w->plugin, MMPLUGIN_LOG_INFO,
